@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+import cluster from 'node:cluster'
+import { availableParallelism } from 'node:os'
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfigFile } from './config/load.ts'
+import { watchConfig } from './config/watch.ts'
+import { runPrimary, runWorker } from './gateway/cluster.ts'
+import { PorticoInstance } from './gateway/instance.ts'
+import { createLogger } from './telemetry/logger.ts'
+
+const USAGE = `Usage:
+  portico start [--config FILE] [--watch] [--workers N]   serve the APIs in FILE (default portico.yaml)
+  portico validate FILE                                   check FILE and list every problem in it`
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case 'start':
+      return start(rest)
+    case 'validate':
+      return validate(rest)
+    default:
+      console.error(command ? `Unknown command "${command}".\n${USAGE}` : USAGE)
+      return 2
+  }
+}
+
+async function validate(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true })
+  const [file] = positionals
+  if (!file) {
+    console.error(USAGE)
+    return 2
+  }
+  try {
+    const config = await loadConfigFile(file)
+    console.log(`${file} is valid: ${config.apis.length} API(s), ${config.listeners.length} listener(s)`)
+    return 0
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(error.message)
+    console.error(`${error.issues.length} problem(s) in ${file}`)
+    return 1
+  }
+}
+
+async function start(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string', short: 'c', default: 'portico.yaml' },
+      watch: { type: 'boolean', default: false },
+      workers: { type: 'string', default: String(availableParallelism()) },
+    },
+  })
+  const logger = createLogger()
+  const workers = Number(values.workers)
+  if (!Number.isInteger(workers) || workers < 1) {
+    console.error(`--workers must be a whole number of at least 1, got "${values.workers}"`)
+    return 2
+  }
+  if (cluster.isWorker) {
+    runWorker(logger)
+    return -1
+  }
+  const file = values.config
+  try {
+    if (workers > 1) {
+      await runPrimary(file, workers, values.watch, logger)
+      logger.info({ workers, config: file }, `starting ${workers} workers`)
+      return -1
+    }
+    const instance = await PorticoInstance.start(await loadConfigFile(file), { logger })
+    for (const address of instance.gateway.addresses()) logger.info(`listening on ${address.url} (listener ${address.name})`)
+    if (instance.admin) logger.info(`admin on ${instance.admin.url}`)
+    const stopWatching = watchConfig(file, { watch: values.watch }, () => void instance.reloadFile(file))
+    const stop = () => {
+      stopWatching()
+      void instance.close().finally(() => process.exit(0))
+    }
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+    return -1
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(error.message)
+    return 1
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // -1: a server is running and keeps the process alive.
+    if (code >= 0) process.exitCode = code
+  },
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,60 @@
+import { z } from 'zod'
+import { Duration } from './duration.ts'
+
+/** Names that show up in metrics and logs: letters, digits and `._:-`. */
+export const EndpointName = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 letters, digits or "._:-"')
+
+const Timeouts = z.strictObject({
+  /** Time to open the TCP (and TLS) connection. */
+  connect: Duration.default(5_000),
+  /** Time from sending the request until the response headers arrive (WSO2's endpoint timeout). */
+  response: Duration.default(60_000),
+  /** Longest silence between two chunks of the response body. */
+  idle: Duration.default(60_000),
+})
+
+const Pool = z.strictObject({
+  /** Most connections to the backend origin; unset means as many as the load needs. */
+  connections: z.number().int().positive().optional(),
+  /** How long an idle keep-alive connection stays open (capped by the backend's Keep-Alive hint). */
+  keepAlive: Duration.default(4_000),
+})
+
+/**
+ * A REST backend. `url` is either a URI template whose `{var}` (or WSO2's `{uri.var.var}`) come from the
+ * resource's URI template, or a base URL to which the request's path below the API is appended.
+ */
+export const HttpEndpoint = z.strictObject({
+  type: z.literal('http'),
+  name: EndpointName.optional(),
+  url: z.string().superRefine((url, ctx) => {
+    const problem = httpUrlProblem(url)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  }),
+  timeouts: Timeouts.prefault({}),
+  pool: Pool.prefault({}),
+})
+
+function httpUrlProblem(url: string): string | undefined {
+  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url)?.[0]
+  if (!origin) return `must be an absolute http:// or https:// URL, got "${url}"`
+  if (origin.includes('{')) return 'URI template variables may appear in the path and query only, not in the host'
+  let parsed: URL
+  try {
+    parsed = new URL(url.replace(/\{[^}]*\}/g, 'x'))
+  } catch {
+    return `is not a valid URL: "${url}"`
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `must use http or https, got "${parsed.protocol}"`
+  if (parsed.hash) return 'must not contain a fragment (#...)'
+  if (parsed.username || parsed.password) return 'must not carry credentials; configure backend security instead'
+  return undefined
+}
+
+/** Every endpoint type, told apart by `type`. */
+export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint])
+
+export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
+export type EndpointConfig = z.output<typeof Endpoint>

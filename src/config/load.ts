@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises'
+import { basename } from 'node:path'
+import { LineCounter, parseDocument } from 'yaml'
+import type { z } from 'zod'
+import { Endpoint } from './endpoint-schema.ts'
+import { Config, type ConfigModel } from './schema.ts'
+
+const ENDPOINT_TYPES = Endpoint.options.map((option) => option.shape.type.value)
+
+/** One thing wrong with a config file: where (file, line, field path) and what. */
+export interface ConfigIssue {
+  file: string
+  line?: number
+  column?: number
+  /** The field's path, e.g. `apis[0].endpoints.production.url`; empty for the whole document. */
+  path: string
+  message: string
+}
+
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[]
+  constructor(issues: ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'))
+    this.name = 'ConfigError'
+    this.issues = issues
+  }
+}
+
+export function formatIssue(issue: ConfigIssue): string {
+  const where = issue.line ? `${issue.file}:${issue.line}:${issue.column ?? 1}` : issue.file
+  return issue.path ? `${where}: ${issue.path}: ${issue.message}` : `${where}: ${issue.message}`
+}
+
+export async function loadConfigFile(file: string): Promise<ConfigModel> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    throw new ConfigError([{ file, path: '', message: `cannot read the file: ${(error as Error).message}` }])
+  }
+  return parseConfig(text, file)
+}
+
+/** Parses YAML (or JSON, which is YAML) and validates it; every problem is reported at once. */
+export function parseConfig(text: string, file = 'config'): ConfigModel {
+  const name = basename(file)
+  const lineCounter = new LineCounter()
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
+  if (document.errors.length > 0) {
+    // Later syntax errors mostly echo the first one, so only the first is reported.
+    const error = document.errors[0]!
+    const position = lineCounter.linePos(error.pos[0])
+    throw new ConfigError([{ file: name, line: position.line, column: position.col, path: '', message: error.message.split('\n')[0]! }])
+  }
+  const data: unknown = document.toJS({ maxAliasCount: 100 }) ?? {}
+  const result = Config.safeParse(data)
+  if (result.success) return result.data
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const path = issue.path.filter((key): key is string | number => typeof key !== 'symbol')
+      const position = locate(document, lineCounter, path)
+      return { file: name, ...position, path: formatPath(path), message: describe(issue) }
+    }),
+  )
+}
+
+function locate(document: ReturnType<typeof parseDocument>, lineCounter: LineCounter, path: Array<string | number>) {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = document.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined
+    if (node && typeof node === 'object' && node.range) {
+      const position = lineCounter.linePos(node.range[0])
+      return { line: position.line, column: position.col }
+    }
+  }
+  return {}
+}
+
+export function formatPath(path: ReadonlyArray<string | number>): string {
+  let out = ''
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`
+    else out += out ? `.${key}` : key
+  }
+  return out
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return `is required (${issue.expected})`
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+    return `must be one of ${ENDPOINT_TYPES.map((type) => `"${type}"`).join(', ')}`
+  }
+  return issue.message.replace(/^Invalid input: /, '')
+}

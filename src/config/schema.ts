@@ -1,0 +1,173 @@
+import { z } from 'zod'
+import { Duration } from './duration.ts'
+import { Endpoint } from './endpoint-schema.ts'
+import { LIFECYCLE_STATES } from './lifecycle.ts'
+import { templateVariables } from '../gateway/uri-template.ts'
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+export type HttpMethod = (typeof HTTP_METHODS)[number]
+
+export const ENVIRONMENTS = ['production', 'sandbox'] as const
+export type Environment = (typeof ENVIRONMENTS)[number]
+
+const Method = z
+  .string()
+  .transform((method) => method.toUpperCase())
+  .pipe(z.enum(HTTP_METHODS, { error: `must be one of ${HTTP_METHODS.join(', ')}` }))
+
+const Listener = z.strictObject({
+  name: z.string().min(1).default('default'),
+  host: z.string().min(1).default('0.0.0.0'),
+  port: z.number().int().min(0).max(65535),
+  /** The environment of requests on this listener unless they ask for the other one. */
+  environment: z.enum(ENVIRONMENTS).default('production'),
+  /** Whether a request may choose its environment with the `X-Portico-Environment` header. */
+  environmentHeader: z.boolean().default(true),
+})
+
+const Admin = z.strictObject({
+  enabled: z.boolean().default(true),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(9901),
+})
+
+const AccessLog = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** A file to append JSON lines to; standard output when unset. */
+  path: z.string().min(1).optional(),
+})
+
+/** Protection against malformed, oversized and slow clients. */
+const Limits = z.strictObject({
+  maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+  maxHeaders: z.number().int().min(8).max(2000).default(100),
+  /** Time a client has to send all request headers (slowloris guard). */
+  headersTimeout: Duration.default(10_000),
+  /** Time a client has to send the whole request, body included; 0 turns it off. */
+  requestTimeout: Duration.default(300_000),
+  keepAliveTimeout: Duration.default(5_000),
+})
+
+const Endpoints = z.strictObject({
+  production: Endpoint.optional(),
+  sandbox: Endpoint.optional(),
+})
+
+const UriTemplate = z
+  .string()
+  .regex(/^\/[^\s?#]*$/, 'must start with "/" and contain no spaces, "?" or "#"')
+  .superRefine((template, ctx) => {
+    try {
+      templateVariables(template)
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message })
+    }
+  })
+
+const Resource = z.strictObject({
+  /** `/menu/{itemId}`, `/orders/*`: `{name}` is one path segment, a trailing `/*` any rest. */
+  uriTemplate: UriTemplate,
+  /** Methods this resource accepts; all when unset. GET implies HEAD. */
+  methods: z.array(Method).min(1).optional(),
+  /** Endpoints for this resource only, replacing the API's. */
+  endpoints: Endpoints.optional(),
+})
+
+const Deprecation = z.strictObject({
+  /** When the API was deprecated (sent as the `Deprecation` header, RFC 9745). */
+  since: z.iso.datetime({ offset: true }).optional(),
+  /** When the API will stop answering (sent as the `Sunset` header, RFC 8594). */
+  sunset: z.iso.datetime({ offset: true }).optional(),
+  /** A page that explains the deprecation (sent as `Link: <...>; rel="deprecation"`). */
+  link: z.url().optional(),
+})
+
+export const Api = z.strictObject({
+  name: z.string().min(1).max(200),
+  /** The path the API is served under, e.g. `/pizzashack`; may hold `{version}` to place the version. */
+  context: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%{}/-]*$/, 'must start with "/" and be a URL path')
+    .refine((context) => context === '/' || !context.endsWith('/'), 'must not end with "/"'),
+  version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits or "._-"'),
+  /** Also serve this version without the version in the path. */
+  defaultVersion: z.boolean().default(false),
+  lifecycle: z.enum(LIFECYCLE_STATES).default('PUBLISHED'),
+  deprecation: Deprecation.optional(),
+  resources: z.array(Resource).min(1).default([{ uriTemplate: '/*' }]),
+  endpoints: Endpoints.default({}),
+})
+
+export const Config = z
+  .strictObject({
+    listeners: z.array(Listener).min(1).default([{ name: 'default', host: '0.0.0.0', port: 8280, environment: 'production', environmentHeader: true }]),
+    admin: Admin.prefault({}),
+    accessLog: AccessLog.prefault({}),
+    limits: Limits.prefault({}),
+    apis: z.array(Api).default([]),
+  })
+  .superRefine(checkModel)
+
+export type ConfigModel = z.output<typeof Config>
+export type ApiConfig = z.output<typeof Api>
+export type ResourceConfig = z.output<typeof Resource>
+export type ListenerConfig = z.output<typeof Listener>
+export type EndpointsConfig = z.output<typeof Endpoints>
+
+/** Rules across fields that a per-field schema cannot state. */
+function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray<typeof Api>> }>>, ctx: z.RefinementCtx): void {
+  const basePaths = new Map<string, number>()
+  const endpointNames = new Map<string, string>()
+  config.apis.forEach((api, index) => {
+    for (const path of apiBasePaths(api)) {
+      const other = basePaths.get(path)
+      if (other !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['apis', index], message: `serves "${path}", which apis[${other}] serves already` })
+      } else basePaths.set(path, index)
+    }
+    api.resources.forEach((resource, resourceIndex) => {
+      const known = new Set(templateVariables(resource.uriTemplate))
+      for (const environment of ENVIRONMENTS) {
+        const local = resource.endpoints?.[environment]
+        const endpoint = local ?? api.endpoints[environment]
+        if (!endpoint) continue
+        const where = local
+          ? ['apis', index, 'resources', resourceIndex, 'endpoints', environment]
+          : ['apis', index, 'endpoints', environment]
+        for (const variable of endpointVariables(endpoint)) {
+          if (!known.has(variable)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [...where, 'url'],
+              message: `uses {${variable}}, which resource "${resource.uriTemplate}" (apis[${index}].resources[${resourceIndex}]) does not define`,
+            })
+          }
+        }
+      }
+    })
+    for (const environment of ENVIRONMENTS) {
+      const name = api.endpoints[environment]?.name
+      if (!name) continue
+      const where = `apis[${index}].endpoints.${environment}`
+      const other = endpointNames.get(name)
+      if (other) ctx.addIssue({ code: 'custom', path: ['apis', index, 'endpoints', environment, 'name'], message: `"${name}" is used by ${other} already` })
+      else endpointNames.set(name, where)
+    }
+  })
+}
+
+/** The paths an API answers under: context with version, and the bare context for the default version. */
+export function apiBasePaths(api: Pick<ApiConfig, 'context' | 'version' | 'defaultVersion'>): string[] {
+  const versioned = api.context.includes('{version}')
+    ? api.context.replace('{version}', api.version)
+    : `${api.context === '/' ? '' : api.context}/${api.version}`
+  if (!api.defaultVersion) return [versioned]
+  const bare = api.context.replace('/{version}', '').replace('{version}', '') || '/'
+  return [versioned, bare]
+}
+
+function endpointVariables(endpoint: { url?: string }): string[] {
+  if (typeof endpoint.url !== 'string') return []
+  const path = endpoint.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
+  return templateVariables(path)
+}

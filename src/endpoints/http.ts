@@ -1,0 +1,82 @@
+import { Pool } from 'undici'
+import type { HttpEndpointConfig } from '../config/endpoint-schema.ts'
+import { UrlTemplate } from '../gateway/uri-template.ts'
+import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from './endpoint.ts'
+import { classifyFailure } from './failure.ts'
+
+const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i
+
+/** A REST backend behind one keep-alive connection pool. */
+export class HttpEndpoint implements Endpoint {
+  readonly id: string
+  readonly isPrototype = false
+  readonly #url: string
+  readonly #pool: Pool
+  readonly #template: UrlTemplate | undefined
+  readonly #basePath: string
+  readonly #baseQuery: string
+  #sent = 0
+  #failed = 0
+
+  constructor(id: string, config: HttpEndpointConfig) {
+    this.id = id
+    this.#url = config.url
+    const origin = ORIGIN.exec(config.url)![0]
+    const pathAndQuery = config.url.slice(origin.length)
+    const template = new UrlTemplate(pathAndQuery)
+    this.#template = template.hasVariables ? template : undefined
+    const queryAt = pathAndQuery.indexOf('?')
+    const basePath = queryAt < 0 ? pathAndQuery : pathAndQuery.slice(0, queryAt)
+    this.#basePath = basePath.endsWith('/') ? basePath.slice(0, -1) : basePath
+    this.#baseQuery = queryAt < 0 ? '' : pathAndQuery.slice(queryAt + 1)
+    this.#pool = new Pool(new URL(origin).origin, {
+      connect: { timeout: config.timeouts.connect },
+      headersTimeout: config.timeouts.response,
+      bodyTimeout: config.timeouts.idle,
+      keepAliveTimeout: config.pool.keepAlive,
+      keepAliveMaxTimeout: Math.max(config.pool.keepAlive, 600_000),
+      ...(config.pool.connections ? { connections: config.pool.connections } : {}),
+    })
+  }
+
+  /** The path and query sent to the backend. */
+  targetPath(exchange: Exchange): string {
+    if (this.#template) {
+      const expanded = this.#template.expand(exchange.uriVariables)
+      if (!exchange.query) return expanded || '/'
+      return `${expanded || '/'}${expanded.includes('?') ? '&' : '?'}${exchange.query}`
+    }
+    const path = `${this.#basePath}${exchange.path}` || '/'
+    const query = this.#baseQuery && exchange.query ? `${this.#baseQuery}&${exchange.query}` : this.#baseQuery || exchange.query
+    return query ? `${path}?${query}` : path
+  }
+
+  async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
+    this.#sent++
+    try {
+      const response = await this.#pool.request({
+        method: exchange.method as 'GET',
+        path: this.targetPath(exchange),
+        headers: exchange.headers,
+        body: exchange.body,
+        signal,
+      })
+      return { status: response.statusCode, headers: response.headers, body: response.body }
+    } catch (error) {
+      this.#failed++
+      throw classifyFailure(error, this.id)
+    }
+  }
+
+  ready(): boolean {
+    return !this.#pool.closed && !this.#pool.destroyed
+  }
+
+  describe(): EndpointStatus {
+    return { id: this.id, type: 'http', state: 'active', url: this.#url, sent: this.#sent, failed: this.#failed }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close()
+  }
+}

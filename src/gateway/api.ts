@@ -1,0 +1,82 @@
+import type { LifecycleState } from '../config/lifecycle.ts'
+import type { ApiConfig, Environment, ResourceConfig } from '../config/schema.ts'
+import type { Endpoint, ExchangeRoute } from '../endpoints/endpoint.ts'
+import { ResourceTemplate, type UriVariables } from './uri-template.ts'
+
+/** A resource ready to serve: its template, methods, endpoints per environment and metric handles. */
+export class CompiledResource {
+  readonly template: ResourceTemplate
+  readonly route: ExchangeRoute
+  readonly endpoints: Partial<Record<Environment, Endpoint>>
+  readonly #methods: ReadonlySet<string> | undefined
+  readonly allowed: readonly string[]
+
+  constructor(api: ApiConfig, config: ResourceConfig, endpoints: Partial<Record<Environment, Endpoint>>) {
+    this.template = new ResourceTemplate(config.uriTemplate)
+    this.route = { apiName: api.name, apiVersion: api.version, uriTemplate: config.uriTemplate }
+    this.endpoints = endpoints
+    if (config.methods) {
+      const methods = new Set<string>(config.methods)
+      if (methods.has('GET')) methods.add('HEAD')
+      this.#methods = methods
+      this.allowed = [...methods]
+    } else {
+      this.#methods = undefined
+      this.allowed = []
+    }
+  }
+
+  accepts(method: string): boolean {
+    return this.#methods === undefined || this.#methods.has(method)
+  }
+}
+
+export type ResourceMatch =
+  | { resource: CompiledResource; variables: UriVariables }
+  | { allowed: string[] }
+  | undefined
+
+export class CompiledApi {
+  readonly name: string
+  readonly version: string
+  /** `name:version`, the API's label in metrics and logs. */
+  readonly key: string
+  readonly lifecycle: LifecycleState
+  /** `Deprecation`, `Sunset` and `Link` for a DEPRECATED API, as a flat header list. */
+  readonly lifecycleHeaders: readonly string[]
+  readonly resources: readonly CompiledResource[]
+
+  constructor(config: ApiConfig, resources: CompiledResource[], deprecatedSince: number | undefined) {
+    this.name = config.name
+    this.version = config.version
+    this.key = `${config.name}:${config.version}`
+    this.lifecycle = config.lifecycle
+    // The most specific template wins; equal ones keep their order in the config.
+    this.resources = resources
+      .map((resource, index) => ({ resource, index }))
+      .sort((a, b) => b.resource.template.specificity - a.resource.template.specificity || a.index - b.index)
+      .map(({ resource }) => resource)
+    this.lifecycleHeaders = config.lifecycle === 'DEPRECATED' ? deprecationHeaders(config, deprecatedSince) : []
+  }
+
+  /** The resource for a method and path, the methods allowed there (for 405), or undefined (no resource). */
+  match(method: string, path: string): ResourceMatch {
+    let allowed: Set<string> | undefined
+    for (const resource of this.resources) {
+      const variables = resource.template.match(path)
+      if (!variables) continue
+      if (resource.accepts(method)) return { resource, variables }
+      allowed ??= new Set()
+      for (const m of resource.allowed) allowed.add(m)
+    }
+    return allowed ? { allowed: [...allowed] } : undefined
+  }
+}
+
+function deprecationHeaders(config: ApiConfig, deprecatedSince: number | undefined): string[] {
+  const since = config.deprecation?.since ? Date.parse(config.deprecation.since) : deprecatedSince ?? Date.now()
+  const headers = ['deprecation', `@${Math.floor(since / 1000)}`]
+  if (config.deprecation?.sunset) headers.push('sunset', new Date(config.deprecation.sunset).toUTCString())
+  if (config.deprecation?.link) headers.push('link', `<${config.deprecation.link}>; rel="deprecation"`)
+  return headers
+}

@@ -1,0 +1,120 @@
+import cluster, { type Worker } from 'node:cluster'
+import { readFile } from 'node:fs/promises'
+import { AggregatorRegistry } from 'prom-client'
+import { AdminServer } from '../admin/server.ts'
+import { checkTransitions } from '../config/lifecycle-check.ts'
+import { ConfigError, parseConfig } from '../config/load.ts'
+import type { ConfigModel } from '../config/schema.ts'
+import { watchConfig } from '../config/watch.ts'
+import type { Logger } from '../telemetry/logger.ts'
+import { PorticoInstance } from './instance.ts'
+
+/** Messages between the primary and its workers. The primary validates; workers get only valid config text. */
+type ToWorker = { type: 'config'; text: string; file: string } | { type: 'describe'; id: number }
+type ToPrimary = { type: 'ready'; addresses: unknown } | { type: 'described'; id: number; endpoints: unknown }
+
+/**
+ * The primary of `--workers N`: forks the workers, owns the admin port (metrics aggregated over workers),
+ * validates config changes once and hands them to every worker, and replaces workers that die.
+ */
+export async function runPrimary(file: string, workers: number, watch: boolean, logger: Logger): Promise<void> {
+  let text = await readFile(file, 'utf8')
+  let config: ConfigModel = parseConfig(text, file)
+  let stopping = false
+  const fork = () => {
+    const worker = cluster.fork()
+    worker.on('online', () => worker.send({ type: 'config', text, file } satisfies ToWorker))
+    worker.on('message', (message: ToPrimary) => {
+      if (message.type === 'ready') logger.info({ worker: worker.process.pid, listeners: message.addresses }, 'worker serving')
+    })
+  }
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return
+    logger.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another')
+    fork()
+  })
+  for (let i = 0; i < workers; i++) fork()
+
+  const aggregator = new AggregatorRegistry()
+  let nextId = 0
+  const admin = config.admin.enabled
+    ? await AdminServer.start(config.admin.host, config.admin.port, {
+        metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
+        endpoints: async () => ({ workers: await Promise.all(liveWorkers().map((worker) => describeWorker(worker, ++nextId))) }),
+      })
+    : undefined
+  if (admin) logger.info(`admin on ${admin.url}`)
+
+  const stopWatching = watchConfig(file, { watch }, () => {
+    void (async () => {
+      try {
+        const nextText = await readFile(file, 'utf8')
+        const next = parseConfig(nextText, file)
+        const issues = checkTransitions(config, next, file)
+        if (issues.length > 0) throw new ConfigError(issues)
+        text = nextText
+        config = next
+        for (const worker of liveWorkers()) worker.send({ type: 'config', text, file } satisfies ToWorker)
+        logger.info({ apis: config.apis.length }, 'config reloaded on every worker')
+      } catch (error) {
+        const message = error instanceof ConfigError ? error.message : String(error)
+        logger.error(`config not reloaded, the running one is kept:\n${message}`)
+      }
+    })()
+  })
+  const stop = () => {
+    stopping = true
+    stopWatching()
+    for (const worker of liveWorkers()) worker.kill('SIGTERM')
+    void admin?.close()
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+}
+
+function liveWorkers(): Worker[] {
+  return Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected())
+}
+
+function describeWorker(worker: Worker, id: number): Promise<unknown> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => finish({ pid: worker.process.pid, error: 'no answer within 2s' }), 2000)
+    const onMessage = (message: ToPrimary) => {
+      if (message.type === 'described' && message.id === id) finish({ pid: worker.process.pid, endpoints: message.endpoints })
+    }
+    const finish = (value: unknown) => {
+      clearTimeout(timer)
+      worker.off('message', onMessage)
+      resolve(value)
+    }
+    worker.on('message', onMessage)
+    worker.send({ type: 'describe', id } satisfies ToWorker)
+  })
+}
+
+/** A worker: serves what the primary sends, reloading on every new config. */
+export function runWorker(logger: Logger): void {
+  let instance: PorticoInstance | undefined
+  process.on('message', (message: ToWorker) => {
+    if (message.type === 'describe') {
+      process.send?.({ type: 'described', id: message.id, endpoints: instance?.gateway.snapshot.roots.map((e) => e.describe()) ?? [] } satisfies ToPrimary)
+      return
+    }
+    void (async () => {
+      const config = parseConfig(message.text, message.file)
+      if (instance) {
+        instance.gateway.reload(config, message.file)
+        return
+      }
+      instance = await PorticoInstance.start(config, { logger, admin: false, reusePort: true })
+      AggregatorRegistry.setRegistries([instance.metrics.registry])
+      process.send?.({ type: 'ready', addresses: instance.gateway.addresses() } satisfies ToPrimary)
+    })().catch((error: unknown) => {
+      logger.fatal({ err: error }, 'worker failed')
+      process.exit(1)
+    })
+  })
+  process.once('SIGTERM', () => {
+    void instance?.close().finally(() => process.exit(0))
+  })
+}

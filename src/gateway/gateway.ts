@@ -1,0 +1,97 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { checkTransitions } from '../config/lifecycle-check.ts'
+import { ConfigError } from '../config/load.ts'
+import type { ConfigModel } from '../config/schema.ts'
+import { createListenerServer } from './listener.ts'
+import { RequestPipeline, type Telemetry } from './pipeline.ts'
+import { Snapshot } from './snapshot.ts'
+
+export interface ListenerAddress {
+  name: string
+  url: string
+  port: number
+}
+
+/**
+ * The data plane of one process: its listeners and the current snapshot. `reload` swaps in a new snapshot
+ * atomically; requests in flight finish on the one they started with.
+ */
+export class Gateway {
+  #snapshot: Snapshot
+  readonly #servers: Server[] = []
+  readonly #telemetry: Telemetry
+
+  private constructor(config: ConfigModel, telemetry: Telemetry) {
+    this.#snapshot = new Snapshot(config)
+    this.#telemetry = telemetry
+  }
+
+  static async start(config: ConfigModel, telemetry: Telemetry, options: { reusePort: boolean } = { reusePort: false }): Promise<Gateway> {
+    const gateway = new Gateway(config, telemetry)
+    try {
+      for (const listener of config.listeners) {
+        const pipeline = new RequestPipeline(() => gateway.#snapshot, listener, config.limits.maxHeaders, telemetry)
+        const server = createListenerServer(pipeline, config.limits)
+        gateway.#servers.push(server)
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject)
+          // With reusePort each cluster worker owns a socket and the kernel spreads connections among them.
+          server.listen({ host: listener.host, port: listener.port, exclusive: options.reusePort, reusePort: options.reusePort }, () => {
+            server.off('error', reject)
+            resolve()
+          })
+        })
+      }
+    } catch (error) {
+      await gateway.close()
+      throw error
+    }
+    return gateway
+  }
+
+  get snapshot(): Snapshot {
+    return this.#snapshot
+  }
+
+  addresses(): ListenerAddress[] {
+    return this.#snapshot.config.listeners.map((listener, index) => {
+      const address = this.#servers[index]!.address() as AddressInfo
+      const host = listener.host === '0.0.0.0' || listener.host === '::' ? '127.0.0.1' : listener.host
+      return { name: listener.name, port: address.port, url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}` }
+    })
+  }
+
+  /**
+   * Compiles `config` and swaps it in. Throws ConfigError, keeping the running config, when an API's lifecycle
+   * moves along a transition the lifecycle does not allow.
+   */
+  reload(config: ConfigModel, file?: string): void {
+    const issues = checkTransitions(this.#snapshot.config, config, file)
+    if (issues.length > 0) throw new ConfigError(issues)
+    if (JSON.stringify(config.listeners) !== JSON.stringify(this.#snapshot.config.listeners)) {
+      this.#telemetry.logger.warn('listener changes take effect on restart; the running listeners are kept')
+    }
+    const previous = this.#snapshot
+    const next = new Snapshot({ ...config, listeners: previous.config.listeners }, previous)
+    this.#snapshot = next
+    for (const endpoint of previous.retiredBy(next)) {
+      endpoint.close().catch((error: unknown) => this.#telemetry.logger.warn({ err: error, endpoint: endpoint.id }, 'closing an endpoint failed'))
+    }
+    this.#telemetry.logger.info({ apis: next.apis.length }, 'config reloaded')
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.#servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            if (!server.listening) return resolve()
+            server.close(() => resolve())
+            server.closeIdleConnections()
+          }),
+      ),
+    )
+    await Promise.all([...new Set(this.#snapshot.endpoints.values())].map((endpoint) => endpoint.close()))
+  }
+}

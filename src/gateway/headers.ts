@@ -1,0 +1,104 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones a proxy must not pass on. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'proxy-authorization',
+  'proxy-authenticate',
+])
+
+/** Request headers the gateway sets itself or consumes. */
+const REPLACED_ON_REQUEST = new Set([
+  'host',
+  'expect',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
+  'x-portico-environment',
+])
+
+export const ENVIRONMENT_HEADER = 'x-portico-environment'
+export const VIA = '1.1 portico'
+
+/** Names listed in `Connection`, which are hop-by-hop for this message only. */
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (!value) return undefined
+  const tokens = new Set<string>()
+  for (const part of Array.isArray(value) ? value : [value]) {
+    for (const token of part.split(',')) {
+      const name = token.trim().toLowerCase()
+      if (name) tokens.add(name)
+    }
+  }
+  return tokens
+}
+
+/**
+ * The headers to send to a backend, as a flat name/value list: repeated headers kept in order, hop-by-hop ones
+ * removed, and `X-Forwarded-*`, `Via` and the request id added.
+ */
+export function backendRequestHeaders(req: IncomingMessage, requestId: string, clientAddress: string, protocol: string): string[] {
+  const raw = req.rawHeaders
+  const listed = connectionTokens(req.headers.connection)
+  const out: string[] = []
+  let forwardedFor = ''
+  let via = ''
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!
+    const lower = name.toLowerCase()
+    if (HOP_BY_HOP.has(lower) || REPLACED_ON_REQUEST.has(lower) || listed?.has(lower)) continue
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1]!
+      continue
+    }
+    if (lower === 'via') {
+      via = via ? `${via}, ${raw[i + 1]}` : raw[i + 1]!
+      continue
+    }
+    out.push(name, raw[i + 1]!)
+  }
+  out.push(
+    'x-forwarded-for', forwardedFor ? `${forwardedFor}, ${clientAddress}` : clientAddress,
+    'x-forwarded-proto', protocol,
+    'via', via ? `${via}, ${VIA}` : VIA,
+    'x-request-id', requestId,
+  )
+  const host = req.headers.host
+  if (host) out.push('x-forwarded-host', host)
+  return out
+}
+
+/** The backend's response headers for the client as a flat list, hop-by-hop ones removed and `Via` added. */
+export function clientResponseHeaders(headers: IncomingHttpHeaders, requestId: string, extra: readonly string[]): string[] {
+  const listed = connectionTokens(headers.connection)
+  const out: string[] = []
+  let via = ''
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name) || name === 'x-request-id') continue
+    if (name === 'via') {
+      via = Array.isArray(value) ? value.join(', ') : value
+      continue
+    }
+    if (Array.isArray(value)) for (const item of value) out.push(name, item)
+    else out.push(name, value)
+  }
+  out.push('via', via ? `${via}, ${VIA}` : VIA, 'x-request-id', requestId)
+  for (const item of extra) out.push(item)
+  return out
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/
+
+/** The client's `X-Request-Id` when it is sane, so a trace keeps one id end to end. */
+export function clientRequestId(req: IncomingMessage): string | undefined {
+  const id = req.headers['x-request-id']
+  return typeof id === 'string' && REQUEST_ID.test(id) ? id : undefined
+}

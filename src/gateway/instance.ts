@@ -1,0 +1,71 @@
+import { AdminServer } from '../admin/server.ts'
+import { ConfigError, loadConfigFile } from '../config/load.ts'
+import type { ConfigModel } from '../config/schema.ts'
+import { AccessLog } from '../telemetry/access-log.ts'
+import { createLogger, type Logger } from '../telemetry/logger.ts'
+import { GatewayMetrics } from '../telemetry/metrics.ts'
+import { Gateway } from './gateway.ts'
+
+export interface InstanceOptions {
+  logger?: Logger
+  /** Whether this process serves the admin port (a cluster's workers leave it to the primary). */
+  admin?: boolean
+  /** Bind listeners with SO_REUSEPORT so every cluster worker accepts on its own socket. */
+  reusePort?: boolean
+}
+
+/** One Portico process: the gateway, its telemetry and (unless a cluster primary has it) the admin port. */
+export class PorticoInstance {
+  readonly gateway: Gateway
+  readonly metrics: GatewayMetrics
+  readonly admin: AdminServer | undefined
+  readonly logger: Logger
+  readonly #accessLog: AccessLog | undefined
+
+  private constructor(gateway: Gateway, metrics: GatewayMetrics, admin: AdminServer | undefined, logger: Logger, accessLog: AccessLog | undefined) {
+    this.gateway = gateway
+    this.metrics = metrics
+    this.admin = admin
+    this.logger = logger
+    this.#accessLog = accessLog
+  }
+
+  static async start(config: ConfigModel, options: InstanceOptions = {}): Promise<PorticoInstance> {
+    const logger = options.logger ?? createLogger()
+    const metrics = new GatewayMetrics()
+    const accessLog = config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined
+    const gateway = await Gateway.start(config, { metrics, accessLog, logger }, { reusePort: options.reusePort ?? false })
+    let admin: AdminServer | undefined
+    if ((options.admin ?? true) && config.admin.enabled) {
+      try {
+        admin = await AdminServer.start(config.admin.host, config.admin.port, {
+          metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+          endpoints: async () => ({ endpoints: gateway.snapshot.roots.map((endpoint) => endpoint.describe()) }),
+        })
+      } catch (error) {
+        await gateway.close()
+        throw error
+      }
+    }
+    return new PorticoInstance(gateway, metrics, admin, logger, accessLog)
+  }
+
+  /** Loads `file` and swaps it in; an invalid file keeps the running config and logs every problem. */
+  async reloadFile(file: string): Promise<boolean> {
+    try {
+      const config = await loadConfigFile(file)
+      this.gateway.reload(config, file)
+      return true
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      this.logger.error({ file, issues: error.issues }, `config not reloaded, the running one is kept:\n${error.message}`)
+      return false
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.gateway.close()
+    await this.admin?.close()
+    this.#accessLog?.close()
+  }
+}

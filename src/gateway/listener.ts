@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
+import type { Socket } from 'node:net'
+import type { ConfigModel } from '../config/schema.ts'
+import { GATEWAY_ERRORS, type GatewayErrorCode } from './errors.ts'
+import type { RequestPipeline } from './pipeline.ts'
+
+type Limits = ConfigModel['limits']
+
+/** A node:http server for one listener, with the limits that keep bad clients from hurting the gateway. */
+export function createListenerServer(pipeline: RequestPipeline, limits: Limits): Server {
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      keepAliveTimeout: limits.keepAliveTimeout,
+      // One more than allowed, so the pipeline can tell "too many" from "exactly enough" (node drops the rest).
+      maxHeadersCount: limits.maxHeaders + 1,
+    } as Parameters<typeof createServer>[0],
+    pipeline.handle,
+  )
+  // With a listener here, node leaves `Expect: 100-continue` to the pipeline, which answers 100 only once the
+  // request is routed; a request that is refused never has its body sent.
+  server.on('checkContinue', pipeline.handle)
+  server.on('clientError', answerClientError)
+  return server
+}
+
+/** Requests node could not parse (bad syntax, oversized headers, too slow) still get a JSON error. */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  let code: GatewayErrorCode = 'BAD_REQUEST'
+  if (error.code === 'HPE_HEADER_OVERFLOW') code = 'HEADERS_TOO_LARGE'
+  else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') code = 'REQUEST_TIMEOUT'
+  const { status } = GATEWAY_ERRORS[code]
+  const requestId = randomUUID()
+  const body = JSON.stringify({ code, message: GATEWAY_ERRORS[code].message, requestId })
+  socket.end(
+    `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  )
+}

@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream'
+import { servesLiveTraffic } from '../config/lifecycle.ts'
+import type { Environment, ListenerConfig } from '../config/schema.ts'
+import { EndpointError, type Endpoint, type Exchange } from '../endpoints/endpoint.ts'
+import { classifyFailure } from '../endpoints/failure.ts'
+import type { AccessLog } from '../telemetry/access-log.ts'
+import type { Logger } from '../telemetry/logger.ts'
+import type { GatewayMetrics } from '../telemetry/metrics.ts'
+import type { CompiledApi, CompiledResource } from './api.ts'
+import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from './errors.ts'
+import { backendRequestHeaders, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER } from './headers.ts'
+import type { Snapshot } from './snapshot.ts'
+import { BadPathEncoding } from './uri-template.ts'
+
+/** `.` and `..` segments, plain or percent-encoded: refused rather than resolved, so no path climbs out of an API. */
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i
+
+/** Status logged when the client went away before the response was complete (nginx's convention). */
+const CLIENT_CLOSED = 499
+
+export interface Telemetry {
+  metrics: GatewayMetrics
+  accessLog: AccessLog | undefined
+  logger: Logger
+}
+
+/** What one exchange learned, for its access-log line and metrics. */
+interface Outcome {
+  readonly start: number
+  readonly requestId: string
+  readonly method: string
+  readonly path: string
+  readonly client: string
+  api: CompiledApi | undefined
+  resource: CompiledResource | undefined
+  endpoint: Endpoint | undefined
+  environment: Environment | undefined
+  code: GatewayErrorCode | undefined
+  upstreamMs: number | undefined
+}
+
+/** Runs every request of one listener through route → lifecycle → environment → endpoint → response. */
+export class RequestPipeline {
+  readonly #snapshot: () => Snapshot
+  readonly #listener: ListenerConfig
+  readonly #maxHeaderFields: number
+  readonly #telemetry: Telemetry
+
+  constructor(snapshot: () => Snapshot, listener: ListenerConfig, maxHeaders: number, telemetry: Telemetry) {
+    this.#snapshot = snapshot
+    this.#listener = listener
+    this.#maxHeaderFields = maxHeaders * 2
+    this.#telemetry = telemetry
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? ''
+    const queryAt = url.indexOf('?')
+    const outcome: Outcome = {
+      start: performance.now(),
+      requestId: clientRequestId(req) ?? randomUUID(),
+      method: req.method ?? 'GET',
+      path: queryAt < 0 ? url : url.slice(0, queryAt),
+      client: req.socket.remoteAddress ?? '',
+      api: undefined,
+      resource: undefined,
+      endpoint: undefined,
+      environment: undefined,
+      code: undefined,
+      upstreamMs: undefined,
+    }
+    res.once('close', () => this.#finish(res, outcome))
+    this.#exchange(req, res, outcome, queryAt < 0 ? '' : url.slice(queryAt + 1)).catch((error: unknown) => {
+      this.#telemetry.logger.error({ err: error, requestId: outcome.requestId }, 'request failed inside the gateway')
+      this.#fail(res, outcome, 'INTERNAL_ERROR')
+    })
+  }
+
+  async #exchange(req: IncomingMessage, res: ServerResponse, outcome: Outcome, query: string): Promise<void> {
+    if (req.rawHeaders.length > this.#maxHeaderFields) return this.#fail(res, outcome, 'HEADERS_TOO_LARGE')
+    const path = outcome.path
+    if (path.charCodeAt(0) !== 47 || DOT_SEGMENT.test(path)) {
+      return this.#fail(res, outcome, 'BAD_REQUEST', 'The request target must be an absolute path without "." or ".." segments')
+    }
+    const route = this.#snapshot().router.find(path)
+    if (!route) return this.#fail(res, outcome, 'NO_ROUTE')
+    const api = route.api
+    outcome.api = api
+    if (api.lifecycle === 'RETIRED') return this.#fail(res, outcome, 'API_RETIRED', `API ${api.key} is retired`)
+    if (api.lifecycle === 'BLOCKED') return this.#fail(res, outcome, 'API_BLOCKED', `API ${api.key} is blocked`)
+
+    let match
+    try {
+      match = api.match(outcome.method, route.rest || '/')
+    } catch (error) {
+      if (!(error instanceof BadPathEncoding)) throw error
+      return this.#fail(res, outcome, 'BAD_REQUEST', `The path has ${error.message}`)
+    }
+    if (!match) return this.#fail(res, outcome, 'RESOURCE_NOT_FOUND', `API ${api.key} has no resource for ${route.rest || '/'}`)
+    if (!('resource' in match)) {
+      const allow = match.allowed.join(', ')
+      return this.#fail(res, outcome, 'METHOD_NOT_ALLOWED', `${route.rest || '/'} accepts ${allow}`, ['allow', allow])
+    }
+    const resource = match.resource
+    outcome.resource = resource
+
+    const environment = this.#environment(req)
+    if (!environment) {
+      return this.#fail(res, outcome, 'BAD_REQUEST', `${ENVIRONMENT_HEADER} must be "production" or "sandbox"`)
+    }
+    outcome.environment = environment
+    const endpoint = resource.endpoints[environment]
+    if (!endpoint) {
+      return this.#fail(res, outcome, 'ENVIRONMENT_NOT_CONFIGURED', `API ${api.key} has no ${environment} endpoint`)
+    }
+    outcome.endpoint = endpoint
+    if (servesLiveTraffic(api.lifecycle) === endpoint.isPrototype) {
+      return endpoint.isPrototype
+        ? this.#fail(res, outcome, 'PROTOTYPE_NOT_SERVED', `API ${api.key} is ${api.lifecycle}; its prototype endpoint no longer serves it`)
+        : this.#fail(res, outcome, 'API_NOT_PUBLISHED', `API ${api.key} is ${api.lifecycle}; only a prototype endpoint serves it until it is published`)
+    }
+
+    if (req.headers.expect !== undefined) res.writeContinue()
+    const exchange: Exchange = {
+      requestId: outcome.requestId,
+      method: outcome.method,
+      path: route.rest,
+      query,
+      uriVariables: match.variables,
+      headers: backendRequestHeaders(req, outcome.requestId, outcome.client, 'http'),
+      body: hasBody(req) ? req : null,
+      route: resource.route,
+      environment,
+      properties: new Map(),
+      target: undefined,
+      client: { address: outcome.client, protocol: 'http', host: req.headers.host ?? '' },
+    }
+    const controller = new AbortController()
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort()
+    })
+
+    const sentAt = performance.now()
+    let response
+    try {
+      response = await endpoint.send(exchange, controller.signal)
+    } catch (error) {
+      const failure = classifyFailure(error, endpoint.id)
+      this.#telemetry.metrics.upstreamError(failure.endpointId, failure.kind)
+      if (controller.signal.aborted) return
+      return this.#fail(res, outcome, errorCodeForFailure(failure.kind), publicMessage(failure))
+    }
+    outcome.upstreamMs = performance.now() - sentAt
+    this.#telemetry.metrics.upstream(endpoint.id, outcome.upstreamMs / 1000)
+    res.writeHead(response.status, clientResponseHeaders(response.headers, outcome.requestId, api.lifecycleHeaders))
+    if (!response.body) {
+      res.end()
+      return
+    }
+    pipeline(response.body, res, (error) => {
+      if (error && !controller.signal.aborted) {
+        const failure = classifyFailure(error, endpoint.id)
+        this.#telemetry.metrics.upstreamError(failure.endpointId, failure.kind)
+      }
+    })
+  }
+
+  /** The environment the request asked for, the listener's otherwise; undefined when the ask is invalid. */
+  #environment(req: IncomingMessage): Environment | undefined {
+    const asked = this.#listener.environmentHeader ? req.headers[ENVIRONMENT_HEADER] : undefined
+    if (asked === undefined) return this.#listener.environment
+    return asked === 'production' || asked === 'sandbox' ? asked : undefined
+  }
+
+  #fail(res: ServerResponse, outcome: Outcome, code: GatewayErrorCode, message?: string, headers?: readonly string[]): void {
+    outcome.code = code
+    const lifecycle = outcome.api?.lifecycleHeaders ?? []
+    sendError(res, code, outcome.requestId, message, headers ? [...headers, ...lifecycle] : lifecycle)
+  }
+
+  #finish(res: ServerResponse, outcome: Outcome): void {
+    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED
+    const durationMs = performance.now() - outcome.start
+    const apiKey = outcome.api?.key ?? ''
+    const template = outcome.resource?.route.uriTemplate ?? ''
+    this.#telemetry.metrics.request(apiKey, template, outcome.method, status, durationMs / 1000)
+    this.#telemetry.accessLog?.write({
+      requestId: outcome.requestId,
+      method: outcome.method,
+      path: outcome.path,
+      status,
+      api: outcome.api?.key,
+      resource: outcome.resource?.route.uriTemplate,
+      endpoint: outcome.endpoint?.id,
+      environment: outcome.environment,
+      code: outcome.code,
+      client: outcome.client,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      upstreamMs: outcome.upstreamMs === undefined ? undefined : Math.round(outcome.upstreamMs * 1000) / 1000,
+    })
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
+
+/** A failure's message for the client: what failed and why, without internals such as stack traces. */
+function publicMessage(failure: EndpointError): string {
+  const base = GATEWAY_ERRORS[errorCodeForFailure(failure.kind)].message
+  return `${base} (endpoint ${failure.endpointId}: ${failure.kind})`
+}

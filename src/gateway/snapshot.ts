@@ -1,0 +1,76 @@
+import type { EndpointConfig } from '../config/endpoint-schema.ts'
+import { apiBasePaths, ENVIRONMENTS, type ConfigModel, type Environment } from '../config/schema.ts'
+import type { Endpoint } from '../endpoints/endpoint.ts'
+import { createEndpoint } from '../endpoints/factory.ts'
+import { CompiledApi, CompiledResource } from './api.ts'
+import { Router } from './router.ts'
+
+/**
+ * One immutable, compiled view of the config. A reload compiles a new snapshot and swaps it in; requests in
+ * flight keep the one they started with. Endpoints whose config did not change are carried over, so they keep
+ * their connection pools and their state.
+ */
+export class Snapshot {
+  readonly config: ConfigModel
+  readonly router: Router
+  readonly apis: readonly CompiledApi[]
+  /** Every endpoint in the snapshot (groups and their children), by identity key. */
+  readonly endpoints: ReadonlyMap<string, Endpoint>
+  /** The top-level endpoint of each API environment and resource override, for the admin view. */
+  readonly roots: readonly Endpoint[]
+  /** When each DEPRECATED API was first seen deprecated, kept across reloads for its `Deprecation` header. */
+  readonly deprecatedSince: ReadonlyMap<string, number>
+
+  constructor(config: ConfigModel, previous?: Snapshot) {
+    this.config = config
+    this.router = new Router()
+    const endpoints = new Map<string, Endpoint>()
+    const roots = new Set<Endpoint>()
+    const deprecatedSince = new Map<string, number>()
+    const build = (endpointConfig: EndpointConfig, id: string): Endpoint => {
+      const key = `${id}\u0000${JSON.stringify(endpointConfig)}`
+      let endpoint = endpoints.get(key) ?? previous?.endpoints.get(key)
+      endpoint ??= createEndpoint(endpointConfig, id, build)
+      endpoints.set(key, endpoint)
+      return endpoint
+    }
+    const apis: CompiledApi[] = []
+    for (const api of config.apis) {
+      const apiEndpoints: Partial<Record<Environment, Endpoint>> = {}
+      for (const environment of ENVIRONMENTS) {
+        const endpointConfig = api.endpoints[environment]
+        if (!endpointConfig) continue
+        const endpoint = build(endpointConfig, endpointConfig.name ?? `${api.name}:${api.version}:${environment}`)
+        apiEndpoints[environment] = endpoint
+        roots.add(endpoint)
+      }
+      const resources = api.resources.map((resource) => {
+        const resourceEndpoints = { ...apiEndpoints }
+        for (const environment of ENVIRONMENTS) {
+          const endpointConfig = resource.endpoints?.[environment]
+          if (!endpointConfig) continue
+          const id = endpointConfig.name ?? `${api.name}:${api.version}:${resource.uriTemplate}:${environment}`
+          const endpoint = build(endpointConfig, id)
+          resourceEndpoints[environment] = endpoint
+          roots.add(endpoint)
+        }
+        return new CompiledResource(api, resource, resourceEndpoints)
+      })
+      const key = `${api.name}:${api.version}`
+      if (api.lifecycle === 'DEPRECATED') deprecatedSince.set(key, previous?.deprecatedSince.get(key) ?? Date.now())
+      const compiled = new CompiledApi(api, resources, deprecatedSince.get(key))
+      apis.push(compiled)
+      for (const basePath of apiBasePaths(api)) this.router.add(basePath, compiled)
+    }
+    this.apis = apis
+    this.endpoints = endpoints
+    this.roots = [...roots]
+    this.deprecatedSince = deprecatedSince
+  }
+
+  /** Endpoints of this snapshot that `next` no longer uses: safe to close once their requests finish. */
+  retiredBy(next: Snapshot): Endpoint[] {
+    const kept = new Set(next.endpoints.values())
+    return [...new Set(this.endpoints.values())].filter((endpoint) => !kept.has(endpoint))
+  }
+}
