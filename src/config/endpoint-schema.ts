@@ -6,7 +6,7 @@ export const EndpointName = z
   .string()
   .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 letters, digits or "._:-"')
 
-const Timeouts = z.strictObject({
+export const Timeouts = z.strictObject({
   /** Time to open the TCP (and TLS) connection. */
   connect: Duration.default(5_000),
   /** Time from sending the request until the response headers arrive (WSO2's endpoint timeout). */
@@ -23,21 +23,29 @@ const Pool = z.strictObject({
 })
 
 /**
+ * Fields every leaf endpoint type has (http, soap, wsdl, dynamic, lambda, ...): spread into each leaf's schema,
+ * so that what applies to every leaf (suspension, health checks, backend security) is declared once.
+ */
+export const leafFields = {
+  name: EndpointName.optional(),
+  timeouts: Timeouts.prefault({}),
+}
+
+/**
  * A REST backend. `url` is either a URI template whose `{var}` (or WSO2's `{uri.var.var}`) come from the
  * resource's URI template, or a base URL to which the request's path below the API is appended.
  */
 export const HttpEndpoint = z.strictObject({
   type: z.literal('http'),
-  name: EndpointName.optional(),
+  ...leafFields,
   url: z.string().superRefine((url, ctx) => {
     const problem = httpUrlProblem(url)
     if (problem) ctx.addIssue({ code: 'custom', message: problem })
   }),
-  timeouts: Timeouts.prefault({}),
   pool: Pool.prefault({}),
 })
 
-function httpUrlProblem(url: string): string | undefined {
+export function httpUrlProblem(url: string): string | undefined {
   const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url)?.[0]
   if (!origin) return `must be an absolute http:// or https:// URL, got "${url}"`
   if (origin.includes('{')) return 'URI template variables may appear in the path and query only, not in the host'
@@ -57,4 +65,6 @@ function httpUrlProblem(url: string): string | undefined {
 export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint])
 
 export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
+/** What every leaf's config has. */
+export type LeafConfig = z.output<z.ZodObject<typeof leafFields>>
 export type EndpointConfig = z.output<typeof Endpoint>

@@ -1,4 +1,4 @@
-import type { EndpointConfig } from '../config/endpoint-schema.ts'
+import type { EndpointConfig, LeafConfig } from '../config/endpoint-schema.ts'
 import type { Endpoint } from './endpoint.ts'
 import { HttpEndpoint } from './http.ts'
 
@@ -9,6 +9,11 @@ export type EndpointBuilder = (config: EndpointConfig, id: string) => Endpoint
 export function createEndpoint(config: EndpointConfig, id: string, _build: EndpointBuilder): Endpoint {
   switch (config.type) {
     case 'http':
-      return new HttpEndpoint(id, config)
+      return leaf(new HttpEndpoint(id, config), config)
   }
+}
+
+/** Every leaf passes through here: the one place for what wraps all leaf types alike. */
+function leaf(endpoint: Endpoint, _config: LeafConfig): Endpoint {
+  return endpoint
 }
