@@ -15,6 +15,8 @@ export function createListenerServer(pipeline: RequestPipeline, limits: Limits):
       headersTimeout: limits.headersTimeout,
       requestTimeout: limits.requestTimeout,
       keepAliveTimeout: limits.keepAliveTimeout,
+      // node checks the two timeouts above only this often (30 s by default), which would let slow clients linger.
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeout / 2)),
       // One more than allowed, so the pipeline can tell "too many" from "exactly enough" (node drops the rest).
       maxHeadersCount: limits.maxHeaders + 1,
     } as Parameters<typeof createServer>[0],

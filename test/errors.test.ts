@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict'
+import { createServer as createNetServer, type Server as NetServer } from 'node:net'
+import { after, before, describe, test } from 'node:test'
+import { request } from 'undici'
+import { startBackend, type TestBackend } from './support/backend.ts'
+import { startGateway, type TestGateway } from './support/gateway.ts'
+import { rawExchange, statusOf } from './support/raw.ts'
+
+/** A port that nothing listens on: bound once to learn a free number, then released. */
+async function closedPort(): Promise<number> {
+  const server = createNetServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const port = (server.address() as { port: number }).port
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+describe('backend failures and hostile clients', () => {
+  let hanging: TestBackend
+  let garbage: NetServer
+  let resetting: NetServer
+  let gateway: TestGateway
+
+  before(async () => {
+    hanging = await startBackend(() => undefined)
+    garbage = createNetServer((socket) => socket.end('this is not http\r\n\r\n'))
+    resetting = createNetServer((socket) => socket.once('data', () => socket.resetAndDestroy()))
+    await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', () => resolve()))
+    await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', () => resolve()))
+    const port = (server: NetServer) => (server.address() as { port: number }).port
+    gateway = await startGateway(`
+limits: { maxHeaders: 20, maxHeaderBytes: 4096, headersTimeout: 500ms, requestTimeout: 2s }
+apis:
+  - name: down
+    context: /down
+    version: v1
+    endpoints: { production: { type: http, url: "http://127.0.0.1:${await closedPort()}" } }
+  - name: slow
+    context: /slow
+    version: v1
+    endpoints: { production: { type: http, url: "${hanging.url}", timeouts: { response: 300ms } } }
+  - name: garbage
+    context: /garbage
+    version: v1
+    endpoints: { production: { type: http, url: "http://127.0.0.1:${port(garbage)}" } }
+  - name: reset
+    context: /reset
+    version: v1
+    endpoints: { production: { type: http, url: "http://127.0.0.1:${port(resetting)}" } }
+  - name: unresolvable
+    context: /dns
+    version: v1
+    endpoints: { production: { type: http, url: "http://no-such-host.invalid" } }
+`)
+  })
+  after(async () => {
+    await gateway.close()
+    await hanging.close()
+    garbage.close()
+    resetting.close()
+  })
+
+  async function call(path: string) {
+    const response = await request(`${gateway.url}${path}`)
+    const body = (await response.body.json()) as { code: string; message: string; requestId: string }
+    return { status: response.statusCode, requestId: response.headers['x-request-id'], ...body }
+  }
+
+  test('an unreachable backend is 502 BACKEND_UNREACHABLE naming the endpoint and the failure kind', async () => {
+    const response = await call('/down/v1/x')
+    assert.equal(response.status, 502)
+    assert.equal(response.code, 'BACKEND_UNREACHABLE')
+    assert.match(response.message, /down:v1:production: connect-refused/)
+    assert.equal(response.requestId, response.requestId)
+  })
+
+  test('a backend that does not answer within the response timeout is 504 BACKEND_TIMEOUT', async () => {
+    const started = Date.now()
+    const response = await call('/slow/v1/x')
+    assert.equal(response.status, 504)
+    assert.equal(response.code, 'BACKEND_TIMEOUT')
+    assert.match(response.message, /read-timeout/)
+    assert.ok(Date.now() - started < 3000)
+  })
+
+  test('a backend that speaks garbage is 502 BACKEND_BAD_RESPONSE; one that resets is 502 BACKEND_CONNECTION_CLOSED', async () => {
+    const bad = await call('/garbage/v1/x')
+    assert.equal(bad.status, 502)
+    assert.equal(bad.code, 'BACKEND_BAD_RESPONSE')
+    const reset = await call('/reset/v1/x')
+    assert.equal(reset.status, 502)
+    assert.equal(reset.code, 'BACKEND_CONNECTION_CLOSED')
+  })
+
+  test('a host name that does not resolve is 502 BACKEND_UNREACHABLE of kind dns', async () => {
+    const response = await call('/dns/v1/x')
+    assert.equal(response.status, 502)
+    assert.match(response.message, /: dns\)/)
+  })
+
+  test('too many header fields is 431, and the gateway keeps serving', async () => {
+    const flood = Array.from({ length: 40 }, (_, i) => `x-h${i}: ${i}\r\n`).join('')
+    const response = await rawExchange(gateway.url, `GET /down/v1/x HTTP/1.1\r\nhost: x\r\n${flood}connection: close\r\n\r\n`)
+    assert.equal(statusOf(response), 431)
+    assert.match(response, /"code":"HEADERS_TOO_LARGE"/)
+    assert.equal((await call('/nowhere')).status, 404)
+  })
+
+  test('headers over maxHeaderBytes are 431; malformed request lines are 400 with a JSON body', async () => {
+    const big = await rawExchange(gateway.url, `GET / HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(8000)}\r\n\r\n`)
+    assert.equal(statusOf(big), 431)
+    const malformed = await rawExchange(gateway.url, 'GARBAGE\r\n\r\n')
+    assert.equal(statusOf(malformed), 400)
+    assert.match(malformed, /"code":"BAD_REQUEST"/)
+    const badHeader = await rawExchange(gateway.url, 'GET / HTTP/1.1\r\nhost: x\r\nbad header: y\r\n\r\n')
+    assert.equal(statusOf(badHeader), 400)
+  })
+
+  test('a slowloris client that never finishes its headers is cut off after headersTimeout', async () => {
+    const started = Date.now()
+    const response = await rawExchange(gateway.url, 'GET /down/v1/x HTTP/1.1\r\nhost: x\r\nx-slow: ', 5000)
+    const elapsed = Date.now() - started
+    assert.ok(elapsed < 4000, `took ${elapsed} ms`)
+    assert.ok(response === '' || statusOf(response) === 408, response)
+  })
+
+  test('requests with absolute-form or asterisk targets are refused with 400, not proxied', async () => {
+    const absolute = await rawExchange(gateway.url, 'GET http://evil.example/down/v1/x HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
+    assert.equal(statusOf(absolute), 400)
+    const asterisk = await rawExchange(gateway.url, 'OPTIONS * HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
+    assert.equal(statusOf(asterisk), 400)
+  })
+})
