@@ -63,9 +63,15 @@ export class PorticoInstance {
     }
   }
 
-  async close(): Promise<void> {
-    await this.gateway.close()
-    await this.admin?.close()
-    this.#accessLog?.close()
+  #closing: Promise<void> | undefined
+
+  /** Stops serving and flushes the access log; calling it again waits for the same close. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.gateway.close()
+      await this.admin?.close()
+      this.#accessLog?.close()
+    })()
+    return this.#closing
   }
 }
