@@ -58,9 +58,9 @@ export const lambdaFields = {
   /** Another Lambda endpoint (a VPC endpoint, or an AWS-compatible local service); `https://lambda.<region>.amazonaws.com` by default. */
   endpointUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   /** `RequestResponse` waits for the result; `Event` queues the call and answers 202 at once. */
-  invocationType: z.enum(INVOCATION_TYPES).default('RequestResponse'),
+  invocationType: z.enum(INVOCATION_TYPES, { error: 'must be "RequestResponse" or "Event"' }).default('RequestResponse'),
   /** The shape of the event the function receives. */
-  eventFormat: z.enum(EVENT_FORMATS).default('apigw-v1'),
+  eventFormat: z.enum(EVENT_FORMATS, { error: 'must be "apigw-v1", "apigw-v2" or "wso2"' }).default('apigw-v1'),
   credentials: Credentials.default({ type: 'default' }),
 }
 

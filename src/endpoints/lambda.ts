@@ -166,5 +166,8 @@ function readBody(body: Readable | Buffer | null, limit: number): Promise<Buffer
     const onEnd = () => resolve(Buffer.concat(chunks, size))
     const onError = (error: Error) => reject(error)
     body.on('data', onData).once('end', onEnd).once('error', onError)
+    body.once('close', () => {
+      if (!body.readableEnded) reject(new Error('the request body ended early'))
+    })
   })
 }
