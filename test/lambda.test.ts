@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Hash } from '@smithy/hash-node'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { request } from 'undici'
-import { parseConfig, ConfigError } from '../src/config/load.ts'
+import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.ts'
 import { LambdaEndpoint as LambdaEndpointSchema } from '../src/config/endpoint-schema.ts'
 import { EndpointError, type Exchange } from '../src/endpoints/endpoint.ts'
 import { LambdaEndpoint } from '../src/endpoints/lambda.ts'
@@ -389,6 +391,7 @@ describe('lambda credentials', () => {
       // Just past the five minutes before expiry at which the gateway renews: stale a second after issue.
       lifetimeMs: 5 * 60_000 + 1000,
     })
+    const closedUrl = await unusedPortUrl()
     const role = (overrides: object) => ({
       type: 'lambda',
       function: 'whoami',
@@ -402,6 +405,8 @@ describe('lambda credentials', () => {
           api('role', role({})),
           api('wrongexternal', role({ externalId: 'someone-else' })),
           api('chain', { type: 'lambda', function: 'whoami', region: REGION, endpointUrl: lambda.url }),
+          api('nolambda', { type: 'lambda', function: 'whoami', region: REGION, endpointUrl: closedUrl, credentials: { type: 'static', ...KEY } }),
+          api('nosts', role({ endpointUrl: closedUrl })),
         ],
       }),
     )
@@ -444,6 +449,16 @@ describe('lambda credentials', () => {
     assert.equal(admin.includes(ROLE_SOURCE_KEY.secretAccessKey), false)
   })
 
+  test('an unreachable Lambda or STS endpoint is 502 BACKEND_UNREACHABLE (connect-refused)', async () => {
+    for (const path of ['/nolambda/v1/x', '/nosts/v1/x']) {
+      const response = await request(`${gateway.url}${path}`, { headersTimeout: 20_000 })
+      assert.equal(response.statusCode, 502, path)
+      const body = (await response.body.json()) as { code: string; message: string }
+      assert.equal(body.code, 'BACKEND_UNREACHABLE', path)
+      assert.match(body.message, /connect-refused/, path)
+    }
+  })
+
   test('the default credential chain reads the environment', async () => {
     const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY }
     process.env.AWS_ACCESS_KEY_ID = KEY.accessKeyId
@@ -479,6 +494,11 @@ describe('lambda config', () => {
     assert.equal(new LambdaEndpoint('x', parsed).describe().endpointUrl, 'https://lambda.eu-west-1.amazonaws.com')
   })
 
+  test('examples/lambda.yaml is valid', async () => {
+    const example = await loadConfigFile('examples/lambda.yaml')
+    assert.equal(example.apis[0]!.endpoints.production!.type, 'lambda')
+  })
+
   test('bad lambda config names the field and the problem', () => {
     assert.deepEqual(problems({ type: 'lambda', function: 'orders' }), ['apis[0].endpoints.production.region: is required unless "function" is a full ARN (arn:aws:lambda:<region>:...)'])
     assert.deepEqual(problems({ type: 'lambda', function: 'arn:aws:lambda:us-east-1:123456789012:function:orders', region: 'eu-west-1' }), [
@@ -497,6 +517,15 @@ describe('lambda config', () => {
     assert.match(problems({ type: 'lambda', function: 'orders', region: 'eu-west-1', credentials: { type: 'assume-role', roleArn: 'arn:aws:iam::123:role/x' } })[0]!, /credentials\.roleArn: must be an IAM role ARN/)
   })
 })
+
+/** The URL of a port nothing listens on: a server is started on an ephemeral port and closed again. */
+async function unusedPortUrl(): Promise<string> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return `http://127.0.0.1:${port}`
+}
 
 function restore(name: string, value: string | undefined): void {
   if (value === undefined) delete process.env[name]

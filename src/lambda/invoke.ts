@@ -72,7 +72,9 @@ export class LambdaInvoker {
     })
   }
 
-  async invoke(payload: string, invocationType: 'RequestResponse' | 'Event', signal: AbortSignal): Promise<InvokeResult> {
+  async invoke(event: string, invocationType: 'RequestResponse' | 'Event', signal: AbortSignal): Promise<InvokeResult> {
+    // Encoded once: the signer hashes the same bytes that go on the wire.
+    const payload = Buffer.from(event)
     let signed
     try {
       signed = await this.#signer.sign({
