@@ -69,6 +69,9 @@ describe('lambda endpoints', () => {
         },
         malformed: () => ({ statusCode: 200, body: { not: 'a string' } }),
         'bad-status': () => ({ statusCode: 'ok' }),
+        interim: () => ({ statusCode: 101 }),
+        'bad-header': () => ({ statusCode: 200, headers: { 'x-split': 'a\r\nx-injected: yes' } }),
+        'bad-base64': () => ({ statusCode: 200, body: 'not base64!', isBase64Encoded: true }),
         slow: async () => {
           await sleep(1500)
           return { late: true }
@@ -99,7 +102,7 @@ describe('lambda endpoints', () => {
         ]),
         api('v2', endpoint({ eventFormat: 'apigw-v2' })),
         api('wso2', endpoint({ eventFormat: 'wso2' })),
-        ...['plain', 'nothing', 'proxy', 'binary', 'no-content', 'unhandled', 'handled', 'malformed', 'bad-status', 'throttled', 'broken'].map((name) =>
+        ...['plain', 'nothing', 'proxy', 'binary', 'no-content', 'unhandled', 'handled', 'malformed', 'bad-status', 'interim', 'bad-header', 'bad-base64', 'throttled', 'broken'].map((name) =>
           api(name, endpoint({ function: name })),
         ),
         api('slow', endpoint({ function: 'slow', timeouts: { response: '300ms' } })),
@@ -269,7 +272,7 @@ describe('lambda endpoints', () => {
   })
 
   test('a malformed proxy result is 502 BACKEND_BAD_RESPONSE, never a silent 200', async () => {
-    for (const name of ['malformed', 'bad-status']) {
+    for (const name of ['malformed', 'bad-status', 'interim', 'bad-header', 'bad-base64']) {
       const response = await call(`/${name}/v1/x`)
       assert.equal(response.status, 502, name)
       assert.equal(response.json().code, 'BACKEND_BAD_RESPONSE', name)

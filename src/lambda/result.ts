@@ -100,8 +100,9 @@ function isProxyResult(result: unknown): result is ProxyResult {
   if (typeof result !== 'object' || result === null || Array.isArray(result)) return false
   const status = (result as { statusCode?: unknown }).statusCode
   if (status === undefined) return false
-  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
-    throw new MalformedResult(`"statusCode" must be a whole number from 100 to 599, got ${JSON.stringify(status)}`)
+  // 1xx are interim responses, never the answer to a request.
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
+    throw new MalformedResult(`"statusCode" must be a whole number from 200 to 599, got ${JSON.stringify(status)}`)
   }
   return true
 }
@@ -118,7 +119,8 @@ function headerText(name: string, value: unknown): string {
     throw new MalformedResult(`header "${name}" must be a string, number or boolean`)
   }
   const text = String(value)
-  if (/[\r\n\0]/.test(text)) throw new MalformedResult(`header "${name}" contains a line break`)
+  // What node:http accepts in a header value: anything else would fail only when the response is written.
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(text)) throw new MalformedResult(`header "${name}" contains a control character or one beyond Latin-1`)
   return text
 }
 
