@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Hash } from '@smithy/hash-node'
@@ -361,20 +362,32 @@ describe('lambda endpoints', () => {
     }
   })
 
-  test('a throttled endpoint throws an EndpointError a failover group acts on', async () => {
-    const leaf = new LambdaEndpoint('region-a', LambdaEndpointSchema.parse(endpoint({ function: 'throttled' })))
+  test('a throttled region throws a "status" EndpointError, and the buffered request can go to a second region', async () => {
+    // What a failover group does with two regions: send to the first, and on a failure send the same exchange on.
+    const secondRegion = await startLambdaService({ region: 'us-east-1', keys: [KEY], functions: { echo: (event) => event } })
+    const regionA = new LambdaEndpoint('orders-eu-west-1', LambdaEndpointSchema.parse(endpoint({ function: 'throttled' })))
+    const regionB = new LambdaEndpoint('orders-us-east-1', LambdaEndpointSchema.parse(endpoint({ region: 'us-east-1', endpointUrl: secondRegion.url })))
     try {
-      await assert.rejects(leaf.send(exchange(), AbortSignal.timeout(5000)), (error: unknown) => {
+      const sent = exchange('POST', Readable.from([Buffer.from('{"pizza":'), Buffer.from('"diavola"}')]))
+      await assert.rejects(regionA.send(sent, AbortSignal.timeout(5000)), (error: unknown) => {
         assert.ok(error instanceof EndpointError)
         assert.equal(error.kind, 'status')
         assert.equal(error.status, 429)
-        assert.equal(error.endpointId, 'region-a')
+        assert.equal(error.endpointId, 'orders-eu-west-1')
         assert.match(error.message, /TooManyRequestsException: Rate exceeded/)
         return true
       })
-      assert.equal(leaf.describe().throttled, 1)
+      assert.equal(regionA.describe().throttled, 1)
+      assert.ok(Buffer.isBuffer(sent.body), 'the body stays buffered for another attempt')
+      const response = await regionB.send(sent, AbortSignal.timeout(5000))
+      assert.equal(response.status, 200)
+      const event = JSON.parse(Buffer.concat(await response.body!.toArray()).toString())
+      assert.equal(event.body, '{"pizza":"diavola"}')
+      assert.equal(secondRegion.invocations.length, 1)
     } finally {
-      await leaf.close()
+      await regionA.close()
+      await regionB.close()
+      await secondRegion.close()
     }
   })
 })
@@ -536,15 +549,15 @@ function restore(name: string, value: string | undefined): void {
 }
 
 /** A minimal exchange for calling an endpoint directly, as a group would. */
-function exchange(): Exchange {
+function exchange(method = 'GET', body: Readable | null = null): Exchange {
   return {
     requestId: 'direct-call-0001',
-    method: 'GET',
+    method,
     path: '/x',
     query: '',
     uriVariables: {},
-    headers: [],
-    body: null,
+    headers: body ? ['content-type', 'application/json'] : [],
+    body,
     route: { apiName: 'direct', apiVersion: 'v1', uriTemplate: '/*' },
     environment: 'production',
     properties: new Map(),

@@ -51,6 +51,8 @@ export class LambdaEndpoint implements Endpoint {
       if (error instanceof BodyTooLarge) return tooLarge(exchange)
       throw new EndpointError(signal.aborted ? 'aborted' : 'client-body', this.id, `${this.id}: could not read the request body`, { cause: error })
     }
+    // The event needs the whole body anyway; keeping it buffered lets a failover group send it to another region.
+    exchange.body = body
     const event = buildEvent(this.#config.eventFormat, exchange, body)
     if (Buffer.byteLength(event) > MAX_EVENT_BYTES) return tooLarge(exchange)
 
