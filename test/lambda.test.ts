@@ -460,6 +460,11 @@ describe('lambda credentials', () => {
     assert.equal(body.code, 'BACKEND_ERROR')
     assert.equal(sts.calls.at(-1)!.externalId, 'someone-else')
     assert.equal(lambda.invocations.length, invocations)
+    const calls = sts.calls.length
+    const again = await request(`${gateway.url}/wrongexternal/v1/x`)
+    assert.equal(again.statusCode, 502)
+    await again.body.dump()
+    assert.equal(sts.calls.length, calls + 1, 'a refusal is not cached: the next request asks STS again')
     const admin = await (await request(`${gateway.adminUrl}/admin/endpoints`)).body.text()
     assert.match(admin, /"credentials":\{"type":"assume-role","roleArn":"arn:aws:iam::123456789012:role\/portico-invoker","source":"static"\}/)
     assert.equal(admin.includes(ROLE_SOURCE_KEY.secretAccessKey), false)

@@ -19,8 +19,8 @@ type CredentialsConfig = LambdaEndpointConfig['credentials']
  */
 const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000
 
-/** Bounds each STS call, so an unreachable STS fails a request instead of hanging it. */
-const STS_TIMEOUT_MS = 10_000
+/** Bounds each STS attempt (the SDK makes up to three), so a silent STS fails a request instead of hanging it. */
+const STS_TIMEOUT_MS = 3_000
 
 /**
  * The credentials a Lambda leaf signs with: static keys, the SDK's default chain, or a role assumed through STS.
@@ -55,7 +55,7 @@ export function credentialProvider(config: CredentialsConfig, functionRegion: st
         clientConfig: {
           region: config.region ?? functionRegion,
           ...(config.endpointUrl ? { endpoint: config.endpointUrl } : {}),
-          requestHandler: { connectionTimeout: STS_TIMEOUT_MS, requestTimeout: STS_TIMEOUT_MS },
+          requestHandler: { connectionTimeout: STS_TIMEOUT_MS, requestTimeout: STS_TIMEOUT_MS, throwOnRequestTimeout: true },
         },
       })
       return memoize(
