@@ -53,8 +53,8 @@ export class LambdaEndpoint implements Endpoint {
     }
     // The event needs the whole body anyway; keeping it buffered lets a failover group send it to another region.
     exchange.body = body
-    const event = buildEvent(this.#config.eventFormat, exchange, body)
-    if (Buffer.byteLength(event) > MAX_EVENT_BYTES) return tooLarge(exchange)
+    const event = Buffer.from(buildEvent(this.#config.eventFormat, exchange, body))
+    if (event.length > MAX_EVENT_BYTES) return tooLarge(exchange)
 
     let result: InvokeResult
     try {

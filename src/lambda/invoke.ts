@@ -72,9 +72,8 @@ export class LambdaInvoker {
     })
   }
 
-  async invoke(event: string, invocationType: 'RequestResponse' | 'Event', signal: AbortSignal): Promise<InvokeResult> {
-    // Encoded once: the signer hashes the same bytes that go on the wire.
-    const payload = Buffer.from(event)
+  /** Invokes the function with `payload` (the event as UTF-8 JSON); the signer hashes the bytes that go on the wire. */
+  async invoke(payload: Buffer, invocationType: 'RequestResponse' | 'Event', signal: AbortSignal): Promise<InvokeResult> {
     let signed
     try {
       signed = await this.#signer.sign({
