@@ -20,7 +20,9 @@ const REGION = 'eu-west-1'
 const KEY = { accessKeyId: 'AKIAPORTICOTEST00001', secretAccessKey: 'pOrTiCo/TeSt+SeCrEt/never-in-logs-0001' }
 const ROLE_SOURCE_KEY = { accessKeyId: 'AKIAPORTICOSOURCE001', secretAccessKey: 'sOuRcE/SeCrEt+never-in-logs-0002' }
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/portico-invoker'
-const SECRETS = [KEY.secretAccessKey, ROLE_SOURCE_KEY.secretAccessKey]
+/** Temporary keys issued elsewhere: valid only with their session token. */
+const SESSION_KEY = { accessKeyId: 'ASIAPORTICOSESSION01', secretAccessKey: 'sEsSiOn/SeCrEt+never-in-logs-0003', sessionToken: 'FwoGZXIvYXdzEPorticoSessionToken0001' }
+const SECRETS = [KEY.secretAccessKey, ROLE_SOURCE_KEY.secretAccessKey, SESSION_KEY.secretAccessKey, SESSION_KEY.sessionToken]
 
 /** The event the function received, which the `echo` functions send back. */
 type Echo = Record<string, any>
@@ -41,7 +43,7 @@ describe('lambda endpoints', () => {
   before(async () => {
     lambda = await startLambdaService({
       region: REGION,
-      keys: [KEY],
+      keys: [KEY, SESSION_KEY],
       functions: {
         // A proxy-style result carrying the event, so tests see exactly what the function received.
         echo: (event) => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) }),
@@ -113,6 +115,8 @@ describe('lambda endpoints', () => {
         api('unknownkey', endpoint({ credentials: { type: 'static', accessKeyId: 'AKIAUNKNOWNKEY000001', secretAccessKey: KEY.secretAccessKey } })),
         api('wrongregion', endpoint({ region: 'us-east-1' })),
         api('missing', endpoint({ function: 'no-such-function' })),
+        api('session', endpoint({ function: 'plain', credentials: { type: 'static', ...SESSION_KEY } })),
+        api('nosession', endpoint({ function: 'plain', credentials: { type: 'static', accessKeyId: SESSION_KEY.accessKeyId, secretAccessKey: SESSION_KEY.secretAccessKey } })),
       ]),
     )
   })
@@ -323,6 +327,15 @@ describe('lambda endpoints', () => {
     const missing = await call('/missing/v1/x')
     assert.equal(missing.status, 502)
     assert.equal(lambda.rejections.at(-1)!.type, 'ResourceNotFoundException')
+  })
+
+  test('static temporary credentials sign with their session token', async () => {
+    const response = await call('/session/v1/x')
+    assert.equal(response.status, 200)
+    assert.equal(lambda.invocations.at(-1)!.accessKeyId, SESSION_KEY.accessKeyId)
+    const without = await call('/nosession/v1/x')
+    assert.equal(without.status, 502)
+    assert.equal(lambda.rejections.at(-1)!.type, 'UnrecognizedClientException')
   })
 
   test('the service refuses a correctly signed call whose body was tampered with', async () => {
