@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { Duration } from './duration.ts'
+import { checkLambda, lambdaFields } from './lambda-schema.ts'
 
 /** Names that show up in metrics and logs: letters, digits and `._:-`. */
 export const EndpointName = z
@@ -61,10 +62,14 @@ export function httpUrlProblem(url: string): string | undefined {
   return undefined
 }
 
+/** An AWS Lambda function, invoked through the Lambda Invoke API (see docs/lambda.md). */
+export const LambdaEndpoint = z.strictObject({ type: z.literal('lambda'), ...leafFields, ...lambdaFields }).superRefine(checkLambda)
+
 /** Every endpoint type, told apart by `type`. */
-export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint])
+export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, LambdaEndpoint])
 
 export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
+export type LambdaEndpointConfig = z.output<typeof LambdaEndpoint>
 /** What every leaf's config has. */
 export type LeafConfig = z.output<z.ZodObject<typeof leafFields>>
 export type EndpointConfig = z.output<typeof Endpoint>
