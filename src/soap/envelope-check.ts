@@ -1,0 +1,64 @@
+import type { Exchange } from '../endpoints/endpoint.ts'
+import type { RequestCheck, RequestRejection } from '../gateway/api.ts'
+import { BodyTooLarge, readBody } from './body.ts'
+import { childrenOf, elementsOf, localName, namespaceOf, parseOrdered, scopeOf, tagOf, XmlRefused } from './xml.ts'
+import { versionOfEnvelope, type SoapVersion } from './version.ts'
+
+/**
+ * A request check for SOAP APIs: a POST must carry a well-formed SOAP envelope (no DTD, an `Envelope` root in
+ * the SOAP 1.1 or 1.2 namespace that matches the content type, with a `Body`). The body is buffered up to
+ * `maxBytes` and handed on as a buffer, which also lets a failover group send it again.
+ */
+export function envelopeCheck(maxBytes: number): RequestCheck {
+  return async (exchange: Exchange): Promise<RequestRejection | undefined> => {
+    if (exchange.method !== 'POST') return undefined
+    let body: Buffer
+    try {
+      body = await readBody(exchange.body, maxBytes)
+    } catch (error) {
+      if (error instanceof BodyTooLarge) return { code: 'PAYLOAD_TOO_LARGE', message: `The SOAP envelope is ${error.message}` }
+      return { code: 'BAD_REQUEST', message: 'The request body could not be read to the end' }
+    }
+    exchange.body = body
+    const problem = envelopeProblem(body, contentTypeVersion(exchange.headers))
+    return problem ? { code: 'BAD_REQUEST', message: `The request is not a valid SOAP envelope: ${problem}` } : undefined
+  }
+}
+
+/** What is wrong with an envelope, or undefined when it is a SOAP envelope of the expected version. */
+export function envelopeProblem(body: Buffer, expected: SoapVersion | undefined): string | undefined {
+  let nodes
+  try {
+    nodes = parseOrdered(body.toString('utf8'))
+  } catch (error) {
+    if (error instanceof XmlRefused) return error.message
+    throw error
+  }
+  const root = elementsOf(nodes)[0]
+  if (!root) return 'the body is empty'
+  const tag = tagOf(root)
+  const scope = scopeOf(root, new Map())
+  const version = versionOfEnvelope(namespaceOf(tag, scope))
+  if (localName(tag) !== 'Envelope' || !version) {
+    return `the root element must be a SOAP 1.1 or 1.2 Envelope, got <${tag}> in namespace "${namespaceOf(tag, scope) ?? ''}"`
+  }
+  if (expected && expected !== version) {
+    return `the envelope is SOAP ${version} but the content type says SOAP ${expected}`
+  }
+  const hasBody = elementsOf(childrenOf(root)).some((child) => {
+    const childTag = tagOf(child)
+    return localName(childTag) === 'Body' && namespaceOf(childTag, scopeOf(child, scope)) === namespaceOf(tag, scope)
+  })
+  return hasBody ? undefined : 'the Envelope has no Body'
+}
+
+/** The SOAP version the content type names: `text/xml` is 1.1, `application/soap+xml` 1.2, others unknown. */
+function contentTypeVersion(headers: readonly string[]): SoapVersion | undefined {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() !== 'content-type') continue
+    const type = headers[i + 1]!.trimStart().toLowerCase()
+    if (type.startsWith('application/soap+xml')) return '1.2'
+    if (type.startsWith('text/xml')) return '1.1'
+  }
+  return undefined
+}
