@@ -27,15 +27,17 @@ export function envelopeCheck(maxBytes: number): RequestCheck {
 
 /** What is wrong with an envelope, or undefined when it is a SOAP envelope of the expected version. */
 export function envelopeProblem(body: Buffer, expected: SoapVersion | undefined): string | undefined {
+  const text = body.toString('utf8')
+  if (text.trim() === '') return 'the body is empty'
   let nodes
   try {
-    nodes = parseOrdered(body.toString('utf8'))
+    nodes = parseOrdered(text)
   } catch (error) {
     if (error instanceof XmlRefused) return error.message
     throw error
   }
   const root = elementsOf(nodes)[0]
-  if (!root) return 'the body is empty'
+  if (!root) return 'there is no root element'
   const tag = tagOf(root)
   const scope = scopeOf(root, new Map())
   const version = versionOfEnvelope(namespaceOf(tag, scope))

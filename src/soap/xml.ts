@@ -44,7 +44,8 @@ export function checkWellFormed(text: string): void {
   }
   const result = XMLValidator.validate(text)
   if (result !== true) {
-    throw new XmlRefused(`not well-formed XML: ${result.err.msg} (line ${result.err.line}, column ${result.err.col})`)
+    const where = result.err.col ? `line ${result.err.line}, column ${result.err.col}` : `line ${result.err.line}`
+    throw new XmlRefused(`not well-formed XML: ${result.err.msg} (${where})`)
   }
 }
 

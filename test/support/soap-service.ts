@@ -23,12 +23,6 @@ export async function startCalculator(wsdlFile: 'calculator11.wsdl' | 'calculato
   const soap12 = wsdlFile === 'calculator12.wsdl'
   const received: SoapService['received'] = []
   const server = createServer()
-  // Record the raw bytes before the soap package reads them, to prove the gateway passes envelopes unchanged.
-  server.prependListener('request', (req: IncomingMessage) => {
-    const chunks: Buffer[] = []
-    req.on('data', (chunk: Buffer) => chunks.push(chunk))
-    req.on('end', () => received.push({ headers: req.headers, body: Buffer.concat(chunks) }))
-  })
   const fault = (reason: string) =>
     soap12
       ? { Fault: { Code: { Value: 'soap:Sender' }, Reason: { Text: reason }, statusCode: 500 } }
@@ -41,13 +35,24 @@ export async function startCalculator(wsdlFile: 'calculator11.wsdl' | 'calculato
     },
   }
   const services: soap.IServices = { CalculatorService: { [soap12 ? 'CalculatorSoap12Port' : 'CalculatorSoap11Port']: port } }
-  soap.listen(server, {
-    path: '/calculator',
-    services,
-    xml: readFileSync(`${FIXTURES}${wsdlFile}`, 'utf8'),
-    uri: `${FIXTURES}${wsdlFile}`,
-    forceSoap12Headers: soap12,
-    suppressStack: true,
+  await new Promise<void>((resolve, reject) => {
+    soap.listen(server, {
+      callback: (error: unknown) => (error ? reject(error) : resolve()),
+      path: '/calculator',
+      services,
+      xml: readFileSync(`${FIXTURES}${wsdlFile}`, 'utf8'),
+      uri: `${FIXTURES}${wsdlFile}`,
+      forceSoap12Headers: soap12,
+      suppressStack: true,
+    })
+  })
+  // Record the raw bytes before the soap package reads them, to prove the gateway passes envelopes unchanged.
+  // Added once soap.listen is done, as it takes over the listeners already there.
+  server.prependListener('request', (req: IncomingMessage) => {
+    if (req.method !== 'POST') return
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => received.push({ headers: req.headers, body: Buffer.concat(chunks) }))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
   const address = server.address() as AddressInfo
