@@ -21,6 +21,9 @@ const ADD11 =
   `  <soapenv:Header/>\n  <soapenv:Body>\n    <c:Add><c:a>2</c:a>  <c:b>3</c:b><!-- zwei plus drei, größer --></c:Add>\n  </soapenv:Body>\n</soapenv:Envelope>\n`
 const ADD12 = `<env:Envelope xmlns:env="${SOAP12}"><env:Body><c:Add xmlns:c="http://example.com/calculator"><c:a>40</c:a><c:b>2</c:b></c:Add></env:Body></env:Envelope>`
 
+/** An error response longer than any Fault the gateway inspects: it must still arrive whole. */
+const LONG_ERROR = `<error>${'e'.repeat(2 * 1024 * 1024)}</error>`
+
 const XXE =
   `<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>` +
   `<soap:Envelope xmlns:soap="${SOAP11}"><soap:Body><c:Add xmlns:c="http://example.com/calculator"><c:a>&xxe;</c:a><c:b>1</c:b></c:Add></soap:Body></soap:Envelope>`
@@ -66,6 +69,8 @@ describe('SOAP and WSDL endpoints', () => {
     const served: Record<string, string> = {
       '/wsdl/calculator12.wsdl': wsdl12,
       '/wsdl/calculator-types.xsd': await readFile(`${FIXTURES}calculator-types.xsd`, 'utf8'),
+      '/wsdl/split/service.wsdl': (await readFile(`${FIXTURES}split/service.wsdl`, 'utf8')).replace('http://backend.invalid/calculator11', calc11.url),
+      '/wsdl/split/abstract.wsdl': await readFile(`${FIXTURES}split/abstract.wsdl`, 'utf8'),
     }
     files = await startBackend((req, res) => {
       const text = served[req.url!]
@@ -75,6 +80,11 @@ describe('SOAP and WSDL endpoints', () => {
     // A backend that hashes what it receives, for envelopes too large to hold.
     sink = await startBackend(
       (req, res) => {
+        if (req.url === '/long-error') {
+          req.resume()
+          res.writeHead(500, { 'content-type': 'text/xml' })
+          return res.end(LONG_ERROR)
+        }
         const hash = createHash('sha256')
         req.on('data', (chunk: Buffer) => hash.update(chunk))
         req.on('end', () => {
@@ -129,6 +139,24 @@ apis:
     soap: {}
     endpoints:
       production: { type: soap, url: "${sink.url}/big" }
+  - name: split
+    context: /split
+    version: v1
+    soap: {}
+    endpoints:
+      production: { type: wsdl, wsdl: "${files.url}/wsdl/split/service.wsdl", service: CalculatorService, port: CalculatorSoap11Port }
+  - name: nowsdl
+    context: /nowsdl
+    version: v1
+    soap: {}
+    endpoints:
+      production: { type: wsdl, wsdl: "${files.url}/wsdl/missing.wsdl", service: CalculatorService, port: CalculatorSoap11Port }
+  - name: longerror
+    context: /longerror
+    version: v1
+    soap: {}
+    endpoints:
+      production: { type: soap, url: "${sink.url}/long-error", faultIsFailure: true }
   - name: down
     context: /down
     version: v1
@@ -200,6 +228,28 @@ apis:
     const [result] = await client.AddAsync({ a: 20, b: 22 })
     assert.equal(Number(result.result), 42)
     assert.match(String(calc12.received.at(-1)!.headers['content-type']), /^application\/soap\+xml;.*action="http:\/\/example.com\/calculator\/Add"/)
+  })
+
+  test('a WSDL split over two WSDL documents and an XSD is served whole, and the soap client calls through it', async () => {
+    const client = await soap.createClientAsync(`${gateway.url}/split/v1?wsdl`)
+    const [result] = await client.AddAsync({ a: 7, b: 8 })
+    assert.equal(Number(result.result), 15)
+    assert.equal(client.lastEndpoint, `${gateway.url}/split/v1`)
+  })
+
+  test('a WSDL that cannot be loaded makes the endpoint unavailable, answered as a SOAP Fault', async () => {
+    const response = await post(`${gateway.url}/nowsdl/v1`, ADD11, 'text/xml')
+    const text = await response.body.text()
+    assert.equal(response.statusCode, 500)
+    assert.match(text, /<faultcode>soap:Server<\/faultcode>.*ENDPOINT_UNAVAILABLE/)
+    const endpoints = JSON.stringify(await (await request(`${gateway.adminUrl}/admin/endpoints`)).body.json())
+    assert.match(endpoints, /"state":"wsdl-failed","problem":"cannot load http:[^"]*missing.wsdl: [^"]*answered 404"/)
+  })
+
+  test('with faultIsFailure, an error response too long to be a Fault still reaches the client whole', async () => {
+    const response = await post(`${gateway.url}/longerror/v1`, ADD11, 'text/xml')
+    assert.equal(response.statusCode, 500)
+    assert.equal(await response.body.text(), LONG_ERROR)
   })
 
   test('the WSDL address follows the Host the client used', async () => {
