@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { XMLParser } from 'fast-xml-parser'
 import { isSoapFault } from '../src/soap/fault-detection.ts'
+import { soapSessionId } from '../src/soap/session.ts'
 import { WsdlBundle, wsdlQuery } from '../src/soap/wsdl.ts'
 import { parseOrdered, parsePlain, XmlRefused } from '../src/soap/xml.ts'
 import { FIXTURES } from './support/soap-service.ts'
@@ -90,5 +91,16 @@ describe('XML safety', () => {
     assert.equal(isSoapFault(Buffer.from(answer)), false, 'an application element named Fault is not a SOAP Fault')
     assert.equal(isSoapFault(Buffer.from('<html>error</html>')), false)
     assert.equal(isSoapFault(Buffer.from('not xml <')), false)
+  })
+})
+
+describe('SOAP sessions', () => {
+  test("the session id is the text of the Axis2 ServiceGroupId header, WSO2's soap session type", () => {
+    const envelope = (header: string) =>
+      Buffer.from(`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header>${header}</s:Header><s:Body><x/></s:Body></s:Envelope>`)
+    assert.equal(soapSessionId(envelope('<a:ServiceGroupId xmlns:a="http://ws.apache.org/namespaces/axis2"> urn:uuid:42 </a:ServiceGroupId>')), 'urn:uuid:42')
+    assert.equal(soapSessionId(envelope('<ServiceGroupId xmlns="urn:other">urn:uuid:42</ServiceGroupId>')), undefined, 'another namespace is not the session')
+    assert.equal(soapSessionId(envelope('<t:Tenant xmlns:t="urn:t">acme</t:Tenant>'), { namespace: 'urn:t', name: 'Tenant' }), 'acme')
+    assert.equal(soapSessionId(Buffer.from('<x/>')), undefined)
   })
 })

@@ -1,8 +1,8 @@
 import type { Exchange } from '../endpoints/endpoint.ts'
 import type { RequestCheck, RequestRejection } from '../gateway/api.ts'
 import { BodyTooLarge, readBody } from './body.ts'
-import { childrenOf, elementsOf, localName, namespaceOf, parseOrdered, scopeOf, tagOf, XmlRefused } from './xml.ts'
-import { versionOfEnvelope, type SoapVersion } from './version.ts'
+import { readEnvelope } from './envelope.ts'
+import type { SoapVersion } from './version.ts'
 
 /**
  * A request check for SOAP APIs: a POST must carry a well-formed SOAP envelope (no DTD, an `Envelope` root in
@@ -27,31 +27,10 @@ export function envelopeCheck(maxBytes: number): RequestCheck {
 
 /** What is wrong with an envelope, or undefined when it is a SOAP envelope of the expected version. */
 export function envelopeProblem(body: Buffer, expected: SoapVersion | undefined): string | undefined {
-  const text = body.toString('utf8')
-  if (text.trim() === '') return 'the body is empty'
-  let nodes
-  try {
-    nodes = parseOrdered(text)
-  } catch (error) {
-    if (error instanceof XmlRefused) return error.message
-    throw error
-  }
-  const root = elementsOf(nodes)[0]
-  if (!root) return 'there is no root element'
-  const tag = tagOf(root)
-  const scope = scopeOf(root, new Map())
-  const version = versionOfEnvelope(namespaceOf(tag, scope))
-  if (localName(tag) !== 'Envelope' || !version) {
-    return `the root element must be a SOAP 1.1 or 1.2 Envelope, got <${tag}> in namespace "${namespaceOf(tag, scope) ?? ''}"`
-  }
-  if (expected && expected !== version) {
-    return `the envelope is SOAP ${version} but the content type says SOAP ${expected}`
-  }
-  const hasBody = elementsOf(childrenOf(root)).some((child) => {
-    const childTag = tagOf(child)
-    return localName(childTag) === 'Body' && namespaceOf(childTag, scopeOf(child, scope)) === namespaceOf(tag, scope)
-  })
-  return hasBody ? undefined : 'the Envelope has no Body'
+  const envelope = readEnvelope(body.toString('utf8'))
+  if ('problem' in envelope) return envelope.problem
+  if (expected && expected !== envelope.version) return `the envelope is SOAP ${envelope.version} but the content type says SOAP ${expected}`
+  return undefined
 }
 
 /** The SOAP version the content type names: `text/xml` is 1.1, `application/soap+xml` 1.2, others unknown. */
