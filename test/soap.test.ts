@@ -145,6 +145,12 @@ apis:
     soap: {}
     endpoints:
       production: { type: wsdl, wsdl: "${files.url}/wsdl/split/service.wsdl", service: CalculatorService, port: CalculatorSoap11Port }
+  - name: public
+    context: /public
+    version: v1
+    soap: {}
+    endpoints:
+      production: { type: wsdl, wsdl: "${calc11File}", service: CalculatorService, port: CalculatorSoap11Port, publicUrl: "https://api.example.com/soap/" }
   - name: nowsdl
     context: /nowsdl
     version: v1
@@ -228,6 +234,15 @@ apis:
     const [result] = await client.AddAsync({ a: 20, b: 22 })
     assert.equal(Number(result.result), 42)
     assert.match(String(calc12.received.at(-1)!.headers['content-type']), /^application\/soap\+xml;.*action="http:\/\/example.com\/calculator\/Add"/)
+  })
+
+  test('behind a TLS-terminating proxy, publicUrl is the base of the served address', async () => {
+    const response = await request(`${gateway.url}/public/v1?wsdl`)
+    assert.match(await response.body.text(), /<soap:address location="https:\/\/api.example.com\/soap\/public\/v1"\/>/)
+    const head = await request(`${gateway.url}/public/v1?wsdl`, { method: 'HEAD' })
+    assert.equal(head.statusCode, 200)
+    assert.equal(head.headers['content-type'], 'text/xml; charset=utf-8')
+    assert.equal(await head.body.text(), '')
   })
 
   test('a WSDL split over two WSDL documents and an XSD is served whole, and the soap client calls through it', async () => {
@@ -452,6 +467,15 @@ apis:
             /no SOAP port "NoSuchPort" in service "CalculatorService"; its SOAP ports \(service\/port\): CalculatorService\/CalculatorSoap11Port/.test(issue.message),
         ),
     )
+  })
+
+  test('publicUrl must be an http(s) URL without a query', () => {
+    const yaml = (url: string) => `
+apis:
+  - { name: calc, context: /calc, version: v1, endpoints: { production: { type: wsdl, wsdl: "${FIXTURES}calculator11.wsdl", service: CalculatorService, port: CalculatorSoap11Port, publicUrl: "${url}" } } }
+`
+    assert.throws(() => parseConfig(yaml('ftp://x'), 'soap.yaml'), /apis\[0\]\.endpoints\.production\.publicUrl: must be an http:\/\/ or https:\/\/ URL/)
+    assert.throws(() => parseConfig(yaml('https://x/?a=1'), 'soap.yaml'), /publicUrl: must not have a query or fragment/)
   })
 
   test('a missing WSDL file is a config error', () => {

@@ -66,6 +66,12 @@ export const WsdlEndpoint = z
     wsdl: z.string().min(1),
     service: z.string().min(1),
     port: z.string().min(1),
+    /** The gateway's URL as clients see it (behind a TLS-terminating proxy), for the served WSDL's addresses. */
+    publicUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .refine((url) => !/[?#]/.test(url), 'must not have a query or fragment')
+      .transform((url) => url.replace(/\/+$/, ''))
+      .optional(),
     pool: Pool.prefault({}),
     rest: RestToSoap.optional(),
   })

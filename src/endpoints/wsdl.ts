@@ -27,7 +27,8 @@ export class WsdlEndpoint implements Endpoint {
     const loaded = await this.#load()
     const query = exchange.method === 'GET' || exchange.method === 'HEAD' ? wsdlQuery(exchange.query) : undefined
     if (!query) return loaded.soap.send(exchange, signal)
-    const gatewayUrl = `${exchange.client.protocol}://${exchange.client.host}${exchange.basePath}`
+    const origin = this.#config.publicUrl ?? `${exchange.client.protocol}://${exchange.client.host || 'localhost'}`
+    const gatewayUrl = `${origin}${exchange.basePath}`
     const text = loaded.bundle.render(query, gatewayUrl)
     if (text === undefined) return textResponse(404, 'text/plain; charset=utf-8', `This service has no document ?${exchange.query}\n`, exchange.method)
     return textResponse(200, 'text/xml; charset=utf-8', text, exchange.method)
