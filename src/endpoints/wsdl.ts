@@ -1,8 +1,8 @@
+import { Readable } from 'node:stream'
 import type { WsdlEndpointConfig } from '../config/endpoint-schema.ts'
 import { WsdlBundle, wsdlQuery, type WsdlPort } from '../soap/wsdl.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from './endpoint.ts'
 import { SoapEndpoint } from './soap.ts'
-import { Readable } from 'node:stream'
 
 /**
  * A SOAP service found through its WSDL: the configured service and port name the address, and the endpoint
@@ -17,6 +17,7 @@ export class WsdlEndpoint implements Endpoint {
   #soap: SoapEndpoint | undefined
   #port: WsdlPort | undefined
   #problem: string | undefined
+  #closed = false
 
   constructor(id: string, config: WsdlEndpointConfig) {
     this.id = id
@@ -40,6 +41,8 @@ export class WsdlEndpoint implements Endpoint {
         const bundle = await WsdlBundle.load(this.#config.wsdl, this.#config.timeouts.response)
         const port = bundle.port(this.#config.service, this.#config.port)
         const soap = new SoapEndpoint(this.id, { ...this.#config, url: port.address })
+        // Closed while loading (a reload retired it): its pool must not outlive it.
+        if (this.#closed) await soap.close()
         this.#soap = soap
         this.#port = port
         this.#problem = undefined
@@ -64,6 +67,7 @@ export class WsdlEndpoint implements Endpoint {
   }
 
   async close(): Promise<void> {
+    this.#closed = true
     await this.#soap?.close()
   }
 }
