@@ -1,4 +1,5 @@
 import type { EndpointConfig, LeafConfig } from '../config/endpoint-schema.ts'
+import type { RestToSoapConfig } from '../config/soap-schema.ts'
 import { RestToSoapEndpoint } from '../soap/rest-bridge.ts'
 import type { Endpoint } from './endpoint.ts'
 import { HttpEndpoint } from './http.ts'
@@ -21,7 +22,7 @@ export function createEndpoint(config: EndpointConfig, id: string, _build: Endpo
 }
 
 /** A SOAP leaf exposed as a REST resource when its config has `rest`. */
-function restToSoap(endpoint: Endpoint, config: { rest?: ConstructorParameters<typeof RestToSoapEndpoint>[1] }): Endpoint {
+function restToSoap(endpoint: Endpoint, config: { rest?: RestToSoapConfig }): Endpoint {
   return config.rest ? new RestToSoapEndpoint(endpoint, config.rest) : endpoint
 }
 
