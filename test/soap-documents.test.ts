@@ -5,6 +5,7 @@ import { isSoapFault } from '../src/soap/fault-detection.ts'
 import { soapSessionId } from '../src/soap/session.ts'
 import { WsdlBundle, wsdlQuery } from '../src/soap/wsdl.ts'
 import { parseOrdered, parsePlain, XmlRefused } from '../src/soap/xml.ts'
+import { startBackend } from './support/backend.ts'
 import { FIXTURES } from './support/soap-service.ts'
 
 const GATEWAY = 'http://gateway.example/calc/v1'
@@ -102,5 +103,37 @@ describe('SOAP sessions', () => {
     assert.equal(soapSessionId(envelope('<ServiceGroupId xmlns="urn:other">urn:uuid:42</ServiceGroupId>')), undefined, 'another namespace is not the session')
     assert.equal(soapSessionId(envelope('<t:Tenant xmlns:t="urn:t">acme</t:Tenant>'), { namespace: 'urn:t', name: 'Tenant' }), 'acme')
     assert.equal(soapSessionId(Buffer.from('<x/>')), undefined)
+  })
+})
+
+describe('WSDL over HTTP', () => {
+  test('a WCF-style WSDL whose imports are ?wsdl=wsdl0 and ?xsd=xsd0 of the same URL keeps those names', async () => {
+    const documents: Record<string, string> = {
+      '/Service.svc?wsdl': `<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/">
+  <wsdl:import namespace="urn:x" location="http://HOST/Service.svc?wsdl=wsdl0"/>
+  <wsdl:service name="S"><wsdl:port name="P" binding="b"><soap:address location="http://HOST/Service.svc"/></wsdl:port></wsdl:service>
+</wsdl:definitions>`,
+      '/Service.svc?wsdl=wsdl0': `<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:xsd="http://www.w3.org/2001/XMLSchema">
+  <wsdl:types><xsd:schema><xsd:import schemaLocation="http://HOST/Service.svc?xsd=xsd0" namespace="urn:x"/><xsd:import schemaLocation="Service.svc?xsd=xsd1" namespace="urn:y"/></xsd:schema></wsdl:types>
+</wsdl:definitions>`,
+      '/Service.svc?xsd=xsd0': '<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:x"/>',
+      '/Service.svc?xsd=xsd1': '<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:y"/>',
+    }
+    const server = await startBackend((req, res) => {
+      const text = documents[req.url!]?.replaceAll('HOST', `127.0.0.1:${server.port}`)
+      res.writeHead(text ? 200 : 404, { 'content-type': 'text/xml' })
+      res.end(text ?? '')
+    })
+    try {
+      const bundle = await WsdlBundle.load(`${server.url}/Service.svc?wsdl`, 2000)
+      assert.equal(bundle.port('S', 'P').address, `${server.url}/Service.svc`)
+      assert.match(bundle.render({ kind: 'wsdl', name: '' }, GATEWAY)!, /location="http:\/\/gateway.example\/calc\/v1\?wsdl=wsdl0"/)
+      const imported = bundle.render({ kind: 'wsdl', name: 'wsdl0' }, GATEWAY)!
+      assert.match(imported, /schemaLocation="http:\/\/gateway.example\/calc\/v1\?xsd=xsd0"/)
+      assert.match(imported, /schemaLocation="http:\/\/gateway.example\/calc\/v1\?xsd=xsd1"/)
+      assert.match(bundle.render({ kind: 'xsd', name: 'xsd1' }, GATEWAY)!, /targetNamespace="urn:y"/)
+    } finally {
+      await server.close()
+    }
   })
 })

@@ -206,7 +206,7 @@ function serve(loaded: LoadedDocument[], byLocation: Map<string, LoadedDocument>
   const taken = new Set<string>()
   loaded.forEach((document, index) => {
     if (index === 0) return names.set(document, '')
-    const base = (basename(document.location.replace(/[?#].*$/, '')).replace(/[^A-Za-z0-9._-]/g, '_') || 'document').slice(0, 100)
+    const base = documentName(document.location)
     let name = base
     for (let n = 2; taken.has(`${document.kind}=${name}`); n++) name = `${base}-${n}`
     taken.add(`${document.kind}=${name}`)
@@ -225,6 +225,16 @@ function serve(loaded: LoadedDocument[], byLocation: Map<string, LoadedDocument>
     served.set(name === '' ? '' : `${document.kind}=${name}`, { kind: document.kind, name, text: builder.build(document.nodes) as string })
   }
   return served
+}
+
+/**
+ * A served document's name: the name a `?xsd=`/`?wsdl=` query gives it (WCF and Axis2 serve imports so), else its
+ * file name.
+ */
+function documentName(location: string): string {
+  const named = /[?&](?:xsd|wsdl)=([^&#]+)/i.exec(location)?.[1]
+  const name = named ?? basename(location.replace(/[?#].*$/, ''))
+  return (name.replace(/[^A-Za-z0-9._-]/g, '_') || 'document').slice(0, 100)
 }
 
 /** A reference made absolute against the document it appears in: a URL, or a file path. */
