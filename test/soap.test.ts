@@ -57,6 +57,8 @@ describe('SOAP and WSDL endpoints', () => {
   let dir: string
   let closedPort: number
   let sinkDigest = ''
+  let sinkBytes = 0
+  let hanging: TestBackend
 
   before(async () => {
     calc11 = await startCalculator('calculator11.wsdl')
@@ -86,7 +88,11 @@ describe('SOAP and WSDL endpoints', () => {
           return res.end(LONG_ERROR)
         }
         const hash = createHash('sha256')
-        req.on('data', (chunk: Buffer) => hash.update(chunk))
+        sinkBytes = 0
+        req.on('data', (chunk: Buffer) => {
+          sinkBytes += chunk.length
+          hash.update(chunk)
+        })
         req.on('end', () => {
           sinkDigest = hash.digest('hex')
           res.writeHead(200, { 'content-type': 'text/xml' })
@@ -95,6 +101,7 @@ describe('SOAP and WSDL endpoints', () => {
       },
       { streaming: true },
     )
+    hanging = await startBackend(() => {})
     const closed = await startBackend(() => {})
     closedPort = closed.port
     await closed.close()
@@ -163,6 +170,12 @@ apis:
     soap: {}
     endpoints:
       production: { type: soap, url: "${sink.url}/long-error", faultIsFailure: true }
+  - name: slow
+    context: /slow
+    version: v1
+    soap: {}
+    endpoints:
+      production: { type: soap, url: "${hanging.url}/calculator", timeouts: { response: 300ms } }
   - name: down
     context: /down
     version: v1
@@ -205,7 +218,7 @@ apis:
 
   after(async () => {
     await gateway?.close()
-    await Promise.all([calc11?.close(), calc12?.close(), files?.close(), sink?.close()])
+    await Promise.all([calc11?.close(), calc12?.close(), files?.close(), sink?.close(), hanging?.close()])
     if (dir) await rm(dir, { recursive: true, force: true })
   })
 
@@ -325,14 +338,22 @@ apis:
     const expected = createHash('sha256').update(head)
     for (let i = 0; i < 24; i++) expected.update(filler)
     expected.update(tail)
-    const response = await request(`${gateway.url}/sink/v1`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/xml' },
-      body: Readable.from((function* () { yield head; for (let i = 0; i < 24; i++) yield filler; yield tail })()),
-    })
+    // The client holds back the rest after its first MiB until the backend has seen bytes: a gateway that
+    // buffered the envelope before sending it on would wait for ever.
+    async function* envelope() {
+      yield head
+      yield filler
+      const waitUntil = Date.now() + 10_000
+      while (sinkBytes === 0 && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 10))
+      assert.ok(sinkBytes > 0, 'the backend saw the envelope while the client was still sending it')
+      for (let i = 1; i < 24; i++) yield filler
+      yield tail
+    }
+    const response = await request(`${gateway.url}/sink/v1`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: Readable.from(envelope()) })
     assert.equal(response.statusCode, 200)
     await response.body.text()
     assert.equal(sinkDigest, expected.digest('hex'))
+    assert.equal(sinkBytes, head.length + 24 * filler.length + tail.length)
   })
 
   test('gateway faults: a backend that is down gives a SOAP Fault the soap client parses, in 1.1 and in 1.2', async () => {
@@ -348,6 +369,17 @@ apis:
     assert.equal(fault12.status, 500)
     assert.equal(fault12.fault.Code.Value, 'soap:Receiver')
     assert.match(fault12.fault.Reason.Text.$value, /The backend could not be reached/)
+  })
+
+  test('gateway faults: a timeout and a missing environment are SOAP Faults with their codes', async () => {
+    const timeout = await post(`${gateway.url}/slow/v1`, ADD12, 'application/soap+xml')
+    const timeoutText = await timeout.body.text()
+    assert.equal(timeout.statusCode, 500)
+    assert.match(timeoutText, /<soap:Value>soap:Receiver<\/soap:Value>.*The backend did not respond in time.*<portico:code>BACKEND_TIMEOUT<\/portico:code>/)
+    const sandbox = await post(`${gateway.url}/direct/v1`, ADD11, 'text/xml', { 'x-portico-environment': 'sandbox' })
+    const sandboxText = await sandbox.body.text()
+    assert.equal(sandbox.statusCode, 500)
+    assert.match(sandboxText, /<faultcode>soap:Client<\/faultcode>.*<portico:code>ENVIRONMENT_NOT_CONFIGURED<\/portico:code>/)
   })
 
   test('gateway faults answer in the version of the request, with the error code and request id in the detail', async () => {
