@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import type { HttpEndpointConfig, SoapEndpointConfig } from '../config/endpoint-schema.ts'
+import { HttpEndpoint as HttpEndpointSchema, type SoapEndpointConfig } from '../config/endpoint-schema.ts'
 import { isSoapFault } from '../soap/fault-detection.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from './endpoint.ts'
 import { HttpEndpoint } from './http.ts'
@@ -21,7 +21,8 @@ export class SoapEndpoint implements Endpoint {
 
   constructor(id: string, config: Omit<SoapEndpointConfig, 'type' | 'rest'>) {
     this.id = id
-    const http: HttpEndpointConfig = { type: 'http', name: config.name, url: config.url, timeouts: config.timeouts, pool: config.pool }
+    // Parsed rather than written out, so that fields the http type gains later get their defaults here too.
+    const http = HttpEndpointSchema.parse({ type: 'http', url: config.url, timeouts: config.timeouts, pool: config.pool })
     this.#http = new HttpEndpoint(id, http)
     this.#faultIsFailure = config.faultIsFailure
   }
@@ -29,9 +30,8 @@ export class SoapEndpoint implements Endpoint {
   async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
     const response = await this.#http.send(exchange, signal)
     if (!this.#faultIsFailure || response.status < 400 || !response.body || !isXml(response.headers['content-type'])) return response
-    const peeked = await peek(response.body, MAX_FAULT_BYTES)
-    if (!Buffer.isBuffer(peeked)) return { ...response, body: peeked }
-    const body = peeked
+    const body = await peek(response.body, MAX_FAULT_BYTES)
+    if (!Buffer.isBuffer(body)) return { ...response, body }
     const buffered = { ...response, body: Readable.from([body]) }
     if (!isSoapFault(body)) return buffered
     this.#faults++
