@@ -77,6 +77,11 @@ describe('XML safety', () => {
     }
   })
 
+  test('a DTD in the middle of a document is refused too; the text "<!DOCTYPE" in CDATA or a comment is not a DTD', () => {
+    assert.throws(() => parsePlain('<r><!DOCTYPE x [<!ENTITY a "bbbb">]><c>&a;</c></r>'), XmlRefused)
+    assert.deepEqual(parsePlain('<r><![CDATA[<!DOCTYPE html><p>page</p>]]><!-- <!DOCTYPE x> --></r>'), { r: '<!DOCTYPE html><p>page</p>' })
+  })
+
   test('past the guard, fast-xml-parser by itself neither reads external entities nor expands entity definitions', () => {
     assert.throws(() => new XMLParser().parse(xxe), /External entities are not supported/)
     const parsed = new XMLParser().parse(laughs) as { r: string }

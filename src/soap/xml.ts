@@ -9,6 +9,15 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser'
 export class XmlRefused extends Error {}
 
 const DOCTYPE = /<!DOCTYPE/i
+const COMMENT_OR_CDATA = /<!--[\s\S]*?-->|<!\[CDATA\[[\s\S]*?\]\]>/g
+
+/**
+ * Whether the document declares a DTD anywhere: fast-xml-parser reads (and expands) a `<!DOCTYPE` even in the
+ * middle of a document, so every one counts, except as text inside a comment or a CDATA section.
+ */
+function hasDoctype(text: string): boolean {
+  return DOCTYPE.test(text) && DOCTYPE.test(text.replace(COMMENT_OR_CDATA, ''))
+}
 
 /** An element in document order, as fast-xml-parser's `preserveOrder` mode gives it. */
 export type OrderedNode = Record<string, unknown> & { ':@'?: Record<string, string> }
@@ -39,7 +48,7 @@ const plain = new XMLParser({
 
 /** Throws XmlRefused with a message for the client when `text` has a DTD or is not well-formed XML. */
 export function checkWellFormed(text: string): void {
-  if (DOCTYPE.test(text)) {
+  if (hasDoctype(text)) {
     throw new XmlRefused('a document type declaration (<!DOCTYPE ...>) is not allowed: SOAP forbids it, and it could define entities')
   }
   const result = XMLValidator.validate(text)
