@@ -82,6 +82,11 @@ describe('XML safety', () => {
     assert.deepEqual(parsePlain('<r><![CDATA[<!DOCTYPE html><p>page</p>]]><!-- <!DOCTYPE x> --></r>'), { r: '<!DOCTYPE html><p>page</p>' })
   })
 
+  test('a document nested deeper than the parser allows is refused, not a crash', () => {
+    const deep = `<r>${'<a>'.repeat(200_000)}${'</a>'.repeat(200_000)}</r>`
+    assert.throws(() => parsePlain(deep), (error: unknown) => error instanceof XmlRefused && /Maximum nested tags exceeded/.test(error.message))
+  })
+
   test('past the guard, fast-xml-parser by itself neither reads external entities nor expands entity definitions', () => {
     assert.throws(() => new XMLParser().parse(xxe), /External entities are not supported/)
     const parsed = new XMLParser().parse(laughs) as { r: string }

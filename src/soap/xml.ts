@@ -61,13 +61,22 @@ export function checkWellFormed(text: string): void {
 /** The document as ordered nodes, text and attributes untouched; for documents that are rewritten. */
 export function parseOrdered(text: string): OrderedNode[] {
   checkWellFormed(text)
-  return ordered.parse(text) as OrderedNode[]
+  return refusing(() => ordered.parse(text) as OrderedNode[])
 }
 
 /** The document as plain values, namespace prefixes and attributes dropped, numbers parsed; for JSON output. */
 export function parsePlain(text: string): Record<string, unknown> {
   checkWellFormed(text)
-  return plain.parse(text) as Record<string, unknown>
+  return refusing(() => plain.parse(text) as Record<string, unknown>)
+}
+
+/** The parser's own limits (such as its nesting depth) refuse a document too. */
+function refusing<T>(parse: () => T): T {
+  try {
+    return parse()
+  } catch (error) {
+    throw new XmlRefused(`cannot be parsed: ${(error as Error).message}`, { cause: error })
+  }
 }
 
 /** The tag name of an ordered node (its one key besides `:@`). */
