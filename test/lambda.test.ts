@@ -572,6 +572,7 @@ function exchange(method = 'GET', body: Readable | null = null): Exchange {
     requestId: 'direct-call-0001',
     method,
     path: '/x',
+    basePath: '/fn/v1',
     query: '',
     uriVariables: {},
     headers: body ? ['content-type', 'application/json'] : [],

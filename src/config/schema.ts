@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { Duration } from './duration.ts'
 import { Endpoint } from './endpoint-schema.ts'
 import { LIFECYCLE_STATES } from './lifecycle.ts'
+import { SoapApi } from './soap-schema.ts'
 import { templateVariables } from '../gateway/uri-template.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
@@ -96,6 +97,8 @@ export const Api = z.strictObject({
   deprecation: Deprecation.optional(),
   resources: z.array(Resource).min(1).default([{ uriTemplate: '/*' }]),
   endpoints: Endpoints.default({}),
+  /** Makes this a SOAP API: gateway errors become SOAP Faults; optional envelope validation (docs/soap.md). */
+  soap: SoapApi.optional(),
 })
 
 export const Config = z

@@ -20,19 +20,31 @@ export type FailureKind =
   | 'client-body' // the client's request body was broken (length mismatch, aborted upload)
   | 'aborted' // the client went away; not the backend's fault
   | 'unavailable' // no endpoint could take the request (all suspended, none configured)
+  | 'soap-fault' // the backend answered with a SOAP Fault, and its endpoint counts Faults as failures
 
 export class EndpointError extends Error {
   readonly kind: FailureKind
   readonly endpointId: string
   /** The backend's status, for kind `status`. */
   readonly status: number | undefined
+  /**
+   * The backend's complete (buffered) response when the failure still has an answer for the client: a SOAP
+   * Fault counted as a failure is passed through to the client once no other endpoint can do better.
+   */
+  readonly response: BackendResponse | undefined
 
-  constructor(kind: FailureKind, endpointId: string, message: string, options: { cause?: unknown; status?: number } = {}) {
+  constructor(
+    kind: FailureKind,
+    endpointId: string,
+    message: string,
+    options: { cause?: unknown; status?: number; response?: BackendResponse } = {},
+  ) {
     super(message, { cause: options.cause })
     this.name = 'EndpointError'
     this.kind = kind
     this.endpointId = endpointId
     this.status = options.status
+    this.response = options.response
   }
 }
 
@@ -49,6 +61,8 @@ export interface Exchange {
   readonly method: string
   /** The request path below the API's base path, still percent-encoded, e.g. `/menu/42`. */
   readonly path: string
+  /** The path under which the client reached the API, e.g. `/pizzashack/1.0.0` (a served WSDL's address uses it). */
+  readonly basePath: string
   /** The raw query string without `?`, empty when there is none. */
   readonly query: string
   readonly uriVariables: UriVariables

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream'
 import { servesLiveTraffic } from '../config/lifecycle.ts'
 import type { Environment, ListenerConfig } from '../config/schema.ts'
@@ -33,6 +33,7 @@ interface Outcome {
   readonly method: string
   readonly path: string
   readonly client: string
+  readonly requestHeaders: IncomingHttpHeaders
   api: CompiledApi | undefined
   resource: CompiledResource | undefined
   endpoint: Endpoint | undefined
@@ -64,6 +65,7 @@ export class RequestPipeline {
       method: req.method ?? 'GET',
       path: queryAt < 0 ? url : url.slice(0, queryAt),
       client: req.socket.remoteAddress ?? '',
+      requestHeaders: req.headers,
       api: undefined,
       resource: undefined,
       endpoint: undefined,
@@ -130,6 +132,7 @@ export class RequestPipeline {
       requestId: outcome.requestId,
       method: outcome.method,
       path: route.rest,
+      basePath: path.slice(0, path.length - route.rest.length),
       query,
       uriVariables: match.variables,
       headers: backendRequestHeaders(req, outcome.requestId, outcome.client, 'http'),
@@ -145,6 +148,11 @@ export class RequestPipeline {
       if (!res.writableFinished) controller.abort()
     })
 
+    if (api.checkRequest) {
+      const rejection = await api.checkRequest(exchange)
+      if (rejection) return this.#fail(res, outcome, rejection.code, rejection.message)
+    }
+
     const sentAt = performance.now()
     let response
     try {
@@ -153,7 +161,9 @@ export class RequestPipeline {
       const failure = classifyFailure(error, endpoint.id)
       this.#telemetry.metrics.upstreamError(failure.endpointId, failure.kind)
       if (controller.signal.aborted) return
-      return this.#fail(res, outcome, errorCodeForFailure(failure.kind), publicMessage(failure))
+      // A failure that still carries the backend's answer (a SOAP Fault counted as a failure) passes it on.
+      if (!failure.response) return this.#fail(res, outcome, errorCodeForFailure(failure.kind), publicMessage(failure))
+      response = failure.response
     }
     outcome.upstreamMs = performance.now() - sentAt
     this.#telemetry.metrics.upstream(endpoint.id, outcome.upstreamMs / 1000)
@@ -180,7 +190,9 @@ export class RequestPipeline {
   #fail(res: ServerResponse, outcome: Outcome, code: GatewayErrorCode, message?: string, headers?: readonly string[]): void {
     outcome.code = code
     const lifecycle = outcome.api?.lifecycleHeaders ?? []
-    sendError(res, code, outcome.requestId, message, headers ? [...headers, ...lifecycle] : lifecycle)
+    const formatter = outcome.api?.errorFormatter
+    const format = formatter && { formatter, requestHeaders: outcome.requestHeaders }
+    sendError(res, code, outcome.requestId, message, headers ? [...headers, ...lifecycle] : lifecycle, format)
   }
 
   #finish(res: ServerResponse, outcome: Outcome): void {
