@@ -1,10 +1,10 @@
 import { z } from 'zod'
 import { Duration } from './duration.ts'
+import { EndpointName } from './endpoint-name.ts'
+import { FailoverEndpoint, LoadBalanceEndpoint } from './group-schema.ts'
+import { resilienceFields } from './resilience-schema.ts'
 
-/** Names that show up in metrics and logs: letters, digits and `._:-`. */
-export const EndpointName = z
-  .string()
-  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 letters, digits or "._:-"')
+export { EndpointName }
 
 export const Timeouts = z.strictObject({
   /** Time to open the TCP (and TLS) connection. */
@@ -29,6 +29,7 @@ const Pool = z.strictObject({
 export const leafFields = {
   name: EndpointName.optional(),
   timeouts: Timeouts.prefault({}),
+  ...resilienceFields,
 }
 
 /**
@@ -62,7 +63,7 @@ export function httpUrlProblem(url: string): string | undefined {
 }
 
 /** Every endpoint type, told apart by `type`. */
-export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint])
+export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, FailoverEndpoint, LoadBalanceEndpoint])
 
 export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
 /** What every leaf's config has. */

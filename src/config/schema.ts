@@ -166,8 +166,10 @@ export function apiBasePaths(api: Pick<ApiConfig, 'context' | 'version' | 'defau
   return [versioned, bare]
 }
 
-function endpointVariables(endpoint: { url?: string }): string[] {
-  if (typeof endpoint.url !== 'string') return []
+/** URI template variables an endpoint uses, a group's children included. */
+function endpointVariables(endpoint: object): string[] {
+  if ('endpoints' in endpoint && Array.isArray(endpoint.endpoints)) return endpoint.endpoints.flatMap((child: object) => endpointVariables(child))
+  if (!('url' in endpoint) || typeof endpoint.url !== 'string') return []
   const path = endpoint.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
   return templateVariables(path)
 }

@@ -1,0 +1,57 @@
+import { z } from 'zod'
+import { FAILURE_KINDS, KNOWN_WSO2_CODES } from '../resilience/error-codes.ts'
+import { Duration } from './duration.ts'
+
+/** A WSO2 error code (101503, 101504, ..., -1 for any) or a failure kind (`connect-refused`, `status`, ...). */
+const ErrorCode = z.union([
+  z.number().int().refine((code) => KNOWN_WSO2_CODES.has(code), {
+    error: (issue) => `${String(issue.input)} is not a known WSO2 error code (${[...KNOWN_WSO2_CODES].join(', ')})`,
+  }),
+  z.enum(FAILURE_KINDS as [string, ...string[]], { error: `must be a WSO2 error code or one of ${FAILURE_KINDS.join(', ')}` }),
+])
+
+/** Failures that move a leaf to `timeout`: still tried, suspended after `retriesBeforeSuspension` more failures. */
+const MarkForSuspension = z.strictObject({
+  /** Empty: no failure leads to `timeout`; every failure goes straight to suspendOnFailure. */
+  errorCodes: z.array(ErrorCode).default([]),
+  retriesBeforeSuspension: z.number().int().min(0).default(0),
+  /** How long a leaf in `timeout` waits after a failure before it is tried again. */
+  retryDelay: Duration.default(0),
+})
+
+/** Failures that suspend a leaf, and for how long. */
+const SuspendOnFailure = z.strictObject({
+  /** Empty: every backend failure not listed under markForSuspension (WSO2's default). */
+  errorCodes: z.array(ErrorCode).default([]),
+  initialDuration: Duration.default(30_000),
+  /** Each suspension that follows a failed trial lasts this many times the previous one. */
+  progressionFactor: z.number().min(1).default(1),
+  /** Longest suspension; unset means no bound. */
+  maximumDuration: Duration.optional(),
+})
+
+/** An active health check: a GET that takes a leaf out of rotation and brings it back without client traffic. */
+const HealthCheck = z.strictObject({
+  /** Path probed on the leaf's origin (its `url`); a leaf without `url` needs `healthCheck.url`. */
+  path: z.string().regex(/^\/[^\s#]*$/, 'must start with "/" and contain no spaces or "#"').default('/'),
+  /** An absolute URL to probe instead of `path` on the leaf's origin. */
+  url: z.url({ protocol: /^https?$/, error: 'must be an absolute http:// or https:// URL' }).optional(),
+  interval: Duration.refine((ms) => ms > 0, 'must be more than 0').default(10_000),
+  timeout: Duration.refine((ms) => ms > 0, 'must be more than 0').default(2_000),
+  /** Consecutive passing checks that bring an unhealthy leaf back. */
+  healthyThreshold: z.number().int().min(1).default(2),
+  /** Consecutive failing checks that take a healthy leaf out. */
+  unhealthyThreshold: z.number().int().min(1).default(3),
+})
+
+/** Spread into `leafFields`: suspension and health checks apply to every leaf type alike. */
+export const resilienceFields = {
+  markForSuspension: MarkForSuspension.prefault({}),
+  suspendOnFailure: SuspendOnFailure.prefault({}),
+  /** Backend statuses that count as a failure (kind `status`), e.g. [502, 503, 504]. */
+  failureStatuses: z.array(z.number().int().min(100).max(599)).default([]),
+  healthCheck: HealthCheck.optional(),
+}
+
+export type HealthCheckConfig = z.output<typeof HealthCheck>
+export type ResilienceConfig = z.output<z.ZodObject<typeof resilienceFields>>
