@@ -98,7 +98,10 @@ export async function sendInTurn(
   } finally {
     clearTimeout(timer)
   }
-  if (failures.length === 0) throw new EndpointError('unavailable', groupId, `${groupId}: no endpoint is ready`)
+  if (failures.length === 0) {
+    const states = children.map((child) => `${child.id} ${child.describe().state}`).join(', ')
+    throw new GroupFailure('unavailable', groupId, `no endpoint is ready (${states})`, [])
+  }
   // A group allowed one attempt (a load balancer without failover) reports that failure as a lone leaf would.
   if (limits.maxAttempts === 1 && failures.length === 1) throw failures[0]!
   throw new GroupFailure('unavailable', groupId, `all ${failures.length} attempt(s) failed`, failures)
