@@ -59,6 +59,7 @@ export class LoadBalanceGroup implements Endpoint {
     const sticky = this.#sessions?.find(exchange, Date.now())
     const { response, index } = await sendInTurn(this.id, this.#children, exchange, signal, this.#limits, {
       next: (tried, now) => this.#next(tried, now, sticky),
+      started: (index) => this.#load[index]!++,
       settled: (index, response) => this.#settled(index, response),
     })
     this.#served[index]!++
@@ -67,18 +68,13 @@ export class LoadBalanceGroup implements Endpoint {
   }
 
   #next(tried: ReadonlySet<number>, now: number, sticky: number | undefined): number | undefined {
-    if (sticky !== undefined && !tried.has(sticky) && this.#children[sticky]!.ready(now)) {
-      this.#load[sticky]!++
-      return sticky
-    }
+    if (sticky !== undefined && !tried.has(sticky) && this.#children[sticky]!.ready(now)) return sticky
     const candidates: number[] = []
     for (let index = 0; index < this.#children.length; index++) {
       if (!tried.has(index) && this.#children[index]!.ready(now)) candidates.push(index)
     }
     if (candidates.length === 0) return undefined
-    const chosen = this.#policy.select(candidates, this.#load)
-    this.#load[chosen]!++
-    return chosen
+    return this.#policy.select(candidates, this.#load)
   }
 
   #settled(index: number, response: BackendResponse | undefined): void {

@@ -19,6 +19,8 @@ export interface AttemptLimits {
 export interface AttemptPlan {
   /** The next child to try (an index into the children), or undefined when none is left to try. */
   next(tried: ReadonlySet<number>, now: number): number | undefined
+  /** An attempt on child `index` is about to be sent. */
+  started?(index: number): void
   /** An attempt on child `index` ended: with its response (whose body may still stream), or failed. */
   settled?(index: number, response: BackendResponse | undefined): void
 }
@@ -77,6 +79,7 @@ export async function sendInTurn(
         throw new GroupFailure(last?.kind ?? 'unavailable', groupId, 'not sent again: the body was larger than replayBufferBytes and was already streamed', failures)
       }
       tried.add(index)
+      plan.started?.(index)
       const child = children[index]!
       let response: BackendResponse
       try {
