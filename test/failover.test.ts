@@ -290,6 +290,16 @@ apis:
     assert.equal(leaf('slow1').state, 'active', 'the group cutting an attempt short is not the leaf failing')
   })
 
+  test('a backend that resets mid-response cuts the client off: never a silent, truncated 200', async () => {
+    const [primary, backup] = await fleet('primary', 'backup')
+    primary!.mode = 'reset-mid-response'
+    gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!)}, ${leafYaml(backup!)}] }`))
+    const response = await request(`${gateway.url}/t/v1/x`, { headersTimeout: 5000, bodyTimeout: 5000 })
+    assert.equal(response.statusCode, 200, 'the headers were already on their way to the client')
+    await assert.rejects(response.body.text(), 'the client sees an incomplete body, not a complete one')
+    assert.equal(backup!.received.length, 0, 'a response already streaming to the client cannot move to another endpoint')
+  })
+
   test('state changes are published once, not once per request', async () => {
     const [primary, backup] = await fleet('primary', 'backup')
     primary!.mode = 'fail-503'

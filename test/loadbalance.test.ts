@@ -91,6 +91,25 @@ describe('load-balance group', () => {
     await b!.restart()
   })
 
+  test('a killed endpoint is taken out at its first failure and back in rotation within one health-check interval of its restart', async () => {
+    const [a, b, c] = await fleet('a', 'b', 'c')
+    const leaves = [a!, b!, c!].map(
+      (backend) => `{ type: http, name: ${backend.name}, url: "${backend.url}", suspendOnFailure: { initialDuration: 1h }, healthCheck: { path: /health, interval: 100ms } }`,
+    )
+    gateway = await startGateway(apiWith(`{ type: loadbalance, endpoints: [${leaves.join(', ')}] }`))
+    await b!.stop()
+    const during = await texts(6)
+    assert.ok(!during.includes('b'), `${during}`)
+    const status = () => JSON.stringify(gateway!.instance.gateway.snapshot.roots[0]!.describe())
+    assert.match(status(), /"id":"b","type":"http","state":"suspended"/)
+    await b!.restart()
+    const restarted = performance.now()
+    await waitFor(() => /"id":"b","type":"http","state":"active"/.test(status()), 1000, 'b back in rotation')
+    const back = performance.now() - restarted
+    assert.ok(back <= 350, `back ${Math.round(back)} ms after the restart: one 100 ms interval plus the probe, with room for a busy machine`)
+    assert.deepEqual((await texts(3)).sort(), ['a', 'b', 'c'])
+  })
+
   test('failover: false gives the client the failure of the one endpoint tried', async () => {
     const [a] = await fleet('a')
     const port = await closedPort()
