@@ -52,6 +52,8 @@ export class HealthChecker {
       const response = await request(this.url, {
         method: 'GET',
         headers: { 'user-agent': 'portico-health-check' },
+        // A new connection each time, as HAProxy's checks do: a kept-alive socket can outlive a dead listener.
+        reset: true,
         headersTimeout: this.#timeout,
         bodyTimeout: this.#timeout,
         signal: AbortSignal.timeout(this.#timeout),
