@@ -3,12 +3,14 @@ import { FAILURE_KINDS, KNOWN_WSO2_CODES } from '../resilience/error-codes.ts'
 import { Duration } from './duration.ts'
 
 /** A WSO2 error code (101503, 101504, ..., -1 for any) or a failure kind (`connect-refused`, `status`, ...). */
-const ErrorCode = z.union([
-  z.number().int().refine((code) => KNOWN_WSO2_CODES.has(code), {
-    error: (issue) => `${String(issue.input)} is not a known WSO2 error code (${[...KNOWN_WSO2_CODES].join(', ')})`,
-  }),
-  z.enum(FAILURE_KINDS as [string, ...string[]], { error: `must be a WSO2 error code or one of ${FAILURE_KINDS.join(', ')}` }),
-])
+const ErrorCode = z.union([z.number().int(), z.string()]).superRefine((code, ctx) => {
+  if (typeof code === 'number' && !KNOWN_WSO2_CODES.has(code)) {
+    ctx.addIssue({ code: 'custom', message: `${code} is not a known WSO2 error code (${[...KNOWN_WSO2_CODES].join(', ')})` })
+  }
+  if (typeof code === 'string' && !(FAILURE_KINDS as string[]).includes(code)) {
+    ctx.addIssue({ code: 'custom', message: `"${code}" is not a failure kind (${FAILURE_KINDS.join(', ')}); WSO2 error codes are numbers` })
+  }
+})
 
 /** Failures that move a leaf to `timeout`: still tried, suspended after `retriesBeforeSuspension` more failures. */
 const MarkForSuspension = z.strictObject({
