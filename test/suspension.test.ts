@@ -86,3 +86,21 @@ describe('endpoint suspension state machine', () => {
     assert.equal(suspension.ready(20), true)
   })
 })
+
+describe('health check config', () => {
+  test('a leaf without url needs healthCheck.url; the problem is reported at its path inside groups', async () => {
+    const { healthCheckIssues } = await import('../src/config/resilience-schema.ts')
+    const check = { path: '/health', interval: 1000, timeout: 500, healthyThreshold: 1, unhealthyThreshold: 1 }
+    const group = {
+      type: 'failover',
+      endpoints: [
+        { type: 'http', url: 'http://a', healthCheck: check },
+        { type: 'lambda', healthCheck: check },
+        { type: 'lambda', healthCheck: { ...check, url: 'http://probe/health' } },
+      ],
+    }
+    assert.deepEqual(healthCheckIssues(group), [
+      { path: ['endpoints', 1, 'healthCheck', 'url'], message: 'is required: this endpoint type has no url whose origin the check could probe' },
+    ])
+  })
+})

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { Duration } from './duration.ts'
 import { Endpoint } from './endpoint-schema.ts'
 import { LIFECYCLE_STATES } from './lifecycle.ts'
+import { healthCheckIssues } from './resilience-schema.ts'
 import { templateVariables } from '../gateway/uri-template.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
@@ -134,6 +135,7 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
         const where = local
           ? ['apis', index, 'resources', resourceIndex, 'endpoints', environment]
           : ['apis', index, 'endpoints', environment]
+        if (local) for (const issue of healthCheckIssues(local)) ctx.addIssue({ code: 'custom', path: [...where, ...issue.path], message: issue.message })
         for (const variable of endpointVariables(endpoint)) {
           if (!known.has(variable)) {
             ctx.addIssue({
@@ -146,7 +148,9 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
       }
     })
     for (const environment of ENVIRONMENTS) {
-      const name = api.endpoints[environment]?.name
+      const endpoint = api.endpoints[environment]
+      for (const issue of healthCheckIssues(endpoint ?? {})) ctx.addIssue({ code: 'custom', path: ['apis', index, 'endpoints', environment, ...issue.path], message: issue.message })
+      const name = endpoint?.name
       if (!name) continue
       const where = `apis[${index}].endpoints.${environment}`
       const other = endpointNames.get(name)
