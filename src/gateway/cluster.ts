@@ -100,6 +100,8 @@ export function runWorker(logger: Logger): void {
       process.send?.({ type: 'described', id: message.id, endpoints: instance?.gateway.snapshot.roots.map((e) => e.describe()) ?? [] } satisfies ToPrimary)
       return
     }
+    // prom-client's aggregator talks to workers over the same channel; its messages are not ours.
+    if (message.type !== 'config') return
     void (async () => {
       const config = parseConfig(message.text, message.file)
       if (instance) {
@@ -107,6 +109,8 @@ export function runWorker(logger: Logger): void {
         return
       }
       instance = await PorticoInstance.start(config, { logger, admin: false, reusePort: true })
+      // Constructing one is what makes prom-client answer the primary's metric requests in this worker.
+      new AggregatorRegistry()
       AggregatorRegistry.setRegistries([instance.metrics.registry])
       process.send?.({ type: 'ready', addresses: instance.gateway.addresses() } satisfies ToPrimary)
     })().catch((error: unknown) => {

@@ -107,7 +107,7 @@ export async function sendInTurn(
   }
   // A group allowed one attempt (a load balancer without failover) reports that failure as a lone leaf would.
   if (limits.maxAttempts === 1 && failures.length === 1) throw failures[0]!
-  throw new GroupFailure('unavailable', groupId, `all ${failures.length} attempt(s) failed`, failures)
+  throw new GroupFailure('unavailable', groupId, failures.length === 1 ? 'the one attempt failed' : `all ${failures.length} attempts failed`, failures)
 }
 
 /** Why the request must not be sent again after `failure`, or undefined when it may. */
