@@ -300,6 +300,41 @@ apis:
     assert.equal(backup!.received.length, 0, 'a response already streaming to the client cannot move to another endpoint')
   })
 
+  test('groups nest: a failover over a load balancer moves on when the whole balancer fails, and never replays an unsafe POST', async () => {
+    const [a, b, standby] = await fleet('a', 'b', 'standby')
+    gateway = await startGateway(
+      apiWith(`{ type: failover, endpoints: [{ type: loadbalance, name: pool, endpoints: [${leafYaml(a!, 'suspendOnFailure: { initialDuration: 0 }')}, ${leafYaml(b!, 'suspendOnFailure: { initialDuration: 0 }')}] }, ${leafYaml(standby!)}] }`),
+    )
+    assert.deepEqual([(await call('GET')).text, (await call('GET')).text], ['a', 'b'])
+    a!.mode = 'reset-after-body'
+    b!.mode = 'reset-after-body'
+    const get = await call('GET')
+    assert.equal(get.text, 'standby')
+    const post = await call('POST', 'once')
+    assert.equal(post.status, 502)
+    assert.match(post.json().message, /not sent again: POST is not idempotent/)
+    assert.equal(standby!.received.filter((entry) => entry.method === 'POST').length, 0)
+    await a!.stop()
+    await b!.stop()
+    assert.equal((await call('POST', 'refused')).text, 'standby', 'refused connections in the nested group prove nothing was sent')
+  })
+
+  test('a reload that leaves a leaf unchanged keeps its suspension', async () => {
+    const [primary, backup] = await fleet('primary', 'backup')
+    primary!.mode = 'fail-503'
+    const yaml = apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, 'failureStatuses: [503]')}, ${leafYaml(backup!)}] }`)
+    gateway = await startGateway(yaml)
+    await call('GET')
+    assert.equal(leaf('primary').state, 'suspended')
+    const { parseConfig } = await import('../src/config/load.ts')
+    const next = parseConfig(`${yaml}  - { name: other, context: /other, version: v1 }\n`)
+    gateway.instance.gateway.reload({ ...next, listeners: gateway.instance.gateway.snapshot.config.listeners })
+    assert.equal(gateway.instance.gateway.snapshot.apis.length, 2)
+    assert.equal(leaf('primary').state, 'suspended')
+    assert.equal((await call('GET')).text, 'backup')
+    assert.equal(primary!.received.length, 1)
+  })
+
   test('state changes are published once, not once per request', async () => {
     const [primary, backup] = await fleet('primary', 'backup')
     primary!.mode = 'fail-503'

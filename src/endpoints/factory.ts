@@ -1,5 +1,5 @@
 import type { EndpointConfig, LeafConfig } from '../config/endpoint-schema.ts'
-import { childConfigs } from '../config/group-schema.ts'
+import { childEndpoints } from '../config/group-schema.ts'
 import { GuardedLeaf } from '../resilience/guarded-leaf.ts'
 import type { Endpoint } from './endpoint.ts'
 import { FailoverGroup } from './failover.ts'
@@ -26,7 +26,7 @@ function leaf(endpoint: Endpoint, config: LeafConfig): Endpoint {
   return new GuardedLeaf(endpoint, config)
 }
 
-/** A group's children, each named by its `name` or by its place in the group (`orders#0`, `orders#1`). */
-function children(group: { endpoints: readonly { type: string }[] }, id: string, build: EndpointBuilder): Endpoint[] {
-  return childConfigs(group).map((child, index) => build(child, child.name ?? `${id}#${index}`))
+/** A group's children, built (or reused) through the snapshot's builder. */
+function children(group: object, id: string, build: EndpointBuilder): Endpoint[] {
+  return childEndpoints(group, id).map(([child, childId]) => build(child, childId))
 }

@@ -1,4 +1,5 @@
 import type { EndpointConfig } from '../config/endpoint-schema.ts'
+import { childEndpoints } from '../config/group-schema.ts'
 import { apiBasePaths, ENVIRONMENTS, type ConfigModel, type Environment } from '../config/schema.ts'
 import type { Endpoint } from '../endpoints/endpoint.ts'
 import { createEndpoint } from '../endpoints/factory.ts'
@@ -29,7 +30,12 @@ export class Snapshot {
     const deprecatedSince = new Map<string, number>()
     const build = (endpointConfig: EndpointConfig, id: string): Endpoint => {
       const key = `${id}\u0000${JSON.stringify(endpointConfig)}`
-      let endpoint = endpoints.get(key) ?? previous?.endpoints.get(key)
+      let endpoint = endpoints.get(key)
+      if (!endpoint && previous?.endpoints.has(key)) {
+        endpoint = previous.endpoints.get(key)!
+        // A reused group keeps its children: they belong to this snapshot too, or the swap would close them.
+        for (const [child, childId] of childEndpoints(endpointConfig, id)) build(child, childId)
+      }
       endpoint ??= createEndpoint(endpointConfig, id, build)
       endpoints.set(key, endpoint)
       return endpoint
