@@ -131,6 +131,32 @@ describe('failover group', () => {
     assert.equal(leaf('primary').state, 'active')
   })
 
+  test('a slow backend within its response timeout is waited for, not failed over', async () => {
+    const [primary, backup] = await fleet('primary', 'backup')
+    primary!.mode = 'slow'
+    gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, 'timeouts: { response: 3s }')}, ${leafYaml(backup!)}] }`))
+    const answers = await Promise.all([call('GET'), call('GET'), call('POST', 'x')])
+    assert.deepEqual(answers.map((answer) => answer.text), ['primary', 'primary', 'primary'])
+    assert.equal(backup!.received.length, 0)
+    assert.equal(leaf('primary').state, 'active')
+  })
+
+  test('a lone suspended leaf answers 503 at once, without calling its backend, until its trial', async () => {
+    const [only] = await fleet('only')
+    only!.mode = 'fail-503'
+    gateway = await startGateway(apiWith(leafYaml(only!, 'failureStatuses: [503], suspendOnFailure: { initialDuration: 100ms }')))
+    const first = await call('GET')
+    assert.equal(first.status, 502)
+    assert.equal(first.json().code, 'BACKEND_ERROR')
+    const second = await call('GET')
+    assert.equal(second.status, 503)
+    assert.equal(second.json().code, 'ENDPOINT_UNAVAILABLE')
+    assert.equal(only!.received.length, 1)
+    only!.mode = 'ok'
+    await sleep(120)
+    assert.equal((await call('GET')).text, 'only')
+  })
+
   test('markForSuspension: listed failures move the leaf to timeout, and it is suspended when its retries run out', async () => {
     const [primary, backup] = await fleet('primary', 'backup')
     primary!.mode = 'stall'

@@ -4,7 +4,7 @@ import { createServer as createNetServer } from 'node:net'
 import { startBackend, type TestBackend } from './backend.ts'
 
 /** How a switchable backend treats client requests (health checks on `/health` have their own switch). */
-export type BackendMode = 'ok' | 'fail-503' | 'stall' | 'reset-after-body' | 'reset-mid-response'
+export type BackendMode = 'ok' | 'slow' | 'fail-503' | 'stall' | 'reset-after-body' | 'reset-mid-response'
 
 export interface Received {
   backend: string
@@ -82,6 +82,10 @@ export class SwitchableBackend {
     this.log.push({ backend: this.name, method: req.method!, path, digest: createHash('sha256').update(body).digest('hex'), bytes: body.length })
     if (this.mode === 'stall') return void this.#stalled.push(res)
     if (this.mode === 'reset-after-body') return void req.socket.resetAndDestroy()
+    if (this.mode === 'slow') {
+      setTimeout(() => res.end(this.name), 150)
+      return
+    }
     if (this.mode === 'reset-mid-response') {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' })
       res.write('the first bytes of a longer answer')
