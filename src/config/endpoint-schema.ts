@@ -3,11 +3,11 @@ import { Duration } from './duration.ts'
 import { checkLambda, lambdaFields } from './lambda-schema.ts'
 import { RestToSoap, soapLeafFields } from './soap-schema.ts'
 import { wsdlFileProblem } from '../soap/wsdl.ts'
+import { EndpointName } from './endpoint-name.ts'
+import { FailoverEndpoint, LoadBalanceEndpoint } from './group-schema.ts'
+import { resilienceFields } from './resilience-schema.ts'
 
-/** Names that show up in metrics and logs: letters, digits and `._:-`. */
-export const EndpointName = z
-  .string()
-  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 letters, digits or "._:-"')
+export { EndpointName }
 
 export const Timeouts = z.strictObject({
   /** Time to open the TCP (and TLS) connection. */
@@ -32,6 +32,7 @@ const Pool = z.strictObject({
 export const leafFields = {
   name: EndpointName.optional(),
   timeouts: Timeouts.prefault({}),
+  ...resilienceFields,
 }
 
 /**
@@ -102,7 +103,7 @@ export function httpUrlProblem(url: string): string | undefined {
 export const LambdaEndpoint = z.strictObject({ type: z.literal('lambda'), ...leafFields, ...lambdaFields }).superRefine(checkLambda)
 
 /** Every endpoint type, told apart by `type`. */
-export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, SoapEndpoint, WsdlEndpoint, LambdaEndpoint])
+export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, SoapEndpoint, WsdlEndpoint, LambdaEndpoint, FailoverEndpoint, LoadBalanceEndpoint])
 
 export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
 export type LambdaEndpointConfig = z.output<typeof LambdaEndpoint>

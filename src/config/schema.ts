@@ -3,6 +3,7 @@ import { Duration } from './duration.ts'
 import { Endpoint } from './endpoint-schema.ts'
 import { LIFECYCLE_STATES } from './lifecycle.ts'
 import { SoapApi } from './soap-schema.ts'
+import { healthCheckIssues } from './resilience-schema.ts'
 import { templateVariables } from '../gateway/uri-template.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
@@ -137,6 +138,7 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
         const where = local
           ? ['apis', index, 'resources', resourceIndex, 'endpoints', environment]
           : ['apis', index, 'endpoints', environment]
+        if (local) for (const issue of healthCheckIssues(local)) ctx.addIssue({ code: 'custom', path: [...where, ...issue.path], message: issue.message })
         for (const variable of endpointVariables(endpoint)) {
           if (!known.has(variable)) {
             ctx.addIssue({
@@ -149,7 +151,9 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
       }
     })
     for (const environment of ENVIRONMENTS) {
-      const name = api.endpoints[environment]?.name
+      const endpoint = api.endpoints[environment]
+      for (const issue of healthCheckIssues(endpoint ?? {})) ctx.addIssue({ code: 'custom', path: ['apis', index, 'endpoints', environment, ...issue.path], message: issue.message })
+      const name = endpoint?.name
       if (!name) continue
       const where = `apis[${index}].endpoints.${environment}`
       const other = endpointNames.get(name)
@@ -169,7 +173,9 @@ export function apiBasePaths(api: Pick<ApiConfig, 'context' | 'version' | 'defau
   return [versioned, bare]
 }
 
+/** URI template variables an endpoint uses, a group's children included. */
 function endpointVariables(endpoint: object): string[] {
+  if ('endpoints' in endpoint && Array.isArray(endpoint.endpoints)) return endpoint.endpoints.flatMap((child: object) => endpointVariables(child))
   if (!('url' in endpoint) || typeof endpoint.url !== 'string') return []
   const path = endpoint.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
   return templateVariables(path)

@@ -1,26 +1,37 @@
 import type { EndpointConfig, LeafConfig } from '../config/endpoint-schema.ts'
 import type { RestToSoapConfig } from '../config/soap-schema.ts'
 import { RestToSoapEndpoint } from '../soap/rest-bridge.ts'
+import { childEndpoints } from '../config/group-schema.ts'
+import { GuardedLeaf } from '../resilience/guarded-leaf.ts'
 import type { Endpoint } from './endpoint.ts'
+import { FailoverGroup } from './failover.ts'
 import { HttpEndpoint } from './http.ts'
 import { LambdaEndpoint } from './lambda.ts'
 import { SoapEndpoint } from './soap.ts'
 import { WsdlEndpoint } from './wsdl.ts'
+import { LoadBalanceGroup } from './loadbalance.ts'
 
 /** Builds child endpoints for groups; the snapshot passes one that reuses unchanged endpoints. */
-export type EndpointBuilder = (config: EndpointConfig, id: string) => Endpoint
+export type EndpointBuilder = (config: EndpointConfig, id: string, inGroup: boolean) => Endpoint
 
-/** Creates the endpoint for one config node. Groups receive `build` to create their children. */
-export function createEndpoint(config: EndpointConfig, id: string, _build: EndpointBuilder): Endpoint {
+/**
+ * Creates the endpoint for one config node. Groups receive `build` to create their children; `inGroup` tells
+ * a leaf whether a group can route around it (which decides its default suspension).
+ */
+export function createEndpoint(config: EndpointConfig, id: string, build: EndpointBuilder, inGroup = false): Endpoint {
   switch (config.type) {
     case 'http':
-      return leaf(new HttpEndpoint(id, config), config)
+      return leaf(new HttpEndpoint(id, config), config, inGroup)
     case 'lambda':
-      return leaf(new LambdaEndpoint(id, config), config)
+      return leaf(new LambdaEndpoint(id, config), config, inGroup)
     case 'soap':
-      return leaf(restToSoap(new SoapEndpoint(id, config), config), config)
+      return leaf(restToSoap(new SoapEndpoint(id, config), config), config, inGroup)
     case 'wsdl':
-      return leaf(restToSoap(new WsdlEndpoint(id, config), config), config)
+      return leaf(restToSoap(new WsdlEndpoint(id, config), config), config, inGroup)
+    case 'failover':
+      return new FailoverGroup(id, config, children(config, id, build))
+    case 'loadbalance':
+      return new LoadBalanceGroup(id, config, children(config, id, build))
   }
 }
 
@@ -30,6 +41,11 @@ function restToSoap(endpoint: Endpoint, config: { rest?: RestToSoapConfig }): En
 }
 
 /** Every leaf passes through here: the one place for what wraps all leaf types alike. */
-function leaf(endpoint: Endpoint, _config: LeafConfig): Endpoint {
-  return endpoint
+function leaf(endpoint: Endpoint, config: LeafConfig, inGroup: boolean): Endpoint {
+  return new GuardedLeaf(endpoint, config, inGroup)
+}
+
+/** A group's children, built (or reused) through the snapshot's builder. */
+function children(group: object, id: string, build: EndpointBuilder): Endpoint[] {
+  return childEndpoints(group, id).map(([child, childId]) => build(child, childId, true))
 }

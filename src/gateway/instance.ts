@@ -1,7 +1,9 @@
 import { AdminServer } from '../admin/server.ts'
 import { ConfigError, loadConfigFile } from '../config/load.ts'
 import type { ConfigModel } from '../config/schema.ts'
+import { logStateChanges } from '../resilience/state-events.ts'
 import { AccessLog } from '../telemetry/access-log.ts'
+import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
 import { GatewayMetrics } from '../telemetry/metrics.ts'
 import { Gateway } from './gateway.ts'
@@ -21,6 +23,7 @@ export class PorticoInstance {
   readonly admin: AdminServer | undefined
   readonly logger: Logger
   readonly #accessLog: AccessLog | undefined
+  readonly #stopStateLog: () => void
 
   private constructor(gateway: Gateway, metrics: GatewayMetrics, admin: AdminServer | undefined, logger: Logger, accessLog: AccessLog | undefined) {
     this.gateway = gateway
@@ -28,6 +31,8 @@ export class PorticoInstance {
     this.admin = admin
     this.logger = logger
     this.#accessLog = accessLog
+    registerEndpointMetrics(metrics.registry, () => gateway.snapshot.roots)
+    this.#stopStateLog = logStateChanges(logger, (endpoint) => [...gateway.snapshot.endpoints.values()].includes(endpoint))
   }
 
   static async start(config: ConfigModel, options: InstanceOptions = {}): Promise<PorticoInstance> {
@@ -68,6 +73,7 @@ export class PorticoInstance {
   /** Stops serving and flushes the access log; calling it again waits for the same close. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#stopStateLog()
       await this.gateway.close()
       await this.admin?.close()
       this.#accessLog?.close()

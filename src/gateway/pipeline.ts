@@ -5,6 +5,7 @@ import { servesLiveTraffic } from '../config/lifecycle.ts'
 import type { Environment, ListenerConfig } from '../config/schema.ts'
 import { EndpointError, type Endpoint, type Exchange } from '../endpoints/endpoint.ts'
 import { classifyFailure } from '../endpoints/failure.ts'
+import { GroupFailure } from '../resilience/attempts.ts'
 import type { AccessLog } from '../telemetry/access-log.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { GatewayMetrics } from '../telemetry/metrics.ts'
@@ -226,5 +227,7 @@ function hasBody(req: IncomingMessage): boolean {
 /** A failure's message for the client: what failed and why, without internals such as stack traces. */
 function publicMessage(failure: EndpointError): string {
   const base = GATEWAY_ERRORS[errorCodeForFailure(failure.kind)].message
+  // A group's message lists each endpoint it tried and how that one failed.
+  if (failure instanceof GroupFailure) return `${base} (endpoint ${failure.message})`
   return `${base} (endpoint ${failure.endpointId}: ${failure.kind})`
 }
