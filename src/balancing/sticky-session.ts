@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { SessionConfig } from '../config/group-schema.ts'
 import type { BackendResponse, Exchange } from '../endpoints/endpoint.ts'
+import { soapSessionId } from '../soap/session.ts'
 
 const DEFAULT_COOKIE = 'PORTICO_STICKY'
 /** The header WSO2's simpleClientSession reads the client's session id from. */
@@ -10,7 +11,7 @@ const SWEEP_ABOVE = 10_000
 
 /**
  * Binds a session to the child that served it. With a cookie the binding travels with the client (the cookie
- * names the child by a hash of its id), so it holds across workers and restarts. With a header or a client
+ * names the child by a hash of its id), so it holds across workers and restarts. With a header, a SOAP header or a client
  * session id the binding is kept here, per worker, until `timeout` after its last use.
  */
 export class StickySessions {
@@ -24,6 +25,11 @@ export class StickySessions {
     this.#name = config.name ?? (config.type === 'cookie' ? DEFAULT_COOKIE : CLIENT_SESSION_HEADER)
     // A hash, not the index: a reordered or edited group must not send an old cookie to a different backend.
     this.#tokens = childIds.map((id) => createHash('sha256').update(id).digest('base64url').slice(0, 16))
+  }
+
+  /** Whether the session id is in the request body (a SOAP header), which must be buffered first. */
+  get readsBody(): boolean {
+    return this.#config.type === 'soap'
   }
 
   get size(): number {
@@ -74,6 +80,9 @@ export class StickySessions {
 
   /** The session key the request carries: the cookie's value, or the header's. */
   #key(exchange: Exchange): string | undefined {
+    if (this.#config.type === 'soap') {
+      return Buffer.isBuffer(exchange.body) ? soapSessionId(exchange.body, this.#config.soapHeader) : undefined
+    }
     const headers = exchange.headers
     const wanted = this.#config.type === 'cookie' ? 'cookie' : this.#name.toLowerCase()
     for (let i = 0; i < headers.length; i += 2) {

@@ -7,6 +7,7 @@ import { RoundRobin } from '../balancing/round-robin.ts'
 import { StickySessions } from '../balancing/sticky-session.ts'
 import { WeightedRoundRobin } from '../balancing/weighted-round-robin.ts'
 import { sendInTurn, type AttemptLimits } from '../resilience/attempts.ts'
+import { ReplayableBody } from '../resilience/replay.ts'
 import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from './endpoint.ts'
 
 function createPolicy(config: LoadBalanceEndpointConfig, count: number): BalancingPolicy {
@@ -56,6 +57,11 @@ export class LoadBalanceGroup implements Endpoint {
   }
 
   async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
+    if (this.#sessions?.readsBody) {
+      // A SOAP session id sits in the envelope: buffer it (within the replay limit) before choosing.
+      const body = await ReplayableBody.prepare(exchange, this.#limits.replayBufferBytes, this.id)
+      if (!body.buffered) body.attach(exchange)
+    }
     const sticky = this.#sessions?.find(exchange, Date.now())
     const { response, index } = await sendInTurn(this.id, this.#children, exchange, signal, this.#limits, {
       next: (tried, now) => this.#next(tried, now, sticky),
