@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { Duration } from './duration.ts'
+import { BackendSecurity } from './security-schema.ts'
 
 /** Names that show up in metrics and logs: letters, digits and `._:-`. */
 export const EndpointName = z
@@ -29,6 +30,8 @@ const Pool = z.strictObject({
 export const leafFields = {
   name: EndpointName.optional(),
   timeouts: Timeouts.prefault({}),
+  /** Credentials and TLS settings the gateway uses towards the backend (docs/security.md). */
+  security: BackendSecurity.optional(),
 }
 
 /**
