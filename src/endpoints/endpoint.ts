@@ -20,19 +20,23 @@ export type FailureKind =
   | 'client-body' // the client's request body was broken (length mismatch, aborted upload)
   | 'aborted' // the client went away; not the backend's fault
   | 'unavailable' // no endpoint could take the request (all suspended, none configured)
+  | 'auth' // the backend refused the gateway's credentials, or none could be obtained (token endpoint)
 
 export class EndpointError extends Error {
   readonly kind: FailureKind
   readonly endpointId: string
   /** The backend's status, for kind `status`. */
   readonly status: number | undefined
+  /** What went wrong in words safe to show the client (no secrets, no internals), e.g. the backend's 401 reason. */
+  readonly reason: string | undefined
 
-  constructor(kind: FailureKind, endpointId: string, message: string, options: { cause?: unknown; status?: number } = {}) {
+  constructor(kind: FailureKind, endpointId: string, message: string, options: { cause?: unknown; status?: number; reason?: string } = {}) {
     super(message, { cause: options.cause })
     this.name = 'EndpointError'
     this.kind = kind
     this.endpointId = endpointId
     this.status = options.status
+    this.reason = options.reason
   }
 }
 
@@ -90,6 +94,8 @@ export interface Endpoint {
    * lets groups and suspension decide what counts as a failure.
    */
   send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse>
+  /** The request target (path and query) a leaf sends for this exchange: what Digest authentication signs. */
+  targetPath?(exchange: Exchange): string
   /** Can it take traffic now? */
   ready(now: number): boolean
   describe(): EndpointStatus

@@ -1,6 +1,7 @@
 import type { EndpointConfig, LeafConfig } from '../config/endpoint-schema.ts'
 import type { Endpoint } from './endpoint.ts'
 import { HttpEndpoint } from './http.ts'
+import { SecuredEndpoint } from '../security/secured-endpoint.ts'
 
 /** Builds child endpoints for groups; the snapshot passes one that reuses unchanged endpoints. */
 export type EndpointBuilder = (config: EndpointConfig, id: string) => Endpoint
@@ -14,6 +15,8 @@ export function createEndpoint(config: EndpointConfig, id: string, _build: Endpo
 }
 
 /** Every leaf passes through here: the one place for what wraps all leaf types alike. */
-function leaf(endpoint: Endpoint, _config: LeafConfig): Endpoint {
+function leaf(endpoint: Endpoint, config: LeafConfig): Endpoint {
+  const security = config.security
+  if (security?.auth) endpoint = new SecuredEndpoint(endpoint, { ...security, auth: security.auth })
   return endpoint
 }

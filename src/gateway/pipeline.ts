@@ -211,5 +211,6 @@ function hasBody(req: IncomingMessage): boolean {
 /** A failure's message for the client: what failed and why, without internals such as stack traces. */
 function publicMessage(failure: EndpointError): string {
   const base = GATEWAY_ERRORS[errorCodeForFailure(failure.kind)].message
-  return `${base} (endpoint ${failure.endpointId}: ${failure.kind})`
+  const reason = failure.reason ? `: ${failure.reason}` : ''
+  return `${base} (endpoint ${failure.endpointId}: ${failure.kind})${reason}`
 }
