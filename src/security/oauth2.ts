@@ -104,7 +104,11 @@ function describeTokenFailure(error: unknown): string {
   if (error instanceof oauth.ResponseBodyError) {
     return `refused: ${error.status} ${error.error}${error.error_description ? ` (${error.error_description})` : ''}`
   }
-  if (error instanceof oauth.WWWAuthenticateChallengeError) return `refused the client's credentials: ${error.status}`
+  if (error instanceof oauth.WWWAuthenticateChallengeError) {
+    const parameters = error.cause[0]?.parameters
+    const detail = parameters?.error ? ` ${parameters.error}${parameters.error_description ? ` (${parameters.error_description})` : ''}` : ''
+    return `refused: ${error.status}${detail}`
+  }
   const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } }
   if (err.name === 'TimeoutError') return 'did not answer in time'
   if (err.cause?.code) return `could not be reached (${err.cause.code})`
