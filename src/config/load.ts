@@ -95,7 +95,8 @@ function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return `is required (${issue.expected})`
   if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    return `must be one of ${ENDPOINT_TYPES.map((type) => `"${type}"`).join(', ')}`
+    const options = 'options' in issue && Array.isArray(issue.options) ? issue.options : ENDPOINT_TYPES
+    return `must be one of ${options.map((type) => `"${String(type)}"`).join(', ')}`
   }
   return issue.message.replace(/^Invalid input: /, '')
 }

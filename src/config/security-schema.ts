@@ -113,7 +113,7 @@ const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an
 
 /** How the gateway proves itself to a backend: credentials in a header, a client certificate, or both. */
 export const BackendSecurity = z.strictObject({
-  auth: z.discriminatedUnion('type', [BasicAuth, DigestAuth, OAuth2Auth], { error: 'type must be one of "basic", "digest", "oauth2"' }).optional(),
+  auth: z.discriminatedUnion('type', [BasicAuth, DigestAuth, OAuth2Auth]).optional(),
   tls: Tls.optional(),
   /**
    * What happens to the client's own Authorization header when `auth` is set: `false` drops it; a header name
