@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -124,6 +124,14 @@ apis:
     assert.deepEqual(problems(endpointWith('{ tls: { key: "-----BEGIN PRIVATE KEY-----\\nnot a key\\n-----END PRIVATE KEY-----" } }')).map((problem) => problem.replace(/ \(.*\)$/, '')), [
       'apis[0].endpoints.production.security.tls.key: is not a PEM private key',
     ])
+  })
+
+  test('examples/security.yaml is a valid config', () => {
+    const config = parseConfig(readFileSync('examples/security.yaml', 'utf8'), 'security.yaml')
+    assert.deepEqual(
+      config.apis.map((api) => api.endpoints.production?.security?.auth?.type),
+      ['digest', 'oauth2', 'oauth2'],
+    )
   })
 
   test('portico validate never prints a value that came from a secret reference', async () => {

@@ -1,9 +1,9 @@
 /**
  * HTTP Digest access authentication, client side (RFC 7616, and RFC 2617/2069 servers).
  *
- * Written here rather than taken from npm: the packages there (digest-fetch, digest-header, ...) wrap `fetch`
- * or build a single header with MD5 only; none offers auth-int, userhash, SHA-512-256, a nonce count shared by
- * concurrent requests or a hook to send through an undici pool. The RFC's own worked examples are its unit tests
+ * Written here rather than taken from npm: the packages there (digest-fetch, digest-header, @mreal/digest-auth)
+ * wrap `fetch` or stop at MD5 and MD5-sess; none offers userhash, SHA-512-256, a nonce count shared by
+ * concurrent requests and a way to send through an undici pool together. The RFC's own worked examples are its unit tests
  * (test/digest.test.ts).
  */
 import { createHash, randomBytes } from 'node:crypto'
