@@ -176,13 +176,16 @@ apis:${api('Orders', endpoint('', 'clientId: gateway, clientSecret: basic-secret
   })
 
   test('a token close to expiry is renewed in the background, before it lapses', async () => {
+    const issuedBy = Date.now() + 2000
     const first = (await call('/short/v1/items')).json().token
-    await sleep(700)
+    // The 2 s token is renewed after min(refreshBefore, half its lifetime) = 1 s.
+    await sleep(1100)
     const before = tokenRequests
     // Within refreshBefore of expiry: still served with the old token, while a new one is fetched.
     assert.equal((await call('/short/v1/items')).json().token, first)
     const deadline = Date.now() + 3000
     while (tokenRequests === before && Date.now() < deadline) await sleep(20)
+    assert.ok(Date.now() < issuedBy - 300, 'the new token was requested while the old one was still valid')
     await sleep(100)
     const renewed = (await call('/short/v1/items')).json().token
     assert.notEqual(renewed, first)

@@ -6,6 +6,8 @@ interface CachedToken {
   readonly value: string
   /** Epoch milliseconds; Infinity when the server gave no `expires_in` (a 401 renews it then). */
   readonly expiresAt: number
+  /** From then on a renewal runs in the background while the token is still used. */
+  readonly renewAt: number
 }
 
 /** The token endpoint failed: `reason` says how, in words safe to show a client. */
@@ -46,7 +48,8 @@ export class OAuth2TokenSource {
   async token(now = Date.now()): Promise<string> {
     const token = this.#token
     if (token && now < token.expiresAt) {
-      if (now >= token.expiresAt - this.#config.refreshBefore) this.#renew().catch(() => {})
+      // A failed background renewal is not fatal: the token is still valid, and the next caller tries again.
+      if (now >= token.renewAt) this.#renew().catch(() => {})
       return token.value
     }
     return (await this.#renew()).value
@@ -91,9 +94,12 @@ export class OAuth2TokenSource {
     } catch (error) {
       throw new TokenError(`the token endpoint ${describeTokenFailure(error)}`, error)
     }
+    const lifetime = result.expires_in === undefined ? Infinity : result.expires_in * 1000
+    // A token that lives shorter than refreshBefore is renewed halfway, not on every request.
     const token = {
       value: result.access_token,
-      expiresAt: result.expires_in === undefined ? Infinity : requestedAt + result.expires_in * 1000,
+      expiresAt: requestedAt + lifetime,
+      renewAt: requestedAt + lifetime - Math.min(this.#config.refreshBefore, lifetime / 2),
     }
     this.#token = token
     return token
