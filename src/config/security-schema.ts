@@ -109,7 +109,7 @@ const Tls = z
     if (tls.key !== undefined && tls.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'is required with key' })
   })
 
-const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name')
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 /** How the gateway proves itself to a backend: credentials in a header, a client certificate, or both. */
 export const BackendSecurity = z.strictObject({
@@ -119,7 +119,14 @@ export const BackendSecurity = z.strictObject({
    * What happens to the client's own Authorization header when `auth` is set: `false` drops it; a header name
    * passes it on under that name, since Authorization itself carries the gateway's credentials.
    */
-  forwardClientAuthorization: z.union([z.literal(false), HeaderName.refine((name) => name.toLowerCase() !== 'authorization', 'must not be "authorization"')]).default(false),
+  forwardClientAuthorization: z
+    .union([z.literal(false), z.string()], { error: 'must be false or a header name' })
+    .superRefine((name, ctx) => {
+      if (name === false) return
+      if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', message: 'must be false or a header name' })
+      else if (name.toLowerCase() === 'authorization') ctx.addIssue({ code: 'custom', message: 'must not be "authorization"' })
+    })
+    .default(false),
   /**
    * Most bytes of a request body kept in memory so that it can be sent again after a challenge (Digest) or a
    * token refresh (OAuth2). A larger body is streamed once and cannot be retried.
