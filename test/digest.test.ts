@@ -119,3 +119,19 @@ describe('digest computations', () => {
     assert.equal(params(session.authorize(request)!.header).nc, '00000001')
   })
 })
+
+describe('WWW-Authenticate parsing', () => {
+  test('several challenges in one value and across values, quoted strings with commas and escapes, token68', () => {
+    assert.deepEqual(
+      parseChallenges(['Newauth realm="apps", type=1, title="Login to \\"apps\\"", Basic realm="simple"', 'Bearer error="invalid_token", error_description="expired, renew it"', 'Negotiate YIIGhgYGKwYBBQUC==']),
+      [
+        { scheme: 'newauth', parameters: { realm: 'apps', type: '1', title: 'Login to "apps"' } },
+        { scheme: 'basic', parameters: { realm: 'simple' } },
+        { scheme: 'bearer', parameters: { error: 'invalid_token', error_description: 'expired, renew it' } },
+        { scheme: 'negotiate', parameters: {} },
+      ],
+    )
+    assert.deepEqual(parseChallenges(undefined), [])
+    assert.deepEqual(parseChallenges('Digest REALM="r", Nonce="n", QOP="auth"')[0]?.parameters, { realm: 'r', nonce: 'n', qop: 'auth' })
+  })
+})

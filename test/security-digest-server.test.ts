@@ -85,13 +85,17 @@ describe('Digest against an RFC 7616 server: SHA-256, SHA-512-256-sess, auth-int
 
   before(async () => {
     for (const [name, server] of Object.entries(servers)) backends[name] = await startBackend(server.handler)
+    backends.basiconly = await startBackend((_req, res) => {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="other", charset="UTF-8"' })
+      res.end()
+    })
     const api = (name: string) => `
   - name: ${name}
     context: /${name}
     version: v1
     endpoints:
       production: { type: http, url: "${backends[name]!.url}/base", security: { auth: { type: digest, username: "${USER.username}", password: "${USER.password}" } } }`
-    gateway = await startGateway(`apis:${Object.keys(servers).map(api).join('')}\n`)
+    gateway = await startGateway(`apis:${[...Object.keys(servers), 'basiconly'].map(api).join('')}\n`)
   })
 
   after(async () => {
@@ -125,6 +129,13 @@ describe('Digest against an RFC 7616 server: SHA-256, SHA-512-256-sess, auth-int
     }
     assert.equal(servers.sess.seen.accepted, 8)
     assert.ok(servers.sess.seen.stale >= 2, `nonces went stale ${servers.sess.seen.stale} times`)
+  })
+
+  test('a 401 without a Digest challenge is a 502 naming the schemes the backend offered', async () => {
+    const response = await call('/basiconly/v1/x')
+    assert.equal(response.status, 502)
+    assert.match(JSON.parse(response.text).message, /its 401 carries no Digest challenge the gateway can answer \(schemes offered: basic\)/)
+    assert.equal(backends.basiconly!.requests.length, 1)
   })
 
   test('MD5-sess with auth-int on a bodiless request hashes the empty body', async () => {

@@ -92,6 +92,11 @@ describe('backend OAuth2 against oidc-provider', () => {
     })
     const passwordUrl = await listen(passwordServer)
 
+    // A port nothing listens on (fetch refuses well-known ports such as 1 outright).
+    const closed = createServer()
+    const closedUrl = await listen(closed)
+    await close(closed)
+
     const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`))
     backend = await startBackend((req, res, body) => {
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
@@ -126,6 +131,9 @@ apis:${api('Orders', endpoint('', 'clientId: gateway, clientSecret: basic-secret
       'Short',
       endpoint('', 'clientId: gateway, clientSecret: basic-secret, resource: "https://short.example", refreshBefore: 1500ms'),
     )}${api('Refused', endpoint('/always-401', 'clientId: gateway, clientSecret: basic-secret'))}${api('Badsecret', endpoint('', 'clientId: gateway, clientSecret: not-the-secret'))}${api(
+      'Notoken',
+      `{ type: http, url: "${backend.url}", security: { auth: { type: oauth2, tokenUrl: "${closedUrl}/token", clientId: c, clientSecret: s } } }`,
+    )}${api(
       'Password',
       `{ type: http, url: "${backend.url}", security: { auth: { type: oauth2, tokenUrl: "${passwordUrl}/token", grantType: password, clientId: pw-client, clientSecret: pw-secret, clientAuthentication: client_secret_post, username: carol, password: hunter2, scopes: [a, b], audience: "https://api.example" } } }`,
     )}
@@ -225,6 +233,12 @@ apis:${api('Orders', endpoint('', 'clientId: gateway, clientSecret: basic-secret
     assert.match(response.json().message, /no access token: the token endpoint refused: 401 invalid_client/)
     assert.doesNotMatch(response.text, /not-the-secret/)
     assert.equal(backend.requests.length, beforeRequests)
+  })
+
+  test('an unreachable token endpoint is a 502 saying so', async () => {
+    const response = await call('/notoken/v1/x')
+    assert.equal(response.status, 502)
+    assert.match(response.json().message, /no access token: the token endpoint could not be reached \(ECONNREFUSED\)/)
   })
 
   test('password grant with client_secret_post sends the resource owner, scopes and audience', async () => {

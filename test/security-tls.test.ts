@@ -35,7 +35,7 @@ describe('mutual TLS and custom CAs towards an HTTPS backend', () => {
 apis:${api('Mutual', `{ cert: ${clientCert}, key: ${clientKey}, ca: ${ca}, servername: backend.internal }`)}${api(
       'Nocert',
       `{ ca: ${ca}, servername: backend.internal }`,
-    )}${api('Wrongname', `{ cert: ${clientCert}, key: ${clientKey}, ca: ${ca} }`)}${api('Systemca', `{ cert: ${clientCert}, key: ${clientKey}, servername: backend.internal }`)}${api(
+    )}${api('Pemtext', `{ cert: "\${file:${clientCert}}", key: "\${file:${clientKey}}", ca: "\${file:${ca}}", servername: backend.internal }`)}${api('Wrongname', `{ cert: ${clientCert}, key: ${clientKey}, ca: ${ca} }`)}${api('Systemca', `{ cert: ${clientCert}, key: ${clientKey}, servername: backend.internal }`)}${api(
       'Insecure',
       `{ cert: ${clientCert}, key: ${clientKey}, insecureSkipVerify: true }`,
     )}
@@ -63,6 +63,12 @@ apis:${api('Mutual', `{ cert: ${clientCert}, key: ${clientKey}, ca: ${ca}, serve
     const response = await call('/mutual/v1/x')
     assert.equal(response.status, 200, response.text)
     assert.deepEqual(response.json(), { client: 'portico-gateway', servername: 'backend.internal' })
+  })
+
+  test('certificate, key and CA may be PEM text, here from ${file:} references', async () => {
+    const response = await call('/pemtext/v1/x')
+    assert.equal(response.status, 200, response.text)
+    assert.equal(response.json().client, 'portico-gateway')
   })
 
   test('without a client certificate the backend refuses the handshake: 502, not a silent success', async () => {
