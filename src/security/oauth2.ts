@@ -117,6 +117,7 @@ function describeTokenFailure(error: unknown): string {
   }
   const err = error as { name?: string; message?: string; cause?: { code?: string; message?: string } }
   if (err.name === 'TimeoutError') return 'did not answer in time'
-  if (err.cause?.code) return `could not be reached (${err.cause.code})`
+  // fetch reports network failures as a TypeError whose cause says what happened.
+  if (err.cause) return `could not be reached (${err.cause.code ?? err.cause.message})`
   return `answered with an unusable response (${err.message ?? String(error)})`
 }

@@ -92,7 +92,8 @@ export class SecuredEndpoint implements Endpoint {
   /** The body, kept in memory (within the limit) when a 401 may need it sent again. */
   async #body(exchange: Exchange): Promise<ReplayableBody> {
     const body = exchange.body
-    if (!this.#auth.replays || body === null || Buffer.isBuffer(body)) return Buffer.isBuffer(body) || body === null ? { buffer: body } : { stream: body }
+    if (body === null || Buffer.isBuffer(body)) return { buffer: body }
+    if (!this.#auth.replays) return { stream: body }
     let replayable: ReplayableBody
     try {
       replayable = await bufferForReplay(body, this.#replayLimit)
