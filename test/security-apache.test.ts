@@ -51,6 +51,20 @@ apis:${api(
     return { status: response.statusCode, text: await response.body.text() }
   }
 
+  /**
+   * The access log's length once Apache has logged every request so far: it logs after sending the response,
+   * so the line for a request just answered may still be on its way.
+   */
+  async function settledMark(): Promise<number> {
+    let length = apache.accessLog().length
+    for (;;) {
+      await sleep(100)
+      const now = apache.accessLog().length
+      if (now === length) return now
+      length = now
+    }
+  }
+
   /** The access-log lines Apache wrote since `mark`, once `count` are there and no more follow shortly. */
   async function linesSince(mark: number, count: number): Promise<string[]> {
     const deadline = Date.now() + 3000
@@ -60,7 +74,7 @@ apis:${api(
   }
 
   test('Basic: the gateway sends the configured user with a UTF-8 password, replacing the client Authorization', async () => {
-    const mark = apache.accessLog().length
+    const mark = await settledMark()
     const response = await call('/basic/v1/echo.cgi?x=1', { headers: { authorization: 'Basic Y2xpZW50OmNsaWVudA==' } })
     assert.equal(response.status, 200, response.text)
     assert.equal(response.text, 'user=bob method=GET auth=Basic query=x=1\n')
@@ -68,7 +82,7 @@ apis:${api(
   })
 
   test('Basic: a wrong password is a 502 with the backend 401 reason, after a single request', async () => {
-    const mark = apache.accessLog().length
+    const mark = await settledMark()
     const response = await call('/basic/v1/echo.cgi', { sandbox: true })
     assert.equal(response.status, 502)
     const body = JSON.parse(response.text)
@@ -79,12 +93,12 @@ apis:${api(
   })
 
   test('Digest: the first request answers the challenge, later ones authenticate pre-emptively', async () => {
-    let mark = apache.accessLog().length
+    let mark = await settledMark()
     const first = await call('/digest/v1/echo.cgi?page=1')
     assert.equal(first.status, 200, first.text)
     assert.equal(first.text, 'user=alice method=GET auth=Digest query=page=1\n')
     assert.deepEqual(await linesSince(mark, 2), ['GET /digest/echo.cgi 401', 'GET /digest/echo.cgi 200'])
-    mark = apache.accessLog().length
+    mark = await settledMark()
     const second = await call('/digest/v1/echo.cgi?page=2')
     assert.equal(second.text, 'user=alice method=GET auth=Digest query=page=2\n')
     assert.deepEqual(await linesSince(mark, 1), ['GET /digest/echo.cgi 200'])
@@ -93,7 +107,7 @@ apis:${api(
   test('Digest: a streamed request body is sent again, intact, after the 401 challenge', async () => {
     // Under 64 KiB: mod_cgi writes the whole body to the script before reading its output, so a larger echo would fill the pipe.
     const payload = Buffer.alloc(40_000, 'pizza margherita ').toString()
-    const mark = apache.accessLog().length
+    const mark = await settledMark()
     const response = await call('/upload/v1/echo.cgi', { method: 'POST', body: Readable.from([payload.slice(0, 1000), payload.slice(1000)]) })
     assert.equal(response.status, 200)
     assert.equal(response.text, `user=alice method=POST auth=Digest query=\n${payload}`)
@@ -101,7 +115,7 @@ apis:${api(
   })
 
   test('Digest: a wrong password is a 502 after exactly one answered challenge, no retry loop', async () => {
-    const mark = apache.accessLog().length
+    const mark = await settledMark()
     const response = await call('/digest/v1/echo.cgi', { sandbox: true })
     assert.equal(response.status, 502)
     const body = JSON.parse(response.text)
@@ -112,17 +126,17 @@ apis:${api(
 
   test('Digest: concurrent requests share one nonce, each with its own count, and all succeed', async () => {
     await call('/crowd/v1/echo.cgi')
-    const mark = apache.accessLog().length
+    const mark = await settledMark()
     const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => call(`/crowd/v1/echo.cgi?n=${i}`)))
     responses.forEach((response, i) => assert.equal(response.text, `user=alice method=GET auth=Digest query=n=${i}\n`))
     const lines = await linesSince(mark, 12)
-    assert.equal(lines.length, 12, 'every request authenticated pre-emptively, none was challenged')
+    assert.equal(lines.length, 12, `every request authenticated pre-emptively, none was challenged: ${lines.join(', ')}`)
   })
 
   test('Digest: an expired nonce (stale=true) is retried with the new nonce', async () => {
     assert.equal((await call('/stale/v1/echo.cgi')).status, 200)
     await sleep(2100)
-    const mark = apache.accessLog().length
+    const mark = await settledMark()
     const response = await call('/stale/v1/echo.cgi?after=expiry')
     assert.equal(response.status, 200, response.text)
     assert.equal(response.text, 'user=alice method=GET auth=Digest query=after=expiry\n')
