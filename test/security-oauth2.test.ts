@@ -12,7 +12,7 @@ import { startBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 
 /** Resource servers the authorization server knows, with the lifetime of their tokens in seconds. */
-const RESOURCES: Record<string, number> = { 'https://orders.example': 300, 'https://short.example': 2 }
+const RESOURCES: Record<string, number> = { 'https://orders.example': 300, 'https://short.example': 3 }
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -184,16 +184,16 @@ apis:${api('Orders', endpoint('', 'clientId: gateway, clientSecret: basic-secret
   })
 
   test('a token close to expiry is renewed in the background, before it lapses', async () => {
-    const issuedBy = Date.now() + 2000
+    const expiresBy = Date.now() + 3000
     const first = (await call('/short/v1/items')).json().token
-    // The 2 s token is renewed after min(refreshBefore, half its lifetime) = 1 s.
-    await sleep(1100)
+    // The 3 s token is renewed after its lifetime less min(refreshBefore, half its lifetime): 1.5 s.
+    await sleep(1600)
     const before = tokenRequests
     // Within refreshBefore of expiry: still served with the old token, while a new one is fetched.
     assert.equal((await call('/short/v1/items')).json().token, first)
     const deadline = Date.now() + 3000
     while (tokenRequests === before && Date.now() < deadline) await sleep(20)
-    assert.ok(Date.now() < issuedBy - 300, 'the new token was requested while the old one was still valid')
+    assert.ok(Date.now() < expiresBy - 300, 'the new token was requested while the old one was still valid')
     await sleep(100)
     const renewed = (await call('/short/v1/items')).json().token
     assert.notEqual(renewed, first)
