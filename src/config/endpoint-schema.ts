@@ -6,6 +6,7 @@ import { wsdlFileProblem } from '../soap/wsdl.ts'
 import { EndpointName } from './endpoint-name.ts'
 import { FailoverEndpoint, LoadBalanceEndpoint } from './group-schema.ts'
 import { resilienceFields } from './resilience-schema.ts'
+import { BackendSecurity } from './security-schema.ts'
 
 export { EndpointName }
 
@@ -33,6 +34,8 @@ export const leafFields = {
   name: EndpointName.optional(),
   timeouts: Timeouts.prefault({}),
   ...resilienceFields,
+  /** Credentials and TLS settings the gateway uses towards the backend (docs/security.md). */
+  security: BackendSecurity.optional(),
 }
 
 /**

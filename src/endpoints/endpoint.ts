@@ -21,6 +21,7 @@ export type FailureKind =
   | 'aborted' // the client went away; not the backend's fault
   | 'unavailable' // no endpoint could take the request (all suspended, none configured)
   | 'soap-fault' // the backend answered with a SOAP Fault, and its endpoint counts Faults as failures
+  | 'auth' // the backend refused the gateway's credentials, or none could be obtained (token endpoint)
 
 export class EndpointError extends Error {
   readonly kind: FailureKind
@@ -32,12 +33,14 @@ export class EndpointError extends Error {
    * Fault counted as a failure is passed through to the client once no other endpoint can do better.
    */
   readonly response: BackendResponse | undefined
+  /** What went wrong in words safe to show the client (no secrets, no internals), e.g. the backend's 401 reason. */
+  readonly reason: string | undefined
 
   constructor(
     kind: FailureKind,
     endpointId: string,
     message: string,
-    options: { cause?: unknown; status?: number; response?: BackendResponse } = {},
+    options: { cause?: unknown; status?: number; response?: BackendResponse; reason?: string } = {},
   ) {
     super(message, { cause: options.cause })
     this.name = 'EndpointError'
@@ -45,6 +48,7 @@ export class EndpointError extends Error {
     this.endpointId = endpointId
     this.status = options.status
     this.response = options.response
+    this.reason = options.reason
   }
 }
 
@@ -104,6 +108,8 @@ export interface Endpoint {
    * lets groups and suspension decide what counts as a failure.
    */
   send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse>
+  /** The request target (path and query) a leaf sends for this exchange: what Digest authentication signs. */
+  targetPath?(exchange: Exchange): string
   /** Can it take traffic now? */
   ready(now: number): boolean
   describe(): EndpointStatus

@@ -10,6 +10,7 @@ import { LambdaEndpoint } from './lambda.ts'
 import { SoapEndpoint } from './soap.ts'
 import { WsdlEndpoint } from './wsdl.ts'
 import { LoadBalanceGroup } from './loadbalance.ts'
+import { SecuredEndpoint } from '../security/secured-endpoint.ts'
 
 /** Builds child endpoints for groups; the snapshot passes one that reuses unchanged endpoints. */
 export type EndpointBuilder = (config: EndpointConfig, id: string, inGroup: boolean) => Endpoint
@@ -42,6 +43,9 @@ function restToSoap(endpoint: Endpoint, config: { rest?: RestToSoapConfig }): En
 
 /** Every leaf passes through here: the one place for what wraps all leaf types alike. */
 function leaf(endpoint: Endpoint, config: LeafConfig, inGroup: boolean): Endpoint {
+  // Inside the guard, so a backend that refuses the gateway's credentials counts as a failure of kind `auth`.
+  const security = config.security
+  if (security?.auth) endpoint = new SecuredEndpoint(endpoint, { ...security, auth: security.auth })
   return new GuardedLeaf(endpoint, config, inGroup)
 }
 

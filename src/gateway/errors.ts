@@ -20,6 +20,7 @@ export const GATEWAY_ERRORS = {
   BACKEND_CONNECTION_CLOSED: { status: 502, message: 'The backend closed the connection before responding' },
   BACKEND_BAD_RESPONSE: { status: 502, message: 'The backend sent an invalid response' },
   BACKEND_ERROR: { status: 502, message: 'The backend answered with a failure status' },
+  BACKEND_AUTH_FAILED: { status: 502, message: 'The gateway could not authenticate to the backend' },
   BACKEND_TIMEOUT: { status: 504, message: 'The backend did not respond in time' },
   LAMBDA_FUNCTION_ERROR: { status: 502, message: 'The Lambda function failed' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed to handle the request' },
@@ -44,6 +45,8 @@ export function errorCodeForFailure(kind: FailureKind): GatewayErrorCode {
       return 'BAD_REQUEST'
     case 'unavailable':
       return 'ENDPOINT_UNAVAILABLE'
+    case 'auth':
+      return 'BACKEND_AUTH_FAILED'
     case 'aborted':
     case 'connect-refused':
     case 'connect-failed':

@@ -229,5 +229,6 @@ function publicMessage(failure: EndpointError): string {
   const base = GATEWAY_ERRORS[errorCodeForFailure(failure.kind)].message
   // A group's message lists each endpoint it tried and how that one failed.
   if (failure instanceof GroupFailure) return `${base} (endpoint ${failure.message})`
-  return `${base} (endpoint ${failure.endpointId}: ${failure.kind})`
+  const reason = failure.reason ? `: ${failure.reason}` : ''
+  return `${base} (endpoint ${failure.endpointId}: ${failure.kind})${reason}`
 }

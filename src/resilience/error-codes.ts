@@ -16,7 +16,8 @@ export const WSO2_ERROR_CODES = {
   aborted: 101507, // CONNECTION_CANCELLED
   'client-body': 101000, // RCV_IO_ERROR_SENDING: reading the client's request failed
   status: undefined,
-  'soap-fault': undefined, // Synapse does not treat a SOAP Fault as an endpoint failure at all
+  'soap-fault': undefined,
+  auth: undefined, // the backend refused the gateway's credentials // Synapse does not treat a SOAP Fault as an endpoint failure at all
   unavailable: undefined,
 } as const satisfies Record<FailureKind, number | undefined>
 
