@@ -6,7 +6,7 @@ import { SMALL_BODY } from './scenarios.ts'
 /** Every location a scenario ends at: nginx answers from memory, so the backend costs the same for all. */
 const locations = `
     location = /small { default_type text/plain; return 200 "${SMALL_BODY.replace('\n', '\\n')}"; }
-    location = /soap { default_type "text/xml; charset=utf-8"; return 200 '<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><r:Ok xmlns:r="urn:bench">ok</r:Ok></soap:Body></soap:Envelope>'; }
+    location /soap { default_type "text/xml; charset=utf-8"; return 200 '<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><r:Ok xmlns:r="urn:bench">ok</r:Ok></soap:Body></soap:Envelope>'; }
 `
 
 /** Starts nginx (one worker, pinned by the caller's command prefix) on 127.0.0.1:`port` with its files in `dir`. */

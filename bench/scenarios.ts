@@ -19,6 +19,25 @@ export interface Scenario {
 
 export const SMALL_BODY = 'x'.repeat(99) + '\n'
 
+/** A SOAP 1.1 request of exactly 2 KiB: an Add call padded with a note. */
+export const SOAP_2K = (() => {
+  const head = '<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:c="http://example.com/calculator"><soapenv:Header/><soapenv:Body><c:Add><c:a>2</c:a><c:b>3</c:b><c:note>'
+  const tail = '</c:note></c:Add></soapenv:Body></soapenv:Envelope>'
+  return head + 'x'.repeat(2048 - head.length - tail.length) + tail
+})()
+
+const SOAP_HEADERS = { 'content-type': 'text/xml; charset=utf-8', soapaction: '"http://example.com/calculator/Add"' }
+
+const soapApi = (upstream: string, soap: string) => `
+  - name: Calculator
+    context: /calc
+    version: 1.0.0
+    soap: ${soap}
+    resources: [{ uriTemplate: /, methods: [POST] }]
+    endpoints:
+      production: { type: soap, url: "${upstream}/soap" }
+`
+
 export const scenarios: Scenario[] = [
   {
     name: 'get-small',
@@ -35,5 +54,44 @@ export const scenarios: Scenario[] = [
     endpoints:
       production: { type: http, url: "${upstream}" }
 `,
+  },
+  {
+    name: 'post-2k',
+    description: 'POST of the same 2 KiB body to a REST endpoint: what any POST costs, for comparison with soap-2k',
+    target: 1.5,
+    method: 'POST',
+    headers: SOAP_HEADERS,
+    body: SOAP_2K,
+    upstreamPath: '/soap',
+    porticoPath: '/rest/1.0.0/soap',
+    apis: (upstream) => `
+  - name: Rest
+    context: /rest
+    version: 1.0.0
+    endpoints:
+      production: { type: http, url: "${upstream}" }
+`,
+  },
+  {
+    name: 'soap-2k',
+    description: 'POST of a 2 KiB SOAP 1.1 envelope to a soap endpoint, passed through unchanged',
+    target: 1.5,
+    method: 'POST',
+    headers: SOAP_HEADERS,
+    body: SOAP_2K,
+    upstreamPath: '/soap',
+    porticoPath: '/calc/1.0.0/',
+    apis: (upstream) => soapApi(upstream, '{}'),
+  },
+  {
+    name: 'soap-2k-validated',
+    description: 'the same with soap.validate: the envelope is buffered and checked (well-formed, no DTD, Envelope/Body)',
+    target: 1.75,
+    method: 'POST',
+    headers: SOAP_HEADERS,
+    body: SOAP_2K,
+    upstreamPath: '/soap',
+    porticoPath: '/calc/1.0.0/',
+    apis: (upstream) => soapApi(upstream, '{ validate: true }'),
   },
 ]
