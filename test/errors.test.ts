@@ -63,7 +63,7 @@ apis:
   async function call(path: string) {
     const response = await request(`${gateway.url}${path}`)
     const body = (await response.body.json()) as { code: string; message: string; requestId: string }
-    return { status: response.statusCode, requestId: response.headers['x-request-id'], ...body }
+    return { status: response.statusCode, headerRequestId: response.headers['x-request-id'], ...body }
   }
 
   test('an unreachable backend is 502 BACKEND_UNREACHABLE naming the endpoint and the failure kind', async () => {
@@ -71,7 +71,7 @@ apis:
     assert.equal(response.status, 502)
     assert.equal(response.code, 'BACKEND_UNREACHABLE')
     assert.match(response.message, /down:v1:production: connect-refused/)
-    assert.equal(response.requestId, response.requestId)
+    assert.equal(response.requestId, response.headerRequestId)
   })
 
   test('a backend that does not answer within the response timeout is 504 BACKEND_TIMEOUT', async () => {

@@ -3,6 +3,7 @@ import { Duration } from './duration.ts'
 import { Endpoint } from './endpoint-schema.ts'
 import { LIFECYCLE_STATES } from './lifecycle.ts'
 import { templateVariables } from '../gateway/uri-template.ts'
+import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -46,6 +47,7 @@ const Limits = z.strictObject({
   /** Time a client has to send the whole request, body included; 0 turns it off. */
   requestTimeout: Duration.default(300_000),
   keepAliveTimeout: Duration.default(5_000),
+  ...MediationLimits,
 })
 
 const Endpoints = z.strictObject({
@@ -71,6 +73,7 @@ const Resource = z.strictObject({
   methods: z.array(Method).min(1).optional(),
   /** Endpoints for this resource only, replacing the API's. */
   endpoints: Endpoints.optional(),
+  ...sequenceFields,
 })
 
 const Deprecation = z.strictObject({
@@ -96,6 +99,7 @@ export const Api = z.strictObject({
   deprecation: Deprecation.optional(),
   resources: z.array(Resource).min(1).default([{ uriTemplate: '/*' }]),
   endpoints: Endpoints.default({}),
+  ...sequenceFields,
 })
 
 export const Config = z

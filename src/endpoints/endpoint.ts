@@ -20,6 +20,8 @@ export type FailureKind =
   | 'client-body' // the client's request body was broken (length mismatch, aborted upload)
   | 'aborted' // the client went away; not the backend's fault
   | 'unavailable' // no endpoint could take the request (all suspended, none configured)
+  | 'no-target' // a dynamic endpoint's mediation set no target address
+  | 'target-refused' // a dynamic endpoint's target is outside its allow-list or a protected address
 
 export class EndpointError extends Error {
   readonly kind: FailureKind
@@ -47,10 +49,10 @@ export interface ExchangeRoute {
 export interface Exchange {
   readonly requestId: string
   readonly method: string
-  /** The request path below the API's base path, still percent-encoded, e.g. `/menu/42`. */
-  readonly path: string
-  /** The raw query string without `?`, empty when there is none. */
-  readonly query: string
+  /** The request path below the API's base path, still percent-encoded, e.g. `/menu/42`; a rewrite mediator may change it. */
+  path: string
+  /** The raw query string without `?`, empty when there is none; a rewrite mediator may change it. */
+  query: string
   readonly uriVariables: UriVariables
   /** Headers for the backend as name/value pairs in one flat list, hop-by-hop headers removed. */
   headers: string[]

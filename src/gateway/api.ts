@@ -1,6 +1,7 @@
 import type { LifecycleState } from '../config/lifecycle.ts'
 import type { ApiConfig, Environment, ResourceConfig } from '../config/schema.ts'
 import type { Endpoint, ExchangeRoute } from '../endpoints/endpoint.ts'
+import { Mediation } from '../mediation/run.ts'
 import { ResourceTemplate, type UriVariables } from './uri-template.ts'
 
 /** A resource ready to serve: its template, methods, endpoints per environment and metric handles. */
@@ -10,11 +11,14 @@ export class CompiledResource {
   readonly endpoints: Partial<Record<Environment, Endpoint>>
   readonly #methods: ReadonlySet<string> | undefined
   readonly allowed: readonly string[]
+  /** The IN and OUT sequences of the API and this resource; undefined when there are none. */
+  readonly mediation: Mediation | undefined
 
   constructor(api: ApiConfig, config: ResourceConfig, endpoints: Partial<Record<Environment, Endpoint>>) {
     this.template = new ResourceTemplate(config.uriTemplate)
     this.route = { apiName: api.name, apiVersion: api.version, uriTemplate: config.uriTemplate }
     this.endpoints = endpoints
+    this.mediation = Mediation.compile(api, config)
     if (config.methods) {
       const methods = new Set<string>(config.methods)
       if (methods.has('GET')) methods.add('HEAD')

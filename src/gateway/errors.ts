@@ -22,6 +22,8 @@ export const GATEWAY_ERRORS = {
   BACKEND_ERROR: { status: 502, message: 'The backend answered with a failure status' },
   BACKEND_TIMEOUT: { status: 504, message: 'The backend did not respond in time' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed to handle the request' },
+  TARGET_NOT_SET: { status: 500, message: "The API's mediation set no target for its dynamic endpoint" },
+  TARGET_NOT_ALLOWED: { status: 403, message: "The target address is not allowed by the API's dynamic endpoint" },
 } as const satisfies Record<string, { status: number; message: string }>
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS
@@ -42,6 +44,10 @@ export function errorCodeForFailure(kind: FailureKind): GatewayErrorCode {
       return 'BAD_REQUEST'
     case 'unavailable':
       return 'ENDPOINT_UNAVAILABLE'
+    case 'no-target':
+      return 'TARGET_NOT_SET'
+    case 'target-refused':
+      return 'TARGET_NOT_ALLOWED'
     case 'aborted':
     case 'connect-refused':
     case 'connect-failed':
