@@ -170,7 +170,7 @@ export function apiBasePaths(api: Pick<ApiConfig, 'context' | 'version' | 'defau
   return [versioned, bare]
 }
 
-function endpointVariables(endpoint: { url?: string }): string[] {
+function endpointVariables(endpoint: { type: string; url?: string }): string[] {
   if (typeof endpoint.url !== 'string') return []
   const path = endpoint.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
   return templateVariables(path)

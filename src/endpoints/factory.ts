@@ -1,5 +1,6 @@
 import type { EndpointConfig, LeafConfig } from '../config/endpoint-schema.ts'
 import type { Endpoint } from './endpoint.ts'
+import { DynamicEndpoint } from './dynamic.ts'
 import { HttpEndpoint } from './http.ts'
 
 /** Builds child endpoints for groups; the snapshot passes one that reuses unchanged endpoints. */
@@ -10,6 +11,8 @@ export function createEndpoint(config: EndpointConfig, id: string, _build: Endpo
   switch (config.type) {
     case 'http':
       return leaf(new HttpEndpoint(id, config), config)
+    case 'dynamic':
+      return leaf(new DynamicEndpoint(id, config), config)
   }
 }
 

@@ -1,5 +1,6 @@
 import { AdminServer } from '../admin/server.ts'
 import { ConfigError, loadConfigFile } from '../config/load.ts'
+import { protectPort } from '../endpoints/target-guard.ts'
 import type { ConfigModel } from '../config/schema.ts'
 import { AccessLog } from '../telemetry/access-log.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
@@ -21,6 +22,8 @@ export class PorticoInstance {
   readonly admin: AdminServer | undefined
   readonly logger: Logger
   readonly #accessLog: AccessLog | undefined
+  /** Keeps dynamic endpoints away from the admin port while this instance runs. */
+  #releaseAdminPort: () => void = () => {}
 
   private constructor(gateway: Gateway, metrics: GatewayMetrics, admin: AdminServer | undefined, logger: Logger, accessLog: AccessLog | undefined) {
     this.gateway = gateway
@@ -47,7 +50,10 @@ export class PorticoInstance {
         throw error
       }
     }
-    return new PorticoInstance(gateway, metrics, admin, logger, accessLog)
+    const instance = new PorticoInstance(gateway, metrics, admin, logger, accessLog)
+    const adminPort = admin ? Number(new URL(admin.url).port) : config.admin.enabled ? config.admin.port : undefined
+    if (adminPort) instance.#releaseAdminPort = protectPort(adminPort)
+    return instance
   }
 
   /** Loads `file` and swaps it in; an invalid file keeps the running config and logs every problem. */
@@ -66,6 +72,7 @@ export class PorticoInstance {
   async close(): Promise<void> {
     await this.gateway.close()
     await this.admin?.close()
+    this.#releaseAdminPort()
     this.#accessLog?.close()
   }
 }

@@ -1,0 +1,106 @@
+import { LRUCache } from 'lru-cache'
+import type { DynamicEndpointConfig } from '../config/endpoint-schema.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from './endpoint.ts'
+import { HttpEndpoint } from './http.ts'
+import { TargetGuard, TargetRefused } from './target-guard.ts'
+
+/**
+ * A leaf whose address the IN sequence sets per request (`exchange.target`). Each allowed origin gets an http
+ * endpoint of its own (the same transport, timeouts and pool settings as a static one); at most `maxOrigins`
+ * stay open, the least recently used closing first, so many distinct targets cannot exhaust memory or sockets.
+ * The target is a base URL: the request's path below the API (after any rewrite) and its query are appended,
+ * as WSO2 appends the REST URL postfix to the `To` address.
+ */
+export class DynamicEndpoint implements Endpoint {
+  readonly id: string
+  readonly isPrototype = false
+  readonly #config: DynamicEndpointConfig
+  readonly #guard: TargetGuard
+  readonly #origins: LRUCache<string, HttpEndpoint>
+  readonly #closing = new Set<Promise<void>>()
+  #sent = 0
+  #refused = 0
+  #closed = false
+
+  constructor(id: string, config: DynamicEndpointConfig) {
+    this.id = id
+    this.#config = config
+    this.#guard = new TargetGuard(config)
+    this.#origins = new LRUCache({
+      max: config.maxOrigins,
+      // An evicted origin's pool finishes its requests in flight, then closes.
+      dispose: (endpoint) => {
+        const closing = endpoint.close().finally(() => this.#closing.delete(closing))
+        this.#closing.add(closing)
+      },
+    })
+  }
+
+  async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
+    const target = exchange.target
+    if (!target) {
+      this.#refused++
+      throw new EndpointError('no-target', this.id, `${this.id}: the IN sequence set no target; add a setTarget mediator`)
+    }
+    let checked
+    try {
+      checked = this.#guard.check(target)
+    } catch (error) {
+      if (!(error instanceof TargetRefused)) throw error
+      this.#refused++
+      throw new EndpointError('target-refused', this.id, `${this.id}: ${error.message}`)
+    }
+    this.#sent++
+    const query = checked.query && exchange.query ? `${checked.query}&${exchange.query}` : checked.query || exchange.query
+    try {
+      return await this.#endpoint(checked.origin, checked.port).send({ ...exchange, path: `${checked.basePath}${exchange.path}`, query }, signal)
+    } catch (error) {
+      // A host name that resolved to a protected address: refused when the connection opened.
+      if (error instanceof TargetRefused) {
+        this.#refused++
+        throw new EndpointError('target-refused', this.id, `${this.id}: ${error.message}`)
+      }
+      if (error instanceof EndpointError && error.cause instanceof TargetRefused) {
+        this.#refused++
+        throw new EndpointError('target-refused', this.id, `${this.id}: ${error.cause.message}`)
+      }
+      throw error
+    }
+  }
+
+  #endpoint(origin: string, port: number): HttpEndpoint {
+    let endpoint = this.#origins.get(origin)
+    if (!endpoint) {
+      const config = this.#config
+      endpoint = new HttpEndpoint(
+        this.id,
+        { type: 'http', name: config.name, url: origin, timeouts: config.timeouts, pool: config.pool },
+        { lookup: this.#guard.lookupFor(port) },
+      )
+      this.#origins.set(origin, endpoint)
+    }
+    return endpoint
+  }
+
+  ready(): boolean {
+    return !this.#closed
+  }
+
+  describe(): EndpointStatus {
+    return {
+      id: this.id,
+      type: 'dynamic',
+      state: this.#closed ? 'closed' : 'active',
+      origins: this.#origins.size,
+      maxOrigins: this.#config.maxOrigins,
+      sent: this.#sent,
+      refused: this.#refused,
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#origins.clear()
+    await Promise.all(this.#closing)
+  }
+}
