@@ -181,7 +181,7 @@ class Compiler {
   }
 
   respond(config: RespondMediatorConfig): Step {
-    const body = config.body === undefined ? undefined : new ValueTemplate(config.body)
+    const body = config.body === undefined ? undefined : new ValueTemplate(config.body, false)
     const headers = Object.entries(config.headers).flat()
     const hasContentType = Object.keys(config.headers).some((name) => name.toLowerCase() === 'content-type')
     return (context) => {

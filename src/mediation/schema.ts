@@ -184,8 +184,8 @@ const Rewrite = z
 const Respond = z.strictObject({
   status: z.number().int().min(200).max(599).default(200),
   headers: z.record(HeaderName, z.string()).default({}),
-  /** A template over properties and URI variables, like setTarget's. */
-  body: Template.optional(),
+  /** Text in which `{name}` is a property or URI variable, like setTarget's; other braces are text (JSON). */
+  body: z.string().optional(),
 })
 
 const Log = z.strictObject({

@@ -14,8 +14,9 @@ type Part = string | { name: string; reserved: boolean; uriVariableOnly: boolean
 export class ValueTemplate {
   readonly #parts: Part[]
 
-  constructor(template: string) {
-    const problem = templateProblem(template)
+  /** `strict`: any brace outside a variable is an error (addresses, paths); otherwise it is text (bodies). */
+  constructor(template: string, strict = true) {
+    const problem = strict ? templateProblem(template) : undefined
     if (problem) throw new Error(problem)
     this.#parts = []
     let last = 0
