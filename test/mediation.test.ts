@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test'
 import { request } from 'undici'
 import { ConfigError, parseConfig } from '../src/config/load.ts'
 import { protectPort, TargetGuard, TargetRefused } from '../src/endpoints/target-guard.ts'
-import { startEchoBackend, type TestBackend } from './support/backend.ts'
+import { startBackend, startEchoBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 
 const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/'
@@ -392,5 +392,67 @@ describe('dynamic target guard', () => {
       release()
     }
     assert.equal(refusal('http://127.0.0.1:45999/metrics'), '')
+  })
+})
+
+describe('OUT sequences and dynamic leaf settings', () => {
+  let backend: TestBackend
+  let gateway: TestGateway
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      if (req.url!.startsWith('/slow')) return // never answers: the response timeout must fire
+      const body = JSON.stringify({ status: req.url!.includes('fail') ? 'failed' : 'ok', id: 7 })
+      res.writeHead(200, { 'content-type': 'application/json', 'x-internal': 'secret' })
+      res.end(body)
+    })
+    gateway = await startGateway(`
+apis:
+  - name: out
+    context: /out
+    version: v1
+    inSequence:
+      - setTarget: "${backend.url}"
+    outSequence:
+      - property: { name: outcome, jsonPath: "$.status" }
+      - header: { name: X-Internal, remove: true }
+      - header: { name: X-Outcome, expression: "properties.outcome + '/' + string(response.status)" }
+      - filter:
+          source: { expression: "properties.outcome" }
+          regex: failed
+          then:
+            - respond: { status: 502, headers: { content-type: application/json }, body: '{"error":"backend reported {outcome}"}' }
+    endpoints:
+      production:
+        type: dynamic
+        timeouts: { response: 300ms }
+        allow: [ { host: 127.0.0.1, ports: [${backend.port}] } ]
+`)
+  })
+  after(async () => {
+    await gateway.close()
+    await backend.close()
+  })
+
+  test('an OUT sequence reads the response body, edits headers, and passes the body on unchanged', async () => {
+    const response = await request(`${gateway.url}/out/v1/items`, { headersTimeout: 5000, bodyTimeout: 5000 })
+    assert.equal(response.statusCode, 200)
+    assert.equal(response.headers['x-outcome'], 'ok/200')
+    assert.equal(response.headers['x-internal'], undefined)
+    assert.equal(await response.body.text(), '{"status":"ok","id":7}')
+  })
+
+  test('an OUT sequence can replace the response with its own', async () => {
+    const response = await request(`${gateway.url}/out/v1/fail`, { headersTimeout: 5000, bodyTimeout: 5000 })
+    assert.equal(response.statusCode, 502)
+    assert.deepEqual(await response.body.json(), { error: 'backend reported failed' })
+  })
+
+  test("a dynamic endpoint applies its leaf's response timeout", async () => {
+    const started = performance.now()
+    const response = await request(`${gateway.url}/out/v1/slow`, { headersTimeout: 5000, bodyTimeout: 5000 })
+    assert.equal(response.statusCode, 504)
+    assert.equal(((await response.body.json()) as { code: string }).code, 'BACKEND_TIMEOUT')
+    assert.ok(performance.now() - started < 3000)
   })
 })
