@@ -319,6 +319,17 @@ ${sequence}
     assert.match(found[0]!, /^apis\[0\]\.resources\[0\]\.inSequence\[0\]\.filter\.if: is not a valid CEL expression/)
   })
 
+  test('a misspelt variable or function in CEL is a config error, not a filter that is always false', () => {
+    const found = problems(
+      api(`          - filter: { if: "requst.method == 'GET'", then: [] }
+          - property: { name: x, expression: "lower(request.path)" }`),
+    )
+    assert.deepEqual(found, [
+      'apis[0].resources[0].inSequence[0].filter.if: is not a valid CEL expression: unknown name "requst"; expressions see request, response, properties, api, environment',
+      'apis[0].resources[0].inSequence[1].property.expression: is not a valid CEL expression: unknown function "lower"',
+    ])
+  })
+
   test('XPath, JSONPath, regex and template errors name their fields, nested ones too', () => {
     const found = problems(
       api(`          - property: { name: x, xpath: "//m:[" }

@@ -20,6 +20,8 @@ export interface ExpressionScope {
 
 export type CompiledExpression = (scope: ExpressionScope) => unknown
 
+const VARIABLES = ['request', 'response', 'properties', 'api', 'environment'] as const
+
 const environment = celEnv({
   variables: {
     request: CelScalar.DYN,
@@ -38,7 +40,9 @@ const compiled = new Map<string, CompiledExpression>()
 export function compileExpression(source: string): CompiledExpression {
   let expression = compiled.get(source)
   if (!expression) {
-    const run = plan(environment, parse(source))
+    const parsed = parse(source)
+    checkNames(parsed.expr, new Set(VARIABLES))
+    const run = plan(environment, parsed)
     // A failed evaluation (a missing header, a type mismatch) has no value: a filter takes its else branch.
     expression = (scope) => {
       const result = run(scope as unknown as Parameters<typeof run>[0])
@@ -47,6 +51,54 @@ export function compileExpression(source: string): CompiledExpression {
     compiled.set(source, expression)
   }
   return expression
+}
+
+type Expr = ReturnType<typeof parse>['expr']
+
+/**
+ * Refuses unknown variables and functions at config load: the planner would accept them and every evaluation
+ * would then fail, which a filter reads as false, so a typo would silently change routing. (@bufbuild/cel's
+ * type checker is not part of its public API, so this walks the parsed tree.)
+ */
+function checkNames(expr: Expr | undefined, names: ReadonlySet<string>): void {
+  if (!expr) return
+  const kind = expr.exprKind
+  switch (kind.case) {
+    case 'identExpr':
+      if (!names.has(kind.value.name)) throw new Error(`unknown name "${kind.value.name}"; expressions see ${VARIABLES.join(', ')}`)
+      return
+    case 'selectExpr':
+      return checkNames(kind.value.operand, names)
+    case 'callExpr': {
+      const name = kind.value.function
+      // Operators (`_==_`, `!_`, `@in`, ...) are built into the planner rather than listed as functions.
+      if (/^[A-Za-z]/.test(name) && !environment.funcs.find(name)) throw new Error(`unknown function "${name}"`)
+      checkNames(kind.value.target, names)
+      for (const arg of kind.value.args) checkNames(arg, names)
+      return
+    }
+    case 'listExpr':
+      for (const element of kind.value.elements) checkNames(element, names)
+      return
+    case 'structExpr':
+      for (const entry of kind.value.entries) {
+        if (entry.keyKind.case === 'mapKey') checkNames(entry.keyKind.value, names)
+        checkNames(entry.value, names)
+      }
+      return
+    case 'comprehensionExpr': {
+      const comprehension = kind.value
+      checkNames(comprehension.iterRange, names)
+      checkNames(comprehension.accuInit, names)
+      const inner = new Set([...names, comprehension.iterVar, comprehension.iterVar2, comprehension.accuVar])
+      checkNames(comprehension.loopCondition, inner)
+      checkNames(comprehension.loopStep, inner)
+      checkNames(comprehension.result, inner)
+      return
+    }
+    default:
+      return
+  }
 }
 
 /** The problem with an expression's syntax, for the config check; undefined when it compiles. */
