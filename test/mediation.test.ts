@@ -240,6 +240,7 @@ apis:
     const response = await call('/orders/v1/no-target')
     assert.equal(response.status, 500)
     assert.equal(response.json().code, 'TARGET_NOT_SET')
+    assert.match(response.json().message, /the IN sequence set no target; add a setTarget mediator/)
   })
 
   test('targets outside the allow-list are refused with 403', async () => {
@@ -248,6 +249,7 @@ apis:
       const response = await call('/open/v1/x', { headers: { 'x-target': target } })
       assert.equal(response.status, 403, target)
       assert.equal(response.json().code, 'TARGET_NOT_ALLOWED')
+      assert.match(response.json().message, /not in the endpoint's allow-list|must use http or https|not an absolute URL/, target)
     }
     // The orders API allows only its three backends' ports: another port on the same host is refused.
     const sneaky = await call(`/orders/v1/by-query/x?backend=nothing`)
@@ -259,10 +261,12 @@ apis:
     const direct = await call('/open/v1/health', { headers: { 'x-target': `http://127.0.0.1:${adminPort}` } })
     assert.equal(direct.status, 403)
     assert.equal(direct.json().code, 'TARGET_NOT_ALLOWED')
+    assert.match(direct.json().message, new RegExp(`open:v1:production: the target 127\\.0\\.0\\.1:${adminPort} is the gateway's own admin port`))
     // By name: the check runs on the address the name resolves to, when the connection opens.
     const byName = await call('/open/v1/health', { headers: { 'x-target': `http://localhost:${adminPort}` } })
     assert.equal(byName.status, 403)
     assert.equal(byName.json().code, 'TARGET_NOT_ALLOWED')
+    assert.match(byName.json().message, /is the gateway's own admin port/)
     // The same target through an endpoint that explicitly allows the admin port reaches it.
     const trusted = await call('/trusted/v1/health', { headers: { 'x-target': `http://127.0.0.1:${adminPort}` } })
     assert.equal(trusted.status, 200)
@@ -273,6 +277,7 @@ apis:
     const response = await call('/open/v1/latest/meta-data/', { headers: { 'x-target': 'http://169.254.169.254' } })
     assert.equal(response.status, 403)
     assert.equal(response.json().code, 'TARGET_NOT_ALLOWED')
+    assert.match(response.json().message, /169\.254\.169\.254 is link-local or a cloud metadata service/)
   })
 
   test('an allowed target works by IP and by name, and the pool cache stays within maxOrigins', async () => {

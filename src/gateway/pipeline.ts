@@ -232,5 +232,7 @@ function hasBody(req: IncomingMessage): boolean {
 /** A failure's message for the client: what failed and why, without internals such as stack traces. */
 function publicMessage(failure: EndpointError): string {
   const base = GATEWAY_ERRORS[errorCodeForFailure(failure.kind)].message
+  // A refused dynamic target was the client's choice: saying why tells it what to change and reveals nothing else.
+  if (failure.kind === 'target-refused' || failure.kind === 'no-target') return `${base} (endpoint ${failure.message})`
   return `${base} (endpoint ${failure.endpointId}: ${failure.kind})`
 }
