@@ -63,7 +63,7 @@ apis:
   async function call(path: string) {
     const response = await request(`${gateway.url}${path}`)
     const body = (await response.body.json()) as { code: string; message: string; requestId: string }
-    return { status: response.statusCode, headerRequestId: response.headers['x-request-id'], ...body }
+    return { ...body, status: response.statusCode, headerRequestId: response.headers['x-request-id'] }
   }
 
   test('an unreachable backend is 502 BACKEND_UNREACHABLE naming the endpoint and the failure kind', async () => {
@@ -129,5 +129,22 @@ apis:
     assert.equal(statusOf(absolute), 400)
     const asterisk = await rawExchange(gateway.url, 'OPTIONS * HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
     assert.equal(statusOf(asterisk), 400)
+  })
+
+  test('smuggling shapes, a missing Host, TRACE and CONNECT are refused with JSON errors', async () => {
+    const body = (response: string) => JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as { code: string }
+    const smuggled = await rawExchange(gateway.url, 'POST /down/v1/x HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n')
+    assert.equal(statusOf(smuggled), 400)
+    const twoLengths = await rawExchange(gateway.url, 'POST /down/v1/x HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ncontent-length: 5\r\n\r\nabcd')
+    assert.equal(statusOf(twoLengths), 400)
+    const noHost = await rawExchange(gateway.url, 'GET /down/v1/x HTTP/1.1\r\nconnection: close\r\n\r\n')
+    assert.equal(statusOf(noHost), 400)
+    assert.equal(body(noHost).code, 'BAD_REQUEST')
+    const trace = await rawExchange(gateway.url, 'TRACE /down/v1/x HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
+    assert.equal(statusOf(trace), 405)
+    assert.match(trace, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i)
+    const tunnel = await rawExchange(gateway.url, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nhost: 127.0.0.1:22\r\n\r\n')
+    assert.equal(statusOf(tunnel), 405)
+    assert.equal(body(tunnel).code, 'METHOD_NOT_ALLOWED')
   })
 })

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { Duration } from './duration.ts'
+import { checkLambda, lambdaFields } from './lambda-schema.ts'
 
 /** Names that show up in metrics and logs: letters, digits and `._:-`. */
 export const EndpointName = z
@@ -61,6 +62,9 @@ export function httpUrlProblem(url: string): string | undefined {
   return undefined
 }
 
+/** An AWS Lambda function, invoked through the Lambda Invoke API (see docs/lambda.md). */
+export const LambdaEndpoint = z.strictObject({ type: z.literal('lambda'), ...leafFields, ...lambdaFields }).superRefine(checkLambda)
+
 /** An origin a dynamic endpoint may reach. */
 const AllowedOrigin = z.strictObject({
   /** A host name or IP address, or `*.example.com` for every name below example.com. */
@@ -91,9 +95,10 @@ export const DynamicEndpoint = z.strictObject({
 })
 
 /** Every endpoint type, told apart by `type`. */
-export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, DynamicEndpoint])
+export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, LambdaEndpoint, DynamicEndpoint])
 
 export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
+export type LambdaEndpointConfig = z.output<typeof LambdaEndpoint>
 export type DynamicEndpointConfig = z.output<typeof DynamicEndpoint>
 /** What every leaf's config has. */
 export type LeafConfig = z.output<z.ZodObject<typeof leafFields>>

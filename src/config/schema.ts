@@ -170,8 +170,8 @@ export function apiBasePaths(api: Pick<ApiConfig, 'context' | 'version' | 'defau
   return [versioned, bare]
 }
 
-function endpointVariables(endpoint: { type: string; url?: string }): string[] {
-  if (typeof endpoint.url !== 'string') return []
+function endpointVariables(endpoint: object): string[] {
+  if (!('url' in endpoint) || typeof endpoint.url !== 'string') return []
   const path = endpoint.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
   return templateVariables(path)
 }

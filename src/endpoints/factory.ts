@@ -2,6 +2,7 @@ import type { EndpointConfig, LeafConfig } from '../config/endpoint-schema.ts'
 import type { Endpoint } from './endpoint.ts'
 import { DynamicEndpoint } from './dynamic.ts'
 import { HttpEndpoint } from './http.ts'
+import { LambdaEndpoint } from './lambda.ts'
 
 /** Builds child endpoints for groups; the snapshot passes one that reuses unchanged endpoints. */
 export type EndpointBuilder = (config: EndpointConfig, id: string) => Endpoint
@@ -11,6 +12,8 @@ export function createEndpoint(config: EndpointConfig, id: string, _build: Endpo
   switch (config.type) {
     case 'http':
       return leaf(new HttpEndpoint(id, config), config)
+    case 'lambda':
+      return leaf(new LambdaEndpoint(id, config), config)
     case 'dynamic':
       return leaf(new DynamicEndpoint(id, config), config)
   }

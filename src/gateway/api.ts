@@ -1,5 +1,5 @@
 import type { LifecycleState } from '../config/lifecycle.ts'
-import type { ApiConfig, Environment, ResourceConfig } from '../config/schema.ts'
+import { HTTP_METHODS, type ApiConfig, type Environment, type ResourceConfig } from '../config/schema.ts'
 import type { Endpoint, ExchangeRoute } from '../endpoints/endpoint.ts'
 import { Mediation } from '../mediation/run.ts'
 import { ResourceTemplate, type UriVariables } from './uri-template.ts'
@@ -9,7 +9,7 @@ export class CompiledResource {
   readonly template: ResourceTemplate
   readonly route: ExchangeRoute
   readonly endpoints: Partial<Record<Environment, Endpoint>>
-  readonly #methods: ReadonlySet<string> | undefined
+  readonly #methods: ReadonlySet<string>
   readonly allowed: readonly string[]
   /** The IN and OUT sequences of the API and this resource; undefined when there are none. */
   readonly mediation: Mediation | undefined
@@ -19,19 +19,15 @@ export class CompiledResource {
     this.route = { apiName: api.name, apiVersion: api.version, uriTemplate: config.uriTemplate }
     this.endpoints = endpoints
     this.mediation = Mediation.compile(api, config)
-    if (config.methods) {
-      const methods = new Set<string>(config.methods)
-      if (methods.has('GET')) methods.add('HEAD')
-      this.#methods = methods
-      this.allowed = [...methods]
-    } else {
-      this.#methods = undefined
-      this.allowed = []
-    }
+    // "All methods" means the ones an API describes; TRACE (cross-site tracing) and CONNECT (tunnels) never pass.
+    const methods = new Set<string>(config.methods ?? HTTP_METHODS)
+    if (methods.has('GET')) methods.add('HEAD')
+    this.#methods = methods
+    this.allowed = [...methods]
   }
 
   accepts(method: string): boolean {
-    return this.#methods === undefined || this.#methods.has(method)
+    return this.#methods.has(method)
   }
 }
 

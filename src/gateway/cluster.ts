@@ -96,6 +96,8 @@ function describeWorker(worker: Worker, id: number): Promise<unknown> {
 export function runWorker(logger: Logger): void {
   let instance: PorticoInstance | undefined
   process.on('message', (message: ToWorker) => {
+    // The same channel carries prom-client's metric requests, which its AggregatorRegistry answers itself.
+    if (message?.type !== 'config' && message?.type !== 'describe') return
     if (message.type === 'describe') {
       process.send?.({ type: 'described', id: message.id, endpoints: instance?.gateway.snapshot.roots.map((e) => e.describe()) ?? [] } satisfies ToPrimary)
       return
@@ -108,6 +110,8 @@ export function runWorker(logger: Logger): void {
       }
       instance = await PorticoInstance.start(config, { logger, admin: false, reusePort: true })
       AggregatorRegistry.setRegistries([instance.metrics.registry])
+      // Constructing one installs prom-client's worker side, which answers the primary's metric requests.
+      new AggregatorRegistry()
       process.send?.({ type: 'ready', addresses: instance.gateway.addresses() } satisfies ToPrimary)
     })().catch((error: unknown) => {
       logger.fatal({ err: error }, 'worker failed')

@@ -21,6 +21,7 @@ export const GATEWAY_ERRORS = {
   BACKEND_BAD_RESPONSE: { status: 502, message: 'The backend sent an invalid response' },
   BACKEND_ERROR: { status: 502, message: 'The backend answered with a failure status' },
   BACKEND_TIMEOUT: { status: 504, message: 'The backend did not respond in time' },
+  LAMBDA_FUNCTION_ERROR: { status: 502, message: 'The Lambda function failed' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed to handle the request' },
   TARGET_NOT_SET: { status: 500, message: "The API's mediation set no target for its dynamic endpoint" },
   TARGET_NOT_ALLOWED: { status: 403, message: "The target address is not allowed by the API's dynamic endpoint" },

@@ -69,10 +69,16 @@ export class PorticoInstance {
     }
   }
 
-  async close(): Promise<void> {
-    await this.gateway.close()
-    await this.admin?.close()
-    this.#releaseAdminPort()
-    this.#accessLog?.close()
+  #closing: Promise<void> | undefined
+
+  /** Stops serving and flushes the access log; calling it again waits for the same close. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.gateway.close()
+      await this.admin?.close()
+      this.#releaseAdminPort()
+      this.#accessLog?.close()
+    })()
+    return this.#closing
   }
 }

@@ -19,6 +19,8 @@ export function createListenerServer(pipeline: RequestPipeline, limits: Limits):
       connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headersTimeout / 2)),
       // One more than allowed, so the pipeline can tell "too many" from "exactly enough" (node drops the rest).
       maxHeadersCount: limits.maxHeaders + 1,
+      // The pipeline answers a missing Host with the gateway's JSON error instead of node's empty 400.
+      requireHostHeader: false,
     } as Parameters<typeof createServer>[0],
     pipeline.handle,
   )
@@ -26,6 +28,8 @@ export function createListenerServer(pipeline: RequestPipeline, limits: Limits):
   // request is routed; a request that is refused never has its body sent.
   server.on('checkContinue', pipeline.handle)
   server.on('clientError', answerClientError)
+  // The gateway is no forward proxy: CONNECT tunnels are refused, not silently dropped.
+  server.on('connect', (_req, socket: Socket) => answerRaw(socket, 'METHOD_NOT_ALLOWED', 'CONNECT is not supported'))
   return server
 }
 
@@ -38,9 +42,14 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   let code: GatewayErrorCode = 'BAD_REQUEST'
   if (error.code === 'HPE_HEADER_OVERFLOW') code = 'HEADERS_TOO_LARGE'
   else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') code = 'REQUEST_TIMEOUT'
+  answerRaw(socket, code, GATEWAY_ERRORS[code].message)
+}
+
+/** Writes a JSON error straight to the socket and closes it, for requests that never reach the pipeline. */
+function answerRaw(socket: Socket, code: GatewayErrorCode, message: string): void {
   const { status } = GATEWAY_ERRORS[code]
   const requestId = randomUUID()
-  const body = JSON.stringify({ code, message: GATEWAY_ERRORS[code].message, requestId })
+  const body = JSON.stringify({ code, message, requestId })
   socket.end(
     `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,

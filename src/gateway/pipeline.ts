@@ -81,6 +81,9 @@ export class RequestPipeline {
 
   async #exchange(req: IncomingMessage, res: ServerResponse, outcome: Outcome, query: string): Promise<void> {
     if (req.rawHeaders.length > this.#maxHeaderFields) return this.#fail(res, outcome, 'HEADERS_TOO_LARGE')
+    if (req.headers.host === undefined && req.httpVersionMinor === 1) {
+      return this.#fail(res, outcome, 'BAD_REQUEST', 'An HTTP/1.1 request needs a Host header')
+    }
     const path = outcome.path
     if (path.charCodeAt(0) !== 47 || DOT_SEGMENT.test(path)) {
       return this.#fail(res, outcome, 'BAD_REQUEST', 'The request target must be an absolute path without "." or ".." segments')

@@ -14,7 +14,7 @@ export class GatewayMetrics {
 
   constructor() {
     this.registry = new Registry()
-    collectDefaultMetrics({ register: this.registry, prefix: 'portico_process_' })
+    collectDefaultMetrics({ register: this.registry, prefix: 'portico_' })
     this.#requests = new Counter({
       name: 'portico_requests_total',
       help: 'Requests answered, by API, resource, method and status',

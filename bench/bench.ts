@@ -1,0 +1,189 @@
+// `npm run bench`: Portico against the Node floor, same backend, same run, interleaved rounds, pinned CPUs.
+// Reports CPU microseconds per request of each proxy process (utime + stime from /proc over requests served),
+// which is steadier than requests per second on a shared machine, and the ratio of the two.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer, connect } from 'node:net'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startNginx } from './nginx.ts'
+import { scenarios, type Scenario } from './scenarios.ts'
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
+const only = process.argv[2]
+const root = fileURLToPath(new URL('..', import.meta.url))
+const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
+
+// The proxies share one core; wrk and nginx share the other. On one core everything shares it.
+const cores = availableParallelism()
+const proxyCpu = ['taskset', '-c', '0']
+const loadCpu = ['taskset', '-c', cores > 1 ? '1' : '0']
+
+interface Measure {
+  requests: number
+  rps: number
+  cpuSeconds: number
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-bench-'))
+  const children: ChildProcess[] = []
+  const stopAll = () => children.forEach((child) => child.kill('SIGTERM'))
+  process.on('SIGINT', () => {
+    stopAll()
+    process.exit(130)
+  })
+  try {
+    const nginxPort = await freePort()
+    children.push(await startNginx(dir, nginxPort, loadCpu))
+    await waitForPort(nginxPort)
+    const upstream = `http://127.0.0.1:${nginxPort}`
+
+    const selected = scenarios.filter((scenario) => !only || scenario.name === only)
+    if (selected.length === 0) throw new Error(`no scenario named "${only}"; known: ${scenarios.map((s) => s.name).join(', ')}`)
+    const results = []
+    for (const scenario of selected) results.push(await run(scenario, upstream, dir, children))
+    printTable(results)
+    // The headline scenario's line comes last, so a reader of the last line gets it.
+    const ordered = [...results.filter((r) => r.scenario !== 'get-small'), ...results.filter((r) => r.scenario === 'get-small')]
+    for (const result of ordered) console.log(JSON.stringify(result))
+  } finally {
+    stopAll()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function run(scenario: Scenario, upstream: string, dir: string, children: ChildProcess[]) {
+  const porticoPort = await freePort()
+  const floorPort = await freePort()
+  const config = join(dir, `${scenario.name}.yaml`)
+  await writeFile(
+    config,
+    `listeners: [{ name: bench, host: 127.0.0.1, port: ${porticoPort} }]
+admin: { enabled: false }
+accessLog: { enabled: true, path: "${join(dir, `${scenario.name}-access.log`)}" }
+apis:${scenario.apis(upstream)}`,
+  )
+  const portico = spawnProxy([join(root, 'src/cli.ts'), 'start', '--config', config, '--workers', '1'], { PORTICO_LOG_LEVEL: 'warn' })
+  const floor = spawnProxy([join(root, 'bench/floor.ts'), String(floorPort), upstream], {})
+  children.push(portico, floor)
+  await Promise.all([waitForPort(porticoPort), waitForPort(floorPort)])
+
+  const script = join(dir, `${scenario.name}.lua`)
+  await writeFile(script, wrkScript(scenario))
+  const targets = {
+    portico: { process: portico, url: `http://127.0.0.1:${porticoPort}${scenario.porticoPath}` },
+    floor: { process: floor, url: `http://127.0.0.1:${floorPort}${scenario.upstreamPath}` },
+  }
+  // Warm up both (JIT, pools) before anything counts.
+  for (const target of Object.values(targets)) await measure(target.process, target.url, script, 2)
+
+  const totals = { portico: [] as Measure[], floor: [] as Measure[] }
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate which goes first so drift on the machine hits both alike.
+    const order = round % 2 === 0 ? (['portico', 'floor'] as const) : (['floor', 'portico'] as const)
+    for (const name of order) totals[name].push(await measure(targets[name].process, targets[name].url, script, SECONDS))
+    process.stderr.write(`${scenario.name} round ${round + 1}/${ROUNDS}: portico ${fmt(totals.portico.at(-1)!)} | floor ${fmt(totals.floor.at(-1)!)}\n`)
+  }
+  portico.kill('SIGTERM')
+  floor.kill('SIGTERM')
+
+  const cpuPerRequest = (measures: Measure[]) =>
+    (measures.reduce((sum, m) => sum + m.cpuSeconds, 0) * 1e6) / measures.reduce((sum, m) => sum + m.requests, 0)
+  const portico_cpu_us_per_req = round1(cpuPerRequest(totals.portico))
+  const floor_cpu_us_per_req = round1(cpuPerRequest(totals.floor))
+  return {
+    scenario: scenario.name,
+    portico_rps: Math.round(median(totals.portico.map((m) => m.rps))),
+    floor_rps: Math.round(median(totals.floor.map((m) => m.rps))),
+    portico_cpu_us_per_req,
+    floor_cpu_us_per_req,
+    cpu_ratio: Math.round((portico_cpu_us_per_req / floor_cpu_us_per_req) * 100) / 100,
+    target: scenario.target,
+  }
+}
+
+function spawnProxy(args: string[], env: Record<string, string>): ChildProcess {
+  const [command, ...rest] = [...proxyCpu, process.execPath, ...args]
+  return spawn(command!, rest, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } })
+}
+
+/** Runs wrk against `url` for `seconds` and reads the proxy's CPU time around it. */
+async function measure(proxy: ChildProcess, url: string, script: string, seconds: number): Promise<Measure> {
+  const before = await cpuSeconds(proxy.pid!)
+  const output = await runWrk(url, script, seconds)
+  const after = await cpuSeconds(proxy.pid!)
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1])
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1])
+  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(output)
+  if (errors) throw new Error(`wrk saw failures against ${url}; a benchmark of errors means nothing:\n${output}`)
+  if (!requests || !rps) throw new Error(`could not read wrk's output:\n${output}`)
+  return { requests, rps, cpuSeconds: after - before }
+}
+
+function runWrk(url: string, script: string, seconds: number): Promise<string> {
+  const [command, ...args] = [...loadCpu, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '-s', script, url]
+  return new Promise((resolve, reject) => {
+    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk))
+    child.on('error', reject)
+    child.on('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`wrk exited with ${code}:\n${output}`))))
+  })
+}
+
+/** utime + stime of a process, from /proc/PID/stat (fields 14 and 15, counted after the command name). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+}
+
+function wrkScript(scenario: Scenario): string {
+  const lines = [`wrk.method = ${JSON.stringify(scenario.method)}`]
+  for (const [name, value] of Object.entries(scenario.headers ?? {})) lines.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`)
+  if (scenario.body !== undefined) lines.push(`wrk.body = ${JSON.stringify(scenario.body)}`)
+  return lines.join('\n') + '\n'
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitForPort(port: number): Promise<void> {
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.once('connect', () => (socket.destroy(), resolve(true)))
+      socket.once('error', () => resolve(false))
+    })
+    if (open) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`nothing listened on 127.0.0.1:${port} within 20 s`)
+}
+
+function printTable(results: Array<Record<string, string | number>>): void {
+  const columns = ['scenario', 'portico_rps', 'floor_rps', 'portico_cpu_us_per_req', 'floor_cpu_us_per_req', 'cpu_ratio', 'target']
+  const widths = columns.map((column) => Math.max(column.length, ...results.map((r) => String(r[column]).length)))
+  const row = (values: string[]) => values.map((value, i) => value.padEnd(widths[i]!)).join('  ')
+  console.log(row(columns))
+  for (const result of results) console.log(row(columns.map((column) => String(result[column]))))
+}
+
+const fmt = (m: Measure) => `${Math.round(m.rps)} rps, ${round1((m.cpuSeconds * 1e6) / m.requests)} µs/req`
+const round1 = (n: number) => Math.round(n * 10) / 10
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+await main()

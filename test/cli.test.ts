@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { request } from 'undici'
+import { startBackend, type TestBackend } from './support/backend.ts'
+import { freePort, runCli, startCli } from './support/cli.ts'
+
+/** A backend that names itself in the body; requests to `/slow` answer after `slowMs`. */
+function namedBackend(name: string, slowMs = 0): Promise<TestBackend> {
+  return startBackend((req, res) => {
+    const answer = () => res.end(name)
+    if (req.url?.endsWith('/slow')) setTimeout(answer, slowMs)
+    else answer()
+  })
+}
+
+function config(port: number, adminPort: number, backendUrl: string, extra = ''): string {
+  return `listeners: [{ name: main, host: 127.0.0.1, port: ${port} }]
+admin: { host: 127.0.0.1, port: ${adminPort} }
+accessLog: { enabled: false }
+apis:
+  - name: shop
+    context: /shop
+    version: v1
+    endpoints:
+      production: { type: http, url: "${backendUrl}" }
+${extra}`
+}
+
+/** GET over a fresh connection each time, so that with several workers every one of them gets a share. */
+function getFresh(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false, timeout: 10_000 }, (res) => {
+      let body = ''
+      res.on('data', (chunk: Buffer) => (body += chunk))
+      res.on('end', () => resolve({ status: res.statusCode!, body }))
+    })
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within 10 s`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+let dir: string
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'portico-cli-'))
+})
+after(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('portico validate', () => {
+  test('a valid file exits 0 and says what it holds', async () => {
+    const file = join(dir, 'valid.yaml')
+    await writeFile(file, config(8280, 9901, 'http://127.0.0.1:9'))
+    const result = await runCli(['validate', file])
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /valid\.yaml is valid: 1 API\(s\), 1 listener\(s\)/)
+  })
+
+  test('an invalid file exits 1 and lists every problem with file, line, column and field path', async () => {
+    const file = join(dir, 'invalid.yaml')
+    await writeFile(
+      file,
+      `apis:
+  - name: shop
+    context: shop/
+    version: v1
+    endpoints:
+      production: { type: http, urll: "http://127.0.0.1:9" }
+`,
+    )
+    const result = await runCli(['validate', file])
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /^invalid\.yaml:3:14: apis\[0\]\.context: .+/m)
+    assert.match(result.stderr, /^invalid\.yaml:6:19: apis\[0\]\.endpoints\.production: unknown field "urll"/m)
+    assert.match(result.stderr, /^invalid\.yaml:6:19: apis\[0\]\.endpoints\.production\.url: is required/m)
+    assert.match(result.stderr, /4 problem\(s\) in .*invalid\.yaml/)
+  })
+
+  test('a YAML syntax error and a missing file are reported, not thrown', async () => {
+    const file = join(dir, 'broken.yaml')
+    await writeFile(file, 'apis:\n  - name: [unclosed\n')
+    const broken = await runCli(['validate', file])
+    assert.equal(broken.code, 1)
+    assert.match(broken.stderr, /^broken\.yaml:\d+:\d+: /m)
+    assert.doesNotMatch(broken.stderr, /at .*\.ts:\d+/, 'no stack trace')
+    const missing = await runCli(['validate', join(dir, 'nope.yaml')])
+    assert.equal(missing.code, 1)
+    assert.match(missing.stderr, /cannot read the file/)
+  })
+
+  test('an unknown command exits 2 with the usage', async () => {
+    const result = await runCli(['serve'])
+    assert.equal(result.code, 2)
+    assert.match(result.stderr, /Unknown command "serve"/)
+    assert.match(result.stderr, /portico validate FILE/)
+  })
+})
+
+describe('portico start, one process', () => {
+  let a: TestBackend
+  let b: TestBackend
+  before(async () => {
+    a = await namedBackend('a', 1500)
+    b = await namedBackend('b')
+  })
+  after(async () => {
+    await a.close()
+    await b.close()
+  })
+
+  test('--watch reloads a changed file, lets in-flight requests finish, and keeps the running config when the new one is invalid', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()]
+    const file = join(dir, 'watched.yaml')
+    await writeFile(file, config(port, adminPort, a.url))
+    const cli = startCli(['start', '--config', file, '--watch', '--workers', '1'])
+    try {
+      await cli.waitForLog('listening on')
+      const base = `http://127.0.0.1:${port}/shop/v1`
+      assert.equal((await getFresh(`${base}/x`)).body, 'a')
+
+      const inFlight = getFresh(`${base}/slow`)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await writeFile(file, config(port, adminPort, b.url))
+      await cli.waitForLog('"msg":"config reloaded"')
+      assert.equal((await getFresh(`${base}/x`)).body, 'b', 'new requests use the new config')
+      assert.deepEqual(await inFlight, { status: 200, body: 'a' }, 'the request in flight finished on the old endpoint')
+
+      await writeFile(file, config(port, adminPort, 'ftp://nowhere'))
+      await cli.waitForLog('config not reloaded, the running one is kept')
+      assert.match(cli.log(), /apis\[0\]\.endpoints\.production\.url: must use http or https/)
+      assert.equal((await getFresh(`${base}/x`)).body, 'b', 'still serving the last valid config')
+    } finally {
+      await cli.stop()
+    }
+  })
+
+  test('SIGHUP reloads without --watch', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()]
+    const file = join(dir, 'hup.yaml')
+    await writeFile(file, config(port, adminPort, a.url))
+    const cli = startCli(['start', '--config', file, '--workers', '1'])
+    try {
+      await cli.waitForLog('listening on')
+      await writeFile(file, config(port, adminPort, b.url))
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      assert.equal((await getFresh(`http://127.0.0.1:${port}/shop/v1/x`)).body, 'a', 'no reload without --watch or SIGHUP')
+      cli.child.kill('SIGHUP')
+      await cli.waitForLog('"msg":"config reloaded"')
+      assert.equal((await getFresh(`http://127.0.0.1:${port}/shop/v1/x`)).body, 'b')
+    } finally {
+      await cli.stop()
+    }
+  })
+
+  test('a config that cannot start exits 1 with its problems', async () => {
+    const file = join(dir, 'bad-start.yaml')
+    await writeFile(file, 'apis: [{ name: x }]\n')
+    const result = await runCli(['start', '--config', file, '--workers', '1'])
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /apis\[0\]\.context: is required/)
+  })
+})
+
+describe('portico start --workers 2', () => {
+  test('every worker serves, a reload reaches all of them, and the admin port aggregates their metrics', async () => {
+    const a = await namedBackend('a')
+    const b = await namedBackend('b')
+    const [port, adminPort] = [await freePort(), await freePort()]
+    const file = join(dir, 'cluster.yaml')
+    await writeFile(file, config(port, adminPort, a.url))
+    const cli = startCli(['start', '--config', file, '--workers', '2'])
+    try {
+      await cli.waitForLog('worker serving', 2)
+      const base = `http://127.0.0.1:${port}/shop/v1/x`
+      for (let i = 0; i < 10; i++) assert.equal((await getFresh(base)).body, 'a')
+
+      await writeFile(file, config(port, adminPort, b.url))
+      cli.child.kill('SIGHUP')
+      await cli.waitForLog('"msg":"config reloaded"', 2)
+      for (let i = 0; i < 10; i++) assert.equal((await getFresh(base)).body, 'b', 'every worker took the new config')
+
+      const metrics = await (await request(`http://127.0.0.1:${adminPort}/metrics`)).body.text()
+      const served = [...metrics.matchAll(/^portico_requests_total\{api="shop:v1",[^}]*status="200"\} (\d+)$/gm)]
+      assert.equal(served.reduce((sum, match) => sum + Number(match[1]), 0), 20, 'the sum over both workers')
+      const view = (await (await request(`http://127.0.0.1:${adminPort}/admin/endpoints`)).body.json()) as { workers: unknown[] }
+      assert.equal(view.workers.length, 2)
+    } finally {
+      await cli.stop()
+      await a.close()
+      await b.close()
+    }
+  })
+})

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { request } from 'undici'
+import { parseConfig } from '../src/config/load.ts'
+import { startBackend, type TestBackend } from './support/backend.ts'
+import { startGateway, type TestGateway } from './support/gateway.ts'
+
+describe('reload', () => {
+  let backend: TestBackend
+  let gateway: TestGateway
+  /** The backend-side port of the connection each request came in on: the same port means the same pooled connection. */
+  const ports: number[] = []
+
+  const apis = (ordersUrl: string) => `
+apis:
+  - name: menu
+    context: /menu
+    version: v1
+    endpoints:
+      production: { type: http, url: "${backend.url}" }
+  - name: orders
+    context: /orders
+    version: v1
+    endpoints:
+      production: { type: http, url: "${ordersUrl}" }
+`
+
+  before(async () => {
+    backend = await startBackend((req, res) => {
+      ports.push(req.socket.remotePort!)
+      res.end(req.url)
+    })
+    gateway = await startGateway(apis(`${backend.url}/a`))
+  })
+  after(async () => {
+    await gateway.close()
+    await backend.close()
+  })
+
+  const get = async (path: string) => (await (await request(`${gateway.url}${path}`)).body.text())
+
+  test('an unchanged endpoint keeps its object and its pooled connection; a changed one is replaced', async () => {
+    assert.equal(await get('/menu/v1/x'), '/x')
+    assert.equal(await get('/orders/v1/x'), '/a/x')
+    const before = new Map(gateway.instance.gateway.snapshot.roots.map((endpoint) => [endpoint.id, endpoint]))
+    const menuPort = ports[0]
+
+    gateway.instance.gateway.reload(parseConfig(apis(`${backend.url}/b`)))
+    const afterReload = new Map(gateway.instance.gateway.snapshot.roots.map((endpoint) => [endpoint.id, endpoint]))
+    assert.equal(afterReload.get('menu:v1:production'), before.get('menu:v1:production'), 'same endpoint object')
+    assert.notEqual(afterReload.get('orders:v1:production'), before.get('orders:v1:production'), 'a new endpoint for the new URL')
+
+    assert.equal(await get('/menu/v1/y'), '/y')
+    assert.equal(ports.at(-1), menuPort, 'the menu request reused the connection opened before the reload')
+    assert.equal(await get('/orders/v1/y'), '/b/y', 'the new URL is in use')
+  })
+})

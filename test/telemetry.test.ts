@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { request } from 'undici'
+import { startEchoBackend, type TestBackend } from './support/backend.ts'
+import { startGateway, type TestGateway } from './support/gateway.ts'
+
+describe('access log and metrics', () => {
+  let backend: TestBackend
+  let gateway: TestGateway
+  let dir: string
+
+  before(async () => {
+    backend = await startEchoBackend()
+    dir = await mkdtemp(join(tmpdir(), 'portico-log-'))
+    gateway = await startGateway(`
+accessLog: { path: "${join(dir, 'access.log')}" }
+apis:
+  - name: shop
+    context: /shop
+    version: v1
+    resources: [{ uriTemplate: "/items/{id}", methods: [GET] }]
+    endpoints:
+      production: { type: http, url: "${backend.url}" }
+  - name: gone
+    context: /gone
+    version: v1
+    endpoints:
+      production: { type: http, url: "http://127.0.0.1:1" }
+`)
+  })
+  after(async () => {
+    await gateway.close()
+    await backend.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  test('every request gets one JSON access-log line with route, status, latency and upstream timing', async () => {
+    const ok = await request(`${gateway.url}/shop/v1/items/7?secret=1`, { headers: { 'x-request-id': 'log-test-0001' } })
+    await ok.body.text()
+    const failed = await request(`${gateway.url}/gone/v1/x`)
+    await failed.body.text()
+    await gateway.close()
+    const lines = (await readFile(join(dir, 'access.log'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line))
+    const entry = lines.find((line) => line.requestId === 'log-test-0001')
+    assert.ok(entry, 'the request has a line')
+    assert.equal(entry.method, 'GET')
+    assert.equal(entry.path, '/shop/v1/items/7', 'the query string (which may carry secrets) is not logged')
+    assert.equal(entry.status, 200)
+    assert.equal(entry.api, 'shop:v1')
+    assert.equal(entry.resource, '/items/{id}')
+    assert.equal(entry.endpoint, 'shop:v1:production')
+    assert.equal(entry.environment, 'production')
+    assert.equal(typeof entry.durationMs, 'number')
+    assert.equal(typeof entry.upstreamMs, 'number')
+    assert.ok(entry.upstreamMs <= entry.durationMs)
+    const error = lines.find((line) => line.api === 'gone:v1')
+    assert.equal(error.status, 502)
+    assert.equal(error.code, 'BACKEND_UNREACHABLE')
+    assert.equal(error.upstreamMs, undefined)
+    assert.equal(lines.length, 2)
+  })
+})
+
+describe('metrics', () => {
+  let backend: TestBackend
+  let gateway: TestGateway
+
+  before(async () => {
+    backend = await startEchoBackend()
+    gateway = await startGateway(`
+apis:
+  - name: shop
+    context: /shop
+    version: v1
+    resources: [{ uriTemplate: "/items/{id}", methods: [GET] }]
+    endpoints:
+      production: { type: http, url: "${backend.url}" }
+  - name: gone
+    context: /gone
+    version: v1
+    endpoints:
+      production: { type: http, url: "http://127.0.0.1:1" }
+`)
+  })
+  after(async () => {
+    await gateway.close()
+    await backend.close()
+  })
+
+  test('the admin port serves Prometheus metrics by API, resource and status, latency histograms and upstream errors by kind', async () => {
+    for (let i = 0; i < 3; i++) await (await request(`${gateway.url}/shop/v1/items/${i}`)).body.text()
+    await (await request(`${gateway.url}/shop/v1/items/1`, { method: 'POST' })).body.text()
+    await (await request(`${gateway.url}/gone/v1/x`)).body.text()
+    const metrics = await (await request(`${gateway.adminUrl}/metrics`)).body.text()
+    assert.match(metrics, /portico_requests_total\{api="shop:v1",resource="\/items\/\{id\}",method="GET",status="200"\} 3/)
+    assert.match(metrics, /portico_requests_total\{api="shop:v1",resource="",method="POST",status="405"\} 1/)
+    assert.match(metrics, /portico_request_duration_seconds_count\{api="shop:v1",resource="\/items\/\{id\}"\} 3/)
+    assert.match(metrics, /portico_upstream_duration_seconds_bucket\{le="0.5",endpoint="shop:v1:production"\} 3/)
+    assert.match(metrics, /portico_upstream_errors_total\{endpoint="gone:v1:production",kind="connect-refused"\} 1/)
+    assert.match(metrics, /portico_process_cpu_seconds_total/)
+  })
+
+  test('the admin port has /health and lists endpoints at /admin/endpoints', async () => {
+    assert.deepEqual(await (await request(`${gateway.adminUrl}/health`)).body.json(), { status: 'ok' })
+    const view = (await (await request(`${gateway.adminUrl}/admin/endpoints`)).body.json()) as { endpoints: Array<{ id: string }> }
+    assert.deepEqual(view.endpoints.map((endpoint) => endpoint.id).sort(), ['gone:v1:production', 'shop:v1:production'])
+  })
+})
