@@ -398,6 +398,15 @@ describe('dynamic target guard', () => {
     assert.equal(refusal('https://api.example.test:8443/v1/'), '')
   })
 
+  test('other spellings of a protected address are the same address', () => {
+    const open = new TargetGuard({ allow: [{ host: '169.254.169.254', schemes: ['http'] }, { host: '::ffff:a9fe:a9fe', schemes: ['http'] }], allowLinkLocal: false, allowAdminPort: false })
+    for (const target of ['http://2852039166/', 'http://0xa9.0xfe.0xa9.0xfe/', 'http://[::ffff:169.254.169.254]/']) {
+      assert.throws(() => open.check(target), /link-local or a cloud metadata service/, target)
+    }
+    const allowed = new TargetGuard({ allow: [{ host: '169.254.169.254', schemes: ['http'] }], allowLinkLocal: true, allowAdminPort: false })
+    assert.equal(allowed.check('http://169.254.169.254/latest').origin, 'http://169.254.169.254')
+  })
+
   test("refuses the admin port on any of this machine's addresses, by literal or after resolving a name", async () => {
     const release = protectPort(45999)
     try {
