@@ -292,6 +292,25 @@ apis:
     assert.equal(status.type, 'dynamic')
     assert.equal(status.origins, 1)
   })
+
+  test('an origin evicted from the pool cache closes its connections', async () => {
+    const first = await startEchoBackend('first')
+    const second = await startEchoBackend('second')
+    const connections = (backend: TestBackend) => new Promise<number>((resolve, reject) => backend.server.getConnections((error, count) => (error ? reject(error) : resolve(count))))
+    try {
+      assert.equal((await call('/open/v1/a', { headers: { 'x-target': first.url } })).json().backend, 'first')
+      assert.equal(await connections(first), 1, 'a keep-alive connection stays open while the origin is cached')
+      // maxOrigins is 1: using a second origin evicts the first, whose pool then closes its idle connection.
+      assert.equal((await call('/open/v1/a', { headers: { 'x-target': second.url } })).json().backend, 'second')
+      const deadline = Date.now() + 3000
+      while ((await connections(first)) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.equal(await connections(first), 0)
+      assert.equal(await connections(second), 1)
+    } finally {
+      await first.close()
+      await second.close()
+    }
+  })
 })
 
 describe('mediation config errors', () => {
