@@ -71,7 +71,7 @@ export interface MediatorConfig {
   log?: LogMediatorConfig | undefined
 }
 
-export const MEDIATOR_NAMES = ['property', 'header', 'filter', 'switch', 'setTarget', 'rewrite', 'respond', 'log'] as const
+const MEDIATOR_NAMES = ['property', 'header', 'filter', 'switch', 'setTarget', 'rewrite', 'respond', 'log'] as const
 
 /** Adds an issue when `problem` (a compile check) reports one: the field path comes from zod. */
 function checked(check: (source: string) => string | undefined) {
@@ -122,7 +122,7 @@ function requireOneSource(source: ValueSourceConfig & { remove?: boolean | undef
   if (source.namespaces && source.xpath === undefined) ctx.addIssue({ code: 'custom', path: ['namespaces'], message: 'applies to "xpath" only' })
 }
 
-export const ValueSource = z.strictObject(sourceFields).superRefine((source, ctx) => requireOneSource(source, ctx, false))
+const ValueSource = z.strictObject(sourceFields).superRefine((source, ctx) => requireOneSource(source, ctx, false))
 
 const Property = z
   .strictObject({ name: z.string().min(1), ...sourceFields, remove: z.boolean().optional() })
