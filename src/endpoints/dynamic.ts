@@ -55,11 +55,8 @@ export class DynamicEndpoint implements Endpoint {
     try {
       return await this.#endpoint(checked.origin, checked.port).send({ ...exchange, path: `${checked.basePath}${exchange.path}`, query }, signal)
     } catch (error) {
-      // A host name that resolved to a protected address: refused when the connection opened.
-      if (error instanceof TargetRefused) {
-        this.#refused++
-        throw new EndpointError('target-refused', this.id, `${this.id}: ${error.message}`)
-      }
+      // A host name that resolved to a protected address: the connection's lookup refused it, and the http
+      // endpoint classified that as a connection failure.
       if (error instanceof EndpointError && error.cause instanceof TargetRefused) {
         this.#refused++
         throw new EndpointError('target-refused', this.id, `${this.id}: ${error.cause.message}`)
