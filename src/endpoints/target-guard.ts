@@ -45,15 +45,17 @@ export function protectPort(port: number): () => void {
 
 export class TargetRefused extends Error {}
 
+const ALLOWED_CACHE_SIZE = 1024
+
 /** A target parsed and checked against the allow-list: what a pool needs. */
 export interface CheckedTarget {
   /** `scheme://host:port`, the key of the origin's pool. */
-  origin: string
-  hostname: string
-  port: number
+  readonly origin: string
+  readonly hostname: string
+  readonly port: number
   /** The target's path without a trailing `/`, prepended to the request's path. */
-  basePath: string
-  query: string
+  readonly basePath: string
+  readonly query: string
 }
 
 interface Rule {
@@ -68,6 +70,8 @@ export class TargetGuard {
   readonly #rules: Rule[]
   readonly #allowLinkLocal: boolean
   readonly #allowAdminPort: boolean
+  /** Targets that passed the allow-list, by their text. */
+  readonly #allowed = new Map<string, CheckedTarget>()
 
   constructor(config: Pick<DynamicEndpointConfig, 'allow' | 'allowLinkLocal' | 'allowAdminPort'>) {
     this.#rules = config.allow.map((rule) => ({
@@ -82,6 +86,20 @@ export class TargetGuard {
 
   /** Parses and checks a target; throws TargetRefused saying why when it may not be reached. */
   check(target: string): CheckedTarget {
+    let checked = this.#allowed.get(target)
+    if (!checked) {
+      checked = this.#parse(target)
+      // Bounded by clearing: distinct targets are few in practice, and a flood of them only costs re-parsing.
+      if (this.#allowed.size >= ALLOWED_CACHE_SIZE) this.#allowed.clear()
+      this.#allowed.set(target, checked)
+    }
+    // Protected ports can change while the cache lives, so the address check runs every time (it is cheap).
+    if (isIP(checked.hostname)) this.checkAddress(checked.hostname, checked.port)
+    return checked
+  }
+
+  /** The URL and allow-list part of the check, which depends on the target alone. */
+  #parse(target: string): CheckedTarget {
     let url: URL
     try {
       url = new URL(target)
@@ -99,7 +117,6 @@ export class TargetGuard {
         (rule.exact !== undefined ? rule.exact === hostname : hostname.endsWith(rule.suffix!)),
     )
     if (!allowed) throw new TargetRefused(`the target ${url.protocol}//${url.host} is not in the endpoint's allow-list`)
-    if (isIP(hostname)) this.checkAddress(hostname, port)
     const path = url.pathname === '/' ? '' : url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname
     return { origin: url.origin, hostname, port, basePath: path, query: url.search.slice(1) }
   }
