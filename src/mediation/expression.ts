@@ -48,6 +48,8 @@ export function compileExpression(source: string): CompiledExpression {
       const result = run(scope as unknown as Parameters<typeof run>[0])
       return isCelError(result) ? undefined : fromCel(result)
     }
+    // Reloads may bring new expressions for ever; the cache only saves work, so it is bounded by clearing.
+    if (compiled.size >= 10_000) compiled.clear()
     compiled.set(source, expression)
   }
   return expression
