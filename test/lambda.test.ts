@@ -405,6 +405,38 @@ describe('lambda endpoints', () => {
   })
 })
 
+describe('lambda in a failover group', () => {
+  test('a POST throttled in one region is delivered by the second region, with no error for the client', async () => {
+    const first = await startLambdaService({
+      region: REGION,
+      keys: [KEY],
+      functions: {
+        orders: () => {
+          throw new ServiceError(429, 'TooManyRequestsException', 'Rate exceeded')
+        },
+      },
+    })
+    const second = await startLambdaService({ region: 'us-east-1', keys: [KEY], functions: { orders: (event) => ({ statusCode: 201, body: event.body }) } })
+    const leaf = (region: string, url: string) => ({ type: 'lambda', function: 'orders', region, endpointUrl: url, credentials: { type: 'static', ...KEY } })
+    const gateway = await startGateway(
+      config([api('orders', { type: 'failover', endpoints: [{ ...leaf(REGION, first.url), name: 'orders-eu' }, { ...leaf('us-east-1', second.url), name: 'orders-us' }] })]),
+    )
+    try {
+      const response = await request(`${gateway.url}/orders/v1/new`, { method: 'POST', body: '{"pizza":"diavola"}', headers: { 'content-type': 'application/json' } })
+      assert.equal(response.statusCode, 201)
+      assert.equal(await response.body.text(), '{"pizza":"diavola"}')
+      assert.equal(first.invocations.length, 1, 'the throttled region was tried first')
+      assert.equal(second.invocations.length, 1)
+      const view = JSON.stringify(await (await request(`${gateway.adminUrl}/admin/endpoints`)).body.json())
+      assert.match(view, /"id":"orders-eu"[^}]*"state":"suspended"/)
+    } finally {
+      await gateway.close()
+      await first.close()
+      await second.close()
+    }
+  })
+})
+
 describe('lambda credentials', () => {
   let lambda: LambdaService
   let sts: StsService
@@ -572,6 +604,7 @@ function exchange(method = 'GET', body: Readable | null = null): Exchange {
     requestId: 'direct-call-0001',
     method,
     path: '/x',
+    basePath: '/fn/v1',
     query: '',
     uriVariables: {},
     headers: body ? ['content-type', 'application/json'] : [],

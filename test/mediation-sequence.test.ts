@@ -14,6 +14,7 @@ function exchange(overrides: Partial<Exchange> = {}): Exchange {
     requestId: 'req-00000001',
     method: 'POST',
     path: '/orders/7',
+    basePath: '/orders/v1',
     query: 'a=1&a=2&b=x%20y',
     uriVariables: { id: '7' },
     headers: ['Content-Type', 'text/xml', 'X-Tenant', 'acme', 'x-tenant', 'beta'],

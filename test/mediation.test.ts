@@ -261,7 +261,7 @@ apis:
     const direct = await call('/open/v1/health', { headers: { 'x-target': `http://127.0.0.1:${adminPort}` } })
     assert.equal(direct.status, 403)
     assert.equal(direct.json().code, 'TARGET_NOT_ALLOWED')
-    assert.match(direct.json().message, new RegExp(`open:v1:production: the target 127\\.0\\.0\\.1:${adminPort} is the gateway's own admin port`))
+    assert.match(direct.json().message, new RegExp(`open:v1:production: target-refused\\): the target 127\\.0\\.0\\.1:${adminPort} is the gateway's own admin port`))
     // By name: the check runs on the address the name resolves to, when the connection opens.
     const byName = await call('/open/v1/health', { headers: { 'x-target': `http://localhost:${adminPort}` } })
     assert.equal(byName.status, 403)

@@ -1,11 +1,14 @@
 import { z } from 'zod'
 import { Duration } from './duration.ts'
 import { checkLambda, lambdaFields } from './lambda-schema.ts'
+import { RestToSoap, soapLeafFields } from './soap-schema.ts'
+import { wsdlFileProblem } from '../soap/wsdl.ts'
+import { EndpointName } from './endpoint-name.ts'
+import { FailoverEndpoint, LoadBalanceEndpoint } from './group-schema.ts'
+import { resilienceFields } from './resilience-schema.ts'
+import { BackendSecurity } from './security-schema.ts'
 
-/** Names that show up in metrics and logs: letters, digits and `._:-`. */
-export const EndpointName = z
-  .string()
-  .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 letters, digits or "._:-"')
+export { EndpointName }
 
 export const Timeouts = z.strictObject({
   /** Time to open the TCP (and TLS) connection. */
@@ -30,6 +33,9 @@ const Pool = z.strictObject({
 export const leafFields = {
   name: EndpointName.optional(),
   timeouts: Timeouts.prefault({}),
+  ...resilienceFields,
+  /** Credentials and TLS settings the gateway uses towards the backend (docs/security.md). */
+  security: BackendSecurity.optional(),
 }
 
 /**
@@ -45,6 +51,40 @@ export const HttpEndpoint = z.strictObject({
   }),
   pool: Pool.prefault({}),
 })
+
+/** A SOAP service at a direct URL: SOAP 1.1 and 1.2 envelopes pass through unchanged (docs/soap.md). */
+export const SoapEndpoint = z.strictObject({
+  type: z.literal('soap'),
+  ...leafFields,
+  ...soapLeafFields,
+  url: HttpEndpoint.shape.url,
+  pool: Pool.prefault({}),
+  rest: RestToSoap.optional(),
+})
+
+/** A SOAP service whose address a WSDL (file or http(s) URL) names for `service` and `port` (docs/soap.md). */
+export const WsdlEndpoint = z
+  .strictObject({
+    type: z.literal('wsdl'),
+    ...leafFields,
+    ...soapLeafFields,
+    wsdl: z.string().min(1),
+    service: z.string().min(1),
+    port: z.string().min(1),
+    /** The gateway's URL as clients see it (behind a TLS-terminating proxy), for the served WSDL's addresses. */
+    publicUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .refine((url) => !/[?#]/.test(url), 'must not have a query or fragment')
+      .transform((url) => url.replace(/\/+$/, ''))
+      .optional(),
+    pool: Pool.prefault({}),
+    rest: RestToSoap.optional(),
+  })
+  .superRefine((endpoint, ctx) => {
+    if (/^https?:\/\//i.test(endpoint.wsdl)) return
+    const problem = wsdlFileProblem(endpoint.wsdl, endpoint.service, endpoint.port)
+    if (problem) ctx.addIssue({ code: 'custom', path: ['wsdl'], message: problem })
+  })
 
 export function httpUrlProblem(url: string): string | undefined {
   const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url)?.[0]
@@ -95,10 +135,12 @@ export const DynamicEndpoint = z.strictObject({
 })
 
 /** Every endpoint type, told apart by `type`. */
-export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, LambdaEndpoint, DynamicEndpoint])
+export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, SoapEndpoint, WsdlEndpoint, LambdaEndpoint, FailoverEndpoint, LoadBalanceEndpoint, DynamicEndpoint])
 
 export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
 export type LambdaEndpointConfig = z.output<typeof LambdaEndpoint>
+export type SoapEndpointConfig = z.output<typeof SoapEndpoint>
+export type WsdlEndpointConfig = z.output<typeof WsdlEndpoint>
 export type DynamicEndpointConfig = z.output<typeof DynamicEndpoint>
 /** What every leaf's config has. */
 export type LeafConfig = z.output<z.ZodObject<typeof leafFields>>

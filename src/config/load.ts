@@ -4,6 +4,7 @@ import { LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { Endpoint } from './endpoint-schema.ts'
 import { Config, type ConfigModel } from './schema.ts'
+import { redactSecrets, resolveSecrets } from './secrets.ts'
 
 const ENDPOINT_TYPES = Endpoint.options.map((option) => option.shape.type.value)
 
@@ -52,14 +53,20 @@ export function parseConfig(text: string, file = 'config'): ConfigModel {
     const position = lineCounter.linePos(error.pos[0])
     throw new ConfigError([{ file: name, line: position.line, column: position.col, path: '', message: error.message.split('\n')[0]! }])
   }
-  const data: unknown = document.toJS({ maxAliasCount: 100 }) ?? {}
-  const result = Config.safeParse(data)
+  const secrets = resolveSecrets(document.toJS({ maxAliasCount: 100 }) ?? {})
+  if (secrets.problems.length > 0) {
+    throw new ConfigError(
+      secrets.problems.map((problem) => ({ file: name, ...locate(document, lineCounter, problem.path), path: formatPath(problem.path), message: problem.message })),
+    )
+  }
+  const result = Config.safeParse(secrets.data)
   if (result.success) return result.data
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const path = issue.path.filter((key): key is string | number => typeof key !== 'symbol')
       const position = locate(document, lineCounter, path)
-      return { file: name, ...position, path: formatPath(path), message: describe(issue) }
+      // A message may quote the value it rejects: never one that came from a secret reference.
+      return { file: name, ...position, path: formatPath(path), message: redactSecrets(describe(issue), secrets.values) }
     }),
   )
 }
@@ -88,7 +95,8 @@ function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return `is required (${issue.expected})`
   if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    return `must be one of ${ENDPOINT_TYPES.map((type) => `"${type}"`).join(', ')}`
+    const options = 'options' in issue && Array.isArray(issue.options) ? issue.options : ENDPOINT_TYPES
+    return `must be one of ${options.map((type) => `"${String(type)}"`).join(', ')}`
   }
   return issue.message.replace(/^Invalid input: /, '')
 }

@@ -2,6 +2,8 @@ import { z } from 'zod'
 import { Duration } from './duration.ts'
 import { Endpoint } from './endpoint-schema.ts'
 import { LIFECYCLE_STATES } from './lifecycle.ts'
+import { SoapApi } from './soap-schema.ts'
+import { healthCheckIssues } from './resilience-schema.ts'
 import { templateVariables } from '../gateway/uri-template.ts'
 import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 
@@ -99,6 +101,8 @@ export const Api = z.strictObject({
   deprecation: Deprecation.optional(),
   resources: z.array(Resource).min(1).default([{ uriTemplate: '/*' }]),
   endpoints: Endpoints.default({}),
+  /** Makes this a SOAP API: gateway errors become SOAP Faults; optional envelope validation (docs/soap.md). */
+  soap: SoapApi.optional(),
   ...sequenceFields,
 })
 
@@ -138,6 +142,7 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
         const where = local
           ? ['apis', index, 'resources', resourceIndex, 'endpoints', environment]
           : ['apis', index, 'endpoints', environment]
+        if (local) for (const issue of healthCheckIssues(local)) ctx.addIssue({ code: 'custom', path: [...where, ...issue.path], message: issue.message })
         for (const variable of endpointVariables(endpoint)) {
           if (!known.has(variable)) {
             ctx.addIssue({
@@ -150,7 +155,9 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
       }
     })
     for (const environment of ENVIRONMENTS) {
-      const name = api.endpoints[environment]?.name
+      const endpoint = api.endpoints[environment]
+      for (const issue of healthCheckIssues(endpoint ?? {})) ctx.addIssue({ code: 'custom', path: ['apis', index, 'endpoints', environment, ...issue.path], message: issue.message })
+      const name = endpoint?.name
       if (!name) continue
       const where = `apis[${index}].endpoints.${environment}`
       const other = endpointNames.get(name)
@@ -170,7 +177,9 @@ export function apiBasePaths(api: Pick<ApiConfig, 'context' | 'version' | 'defau
   return [versioned, bare]
 }
 
+/** URI template variables an endpoint uses, a group's children included. */
 function endpointVariables(endpoint: object): string[] {
+  if ('endpoints' in endpoint && Array.isArray(endpoint.endpoints)) return endpoint.endpoints.flatMap((child: object) => endpointVariables(child))
   if (!('url' in endpoint) || typeof endpoint.url !== 'string') return []
   const path = endpoint.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
   return templateVariables(path)

@@ -1,8 +1,11 @@
 import { LRUCache } from 'lru-cache'
-import type { DynamicEndpointConfig } from '../config/endpoint-schema.ts'
+import type { DynamicEndpointConfig, HttpEndpointConfig } from '../config/endpoint-schema.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from './endpoint.ts'
 import { HttpEndpoint } from './http.ts'
 import { TargetGuard, TargetRefused } from './target-guard.ts'
+
+/** The target was the client's choice (or its absence the API's), so the reason is safe to show the client. */
+const NO_TARGET = 'the IN sequence set no target; add a setTarget mediator'
 
 /**
  * A leaf whose address the IN sequence sets per request (`exchange.target`). Each allowed origin gets an http
@@ -15,6 +18,8 @@ export class DynamicEndpoint implements Endpoint {
   readonly id: string
   readonly isPrototype = false
   readonly #config: DynamicEndpointConfig
+  /** What every origin's http endpoint is built from: the leaf fields (timeouts, pool, TLS) without the allow-list. */
+  readonly #leafConfig: Omit<HttpEndpointConfig, 'type' | 'url'>
   readonly #guard: TargetGuard
   readonly #origins: LRUCache<string, HttpEndpoint>
   readonly #closing = new Set<Promise<void>>()
@@ -25,6 +30,8 @@ export class DynamicEndpoint implements Endpoint {
   constructor(id: string, config: DynamicEndpointConfig) {
     this.id = id
     this.#config = config
+    const { type: _type, allow: _allow, allowLinkLocal: _linkLocal, allowAdminPort: _adminPort, maxOrigins: _maxOrigins, ...leafConfig } = config
+    this.#leafConfig = leafConfig
     this.#guard = new TargetGuard(config)
     this.#origins = new LRUCache({
       max: config.maxOrigins,
@@ -40,7 +47,7 @@ export class DynamicEndpoint implements Endpoint {
     const target = exchange.target
     if (!target) {
       this.#refused++
-      throw new EndpointError('no-target', this.id, `${this.id}: the IN sequence set no target; add a setTarget mediator`)
+      throw new EndpointError('no-target', this.id, `${this.id}: ${NO_TARGET}`, { reason: NO_TARGET })
     }
     let checked
     try {
@@ -48,7 +55,7 @@ export class DynamicEndpoint implements Endpoint {
     } catch (error) {
       if (!(error instanceof TargetRefused)) throw error
       this.#refused++
-      throw new EndpointError('target-refused', this.id, `${this.id}: ${error.message}`)
+      throw new EndpointError('target-refused', this.id, `${this.id}: ${error.message}`, { reason: error.message })
     }
     this.#sent++
     const query = checked.query && exchange.query ? `${checked.query}&${exchange.query}` : checked.query || exchange.query
@@ -59,7 +66,7 @@ export class DynamicEndpoint implements Endpoint {
       // endpoint classified that as a connection failure.
       if (error instanceof EndpointError && error.cause instanceof TargetRefused) {
         this.#refused++
-        throw new EndpointError('target-refused', this.id, `${this.id}: ${error.cause.message}`)
+        throw new EndpointError('target-refused', this.id, `${this.id}: ${error.cause.message}`, { reason: error.cause.message })
       }
       throw error
     }
@@ -68,12 +75,7 @@ export class DynamicEndpoint implements Endpoint {
   #endpoint(origin: string, port: number): HttpEndpoint {
     let endpoint = this.#origins.get(origin)
     if (!endpoint) {
-      const config = this.#config
-      endpoint = new HttpEndpoint(
-        this.id,
-        { type: 'http', name: config.name, url: origin, timeouts: config.timeouts, pool: config.pool },
-        { lookup: this.#guard.lookupFor(port) },
-      )
+      endpoint = new HttpEndpoint(this.id, { ...this.#leafConfig, type: 'http', url: origin }, { lookup: this.#guard.lookupFor(port) })
       this.#origins.set(origin, endpoint)
     }
     return endpoint

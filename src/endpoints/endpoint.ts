@@ -20,6 +20,8 @@ export type FailureKind =
   | 'client-body' // the client's request body was broken (length mismatch, aborted upload)
   | 'aborted' // the client went away; not the backend's fault
   | 'unavailable' // no endpoint could take the request (all suspended, none configured)
+  | 'soap-fault' // the backend answered with a SOAP Fault, and its endpoint counts Faults as failures
+  | 'auth' // the backend refused the gateway's credentials, or none could be obtained (token endpoint)
   | 'no-target' // a dynamic endpoint's mediation set no target address
   | 'target-refused' // a dynamic endpoint's target is outside its allow-list or a protected address
 
@@ -28,13 +30,27 @@ export class EndpointError extends Error {
   readonly endpointId: string
   /** The backend's status, for kind `status`. */
   readonly status: number | undefined
+  /**
+   * The backend's complete (buffered) response when the failure still has an answer for the client: a SOAP
+   * Fault counted as a failure is passed through to the client once no other endpoint can do better.
+   */
+  readonly response: BackendResponse | undefined
+  /** What went wrong in words safe to show the client (no secrets, no internals), e.g. the backend's 401 reason. */
+  readonly reason: string | undefined
 
-  constructor(kind: FailureKind, endpointId: string, message: string, options: { cause?: unknown; status?: number } = {}) {
+  constructor(
+    kind: FailureKind,
+    endpointId: string,
+    message: string,
+    options: { cause?: unknown; status?: number; response?: BackendResponse; reason?: string } = {},
+  ) {
     super(message, { cause: options.cause })
     this.name = 'EndpointError'
     this.kind = kind
     this.endpointId = endpointId
     this.status = options.status
+    this.response = options.response
+    this.reason = options.reason
   }
 }
 
@@ -51,6 +67,8 @@ export interface Exchange {
   readonly method: string
   /** The request path below the API's base path, still percent-encoded, e.g. `/menu/42`; a rewrite mediator may change it. */
   path: string
+  /** The path under which the client reached the API, e.g. `/pizzashack/1.0.0` (a served WSDL's address uses it). */
+  readonly basePath: string
   /** The raw query string without `?`, empty when there is none; a rewrite mediator may change it. */
   query: string
   readonly uriVariables: UriVariables
@@ -92,6 +110,8 @@ export interface Endpoint {
    * lets groups and suspension decide what counts as a failure.
    */
   send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse>
+  /** The request target (path and query) a leaf sends for this exchange: what Digest authentication signs. */
+  targetPath?(exchange: Exchange): string
   /** Can it take traffic now? */
   ready(now: number): boolean
   describe(): EndpointStatus

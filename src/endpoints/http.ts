@@ -2,6 +2,7 @@ import type { LookupFunction } from 'node:net'
 import { Pool } from 'undici'
 import type { HttpEndpointConfig } from '../config/endpoint-schema.ts'
 import { UrlTemplate } from '../gateway/uri-template.ts'
+import { tlsConnectOptions } from '../security/tls.ts'
 import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from './endpoint.ts'
 import { classifyFailure } from './failure.ts'
 
@@ -32,7 +33,7 @@ export class HttpEndpoint implements Endpoint {
     this.#basePath = basePath.endsWith('/') ? basePath.slice(0, -1) : basePath
     this.#baseQuery = queryAt < 0 ? '' : pathAndQuery.slice(queryAt + 1)
     this.#pool = new Pool(new URL(origin).origin, {
-      connect: { timeout: config.timeouts.connect, ...transport },
+      connect: { timeout: config.timeouts.connect, ...tlsConnectOptions(config.security?.tls, id), ...transport },
       headersTimeout: config.timeouts.response,
       bodyTimeout: config.timeouts.idle,
       keepAliveTimeout: config.pool.keepAlive,

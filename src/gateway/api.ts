@@ -1,6 +1,9 @@
 import type { LifecycleState } from '../config/lifecycle.ts'
 import { HTTP_METHODS, type ApiConfig, type Environment, type ResourceConfig } from '../config/schema.ts'
-import type { Endpoint, ExchangeRoute } from '../endpoints/endpoint.ts'
+import type { Endpoint, Exchange, ExchangeRoute } from '../endpoints/endpoint.ts'
+import { envelopeCheck } from '../soap/envelope-check.ts'
+import { soapFaultFormatter } from '../soap/fault.ts'
+import type { ErrorFormatter, GatewayErrorCode } from './errors.ts'
 import { Mediation } from '../mediation/run.ts'
 import { ResourceTemplate, type UriVariables } from './uri-template.ts'
 
@@ -36,6 +39,15 @@ export type ResourceMatch =
   | { allowed: string[] }
   | undefined
 
+/** Why a request check refused a request; answered as that gateway error. */
+export interface RequestRejection {
+  code: GatewayErrorCode
+  message: string
+}
+
+/** Looks at a request before it goes to the endpoint, and may refuse it. */
+export type RequestCheck = (exchange: Exchange) => Promise<RequestRejection | undefined>
+
 export class CompiledApi {
   readonly name: string
   readonly version: string
@@ -45,6 +57,10 @@ export class CompiledApi {
   /** `Deprecation`, `Sunset` and `Link` for a DEPRECATED API, as a flat header list. */
   readonly lifecycleHeaders: readonly string[]
   readonly resources: readonly CompiledResource[]
+  /** Renders the API's gateway errors when they are not JSON (SOAP Faults for a SOAP API). */
+  readonly errorFormatter: ErrorFormatter | undefined
+  /** Runs on every request before its endpoint (SOAP envelope validation). */
+  readonly checkRequest: RequestCheck | undefined
 
   constructor(config: ApiConfig, resources: CompiledResource[], deprecatedSince: number | undefined) {
     this.name = config.name
@@ -57,6 +73,8 @@ export class CompiledApi {
       .sort((a, b) => b.resource.template.specificity - a.resource.template.specificity || a.index - b.index)
       .map(({ resource }) => resource)
     this.lifecycleHeaders = config.lifecycle === 'DEPRECATED' ? deprecationHeaders(config, deprecatedSince) : []
+    this.errorFormatter = config.soap ? soapFaultFormatter : undefined
+    this.checkRequest = config.soap?.validate ? envelopeCheck(config.soap.maxEnvelopeBytes) : undefined
   }
 
   /** The resource for a method and path, the methods allowed there (for 405), or undefined (no resource). */

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { FailureKind } from '../endpoints/endpoint.ts'
 
 /** Every error the gateway itself answers with: a stable code, its HTTP status and a default message. */
@@ -20,6 +20,7 @@ export const GATEWAY_ERRORS = {
   BACKEND_CONNECTION_CLOSED: { status: 502, message: 'The backend closed the connection before responding' },
   BACKEND_BAD_RESPONSE: { status: 502, message: 'The backend sent an invalid response' },
   BACKEND_ERROR: { status: 502, message: 'The backend answered with a failure status' },
+  BACKEND_AUTH_FAILED: { status: 502, message: 'The gateway could not authenticate to the backend' },
   BACKEND_TIMEOUT: { status: 504, message: 'The backend did not respond in time' },
   LAMBDA_FUNCTION_ERROR: { status: 502, message: 'The Lambda function failed' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed to handle the request' },
@@ -40,11 +41,14 @@ export function errorCodeForFailure(kind: FailureKind): GatewayErrorCode {
     case 'protocol':
       return 'BACKEND_BAD_RESPONSE'
     case 'status':
+    case 'soap-fault':
       return 'BACKEND_ERROR'
     case 'client-body':
       return 'BAD_REQUEST'
     case 'unavailable':
       return 'ENDPOINT_UNAVAILABLE'
+    case 'auth':
+      return 'BACKEND_AUTH_FAILED'
     case 'no-target':
       return 'TARGET_NOT_SET'
     case 'target-refused':
@@ -58,21 +62,35 @@ export function errorCodeForFailure(kind: FailureKind): GatewayErrorCode {
   }
 }
 
-/** Writes a gateway error as `{ code, message, requestId }` JSON, with any extra headers given as a flat list. */
+/**
+ * Renders a gateway error in an API's own format instead of JSON (a SOAP API answers with SOAP Faults). It sees
+ * the client's request headers, to answer in the client's dialect.
+ */
+export type ErrorFormatter = (
+  error: { code: GatewayErrorCode; status: number; message: string; requestId: string },
+  requestHeaders: IncomingHttpHeaders,
+) => { status: number; contentType: string; body: string }
+
+/**
+ * Writes a gateway error as `{ code, message, requestId }` JSON, with any extra headers given as a flat list;
+ * or, given a formatter and the request's headers, in the format the formatter renders.
+ */
 export function sendError(
   res: ServerResponse,
   code: GatewayErrorCode,
   requestId: string,
   message: string = GATEWAY_ERRORS[code].message,
   extraHeaders: readonly string[] = [],
+  format?: { formatter: ErrorFormatter; requestHeaders: IncomingHttpHeaders },
 ): void {
   if (res.headersSent) {
     res.destroy()
     return
   }
-  const body = JSON.stringify({ code, message, requestId })
-  res.writeHead(GATEWAY_ERRORS[code].status, [
-    'content-type', 'application/json',
+  const formatted = format?.formatter({ code, status: GATEWAY_ERRORS[code].status, message, requestId }, format.requestHeaders)
+  const body = formatted ? formatted.body : JSON.stringify({ code, message, requestId })
+  res.writeHead(formatted ? formatted.status : GATEWAY_ERRORS[code].status, [
+    'content-type', formatted ? formatted.contentType : 'application/json',
     'content-length', String(Buffer.byteLength(body)),
     'x-request-id', requestId,
     'cache-control', 'no-store',

@@ -2,7 +2,9 @@ import { AdminServer } from '../admin/server.ts'
 import { ConfigError, loadConfigFile } from '../config/load.ts'
 import { protectPort } from '../endpoints/target-guard.ts'
 import type { ConfigModel } from '../config/schema.ts'
+import { logStateChanges } from '../resilience/state-events.ts'
 import { AccessLog } from '../telemetry/access-log.ts'
+import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
 import { GatewayMetrics } from '../telemetry/metrics.ts'
 import { Gateway } from './gateway.ts'
@@ -22,6 +24,7 @@ export class PorticoInstance {
   readonly admin: AdminServer | undefined
   readonly logger: Logger
   readonly #accessLog: AccessLog | undefined
+  readonly #stopStateLog: () => void
   /** Keeps dynamic endpoints away from the admin port while this instance runs. */
   #releaseAdminPort: () => void = () => {}
 
@@ -31,6 +34,8 @@ export class PorticoInstance {
     this.admin = admin
     this.logger = logger
     this.#accessLog = accessLog
+    registerEndpointMetrics(metrics.registry, () => gateway.snapshot.roots)
+    this.#stopStateLog = logStateChanges(logger, (endpoint) => [...gateway.snapshot.endpoints.values()].includes(endpoint))
   }
 
   static async start(config: ConfigModel, options: InstanceOptions = {}): Promise<PorticoInstance> {
@@ -74,6 +79,7 @@ export class PorticoInstance {
   /** Stops serving and flushes the access log; calling it again waits for the same close. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#stopStateLog()
       await this.gateway.close()
       await this.admin?.close()
       this.#releaseAdminPort()

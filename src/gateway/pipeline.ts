@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream'
 import { servesLiveTraffic } from '../config/lifecycle.ts'
 import type { Environment, ListenerConfig } from '../config/schema.ts'
 import { EndpointError, type Endpoint, type Exchange } from '../endpoints/endpoint.ts'
 import { classifyFailure } from '../endpoints/failure.ts'
+import { GroupFailure } from '../resilience/attempts.ts'
 import type { MediationStop } from '../mediation/run.ts'
 import type { AccessLog } from '../telemetry/access-log.ts'
 import type { Logger } from '../telemetry/logger.ts'
@@ -34,6 +35,7 @@ interface Outcome {
   readonly method: string
   readonly path: string
   readonly client: string
+  readonly requestHeaders: IncomingHttpHeaders
   api: CompiledApi | undefined
   resource: CompiledResource | undefined
   endpoint: Endpoint | undefined
@@ -65,6 +67,7 @@ export class RequestPipeline {
       method: req.method ?? 'GET',
       path: queryAt < 0 ? url : url.slice(0, queryAt),
       client: req.socket.remoteAddress ?? '',
+      requestHeaders: req.headers,
       api: undefined,
       resource: undefined,
       endpoint: undefined,
@@ -131,6 +134,7 @@ export class RequestPipeline {
       requestId: outcome.requestId,
       method: outcome.method,
       path: route.rest,
+      basePath: path.slice(0, path.length - route.rest.length),
       query,
       uriVariables: match.variables,
       headers: backendRequestHeaders(req, outcome.requestId, outcome.client, 'http'),
@@ -146,6 +150,10 @@ export class RequestPipeline {
       if (!res.writableFinished) controller.abort()
     })
 
+    if (api.checkRequest) {
+      const rejection = await api.checkRequest(exchange)
+      if (rejection) return this.#fail(res, outcome, rejection.code, rejection.message)
+    }
     const mediation = resource.mediation
     const mediationOptions = mediation && { bodyLimit: this.#snapshot().config.limits.mediationBodyBytes, logger: this.#telemetry.logger }
     if (mediation) {
@@ -161,7 +169,9 @@ export class RequestPipeline {
       const failure = classifyFailure(error, endpoint.id)
       this.#telemetry.metrics.upstreamError(failure.endpointId, failure.kind)
       if (controller.signal.aborted) return
-      return this.#fail(res, outcome, errorCodeForFailure(failure.kind), publicMessage(failure))
+      // A failure that still carries the backend's answer (a SOAP Fault counted as a failure) passes it on.
+      if (!failure.response) return this.#fail(res, outcome, errorCodeForFailure(failure.kind), publicMessage(failure))
+      response = failure.response
     }
     outcome.upstreamMs = performance.now() - sentAt
     this.#telemetry.metrics.upstream(endpoint.id, outcome.upstreamMs / 1000)
@@ -201,7 +211,9 @@ export class RequestPipeline {
   #fail(res: ServerResponse, outcome: Outcome, code: GatewayErrorCode, message?: string, headers?: readonly string[]): void {
     outcome.code = code
     const lifecycle = outcome.api?.lifecycleHeaders ?? []
-    sendError(res, code, outcome.requestId, message, headers ? [...headers, ...lifecycle] : lifecycle)
+    const formatter = outcome.api?.errorFormatter
+    const format = formatter && { formatter, requestHeaders: outcome.requestHeaders }
+    sendError(res, code, outcome.requestId, message, headers ? [...headers, ...lifecycle] : lifecycle, format)
   }
 
   #finish(res: ServerResponse, outcome: Outcome): void {
@@ -235,7 +247,8 @@ function hasBody(req: IncomingMessage): boolean {
 /** A failure's message for the client: what failed and why, without internals such as stack traces. */
 function publicMessage(failure: EndpointError): string {
   const base = GATEWAY_ERRORS[errorCodeForFailure(failure.kind)].message
-  // A refused dynamic target was the client's choice: saying why tells it what to change and reveals nothing else.
-  if (failure.kind === 'target-refused' || failure.kind === 'no-target') return `${base} (endpoint ${failure.message})`
-  return `${base} (endpoint ${failure.endpointId}: ${failure.kind})`
+  // A group's message lists each endpoint it tried and how that one failed.
+  if (failure instanceof GroupFailure) return `${base} (endpoint ${failure.message})`
+  const reason = failure.reason ? `: ${failure.reason}` : ''
+  return `${base} (endpoint ${failure.endpointId}: ${failure.kind})${reason}`
 }

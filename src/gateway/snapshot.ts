@@ -1,4 +1,5 @@
 import type { EndpointConfig } from '../config/endpoint-schema.ts'
+import { childEndpoints } from '../config/group-schema.ts'
 import { apiBasePaths, ENVIRONMENTS, type ConfigModel, type Environment } from '../config/schema.ts'
 import type { Endpoint } from '../endpoints/endpoint.ts'
 import { createEndpoint } from '../endpoints/factory.ts'
@@ -27,10 +28,15 @@ export class Snapshot {
     const endpoints = new Map<string, Endpoint>()
     const roots = new Set<Endpoint>()
     const deprecatedSince = new Map<string, number>()
-    const build = (endpointConfig: EndpointConfig, id: string): Endpoint => {
-      const key = `${id}\u0000${JSON.stringify(endpointConfig)}`
-      let endpoint = endpoints.get(key) ?? previous?.endpoints.get(key)
-      endpoint ??= createEndpoint(endpointConfig, id, build)
+    const build = (endpointConfig: EndpointConfig, id: string, inGroup = false): Endpoint => {
+      const key = `${id}\u0000${inGroup}\u0000${JSON.stringify(endpointConfig)}`
+      let endpoint = endpoints.get(key)
+      if (!endpoint && previous?.endpoints.has(key)) {
+        endpoint = previous.endpoints.get(key)!
+        // A reused group keeps its children: they belong to this snapshot too, or the swap would close them.
+        for (const [child, childId] of childEndpoints(endpointConfig, id)) build(child, childId, true)
+      }
+      endpoint ??= createEndpoint(endpointConfig, id, build, inGroup)
       endpoints.set(key, endpoint)
       return endpoint
     }

@@ -1,0 +1,101 @@
+import { z } from 'zod'
+import { Duration } from './duration.ts'
+import { EndpointName } from './endpoint-name.ts'
+// A cycle on purpose: groups hold endpoints. `Endpoint` is read only inside getters, after both modules loaded.
+import { Endpoint, type EndpointConfig } from './endpoint-schema.ts'
+
+/**
+ * A group's children as TypeScript sees them. TypeScript cannot infer a type that contains itself, so the
+ * static type is loose here and `childEndpoints` restores it; at run time every child is a full `Endpoint`.
+ */
+interface ChildEndpointConfig {
+  readonly type: string
+}
+const Children = (): z.ZodArray<z.ZodType<ChildEndpointConfig>> => z.array(Endpoint).min(1, 'must list at least one endpoint')
+
+/**
+ * The children of a parsed group with their ids: each child's `name`, or its place in the group
+ * (`orders#0`, `orders#1`). Each child was validated by the `Endpoint` schema.
+ */
+export function childEndpoints(group: object, groupId: string): [config: EndpointConfig, id: string][] {
+  if (!('endpoints' in group) || !Array.isArray(group.endpoints)) return []
+  return (group.endpoints as EndpointConfig[]).map((child, index) => [child, child.name ?? `${groupId}#${index}`])
+}
+
+/** Fields of both group types: how many attempts one request may make, and when it may be sent again. */
+const groupFields = {
+  name: EndpointName.optional(),
+  /** Most attempts for one request across the group's children; default: each child at most once. */
+  maxAttempts: z.number().int().min(1).optional(),
+  /** Longest time one request may spend waiting for response headers over all attempts; 0: no bound. */
+  totalTimeout: Duration.default(0),
+  /** Request bodies up to this size are buffered so a failed attempt can be sent again. */
+  replayBufferBytes: z.number().int().min(0).default(1_048_576),
+  /** Send a POST or PATCH again after its bytes reached a backend that then failed. */
+  retryNonIdempotent: z.boolean().default(false),
+}
+
+/** Sends to the first ready endpoint, and on failure to the next ready one. */
+export const FailoverEndpoint = z.strictObject({
+  type: z.literal('failover'),
+  ...groupFields,
+  /** Go back to the first endpoint as soon as it is ready again; false: stay on the one that last worked. */
+  returnToPrimary: z.boolean().default(true),
+  get endpoints() {
+    return Children()
+  },
+})
+
+export const BALANCING_ALGORITHMS = ['roundRobin', 'weightedRoundRobin', 'leastConnections', 'powerOfTwoChoices'] as const
+
+/** Sticky sessions: requests of one session go to the endpoint that served its first request. */
+const Session = z
+  .strictObject({
+    /**
+     * `cookie`: the gateway sets a cookie naming the endpoint. `header`: the value of header `name` is the
+     * session. `clientSession`: WSO2's simpleClientSession, the client's `clientID` header is the session.
+     * `soap`: WSO2's soap session, the text of a SOAP header (`soapHeader`) of the request's envelope.
+     */
+    type: z.enum(['cookie', 'header', 'clientSession', 'soap']),
+    /** For `soap`: the SOAP header that carries the session id; Axis2's ServiceGroupId by default. */
+    soapHeader: z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }).optional(),
+    /** Cookie name (default PORTICO_STICKY) or header name (default clientID for clientSession). */
+    name: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP token of 1-64 characters').optional(),
+    /** A session unused this long is forgotten (the cookie's Max-Age). */
+    timeout: Duration.refine((ms) => ms > 0, 'must be more than 0').default(1_800_000),
+  })
+  .refine((session) => session.type !== 'header' || session.name !== undefined, {
+    path: ['name'],
+    message: 'is required for a header session: name the header that carries the session id',
+  })
+
+/** Spreads requests over its endpoints; a failed attempt goes to another ready endpoint. */
+export const LoadBalanceEndpoint = z
+  .strictObject({
+    type: z.literal('loadbalance'),
+    ...groupFields,
+    algorithm: z.enum(BALANCING_ALGORITHMS).default('roundRobin'),
+    /** One positive weight per endpoint, in order; for weightedRoundRobin only. */
+    weights: z.array(z.number().int().min(1).max(1000)).optional(),
+    /** Send a failed request to another endpoint (WSO2's failOver); false: the client gets the failure. */
+    failover: z.boolean().default(true),
+    session: Session.optional(),
+    get endpoints() {
+      return Children()
+    },
+  })
+  .superRefine((group, ctx) => {
+    if (group.algorithm === 'weightedRoundRobin' && group.weights === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['weights'], message: 'is required by weightedRoundRobin: one weight per endpoint' })
+    }
+    if (group.weights !== undefined && group.algorithm !== 'weightedRoundRobin') {
+      ctx.addIssue({ code: 'custom', path: ['weights'], message: `applies to weightedRoundRobin only, not ${group.algorithm}` })
+    }
+    if (group.weights !== undefined && group.weights.length !== group.endpoints.length) {
+      ctx.addIssue({ code: 'custom', path: ['weights'], message: `has ${group.weights.length} weights for ${group.endpoints.length} endpoints` })
+    }
+  })
+
+export type FailoverEndpointConfig = z.output<typeof FailoverEndpoint>
+export type LoadBalanceEndpointConfig = z.output<typeof LoadBalanceEndpoint>
+export type SessionConfig = z.output<typeof Session>

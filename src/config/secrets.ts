@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs'
+
+/** `${env:NAME}` or `${file:/path}`; `$${` is a literal `${`. */
+const REFERENCE = /\$(\$)?\{(env|file):([^}]*)\}/g
+
+const REDACTED = '[redacted]'
+
+export interface SecretProblem {
+  path: Array<string | number>
+  message: string
+}
+
+export interface ResolvedSecrets {
+  data: unknown
+  problems: SecretProblem[]
+  /** Every value that came from a reference, so that messages can hide them. */
+  values: ReadonlySet<string>
+}
+
+/**
+ * Replaces `${env:NAME}` and `${file:/path}` references in every string of a parsed config, so that secrets
+ * stay out of the config file. A file's trailing newline is dropped (secret files usually end in one). Problems
+ * name the field, never the value.
+ */
+export function resolveSecrets(data: unknown): ResolvedSecrets {
+  const problems: SecretProblem[] = []
+  const values = new Set<string>()
+  const walk = (value: unknown, path: Array<string | number>): unknown => {
+    if (typeof value === 'string') return value.includes('${') ? substitute(value, path, problems, values) : value
+    if (Array.isArray(value)) return value.map((item, index) => walk(item, [...path, index]))
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, walk(item, [...path, key])]))
+    }
+    return value
+  }
+  return { data: walk(data, []), problems, values }
+}
+
+function substitute(text: string, path: Array<string | number>, problems: SecretProblem[], values: Set<string>): string {
+  return text.replace(REFERENCE, (whole, escaped: string | undefined, source: string, name: string) => {
+    if (escaped) return whole.slice(1)
+    const secret = source === 'env' ? fromEnvironment(name) : fromFile(name)
+    if ('problem' in secret) {
+      problems.push({ path, message: secret.problem })
+      return ''
+    }
+    if (secret.value) values.add(secret.value)
+    return secret.value
+  })
+}
+
+function fromEnvironment(name: string): { value: string } | { problem: string } {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return { problem: `\${env:${name}}: "${name}" is not an environment variable name` }
+  const value = process.env[name]
+  if (value === undefined) return { problem: `\${env:${name}}: the environment variable ${name} is not set` }
+  return { value }
+}
+
+function fromFile(path: string): { value: string } | { problem: string } {
+  if (!path.startsWith('/')) return { problem: `\${file:${path}}: the path must be absolute` }
+  try {
+    return { value: readFileSync(path, 'utf8').replace(/\r?\n$/, '') }
+  } catch (error) {
+    return { problem: `\${file:${path}}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` }
+  }
+}
+
+/** `text` with every secret value replaced by `[redacted]`. */
+export function redactSecrets(text: string, values: ReadonlySet<string>): string {
+  let out = text
+  for (const value of values) if (value.length > 0) out = out.split(value).join(REDACTED)
+  return out
+}

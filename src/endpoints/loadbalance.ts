@@ -1,0 +1,111 @@
+import { finished } from 'node:stream'
+import type { LoadBalanceEndpointConfig } from '../config/group-schema.ts'
+import { LeastConnections } from '../balancing/least-connections.ts'
+import type { BalancingPolicy } from '../balancing/policy.ts'
+import { PowerOfTwoChoices } from '../balancing/power-of-two.ts'
+import { RoundRobin } from '../balancing/round-robin.ts'
+import { StickySessions } from '../balancing/sticky-session.ts'
+import { WeightedRoundRobin } from '../balancing/weighted-round-robin.ts'
+import { sendInTurn, type AttemptLimits } from '../resilience/attempts.ts'
+import { ReplayableBody } from '../resilience/replay.ts'
+import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from './endpoint.ts'
+
+function createPolicy(config: LoadBalanceEndpointConfig, count: number): BalancingPolicy {
+  switch (config.algorithm) {
+    case 'roundRobin':
+      return new RoundRobin()
+    case 'weightedRoundRobin':
+      return new WeightedRoundRobin(config.weights ?? Array.from({ length: count }, () => 1))
+    case 'leastConnections':
+      return new LeastConnections()
+    case 'powerOfTwoChoices':
+      return new PowerOfTwoChoices()
+  }
+}
+
+/**
+ * Spreads requests over its ready endpoints with one balancing policy; a request whose session is bound to a
+ * ready endpoint goes there. A failed attempt goes to another ready endpoint the policy picks.
+ */
+export class LoadBalanceGroup implements Endpoint {
+  readonly id: string
+  readonly isPrototype: boolean
+  readonly #children: readonly Endpoint[]
+  readonly #algorithm: string
+  readonly #policy: BalancingPolicy
+  readonly #sessions: StickySessions | undefined
+  readonly #limits: AttemptLimits
+  /** Requests in flight per child, until the response body ends: what the least-loaded policies compare. */
+  readonly #load: number[]
+  readonly #served: number[]
+
+  constructor(id: string, config: LoadBalanceEndpointConfig, children: readonly Endpoint[]) {
+    this.id = id
+    this.#children = children
+    this.isPrototype = children.every((child) => child.isPrototype)
+    this.#algorithm = config.algorithm
+    this.#policy = createPolicy(config, children.length)
+    this.#sessions = config.session ? new StickySessions(config.session, children.map((child) => child.id)) : undefined
+    this.#load = children.map(() => 0)
+    this.#served = children.map(() => 0)
+    this.#limits = {
+      maxAttempts: config.failover ? Math.min(config.maxAttempts ?? children.length, children.length) : 1,
+      totalTimeout: config.totalTimeout,
+      replayBufferBytes: config.replayBufferBytes,
+      retryNonIdempotent: config.retryNonIdempotent,
+    }
+  }
+
+  async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
+    if (this.#sessions?.readsBody) {
+      // A SOAP session id sits in the envelope: buffer it (within the replay limit) before choosing.
+      const body = await ReplayableBody.prepare(exchange, this.#limits.replayBufferBytes, this.id)
+      if (!body.buffered) body.attach(exchange)
+    }
+    const sticky = this.#sessions?.find(exchange, Date.now())
+    const { response, index } = await sendInTurn(this.id, this.#children, exchange, signal, this.#limits, {
+      next: (tried, now) => this.#next(tried, now, sticky),
+      started: (index) => this.#load[index]!++,
+      settled: (index, response) => this.#settled(index, response),
+    })
+    this.#served[index]!++
+    this.#sessions?.bind(exchange, index, response, Date.now())
+    return response
+  }
+
+  #next(tried: ReadonlySet<number>, now: number, sticky: number | undefined): number | undefined {
+    if (sticky !== undefined && !tried.has(sticky) && this.#children[sticky]!.ready(now)) return sticky
+    const candidates: number[] = []
+    for (let index = 0; index < this.#children.length; index++) {
+      if (!tried.has(index) && this.#children[index]!.ready(now)) candidates.push(index)
+    }
+    if (candidates.length === 0) return undefined
+    return this.#policy.select(candidates, this.#load)
+  }
+
+  #settled(index: number, response: BackendResponse | undefined): void {
+    if (!response?.body) {
+      this.#load[index]!--
+      return
+    }
+    finished(response.body, () => this.#load[index]!--)
+  }
+
+  ready(now: number): boolean {
+    return this.#children.some((child) => child.ready(now))
+  }
+
+  describe(): EndpointStatus {
+    return {
+      id: this.id,
+      type: 'loadbalance',
+      state: this.ready(Date.now()) ? 'active' : 'unavailable',
+      algorithm: this.#algorithm,
+      ...(this.#sessions ? { sessions: this.#sessions.size } : {}),
+      children: this.#children.map((child, index) => ({ ...child.describe(), served: this.#served[index], inFlight: this.#load[index] })),
+    }
+  }
+
+  /** The children are endpoints of the snapshot in their own right; the snapshot closes them. */
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,136 @@
+import type { AuthConfig } from '../config/security-schema.ts'
+import { basicAuthorization } from './basic.ts'
+import { parseChallenges } from './challenges.ts'
+import { chooseDigestChallenge, DigestSession, type DigestRequest } from './digest.ts'
+import { OAuth2TokenSource } from './oauth2.ts'
+
+/** One try at the backend: the Authorization value sent (if any) and what it was made from. */
+export interface Attempt {
+  readonly header: string | undefined
+  /** The Digest nonce or the OAuth2 token the header answers; tells an outdated header from a refused one. */
+  readonly basis: string | undefined
+  /** Whether the header was made before this exchange saw a challenge (a Digest nonce from an earlier exchange). */
+  readonly preemptive: boolean
+}
+
+/** What to do after a 401: try again with a new attempt, or give up and say why. */
+export type Verdict = Attempt | { readonly refused: string }
+
+/** Supplies the backend credentials of one endpoint, one attempt at a time. */
+export interface Authenticator {
+  readonly type: AuthConfig['type']
+  /** Whether a 401 may be answered by sending the request again, so bodies must be kept for a replay. */
+  readonly replays: boolean
+  first(request: DigestRequest): Promise<Attempt>
+  /** The next attempt after the backend answered `attempt` with 401 and these `WWW-Authenticate` values. */
+  next(wwwAuthenticate: string | string[] | undefined, attempt: Attempt, request: DigestRequest): Promise<Verdict>
+  describe(): Record<string, unknown>
+}
+
+export function createAuthenticator(config: AuthConfig): Authenticator {
+  switch (config.type) {
+    case 'basic':
+      return new BasicAuthenticator(basicAuthorization(config.username, config.password))
+    case 'digest':
+      return new DigestAuthenticator(new DigestSession(config))
+    case 'oauth2':
+      return new OAuth2Authenticator(new OAuth2TokenSource(config))
+  }
+}
+
+/** Basic sends the same header every time: a 401 means the credentials are wrong, and retrying cannot help. */
+class BasicAuthenticator implements Authenticator {
+  readonly type = 'basic'
+  readonly replays = false
+  readonly #header: string
+
+  constructor(header: string) {
+    this.#header = header
+  }
+
+  async first(): Promise<Attempt> {
+    return { header: this.#header, basis: undefined, preemptive: true }
+  }
+
+  async next(): Promise<Verdict> {
+    return { refused: "it refused the gateway's Basic credentials" }
+  }
+
+  describe(): Record<string, unknown> {
+    return { auth: 'basic' }
+  }
+}
+
+class DigestAuthenticator implements Authenticator {
+  readonly type = 'digest'
+  readonly replays = true
+  readonly #session: DigestSession
+
+  constructor(session: DigestSession) {
+    this.#session = session
+  }
+
+  async first(request: DigestRequest): Promise<Attempt> {
+    const authorized = this.#session.authorize(request)
+    return { header: authorized?.header, basis: authorized?.nonce, preemptive: authorized !== undefined }
+  }
+
+  async next(wwwAuthenticate: string | string[] | undefined, attempt: Attempt, request: DigestRequest): Promise<Verdict> {
+    const challenges = parseChallenges(wwwAuthenticate)
+    const challenge = chooseDigestChallenge(challenges)
+    if (!challenge) {
+      const offered = challenges.map((item) => item.scheme).join(', ') || 'none'
+      return { refused: `its 401 carries no Digest challenge the gateway can answer (schemes offered: ${offered})` }
+    }
+    // A new nonce is worth one more try when the credentials were not tried yet, when the server says they were
+    // right but the nonce expired (stale), or when the nonce came from an earlier exchange (the server may have
+    // restarted and forgotten it). Otherwise the credentials themselves were refused.
+    const worthRetrying = attempt.header === undefined || challenge.stale || (attempt.preemptive && attempt.basis !== challenge.nonce)
+    if (!worthRetrying) return { refused: "it refused the gateway's Digest credentials" }
+    this.#session.accept(challenge)
+    const authorized = this.#session.authorize(request)
+    if (!authorized) return { refused: 'its Digest challenge asks for qop=auth-int, which needs a request body held in memory' }
+    return { header: authorized.header, basis: authorized.nonce, preemptive: false }
+  }
+
+  describe(): Record<string, unknown> {
+    const challenge = this.#session.challenge
+    return { auth: 'digest', algorithm: challenge?.algorithm, qop: challenge?.qop }
+  }
+}
+
+class OAuth2Authenticator implements Authenticator {
+  readonly type = 'oauth2'
+  readonly replays = true
+  readonly #tokens: OAuth2TokenSource
+
+  constructor(tokens: OAuth2TokenSource) {
+    this.#tokens = tokens
+  }
+
+  async first(): Promise<Attempt> {
+    const token = await this.#tokens.token()
+    return { header: `Bearer ${token}`, basis: token, preemptive: true }
+  }
+
+  /** One refresh-and-retry: the token may have been revoked or expired early. A second 401 is final. */
+  async next(wwwAuthenticate: string | string[] | undefined, attempt: Attempt): Promise<Verdict> {
+    if (!attempt.preemptive) return { refused: `it refused a freshly issued access token${bearerError(wwwAuthenticate)}` }
+    this.#tokens.invalidate(attempt.basis!)
+    const token = await this.#tokens.token()
+    return { header: `Bearer ${token}`, basis: token, preemptive: false }
+  }
+
+  describe(): Record<string, unknown> {
+    return { auth: 'oauth2', tokenRequests: this.#tokens.requests }
+  }
+}
+
+/** The Bearer challenge's `error` and `error_description` (RFC 6750 section 3), when the backend sent them. */
+function bearerError(wwwAuthenticate: string | string[] | undefined): string {
+  const bearer = parseChallenges(wwwAuthenticate).find((challenge) => challenge.scheme === 'bearer')
+  const error = bearer?.parameters.error
+  if (!error) return ''
+  const description = bearer.parameters.error_description
+  return ` (${error}${description ? `: ${description}` : ''})`
+}

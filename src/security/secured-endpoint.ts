@@ -1,0 +1,123 @@
+import { STATUS_CODES } from 'node:http'
+import type { BackendSecurityConfig } from '../config/security-schema.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../endpoints/endpoint.ts'
+import { classifyFailure } from '../endpoints/failure.ts'
+import { createAuthenticator, type Authenticator } from './authenticators.ts'
+import type { DigestRequest } from './digest.ts'
+import { TokenError } from './oauth2.ts'
+import { bufferForReplay, type ReplayableBody } from './replay.ts'
+
+/** The first try, the answer to a challenge, and one more for a stale nonce: never a loop. */
+const MAX_ATTEMPTS = 3
+
+/**
+ * A leaf that authenticates to its backend: it replaces the client's Authorization header with the gateway's
+ * credentials and answers the backend's 401 challenges (Digest) or renews its token (OAuth2). A 401 it cannot
+ * answer becomes a failure of kind `auth`, never a silent pass-through of the backend's 401.
+ */
+export class SecuredEndpoint implements Endpoint {
+  readonly id: string
+  readonly #inner: Endpoint
+  readonly #auth: Authenticator
+  readonly #forwardClientAuthorization: string | false
+  readonly #replayLimit: number
+  #refused = 0
+
+  constructor(inner: Endpoint, security: BackendSecurityConfig & { auth: NonNullable<BackendSecurityConfig['auth']> }) {
+    this.id = inner.id
+    this.#inner = inner
+    this.#auth = createAuthenticator(security.auth)
+    this.#forwardClientAuthorization = security.forwardClientAuthorization && security.forwardClientAuthorization.toLowerCase()
+    this.#replayLimit = security.replayLimit
+  }
+
+  get isPrototype(): boolean {
+    return this.#inner.isPrototype
+  }
+
+  targetPath(exchange: Exchange): string {
+    return this.#inner.targetPath?.(exchange) ?? (exchange.query ? `${exchange.path}?${exchange.query}` : exchange.path || '/')
+  }
+
+  async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
+    const headers = this.#headersWithoutClientAuthorization(exchange.headers)
+    const body = await this.#body(exchange)
+    const request: DigestRequest = { method: exchange.method, uri: this.targetPath(exchange), body: 'buffer' in body ? body.buffer : undefined }
+    let attempt = await this.#credentials(() => this.#auth.first(request))
+    for (let count = 1; ; count++) {
+      // A copy, so that a group retrying elsewhere never sees this backend's credentials.
+      const response = await this.#inner.send(
+        { ...exchange, headers: attempt.header ? [...headers, 'authorization', attempt.header] : headers, body: 'buffer' in body ? body.buffer : body.stream },
+        signal,
+      )
+      if (response.status !== 401) return response
+      response.body?.resume()
+      const verdict = await this.#credentials(() => this.#auth.next(response.headers['www-authenticate'], attempt, request))
+      if ('refused' in verdict) throw this.#refusal(verdict.refused)
+      if (!('buffer' in body)) {
+        throw this.#refusal(`its 401 asks for the request again, but the body was larger than security.replayLimit (${this.#replayLimit} bytes) and was sent once only`)
+      }
+      if (count >= MAX_ATTEMPTS) throw this.#refusal(`it still answered 401 after ${count} attempts`)
+      attempt = verdict
+    }
+  }
+
+  ready(now: number): boolean {
+    return this.#inner.ready(now)
+  }
+
+  describe(): EndpointStatus {
+    return { ...this.#inner.describe(), security: { ...this.#auth.describe(), refused: this.#refused } }
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close()
+  }
+
+  /** The client's headers minus Authorization, which is dropped or passed on under another name. */
+  #headersWithoutClientAuthorization(headers: string[]): string[] {
+    const forward = this.#forwardClientAuthorization
+    const out: string[] = []
+    const client: string[] = []
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!.toLowerCase()
+      if (name === 'authorization') client.push(headers[i + 1]!)
+      // A client must not pose as the gateway passing on its Authorization.
+      else if (name !== forward) out.push(headers[i]!, headers[i + 1]!)
+    }
+    if (forward) for (const value of client) out.push(forward, value)
+    return out
+  }
+
+  /** The body, kept in memory (within the limit) when a 401 may need it sent again. */
+  async #body(exchange: Exchange): Promise<ReplayableBody> {
+    const body = exchange.body
+    if (body === null || Buffer.isBuffer(body)) return { buffer: body }
+    if (!this.#auth.replays) return { stream: body }
+    let replayable: ReplayableBody
+    try {
+      replayable = await bufferForReplay(body, this.#replayLimit)
+    } catch (error) {
+      throw classifyFailure(error, this.id)
+    }
+    // The client's stream is consumed now: whatever sends this exchange later (a failover) gets the copy.
+    if ('buffer' in replayable) exchange.body = replayable.buffer
+    return replayable
+  }
+
+  async #credentials<T>(get: () => Promise<T>): Promise<T> {
+    try {
+      return await get()
+    } catch (error) {
+      if (!(error instanceof TokenError)) throw error
+      this.#refused++
+      throw new EndpointError('auth', this.id, `${this.id}: ${error.reason}`, { cause: error, reason: `no access token: ${error.reason}` })
+    }
+  }
+
+  #refusal(why: string): EndpointError {
+    this.#refused++
+    const reason = `the backend answered 401 ${STATUS_CODES[401]}: ${why}`
+    return new EndpointError('auth', this.id, `${this.id}: ${reason}`, { status: 401, reason })
+  }
+}

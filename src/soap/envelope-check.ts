@@ -1,0 +1,45 @@
+import type { Exchange } from '../endpoints/endpoint.ts'
+import type { RequestCheck, RequestRejection } from '../gateway/api.ts'
+import { BodyTooLarge, readBody } from './body.ts'
+import { readEnvelope } from './envelope.ts'
+import type { SoapVersion } from './version.ts'
+
+/**
+ * A request check for SOAP APIs: a POST must carry a well-formed SOAP envelope (no DTD, an `Envelope` root in
+ * the SOAP 1.1 or 1.2 namespace that matches the content type, with a `Body`). The body is buffered up to
+ * `maxBytes` and handed on as a buffer, which also lets a failover group send it again.
+ */
+export function envelopeCheck(maxBytes: number): RequestCheck {
+  return async (exchange: Exchange): Promise<RequestRejection | undefined> => {
+    if (exchange.method !== 'POST') return undefined
+    let body: Buffer
+    try {
+      body = await readBody(exchange.body, maxBytes)
+    } catch (error) {
+      if (error instanceof BodyTooLarge) return { code: 'PAYLOAD_TOO_LARGE', message: `The SOAP envelope is ${error.message}` }
+      return { code: 'BAD_REQUEST', message: 'The request body could not be read to the end' }
+    }
+    exchange.body = body
+    const problem = envelopeProblem(body, contentTypeVersion(exchange.headers))
+    return problem ? { code: 'BAD_REQUEST', message: `The request is not a valid SOAP envelope: ${problem}` } : undefined
+  }
+}
+
+/** What is wrong with an envelope, or undefined when it is a SOAP envelope of the expected version. */
+export function envelopeProblem(body: Buffer, expected: SoapVersion | undefined): string | undefined {
+  const envelope = readEnvelope(body.toString('utf8'))
+  if ('problem' in envelope) return envelope.problem
+  if (expected && expected !== envelope.version) return `the envelope is SOAP ${envelope.version} but the content type says SOAP ${expected}`
+  return undefined
+}
+
+/** The SOAP version the content type names: `text/xml` is 1.1, `application/soap+xml` 1.2, others unknown. */
+function contentTypeVersion(headers: readonly string[]): SoapVersion | undefined {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() !== 'content-type') continue
+    const type = headers[i + 1]!.trimStart().toLowerCase()
+    if (type.startsWith('application/soap+xml')) return '1.2'
+    if (type.startsWith('text/xml')) return '1.1'
+  }
+  return undefined
+}

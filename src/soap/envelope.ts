@@ -1,0 +1,57 @@
+import { childrenOf, elementsOf, localName, namespaceOf, parseOrdered, scopeOf, tagOf, XmlRefused, type OrderedNode } from './xml.ts'
+import { versionOfEnvelope, type SoapVersion } from './version.ts'
+
+/** An element with the namespace declarations in scope where it stands. */
+export interface ScopedElement {
+  node: OrderedNode
+  scope: ReadonlyMap<string, string>
+}
+
+/** A SOAP envelope taken apart: its version and the entries of its Header and Body. */
+export interface Envelope {
+  version: SoapVersion
+  headerEntries: ScopedElement[]
+  /** Undefined when the envelope has no Body. */
+  bodyEntries: ScopedElement[] | undefined
+}
+
+/**
+ * Reads a message as a SOAP 1.1 or 1.2 envelope, or says why it is not one (a DTD, not well-formed, another
+ * root element, no Body).
+ */
+export function readEnvelope(text: string): Envelope | { problem: string } {
+  if (text.trim() === '') return { problem: 'the body is empty' }
+  let nodes
+  try {
+    nodes = parseOrdered(text)
+  } catch (error) {
+    if (error instanceof XmlRefused) return { problem: error.message }
+    throw error
+  }
+  const root = elementsOf(nodes)[0]
+  if (!root) return { problem: 'there is no root element' }
+  const tag = tagOf(root)
+  const scope = scopeOf(root, new Map())
+  const namespace = namespaceOf(tag, scope)
+  const version = versionOfEnvelope(namespace)
+  if (localName(tag) !== 'Envelope' || !version) {
+    return { problem: `the root element must be a SOAP 1.1 or 1.2 Envelope, got <${tag}> in namespace "${namespace ?? ''}"` }
+  }
+  const envelope: Envelope = { version, headerEntries: [], bodyEntries: undefined }
+  for (const part of elementsOf(childrenOf(root))) {
+    const partScope = scopeOf(part, scope)
+    if (namespaceOf(tagOf(part), partScope) !== namespace) continue
+    const entries = elementsOf(childrenOf(part)).map((node) => ({ node, scope: scopeOf(node, partScope) }))
+    const name = localName(tagOf(part))
+    if (name === 'Header') envelope.headerEntries = entries
+    else if (name === 'Body') envelope.bodyEntries = entries
+  }
+  if (!envelope.bodyEntries) return { problem: 'the Envelope has no Body' }
+  return envelope
+}
+
+/** Whether an element has this local name in this namespace. */
+export function isElement(element: ScopedElement, namespace: string | undefined, name: string): boolean {
+  const tag = tagOf(element.node)
+  return localName(tag) === name && namespaceOf(tag, element.scope) === namespace
+}
