@@ -500,3 +500,52 @@ apis:
     assert.ok(performance.now() - started < 3000)
   })
 })
+
+describe('dynamic endpoints as leaves like any other', () => {
+  let backend: TestBackend
+  let standby: TestBackend
+  let gateway: TestGateway
+
+  before(async () => {
+    backend = await startEchoBackend('secured')
+    standby = await startEchoBackend('standby')
+    gateway = await startGateway(`
+apis:
+  - name: leafy
+    context: /leafy
+    version: v1
+    inSequence:
+      - setTarget: { expression: "request.headers['x-target']" }
+    endpoints:
+      production:
+        type: failover
+        endpoints:
+          - type: dynamic
+            name: chosen
+            security: { auth: { type: basic, username: gateway, password: s3cret } }
+            allow: [ { host: 127.0.0.1, ports: [${backend.port}] } ]
+          - { type: http, name: fallback, url: "${standby.url}" }
+`)
+  })
+  after(async () => {
+    await gateway.close()
+    await backend.close()
+    await standby.close()
+  })
+
+  test("backend credentials apply to a dynamic leaf's requests", async () => {
+    const response = await request(`${gateway.url}/leafy/v1/x`, { headers: { 'x-target': backend.url }, headersTimeout: 5000, bodyTimeout: 5000 })
+    const body = (await response.body.json()) as { backend: string; headers: Record<string, string> }
+    assert.equal(body.backend, 'secured')
+    assert.equal(body.headers.authorization, `Basic ${Buffer.from('gateway:s3cret').toString('base64')}`)
+  })
+
+  test('in a failover group, a refused target moves on to the next member and never suspends the dynamic leaf', async () => {
+    for (let i = 0; i < 3; i++) {
+      const response = await request(`${gateway.url}/leafy/v1/x`, { headers: { 'x-target': 'http://169.254.169.254' }, headersTimeout: 5000, bodyTimeout: 5000 })
+      assert.equal(((await response.body.json()) as { backend: string }).backend, 'standby')
+    }
+    const chosen = await request(`${gateway.url}/leafy/v1/x`, { headers: { 'x-target': backend.url }, headersTimeout: 5000, bodyTimeout: 5000 })
+    assert.equal(((await chosen.body.json()) as { backend: string }).backend, 'secured', 'the dynamic leaf still takes traffic')
+  })
+})
