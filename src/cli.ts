@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster'
+import { readFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from './config/load.ts'
 import { watchConfig } from './config/watch.ts'
 import { runPrimary, runWorker } from './gateway/cluster.ts'
 import { PorticoInstance } from './gateway/instance.ts'
+import { importSynapseSequence } from './import/synapse.ts'
+import { stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
 
 const USAGE = `Usage:
   portico start [--config FILE] [--watch] [--workers N]   serve the APIs in FILE (default portico.yaml)
-  portico validate FILE                                   check FILE and list every problem in it`
+  portico validate FILE                                   check FILE and list every problem in it
+  portico import synapse FILE [--flow in|out]             convert a WSO2 (Synapse) sequence into inSequence/outSequence YAML`
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -19,6 +23,8 @@ async function main(argv: string[]): Promise<number> {
       return start(rest)
     case 'validate':
       return validate(rest)
+    case 'import':
+      return importCommand(rest)
     default:
       console.error(command ? `Unknown command "${command}".\n${USAGE}` : USAGE)
       return 2
@@ -42,6 +48,21 @@ async function validate(args: string[]): Promise<number> {
     console.error(`${error.issues.length} problem(s) in ${file}`)
     return 1
   }
+}
+
+/** Prints the converted sequence as YAML; anything not converted is listed on stderr and the exit code is 1. */
+async function importCommand(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { flow: { type: 'string', default: 'in' } } })
+  const [format, file] = positionals
+  if (format !== 'synapse' || !file || (values.flow !== 'in' && values.flow !== 'out')) {
+    console.error(USAGE)
+    return 2
+  }
+  const imported = importSynapseSequence(await readFile(file, 'utf8'))
+  console.log(stringify({ [values.flow === 'in' ? 'inSequence' : 'outSequence']: imported.mediators }).trimEnd())
+  for (const problem of imported.unsupported) console.error(`${file}: ${problem.path}: ${problem.message}`)
+  if (imported.unsupported.length > 0) console.error(`${imported.unsupported.length} part(s) of ${file} not converted`)
+  return imported.unsupported.length > 0 ? 1 : 0
 }
 
 async function start(args: string[]): Promise<number> {

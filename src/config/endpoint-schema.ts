@@ -105,13 +105,43 @@ export function httpUrlProblem(url: string): string | undefined {
 /** An AWS Lambda function, invoked through the Lambda Invoke API (see docs/lambda.md). */
 export const LambdaEndpoint = z.strictObject({ type: z.literal('lambda'), ...leafFields, ...lambdaFields }).superRefine(checkLambda)
 
+/** An origin a dynamic endpoint may reach. */
+const AllowedOrigin = z.strictObject({
+  /** A host name or IP address, or `*.example.com` for every name below example.com. */
+  host: z
+    .string()
+    .transform((host) => host.toLowerCase())
+    .pipe(z.string().regex(/^(?:\*\.)?[a-z0-9._:[\]-]+$/, 'must be a host name, an IP address or "*.domain"')),
+  schemes: z.array(z.enum(['http', 'https'])).min(1).default(['http', 'https']),
+  /** The ports allowed on that host; every port when unset. */
+  ports: z.array(z.number().int().min(1).max(65535)).min(1).optional(),
+})
+
+/**
+ * A backend whose address the API's IN sequence chooses per request (`setTarget`), limited to an allow-list of
+ * origins so that no request turns the gateway into an open proxy.
+ */
+export const DynamicEndpoint = z.strictObject({
+  type: z.literal('dynamic'),
+  ...leafFields,
+  allow: z.array(AllowedOrigin).min(1, 'must list at least one allowed origin'),
+  /** Reach link-local addresses (169.254.0.0/16, fe80::/10) and cloud metadata services. */
+  allowLinkLocal: z.boolean().default(false),
+  /** Reach the gateway's own admin port. */
+  allowAdminPort: z.boolean().default(false),
+  /** Most origins with an open connection pool; the least recently used one is closed beyond it. */
+  maxOrigins: z.number().int().min(1).max(100_000).default(256),
+  pool: Pool.prefault({}),
+})
+
 /** Every endpoint type, told apart by `type`. */
-export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, SoapEndpoint, WsdlEndpoint, LambdaEndpoint, FailoverEndpoint, LoadBalanceEndpoint])
+export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, SoapEndpoint, WsdlEndpoint, LambdaEndpoint, FailoverEndpoint, LoadBalanceEndpoint, DynamicEndpoint])
 
 export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
 export type LambdaEndpointConfig = z.output<typeof LambdaEndpoint>
 export type SoapEndpointConfig = z.output<typeof SoapEndpoint>
 export type WsdlEndpointConfig = z.output<typeof WsdlEndpoint>
+export type DynamicEndpointConfig = z.output<typeof DynamicEndpoint>
 /** What every leaf's config has. */
 export type LeafConfig = z.output<z.ZodObject<typeof leafFields>>
 export type EndpointConfig = z.output<typeof Endpoint>

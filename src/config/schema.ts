@@ -5,6 +5,7 @@ import { LIFECYCLE_STATES } from './lifecycle.ts'
 import { SoapApi } from './soap-schema.ts'
 import { healthCheckIssues } from './resilience-schema.ts'
 import { templateVariables } from '../gateway/uri-template.ts'
+import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -48,6 +49,7 @@ const Limits = z.strictObject({
   /** Time a client has to send the whole request, body included; 0 turns it off. */
   requestTimeout: Duration.default(300_000),
   keepAliveTimeout: Duration.default(5_000),
+  ...MediationLimits,
 })
 
 const Endpoints = z.strictObject({
@@ -73,6 +75,7 @@ const Resource = z.strictObject({
   methods: z.array(Method).min(1).optional(),
   /** Endpoints for this resource only, replacing the API's. */
   endpoints: Endpoints.optional(),
+  ...sequenceFields,
 })
 
 const Deprecation = z.strictObject({
@@ -100,6 +103,7 @@ export const Api = z.strictObject({
   endpoints: Endpoints.default({}),
   /** Makes this a SOAP API: gateway errors become SOAP Faults; optional envelope validation (docs/soap.md). */
   soap: SoapApi.optional(),
+  ...sequenceFields,
 })
 
 export const Config = z

@@ -22,6 +22,8 @@ export type FailureKind =
   | 'unavailable' // no endpoint could take the request (all suspended, none configured)
   | 'soap-fault' // the backend answered with a SOAP Fault, and its endpoint counts Faults as failures
   | 'auth' // the backend refused the gateway's credentials, or none could be obtained (token endpoint)
+  | 'no-target' // a dynamic endpoint's mediation set no target address
+  | 'target-refused' // a dynamic endpoint's target is outside its allow-list or a protected address
 
 export class EndpointError extends Error {
   readonly kind: FailureKind
@@ -63,12 +65,12 @@ export interface ExchangeRoute {
 export interface Exchange {
   readonly requestId: string
   readonly method: string
-  /** The request path below the API's base path, still percent-encoded, e.g. `/menu/42`. */
-  readonly path: string
+  /** The request path below the API's base path, still percent-encoded, e.g. `/menu/42`; a rewrite mediator may change it. */
+  path: string
   /** The path under which the client reached the API, e.g. `/pizzashack/1.0.0` (a served WSDL's address uses it). */
   readonly basePath: string
-  /** The raw query string without `?`, empty when there is none. */
-  readonly query: string
+  /** The raw query string without `?`, empty when there is none; a rewrite mediator may change it. */
+  query: string
   readonly uriVariables: UriVariables
   /** Headers for the backend as name/value pairs in one flat list, hop-by-hop headers removed. */
   headers: string[]

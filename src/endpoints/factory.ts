@@ -4,6 +4,7 @@ import { RestToSoapEndpoint } from '../soap/rest-bridge.ts'
 import { childEndpoints } from '../config/group-schema.ts'
 import { GuardedLeaf } from '../resilience/guarded-leaf.ts'
 import type { Endpoint } from './endpoint.ts'
+import { DynamicEndpoint } from './dynamic.ts'
 import { FailoverGroup } from './failover.ts'
 import { HttpEndpoint } from './http.ts'
 import { LambdaEndpoint } from './lambda.ts'
@@ -33,6 +34,8 @@ export function createEndpoint(config: EndpointConfig, id: string, build: Endpoi
       return new FailoverGroup(id, config, children(config, id, build))
     case 'loadbalance':
       return new LoadBalanceGroup(id, config, children(config, id, build))
+    case 'dynamic':
+      return leaf(new DynamicEndpoint(id, config), config, inGroup)
   }
 }
 

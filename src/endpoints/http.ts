@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net'
 import { Pool } from 'undici'
 import type { HttpEndpointConfig } from '../config/endpoint-schema.ts'
 import { UrlTemplate } from '../gateway/uri-template.ts'
@@ -19,7 +20,8 @@ export class HttpEndpoint implements Endpoint {
   #sent = 0
   #failed = 0
 
-  constructor(id: string, config: HttpEndpointConfig) {
+  /** `transport.lookup` resolves host names for new connections (a dynamic endpoint checks the addresses there). */
+  constructor(id: string, config: HttpEndpointConfig, transport: { lookup?: LookupFunction } = {}) {
     this.id = id
     this.#url = config.url
     const origin = ORIGIN.exec(config.url)![0]
@@ -31,7 +33,7 @@ export class HttpEndpoint implements Endpoint {
     this.#basePath = basePath.endsWith('/') ? basePath.slice(0, -1) : basePath
     this.#baseQuery = queryAt < 0 ? '' : pathAndQuery.slice(queryAt + 1)
     this.#pool = new Pool(new URL(origin).origin, {
-      connect: { timeout: config.timeouts.connect, ...tlsConnectOptions(config.security?.tls, id) },
+      connect: { timeout: config.timeouts.connect, ...tlsConnectOptions(config.security?.tls, id), ...transport },
       headersTimeout: config.timeouts.response,
       bodyTimeout: config.timeouts.idle,
       keepAliveTimeout: config.pool.keepAlive,

@@ -4,6 +4,7 @@ import type { Endpoint, Exchange, ExchangeRoute } from '../endpoints/endpoint.ts
 import { envelopeCheck } from '../soap/envelope-check.ts'
 import { soapFaultFormatter } from '../soap/fault.ts'
 import type { ErrorFormatter, GatewayErrorCode } from './errors.ts'
+import { Mediation } from '../mediation/run.ts'
 import { ResourceTemplate, type UriVariables } from './uri-template.ts'
 
 /** A resource ready to serve: its template, methods, endpoints per environment and metric handles. */
@@ -13,11 +14,14 @@ export class CompiledResource {
   readonly endpoints: Partial<Record<Environment, Endpoint>>
   readonly #methods: ReadonlySet<string>
   readonly allowed: readonly string[]
+  /** The IN and OUT sequences of the API and this resource; undefined when there are none. */
+  readonly mediation: Mediation | undefined
 
   constructor(api: ApiConfig, config: ResourceConfig, endpoints: Partial<Record<Environment, Endpoint>>) {
     this.template = new ResourceTemplate(config.uriTemplate)
     this.route = { apiName: api.name, apiVersion: api.version, uriTemplate: config.uriTemplate }
     this.endpoints = endpoints
+    this.mediation = Mediation.compile(api, config)
     // "All methods" means the ones an API describes; TRACE (cross-site tracing) and CONNECT (tunnels) never pass.
     const methods = new Set<string>(config.methods ?? HTTP_METHODS)
     if (methods.has('GET')) methods.add('HEAD')

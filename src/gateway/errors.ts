@@ -24,6 +24,8 @@ export const GATEWAY_ERRORS = {
   BACKEND_TIMEOUT: { status: 504, message: 'The backend did not respond in time' },
   LAMBDA_FUNCTION_ERROR: { status: 502, message: 'The Lambda function failed' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed to handle the request' },
+  TARGET_NOT_SET: { status: 500, message: "The API's mediation set no target for its dynamic endpoint" },
+  TARGET_NOT_ALLOWED: { status: 403, message: "The target address is not allowed by the API's dynamic endpoint" },
 } as const satisfies Record<string, { status: number; message: string }>
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS
@@ -47,6 +49,10 @@ export function errorCodeForFailure(kind: FailureKind): GatewayErrorCode {
       return 'ENDPOINT_UNAVAILABLE'
     case 'auth':
       return 'BACKEND_AUTH_FAILED'
+    case 'no-target':
+      return 'TARGET_NOT_SET'
+    case 'target-refused':
+      return 'TARGET_NOT_ALLOWED'
     case 'aborted':
     case 'connect-refused':
     case 'connect-failed':

@@ -1,5 +1,6 @@
 import { AdminServer } from '../admin/server.ts'
 import { ConfigError, loadConfigFile } from '../config/load.ts'
+import { protectPort } from '../endpoints/target-guard.ts'
 import type { ConfigModel } from '../config/schema.ts'
 import { logStateChanges } from '../resilience/state-events.ts'
 import { AccessLog } from '../telemetry/access-log.ts'
@@ -24,6 +25,8 @@ export class PorticoInstance {
   readonly logger: Logger
   readonly #accessLog: AccessLog | undefined
   readonly #stopStateLog: () => void
+  /** Keeps dynamic endpoints away from the admin port while this instance runs. */
+  #releaseAdminPort: () => void = () => {}
 
   private constructor(gateway: Gateway, metrics: GatewayMetrics, admin: AdminServer | undefined, logger: Logger, accessLog: AccessLog | undefined) {
     this.gateway = gateway
@@ -52,7 +55,10 @@ export class PorticoInstance {
         throw error
       }
     }
-    return new PorticoInstance(gateway, metrics, admin, logger, accessLog)
+    const instance = new PorticoInstance(gateway, metrics, admin, logger, accessLog)
+    const adminPort = admin ? Number(new URL(admin.url).port) : config.admin.enabled ? config.admin.port : undefined
+    if (adminPort) instance.#releaseAdminPort = protectPort(adminPort)
+    return instance
   }
 
   /** Loads `file` and swaps it in; an invalid file keeps the running config and logs every problem. */
@@ -76,6 +82,7 @@ export class PorticoInstance {
       this.#stopStateLog()
       await this.gateway.close()
       await this.admin?.close()
+      this.#releaseAdminPort()
       this.#accessLog?.close()
     })()
     return this.#closing

@@ -6,6 +6,7 @@ import type { Environment, ListenerConfig } from '../config/schema.ts'
 import { EndpointError, type Endpoint, type Exchange } from '../endpoints/endpoint.ts'
 import { classifyFailure } from '../endpoints/failure.ts'
 import { GroupFailure } from '../resilience/attempts.ts'
+import type { MediationStop } from '../mediation/run.ts'
 import type { AccessLog } from '../telemetry/access-log.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { GatewayMetrics } from '../telemetry/metrics.ts'
@@ -153,6 +154,12 @@ export class RequestPipeline {
       const rejection = await api.checkRequest(exchange)
       if (rejection) return this.#fail(res, outcome, rejection.code, rejection.message)
     }
+    const mediation = resource.mediation
+    const mediationOptions = mediation && { bodyLimit: this.#snapshot().config.limits.mediationBodyBytes, logger: this.#telemetry.logger }
+    if (mediation) {
+      const stop = await mediation.request(exchange, mediationOptions!)
+      if (stop) return this.#stop(res, outcome, stop)
+    }
 
     const sentAt = performance.now()
     let response
@@ -168,6 +175,10 @@ export class RequestPipeline {
     }
     outcome.upstreamMs = performance.now() - sentAt
     this.#telemetry.metrics.upstream(endpoint.id, outcome.upstreamMs / 1000)
+    if (mediation) {
+      const stop = await mediation.response(exchange, response, mediationOptions!)
+      if (stop) return this.#stop(res, outcome, stop)
+    }
     res.writeHead(response.status, clientResponseHeaders(response.headers, outcome.requestId, api.lifecycleHeaders))
     if (!response.body) {
       res.end()
@@ -186,6 +197,15 @@ export class RequestPipeline {
     const asked = this.#listener.environmentHeader ? req.headers[ENVIRONMENT_HEADER] : undefined
     if (asked === undefined) return this.#listener.environment
     return asked === 'production' || asked === 'sandbox' ? asked : undefined
+  }
+
+  /** Ends the exchange as a mediation sequence decided: its `respond` reply, or an error. */
+  #stop(res: ServerResponse, outcome: Outcome, stop: MediationStop): void {
+    if ('error' in stop) return this.#fail(res, outcome, stop.error, stop.message, stop.headers)
+    const { status, headers, body } = stop.reply
+    const lifecycle = outcome.api?.lifecycleHeaders ?? []
+    res.writeHead(status, [...headers, 'content-length', String(body.length), 'x-request-id', outcome.requestId, ...lifecycle])
+    res.end(body)
   }
 
   #fail(res: ServerResponse, outcome: Outcome, code: GatewayErrorCode, message?: string, headers?: readonly string[]): void {

@@ -19,6 +19,8 @@ export const WSO2_ERROR_CODES = {
   'soap-fault': undefined,
   auth: undefined, // the backend refused the gateway's credentials // Synapse does not treat a SOAP Fault as an endpoint failure at all
   unavailable: undefined,
+  'no-target': undefined, // a dynamic endpoint's IN sequence chose no address
+  'target-refused': undefined, // a dynamic endpoint's target is not allowed
 } as const satisfies Record<FailureKind, number | undefined>
 
 /** Every failure kind, for config validation. */
@@ -35,11 +37,11 @@ export const KNOWN_WSO2_CODES: ReadonlySet<number> = new Set([
 ])
 
 /**
- * Failures that say something about the backend. A client that went away, a broken client body, or no
- * endpoint being ready never count against a leaf.
+ * Failures that say something about the backend. A client that went away, a broken client body, no
+ * endpoint being ready, or a dynamic target that was missing or refused never count against a leaf.
  */
 export function isBackendFault(kind: FailureKind): boolean {
-  return kind !== 'aborted' && kind !== 'client-body' && kind !== 'unavailable'
+  return kind !== 'aborted' && kind !== 'client-body' && kind !== 'unavailable' && kind !== 'no-target' && kind !== 'target-refused'
 }
 
 /**
@@ -50,7 +52,10 @@ export function isBackendFault(kind: FailureKind): boolean {
 export function neverReachedBackend(failure: Pick<EndpointError, 'kind' | 'status'>): boolean {
   const { kind } = failure
   if (kind === 'status') return failure.status === 429
-  return kind === 'connect-refused' || kind === 'connect-failed' || kind === 'connect-timeout' || kind === 'dns' || kind === 'tls' || kind === 'unavailable'
+  return (
+    kind === 'connect-refused' || kind === 'connect-failed' || kind === 'connect-timeout' || kind === 'dns' || kind === 'tls' ||
+    kind === 'unavailable' || kind === 'no-target' || kind === 'target-refused'
+  )
 }
 
 /** Whether a failure of `kind` is named by `entries`. */
