@@ -56,6 +56,32 @@ export const scenarios: Scenario[] = [
 `,
   },
   {
+    name: 'dynamic-header',
+    description: 'GET, 100-byte response, the target chosen per request by a switch on a header (IN sequence + dynamic endpoint)',
+    target: 1.5,
+    method: 'GET',
+    headers: { 'x-backend': 'small' },
+    upstreamPath: '/small',
+    porticoPath: '/dyn/1.0.0/small',
+    apis: (upstream) => `
+  - name: Dynamic
+    context: /dyn
+    version: 1.0.0
+    resources: [{ uriTemplate: /small, methods: [GET] }]
+    inSequence:
+      - switch:
+          source: { expression: "request.headers['x-backend']" }
+          cases:
+            - { regex: small, do: [ { setTarget: "${upstream}" } ] }
+          default:
+            - respond: { status: 400, body: "unknown X-Backend" }
+    endpoints:
+      production:
+        type: dynamic
+        allow: [ { host: 127.0.0.1, schemes: [http], ports: [${new URL(upstream).port}] } ]
+`,
+  },
+  {
     name: 'post-2k',
     description: 'POST of the same 2 KiB body to a REST endpoint: what any POST costs, for comparison with soap-2k',
     target: 1.5,
