@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { Duration } from './duration.ts'
+import { checkPrototype, prototypeFields } from '../prototype/config.ts'
 
 /** Names that show up in metrics and logs: letters, digits and `._:-`. */
 export const EndpointName = z
@@ -61,10 +62,16 @@ export function httpUrlProblem(url: string): string | undefined {
   return undefined
 }
 
+/** A mock that answers for an API still being designed: static responses, scripts, an OpenAPI document. */
+export const PrototypeEndpoint = z
+  .strictObject({ type: z.literal('prototype'), ...leafFields, ...prototypeFields })
+  .superRefine(checkPrototype)
+
 /** Every endpoint type, told apart by `type`. */
-export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint])
+export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, PrototypeEndpoint])
 
 export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
+export type PrototypeEndpointConfig = z.output<typeof PrototypeEndpoint>
 /** What every leaf's config has. */
 export type LeafConfig = z.output<z.ZodObject<typeof leafFields>>
 export type EndpointConfig = z.output<typeof Endpoint>

@@ -166,8 +166,9 @@ export function apiBasePaths(api: Pick<ApiConfig, 'context' | 'version' | 'defau
   return [versioned, bare]
 }
 
-function endpointVariables(endpoint: { url?: string }): string[] {
-  if (typeof endpoint.url !== 'string') return []
-  const path = endpoint.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
+function endpointVariables(endpoint: object): string[] {
+  const url = (endpoint as { url?: unknown }).url
+  if (typeof url !== 'string') return []
+  const path = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
   return templateVariables(path)
 }

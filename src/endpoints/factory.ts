@@ -1,6 +1,7 @@
 import type { EndpointConfig, LeafConfig } from '../config/endpoint-schema.ts'
 import type { Endpoint } from './endpoint.ts'
 import { HttpEndpoint } from './http.ts'
+import { PrototypeEndpoint } from './prototype.ts'
 
 /** Builds child endpoints for groups; the snapshot passes one that reuses unchanged endpoints. */
 export type EndpointBuilder = (config: EndpointConfig, id: string) => Endpoint
@@ -10,6 +11,8 @@ export function createEndpoint(config: EndpointConfig, id: string, _build: Endpo
   switch (config.type) {
     case 'http':
       return leaf(new HttpEndpoint(id, config), config)
+    case 'prototype':
+      return leaf(new PrototypeEndpoint(id, config), config)
   }
 }
 
