@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster'
+import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from './config/load.ts'
 import { watchConfig } from './config/watch.ts'
+import { importOpenApi } from './import/openapi.ts'
 import { runPrimary, runWorker } from './gateway/cluster.ts'
 import { PorticoInstance } from './gateway/instance.ts'
 import { createLogger } from './telemetry/logger.ts'
 
 const USAGE = `Usage:
   portico start [--config FILE] [--watch] [--workers N]   serve the APIs in FILE (default portico.yaml)
-  portico validate FILE                                   check FILE and list every problem in it`
+  portico validate FILE                                   check FILE and list every problem in it
+  portico import openapi SPEC [-o FILE] [--context PATH]  a prototype API (CREATED) from an OpenAPI 3.0/3.1 document`
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -19,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       return start(rest)
     case 'validate':
       return validate(rest)
+    case 'import':
+      return importCommand(rest)
     default:
       console.error(command ? `Unknown command "${command}".\n${USAGE}` : USAGE)
       return 2
@@ -42,6 +47,32 @@ async function validate(args: string[]): Promise<number> {
     console.error(`${error.issues.length} problem(s) in ${file}`)
     return 1
   }
+}
+
+async function importCommand(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { output: { type: 'string', short: 'o' }, context: { type: 'string' } },
+  })
+  const [format, file] = positionals
+  if (format !== 'openapi' || !file) {
+    console.error(USAGE)
+    return 2
+  }
+  let yaml: string
+  try {
+    yaml = await importOpenApi(file, values.context === undefined ? {} : { context: values.context })
+  } catch (error) {
+    console.error(`cannot import ${file}: ${(error as Error).message}`)
+    return 1
+  }
+  if (values.output === undefined) process.stdout.write(yaml)
+  else {
+    await writeFile(values.output, yaml)
+    console.error(`wrote ${values.output}`)
+  }
+  return 0
 }
 
 async function start(args: string[]): Promise<number> {

@@ -37,7 +37,10 @@ export class OpenApiDocument {
   readonly strictValidator: Ajv
   /** Validates parameters and form fields, which arrive as text: `"7"` passes as an integer. */
   readonly coercingValidator: Ajv
+  /** In document order. */
   readonly #paths: readonly PathEntry[]
+  /** Most specific first, for matching. */
+  readonly #matchOrder: readonly PathEntry[]
 
   private constructor(document: JsonObject) {
     this.document = document
@@ -58,8 +61,9 @@ export class OpenApiDocument {
       }
       paths.push({ template: new ResourceTemplate(path), operations, index: paths.length })
     }
+    this.#paths = paths
     // The most specific template wins, as for an API's resources: `/pets/mine` before `/pets/{petId}`.
-    this.#paths = paths.sort((a, b) => b.template.specificity - a.template.specificity || a.index - b.index)
+    this.#matchOrder = [...paths].sort((a, b) => b.template.specificity - a.template.specificity || a.index - b.index)
   }
 
   /** Reads, bundles (external `$ref`s from files only: no network) and indexes the document at `file`. */
@@ -83,7 +87,7 @@ export class OpenApiDocument {
 
   /** The operation for a method and a path below the API; HEAD falls back to GET. */
   find(method: string, path: string): { operation: OpenApiOperation; variables: UriVariables } | { allowed: string[] } | undefined {
-    for (const entry of this.#paths) {
+    for (const entry of this.#matchOrder) {
       const variables = entry.template.match(path)
       if (!variables) continue
       const operation = entry.operations.get(method) ?? (method === 'HEAD' ? entry.operations.get('GET') : undefined)
