@@ -23,7 +23,7 @@ const When = z.strictObject({
 const ExistingFile = z
   .string()
   .min(1)
-  .refine((path) => existsSync(path), { error: (issue) => `file "${String(issue.input)}" does not exist` })
+  .refine((path) => existsSync(path), { error: (issue) => `file "${String(issue.input)}" does not exist`, abort: true })
 
 const StaticResponse = z
   .strictObject({
@@ -100,7 +100,7 @@ function openApiProblem(path: string): string | undefined {
   try {
     document = parseYaml(readFileSync(path, 'utf8'))
   } catch (error) {
-    return `cannot read "${path}" as YAML or JSON: ${(error as Error).message.split('\n')[0]}`
+    return `cannot read "${path}" as YAML or JSON: ${(error as Error).message.split('\n')[0]!.replace(/:$/, '')}`
   }
   const version = (document as { openapi?: unknown } | null)?.openapi
   if (typeof version !== 'string' || !/^3\.[01]\./.test(version)) {

@@ -56,12 +56,13 @@ async function readBody(body: Readable | Buffer | null, signal: AbortSignal): Pr
     signal.throwIfAborted()
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string)
     size += buffer.length
-    if (size > MAX_PROTOTYPE_BODY_BYTES) {
-      // Drain the rest, so that the client reads the answer instead of a reset connection.
-      body.resume()
-      throw new BodyTooLarge()
-    }
+    if (size > MAX_PROTOTYPE_BODY_BYTES) break
     chunks.push(buffer)
+  }
+  if (size > MAX_PROTOTYPE_BODY_BYTES) {
+    // Drain the rest, so that the client reads the answer instead of a reset connection.
+    body.resume()
+    throw new BodyTooLarge()
   }
   return Buffer.concat(chunks)
 }
