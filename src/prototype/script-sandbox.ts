@@ -1,10 +1,18 @@
-import { getQuickJS, shouldInterruptAfterDeadline, type QuickJSWASMModule } from 'quickjs-emscripten'
+import { Worker } from 'node:worker_threads'
 import type { ScriptLimitsConfig } from './config.ts'
 import type { PrototypeRequest } from './request.ts'
 import type { PrototypeResponse } from './response.ts'
+import type { ScriptJob, ScriptOutcome } from './script-worker.ts'
 
 /** Why a script gave no response; its message is safe to show to the client that called the prototype. */
 export class ScriptFailure extends Error {}
+
+/**
+ * How long past its own deadline a script may take before the worker running it is killed. QuickJS checks its
+ * deadline between instructions, but a garbage collection near the memory limit can run for seconds without
+ * checking: the watchdog bounds that too.
+ */
+const WATCHDOG_GRACE_MS = 250
 
 /** What a script receives: plain data only, no functions or handles into the gateway. */
 interface ScriptRequest {
@@ -18,12 +26,11 @@ interface ScriptRequest {
   json: unknown
 }
 
-let quickJs: Promise<QuickJSWASMModule> | undefined
-
 /**
- * Runs prototype scripts in QuickJS compiled to WebAssembly: a script sees only the request it is given, with no
- * `process`, `require`, timers or I/O, and each run gets a fresh runtime with its own memory limit and a deadline,
- * so nothing leaks from one request to the next and a runaway script cannot take the gateway with it.
+ * A resource's script. Scripts run in QuickJS compiled to WebAssembly, in a worker thread: a script sees only the
+ * request it is given (no `process`, `require`, timers or I/O), each run starts from a fresh runtime with a
+ * memory limit and a deadline, and a script that still does not let go is stopped by killing its worker, so
+ * neither the gateway's event loop nor its memory is ever at a script's mercy.
  */
 export class ScriptSandbox {
   readonly #source: string
@@ -32,64 +39,95 @@ export class ScriptSandbox {
   constructor(source: string, limits: ScriptLimitsConfig) {
     this.#source = source
     this.#limits = limits
-    // Start compiling the WebAssembly module now, so the first request does not wait for it.
-    quickJs ??= getQuickJS()
+    // Start the worker now, so the first request does not wait for QuickJS to compile.
+    sandboxWorker.warm()
   }
 
   async respond(request: PrototypeRequest): Promise<PrototypeResponse> {
-    const module = await (quickJs ??= getQuickJS())
-    const output = this.#run(module, scriptRequest(request))
+    const output = await sandboxWorker.run(this.#source, JSON.stringify(scriptRequest(request)), this.#limits)
     return toResponse(output)
   }
+}
 
-  /** Evaluates the script on the request; returns the JSON text of what it returned. */
-  #run(module: QuickJSWASMModule, request: ScriptRequest): string {
-    const runtime = module.newRuntime()
-    try {
-      runtime.setMemoryLimit(this.#limits.memoryBytes)
-      runtime.setMaxStackSize(512 * 1024)
-      runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + this.#limits.time))
-      const context = runtime.newContext()
-      try {
-        // The newlines keep a trailing `//` comment in the script from swallowing the call.
-        const code = `(() => {
-          const result = (\n${this.#source}\n)(${JSON.stringify(request)});
-          if (result !== null && typeof result === 'object' && typeof result.then === 'function') throw new TypeError('the script returned a Promise; return the response object itself');
-          return JSON.stringify(result === undefined ? null : result);
-        })()`
-        const result = context.evalCode(code, 'prototype-script.js')
-        if (result.error) {
-          const error: unknown = context.dump(result.error)
-          result.error.dispose()
-          throw new ScriptFailure(this.#describe(error))
-        }
-        const text: unknown = context.dump(result.value)
-        result.value.dispose()
-        if (typeof text !== 'string') throw new ScriptFailure('the script returned nothing; return { status, headers, body }')
-        return text
-      } finally {
-        context.dispose()
-      }
-    } catch (error) {
-      if (error instanceof ScriptFailure) throw error
-      // The WebAssembly side itself gave up (for instance out of memory while building the error).
-      throw new ScriptFailure(`the script could not run: ${(error as Error).message}`)
-    } finally {
-      runtime.dispose()
-    }
+interface Job {
+  readonly job: ScriptJob
+  resolve(output: string): void
+  reject(error: ScriptFailure): void
+}
+
+/** The one worker thread of this process that runs scripts, one at a time, replaced whenever it fails. */
+class SandboxWorker {
+  #worker: Worker | undefined
+  readonly #queue: Job[] = []
+  #current: Job | undefined
+  #watchdog: NodeJS.Timeout | undefined
+  #nextId = 1
+
+  warm(): void {
+    this.#ensureWorker()
   }
 
-  #describe(error: unknown): string {
-    const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown }
-    if (name === 'InternalError' && message === 'interrupted') return `the script ran longer than its ${this.#limits.time} ms limit`
-    if (message === 'out of memory' || (name === 'InternalError' && String(message).includes('memory'))) {
-      return `the script needed more than its ${this.#limits.memoryBytes} bytes of memory`
-    }
-    if (name === 'InternalError' && message === 'stack overflow') return 'the script overflowed its stack (runaway recursion?)'
-    if (typeof name === 'string' && typeof message === 'string') return `the script threw ${name}: ${message}`
-    return `the script threw ${JSON.stringify(error)}`
+  run(source: string, requestJson: string, limits: ScriptLimitsConfig): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const job: ScriptJob = { id: this.#nextId++, source, requestJson, time: limits.time, memoryBytes: limits.memoryBytes }
+      this.#queue.push({ job, resolve, reject })
+      this.#next()
+    })
+  }
+
+  #ensureWorker(): Worker {
+    if (this.#worker) return this.#worker
+    const worker = new Worker(new URL('./script-worker.ts', import.meta.url))
+    worker.on('message', (outcome: ScriptOutcome) => this.#settle(outcome))
+    worker.on('error', () => undefined)
+    worker.on('exit', () => {
+      if (this.#worker !== worker) return
+      this.#worker = undefined
+      this.#fail('the sandbox stopped while running the script; it was restarted')
+    })
+    // After the listeners, which would otherwise hold the process open: the sandbox never keeps it alive.
+    worker.unref()
+    this.#worker = worker
+    return worker
+  }
+
+  #next(): void {
+    if (this.#current) return
+    const next = this.#queue.shift()
+    if (!next) return
+    this.#current = next
+    this.#ensureWorker().postMessage(next.job)
+    this.#watchdog = setTimeout(() => {
+      const worker = this.#worker
+      this.#worker = undefined
+      void worker?.terminate()
+      this.#fail(`the script ran longer than its ${next.job.time} ms limit`)
+    }, next.job.time + WATCHDOG_GRACE_MS)
+  }
+
+  #settle(outcome: ScriptOutcome): void {
+    const current = this.#current
+    if (!current || current.job.id !== outcome.id) return
+    this.#finish()
+    if (outcome.ok) current.resolve(outcome.output)
+    else current.reject(new ScriptFailure(outcome.message))
+  }
+
+  #fail(message: string): void {
+    const current = this.#current
+    if (!current) return
+    this.#finish()
+    current.reject(new ScriptFailure(message))
+  }
+
+  #finish(): void {
+    clearTimeout(this.#watchdog)
+    this.#current = undefined
+    queueMicrotask(() => this.#next())
   }
 }
+
+const sandboxWorker = new SandboxWorker()
 
 function scriptRequest(request: PrototypeRequest): ScriptRequest {
   const query: Record<string, string | string[]> = {}
