@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { after, before, describe, test } from 'node:test'
 import $RefParser from '@apidevtools/json-schema-ref-parser'
 import { Ajv, type ValidateFunction } from 'ajv'
@@ -342,6 +347,64 @@ apis:
       const real = await send(gateway, '/pets/v1', { method: 'GET', path: '/pets/1', headers: {}, body: undefined })
       assert.equal(real.status, 200)
       assert.deepEqual(JSON.parse(real.text), { real: true, url: '/pets/1' })
+    } finally {
+      await gateway.close()
+    }
+  })
+})
+
+describe('portico import openapi', () => {
+  const run = promisify(execFile)
+  let dir: string
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'portico-import-'))
+  })
+
+  after(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  test('writes a config that portico validate accepts', async () => {
+    const out = join(dir, 'petstore.yaml')
+    await run(process.execPath, ['src/cli.ts', 'import', 'openapi', 'test/fixtures/openapi/petstore-3.0.yaml', '-o', out], { timeout: 20_000 })
+    assert.match(await readFile(out, 'utf8'), /lifecycle: CREATED/)
+    const { stdout } = await run(process.execPath, ['src/cli.ts', 'validate', out], { timeout: 20_000 })
+    assert.match(stdout, /is valid: 1 API\(s\)/)
+  })
+
+  test('refuses a Swagger 2.0 document, saying why', async () => {
+    const swagger = join(dir, 'swagger.yaml')
+    await writeFile(swagger, 'swagger: "2.0"\ninfo: { title: Old, version: "1" }\npaths: {}\n')
+    await assert.rejects(run(process.execPath, ['src/cli.ts', 'import', 'openapi', swagger], { timeout: 20_000 }), (error: { code: number; stderr: string }) => {
+      assert.equal(error.code, 1)
+      assert.match(error.stderr, /is not an OpenAPI 3.0 or 3.1 document/)
+      return true
+    })
+  })
+
+  test('an endpoint whose document cannot be read answers 503 PROTOTYPE_UNAVAILABLE and shows why', async () => {
+    const broken = join(dir, 'broken.yaml')
+    await writeFile(broken, `openapi: 3.0.3\ninfo: { title: Broken, version: "1" }\npaths:\n  /a:\n    get:\n      responses:\n        '200': { $ref: './nowhere.yaml#/Response' }\n`)
+    const gateway = await startGateway(`
+apis:
+  - name: Broken
+    context: /broken
+    version: v1
+    lifecycle: CREATED
+    endpoints:
+      production: { type: prototype, name: broken-prototype, openapi: "${broken}" }
+`)
+    try {
+      const response = await request(`${gateway.url}/broken/v1/a`, { headersTimeout: 5000, bodyTimeout: 5000 })
+      assert.equal(response.statusCode, 503)
+      const body = (await response.body.json()) as { code: string; message: string }
+      assert.equal(body.code, 'PROTOTYPE_UNAVAILABLE')
+      assert.match(body.message, /nowhere\.yaml/)
+      const endpoints = (await request(`${gateway.adminUrl}/admin/endpoints`).then((r) => r.body.json())) as { endpoints: Json[] }
+      const shown = endpoints.endpoints.find((endpoint) => endpoint.id === 'broken-prototype')!
+      assert.equal(shown.state, 'failed')
+      assert.match(shown.error, /nowhere\.yaml/)
     } finally {
       await gateway.close()
     }

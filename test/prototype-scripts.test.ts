@@ -169,4 +169,40 @@ describe('prototype script limits', () => {
       await gateway.close()
     }
   })
+
+  test('a looping script does not hold up the gateway: other resources answer meanwhile', async () => {
+    const yaml = `
+apis:
+  - name: Mixed
+    context: /mixed
+    version: v1
+    lifecycle: CREATED
+    resources:
+      - { uriTemplate: /loop }
+      - { uriTemplate: /static }
+    endpoints:
+      production:
+        type: prototype
+        scriptLimits: { time: 600ms }
+        resources:
+          - { uriTemplate: /loop, script: "(request) => { while (true) {} }" }
+          - { uriTemplate: /static, responses: [{ body: still here }] }
+`
+    const gateway = await startGateway(yaml)
+    try {
+      const started = performance.now()
+      const looping = request(`${gateway.url}/mixed/v1/loop`, { headersTimeout: 5000, bodyTimeout: 5000 })
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const answered = await request(`${gateway.url}/mixed/v1/static`, { headersTimeout: 5000, bodyTimeout: 5000 })
+      assert.equal(await answered.body.text(), 'still here')
+      const staticAt = performance.now() - started
+      const loop = await looping
+      await loop.body.text()
+      const loopAt = performance.now() - started
+      assert.equal(loop.statusCode, 500)
+      assert.ok(staticAt < 400 && loopAt >= 590, `static answered at ${staticAt} ms, the script failed at ${loopAt} ms`)
+    } finally {
+      await gateway.close()
+    }
+  })
 })
