@@ -152,6 +152,7 @@ apis:
     context: /p
     version: v1
     lifecycle: CREATED
+    resources: [{ uriTemplate: /a }]
     endpoints:
       production: ${endpoint}
 `
@@ -172,6 +173,9 @@ apis:
     ])
     assert.deepEqual(problems('{ type: prototype, openapi: README.md }'), [
       'apis[0].endpoints.production.openapi: cannot read "README.md" as YAML or JSON: Implicit map keys need to be followed by map values at line 4, column 1',
+    ])
+    assert.deepEqual(problems('{ type: prototype, resources: [{ uriTemplate: /menu, responses: [{ status: 200 }] }] }'), [
+      'apis[0].endpoints.production.resources[0].uriTemplate: "/menu" is not one of the API\'s resources (/a)',
     ])
     assert.deepEqual(problems('{ type: prototype, resources: [{ uriTemplate: /a }] }'), [
       'apis[0].endpoints.production.resources[0]: give either "responses" or "script"',

@@ -3,6 +3,7 @@ import { Duration } from './duration.ts'
 import { Endpoint } from './endpoint-schema.ts'
 import { LIFECYCLE_STATES } from './lifecycle.ts'
 import { templateVariables } from '../gateway/uri-template.ts'
+import { checkPrototypeResources } from '../prototype/config.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -145,6 +146,10 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
         }
       }
     })
+    for (const environment of ENVIRONMENTS) {
+      const endpoint = api.endpoints[environment]
+      if (endpoint?.type === 'prototype') checkPrototypeResources(endpoint, api.resources, ['apis', index, 'endpoints', environment], ctx)
+    }
     for (const environment of ENVIRONMENTS) {
       const name = api.endpoints[environment]?.name
       if (!name) continue

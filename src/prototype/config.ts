@@ -94,6 +94,25 @@ export function checkPrototype(config: { resources: unknown[]; openapi?: string 
   }
 }
 
+/** Each prototype entry must name one of the API's resources: a typo would otherwise only show as 501s. */
+export function checkPrototypeResources(
+  config: { resources: ReadonlyArray<{ uriTemplate: string }> },
+  apiResources: ReadonlyArray<{ uriTemplate: string }>,
+  path: Array<string | number>,
+  ctx: z.RefinementCtx,
+): void {
+  const known = new Set(apiResources.map((resource) => resource.uriTemplate))
+  config.resources.forEach((resource, index) => {
+    if (!known.has(resource.uriTemplate)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'resources', index, 'uriTemplate'],
+        message: `"${resource.uriTemplate}" is not one of the API's resources (${[...known].join(', ')})`,
+      })
+    }
+  })
+}
+
 /** A quick check at load time that the file is an OpenAPI 3.x document; its full reading happens at start. */
 function openApiProblem(path: string): string | undefined {
   let document: unknown
