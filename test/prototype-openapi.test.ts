@@ -373,14 +373,40 @@ describe('portico import openapi', () => {
     assert.match(stdout, /is valid: 1 API\(s\)/)
   })
 
-  test('refuses a Swagger 2.0 document, saying why', async () => {
-    const swagger = join(dir, 'swagger.yaml')
-    await writeFile(swagger, 'swagger: "2.0"\ninfo: { title: Old, version: "1" }\npaths: {}\n')
-    await assert.rejects(run(process.execPath, ['src/cli.ts', 'import', 'openapi', swagger], { timeout: 20_000 }), (error: { code: number; stderr: string }) => {
+  test('refuses a document that is not OpenAPI, saying why', async () => {
+    const other = join(dir, 'other.yaml')
+    await writeFile(other, 'asyncapi: 2.6.0\ninfo: { title: Events, version: "1" }\nchannels: {}\n')
+    await assert.rejects(run(process.execPath, ['src/cli.ts', 'import', 'openapi', other], { timeout: 20_000 }), (error: { code: number; stderr: string }) => {
       assert.equal(error.code, 1)
-      assert.match(error.stderr, /is not an OpenAPI 3.0 or 3.1 document/)
+      assert.match(error.stderr, /is not an OpenAPI 3.0 or 3.1 \(or Swagger 2.0\) document/)
       return true
     })
+  })
+
+  test('a Swagger 2.0 document is upgraded to OpenAPI 3.0 and served the same way', async () => {
+    const file = 'test/fixtures/openapi/petstore-swagger-2.0.yaml'
+    const gateway = await startGateway(await importOpenApi(file, { context: '/swagger2' }))
+    try {
+      // Checked against the 2.0 document itself, read independently: `definitions`, not `components`.
+      const swagger = (await $RefParser.dereference(file)) as Json
+      const ajv = new Ajv({ strict: false })
+      addFormats.default(ajv)
+      for (const name of ['int32', 'int64']) ajv.addFormat(name, true)
+      const list = await send(gateway, '/swagger2/1.0.0', { method: 'GET', path: '/pets?limit=3', headers: {}, body: undefined })
+      assert.equal(list.status, 200)
+      assert.equal(list.headers['content-type'], 'application/json')
+      assert.ok(list.headers['x-next'] !== undefined)
+      assert.ok(ajv.validate(swagger.definitions.Pets, JSON.parse(list.text)), list.text)
+      const created = await send(gateway, '/swagger2/1.0.0', { method: 'POST', path: '/pets', headers: {}, body: undefined })
+      assert.equal(created.status, 201)
+      const failed = await send(gateway, '/swagger2/1.0.0', { method: 'GET', path: '/pets/1', headers: { prefer: 'code=500' }, body: undefined })
+      assert.equal(failed.status, 500)
+      assert.ok(ajv.validate(swagger.definitions.Error, JSON.parse(failed.text)), failed.text)
+      const invalid = await send(gateway, '/swagger2/1.0.0', { method: 'GET', path: '/pets?limit=many', headers: {}, body: undefined })
+      assert.equal(invalid.status, 400)
+    } finally {
+      await gateway.close()
+    }
   })
 
   test('an endpoint whose document cannot be read answers 503 PROTOTYPE_UNAVAILABLE and shows why', async () => {

@@ -169,7 +169,7 @@ apis:
     assert.deepEqual(problems('{ type: prototype }'), ['apis[0].endpoints.production: a prototype endpoint needs "resources", "openapi" or both'])
     assert.deepEqual(problems('{ type: prototype, openapi: nowhere.yaml }'), ['apis[0].endpoints.production.openapi: file "nowhere.yaml" does not exist'])
     assert.deepEqual(problems('{ type: prototype, openapi: package.json }'), [
-      'apis[0].endpoints.production.openapi: "package.json" is not an OpenAPI 3.0 or 3.1 document (no "openapi: 3.0.x" or "3.1.x" field)',
+      'apis[0].endpoints.production.openapi: "package.json" is not an OpenAPI 3.0, 3.1 or Swagger 2.0 document (it has no "openapi: 3.0.x", "openapi: 3.1.x" or "swagger: 2.0" field)',
     ])
     assert.deepEqual(problems('{ type: prototype, openapi: README.md }'), [
       'apis[0].endpoints.production.openapi: cannot read "README.md" as YAML or JSON: Implicit map keys need to be followed by map values at line 4, column 1',

@@ -77,7 +77,7 @@ const ScriptLimits = z.strictObject({
 export const prototypeFields = {
   /** Per-resource static responses and scripts; they take precedence over `openapi`. */
   resources: z.array(PrototypeResource).default([]),
-  /** An OpenAPI 3.0 or 3.1 document (YAML or JSON) that answers every operation the resources above do not. */
+  /** An OpenAPI 3.0 or 3.1 (or Swagger 2.0) document, YAML or JSON, that answers what the resources above do not. */
   openapi: ExistingFile.superRefine((path, ctx) => {
     const problem = openApiProblem(path)
     if (problem) ctx.addIssue({ code: 'custom', message: problem })
@@ -113,7 +113,7 @@ export function checkPrototypeResources(
   })
 }
 
-/** A quick check at load time that the file is an OpenAPI 3.x document; its full reading happens at start. */
+/** A quick check at load time that the file is an OpenAPI document; its full reading happens at start. */
 function openApiProblem(path: string): string | undefined {
   let document: unknown
   try {
@@ -121,13 +121,9 @@ function openApiProblem(path: string): string | undefined {
   } catch (error) {
     return `cannot read "${path}" as YAML or JSON: ${(error as Error).message.split('\n')[0]!.replace(/:$/, '')}`
   }
-  const version = (document as { openapi?: unknown } | null)?.openapi
-  if (typeof version !== 'string' || !/^3\.[01]\./.test(version)) {
-    const swagger = (document as { swagger?: unknown } | null)?.swagger
-    return swagger
-      ? `"${path}" is Swagger ${String(swagger)}; convert it to OpenAPI 3 first`
-      : `"${path}" is not an OpenAPI 3.0 or 3.1 document (no "openapi: 3.0.x" or "3.1.x" field)`
-  }
+  const { openapi, swagger } = (document ?? {}) as { openapi?: unknown; swagger?: unknown }
+  const supported = (typeof openapi === 'string' && /^3\.[01]\./.test(openapi)) || swagger === '2.0'
+  if (!supported) return `"${path}" is not an OpenAPI 3.0, 3.1 or Swagger 2.0 document (it has no "openapi: 3.0.x", "openapi: 3.1.x" or "swagger: 2.0" field)`
   if (typeof (document as { paths?: unknown }).paths !== 'object') return `"${path}" has no "paths"`
   return undefined
 }

@@ -1,4 +1,5 @@
 import { bundle } from '@apidevtools/json-schema-ref-parser'
+import { upgrade } from '@scalar/openapi-upgrader'
 import { Ajv, type Options as AjvOptions } from 'ajv'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
@@ -66,12 +67,16 @@ export class OpenApiDocument {
     this.#matchOrder = [...paths].sort((a, b) => b.template.specificity - a.template.specificity || a.index - b.index)
   }
 
-  /** Reads, bundles (external `$ref`s from files only: no network) and indexes the document at `file`. */
+  /**
+   * Reads, bundles (external `$ref`s from files only: no network) and indexes the document at `file`. A Swagger
+   * 2.0 document is upgraded to OpenAPI 3.0 first.
+   */
   static async load(file: string): Promise<OpenApiDocument> {
-    const document = (await bundle(file, { resolve: { http: false } })) as JsonObject
+    let document = (await bundle(file, { resolve: { http: false } })) as JsonObject
+    if (document.swagger === '2.0') document = upgrade(document, '3.0') as unknown as JsonObject
     const version = document.openapi
     if (typeof version !== 'string' || !/^3\.[01]\./.test(version)) {
-      throw new Error(`${file} is not an OpenAPI 3.0 or 3.1 document`)
+      throw new Error(`${file} is not an OpenAPI 3.0 or 3.1 (or Swagger 2.0) document`)
     }
     return new OpenApiDocument(document)
   }
