@@ -254,7 +254,7 @@ describe('prototype endpoints from OpenAPI documents', () => {
     assert.deepEqual(noBody.errors, [{ in: 'body', name: '', message: 'a request body is required' }])
   })
 
-  test('a method the document does not define for a path is 501 naming the ones it does', async () => {
+  test('a method the document does not define for a path is 501 naming the ones it does; validation can be turned off', async () => {
     // The imported resources only accept documented methods, so this reaches the prototype through a resource
     // that accepts everything.
     const yaml = `
@@ -264,13 +264,15 @@ apis:
     version: v1
     lifecycle: PROTOTYPED
     endpoints:
-      production: { type: prototype, openapi: test/fixtures/openapi/petstore-3.0.yaml }
+      production: { type: prototype, openapi: test/fixtures/openapi/petstore-3.0.yaml, validateRequests: false }
 `
     const loose = await startGateway(yaml)
     try {
       const response = await send(loose, '/loose/v1', { method: 'DELETE', path: '/pets', headers: {}, body: undefined })
       assert.equal(response.status, 501)
       assert.match(JSON.parse(response.text).message, /no DELETE operation for \/pets; it has GET, POST/)
+      const unchecked = await send(loose, '/loose/v1', { method: 'GET', path: '/pets?limit=lots', headers: {}, body: undefined })
+      assert.equal(unchecked.status, 200, 'validateRequests: false lets an invalid request through')
       const nowhere = await send(loose, '/loose/v1', { method: 'GET', path: '/owners', headers: {}, body: undefined })
       assert.equal(nowhere.status, 501)
       assert.equal(JSON.parse(nowhere.text).code, 'PROTOTYPE_NO_RESPONSE')

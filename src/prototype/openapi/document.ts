@@ -4,10 +4,8 @@ import { Ajv, type Options as AjvOptions } from 'ajv'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import { ResourceTemplate, type UriVariables } from '../../gateway/uri-template.ts'
+import { DOCUMENT_ID, escapePointer, nodeAt } from './json-pointer.ts'
 import { OpenApiOperation } from './operation.ts'
-
-/** The id under which the whole document is registered with ajv; schemas are referred to as `openapi#/pointer`. */
-export const DOCUMENT_ID = 'openapi'
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const
 
@@ -116,25 +114,6 @@ export class OpenApiDocument {
     }
     throw new Error(`$ref chain at ${pointer} is too long or circular`)
   }
-}
-
-/** Ajv's reference to the schema at a JSON pointer of the document. */
-export function schemaRef(pointer: string): { $ref: string } {
-  return { $ref: `${DOCUMENT_ID}#${pointer.split('/').map((part) => encodeURIComponent(part)).join('/')}` }
-}
-
-export function escapePointer(key: string): string {
-  return key.replaceAll('~', '~0').replaceAll('/', '~1')
-}
-
-export function nodeAt(document: unknown, pointer: string): unknown {
-  let node = document
-  for (const raw of pointer.split('/').slice(1)) {
-    const key = raw.replaceAll('~1', '/').replaceAll('~0', '~')
-    if (node === null || typeof node !== 'object') return undefined
-    node = (node as Record<string, unknown>)[key]
-  }
-  return node
 }
 
 function createValidator(version: '3.0' | '3.1', document: JsonObject, options: AjvOptions): Ajv {
