@@ -13,7 +13,7 @@ import { createLogger } from './telemetry/logger.ts'
 const USAGE = `Usage:
   portico start [--config FILE] [--watch] [--workers N]   serve the APIs in FILE (default portico.yaml)
   portico validate FILE                                   check FILE and list every problem in it
-  portico import openapi SPEC [-o FILE] [--context PATH]  a prototype API (CREATED) from an OpenAPI 3.0/3.1 document`
+  portico import openapi SPEC [-o FILE] [--context PATH]  a prototype API (CREATED) from an OpenAPI 3.x or Swagger 2.0 document`
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv

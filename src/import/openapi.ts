@@ -9,7 +9,7 @@ export interface OpenApiImportOptions {
 }
 
 /**
- * Turns an OpenAPI 3.0 or 3.1 document into a Portico config: one API in CREATED state whose resources are the
+ * Turns an OpenAPI 3.0 or 3.1 (or Swagger 2.0) document into a Portico config: one API in CREATED state whose resources are the
  * document's paths, answered by a prototype endpoint that serves the document. Returns the config as YAML,
  * already checked by the same validation `portico validate` runs.
  */
