@@ -139,8 +139,14 @@ describe('prototype endpoints from OpenAPI documents', () => {
           assert.ok(documented, `${where}: status ${response.status} is not documented (${response.text})`)
           const lowestSuccess = Object.keys(operation.responses).filter((key) => /^2\d\d$/.test(key)).sort()[0]
           if (lowestSuccess) assert.equal(String(response.status), lowestSuccess, `${where}: answers the lowest 2xx`)
-          for (const header of Object.keys(documented.headers ?? {})) {
-            assert.ok(response.headers[header.toLowerCase()] !== undefined, `${where}: documented header ${header} is sent`)
+          for (const [header, description] of Object.entries((documented.headers ?? {}) as Json)) {
+            const value = response.headers[header.toLowerCase()]
+            assert.ok(typeof value === 'string', `${where}: documented header ${header} is sent`)
+            if (description.schema) {
+              const typed = description.schema.type === 'integer' || description.schema.type === 'number' ? Number(value) : value
+              const validate = compile(description.schema)
+              assert.ok(validate(typed), `${where}: header ${header}: ${value} fails its schema: ${JSON.stringify(validate.errors)}`)
+            }
           }
           const content = documented.content as Json | undefined
           if (!content) {
