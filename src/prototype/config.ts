@@ -128,7 +128,6 @@ function openApiProblem(path: string): string | undefined {
   return undefined
 }
 
-export type PrototypeConfig = z.output<z.ZodObject<typeof prototypeFields>>
 export type PrototypeResourceConfig = z.output<typeof PrototypeResource>
 export type StaticResponseConfig = z.output<typeof StaticResponse>
 export type ScriptLimitsConfig = z.output<typeof ScriptLimits>

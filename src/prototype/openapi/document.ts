@@ -31,7 +31,6 @@ export class OpenApiDocument {
   readonly document: JsonObject
   /** The same document with schema-level `example`s removed, for generating samples when an example is wrong. */
   readonly documentWithoutExamples: JsonObject
-  readonly version: '3.0' | '3.1'
   /** Validates bodies and responses exactly. */
   readonly strictValidator: Ajv
   /** Validates parameters and form fields, which arrive as text: `"7"` passes as an integer. */
@@ -44,9 +43,9 @@ export class OpenApiDocument {
   private constructor(document: JsonObject) {
     this.document = document
     this.documentWithoutExamples = withoutSchemaExamples(structuredClone(document)) as JsonObject
-    this.version = String(document.openapi).startsWith('3.1') ? '3.1' : '3.0'
-    this.strictValidator = createValidator(this.version, document, {})
-    this.coercingValidator = createValidator(this.version, document, { coerceTypes: 'array' })
+    const version = String(document.openapi).startsWith('3.1') ? '3.1' : '3.0'
+    this.strictValidator = createValidator(version, document, {})
+    this.coercingValidator = createValidator(version, document, { coerceTypes: 'array' })
     const paths: Array<PathEntry & { index: number }> = []
     const pathItems = (document.paths ?? {}) as Record<string, unknown>
     for (const [path, rawItem] of Object.entries(pathItems)) {
@@ -79,13 +78,9 @@ export class OpenApiDocument {
     return new OpenApiDocument(document)
   }
 
-  /** Every operation as `[method, path]`, in document order. */
-  operations(): Array<{ method: string; path: string; operation: OpenApiOperation }> {
-    const out = []
-    for (const entry of this.#paths) {
-      for (const [method, operation] of entry.operations) out.push({ method, path: entry.template.template, operation })
-    }
-    return out
+  /** Every operation's method and path, in document order. */
+  operations(): Array<{ method: string; path: string }> {
+    return this.#paths.flatMap((entry) => [...entry.operations.keys()].map((method) => ({ method, path: entry.template.template })))
   }
 
   /** The operation for a method and a path below the API; HEAD falls back to GET. */

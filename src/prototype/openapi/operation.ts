@@ -10,14 +10,12 @@ import { ResponseBuilder, Unsatisfiable } from './response-builder.ts'
 export class OpenApiOperation {
   readonly method: string
   readonly path: string
-  readonly operationId: string | undefined
   readonly #validator: RequestValidator
   readonly #responses: ResponseBuilder
 
   constructor(document: OpenApiDocument, method: string, path: string, pathItem: Located, operation: Located) {
     this.method = method
     this.path = path
-    this.operationId = typeof operation.node.operationId === 'string' ? operation.node.operationId : undefined
     // Operation parameters override path-item parameters of the same name and location.
     const parameters = new Map<string, Located>()
     for (const owner of [pathItem, operation]) {
