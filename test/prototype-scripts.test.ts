@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 
 /** Scripts as YAML block scalars under `resources`, each answering one URI template. */
@@ -202,6 +202,54 @@ apis:
       assert.equal(loop.statusCode, 500)
       assert.ok(staticAt < 400 && loopAt >= 590, `static answered at ${staticAt} ms, the script failed at ${loopAt} ms`)
     } finally {
+      await gateway.close()
+    }
+  })
+
+  test('a flood of scripts is bounded: past 64 waiting, 503 PROTOTYPE_BUSY; clients that leave free their place', async () => {
+    const yaml = `
+apis:
+  - name: Flood
+    context: /flood
+    version: v1
+    lifecycle: CREATED
+    resources:
+      - { uriTemplate: /loop }
+      - { uriTemplate: /quick }
+    endpoints:
+      production:
+        type: prototype
+        scriptLimits: { time: 1s }
+        resources:
+          - { uriTemplate: /loop, script: "(request) => { while (true) {} }" }
+          - { uriTemplate: /quick, script: "(request) => ({ body: 'quick' })" }
+`
+    const gateway = await startGateway(yaml)
+    const client = new Agent()
+    try {
+      const controllers: AbortController[] = []
+      const calls = Array.from({ length: 71 }, () => {
+        const controller = new AbortController()
+        controllers.push(controller)
+        return request(`${gateway.url}/flood/v1/loop`, { dispatcher: client, signal: controller.signal, headersTimeout: 5000, bodyTimeout: 5000 }).then(
+          async (response) => ({ status: response.statusCode, code: ((await response.body.json()) as { code: string }).code }),
+          () => ({ status: 0, code: 'aborted' }),
+        )
+      })
+      // The busy answers come at once, while the first script still runs and 64 wait.
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      for (const controller of controllers) controller.abort()
+      const results = await Promise.all(calls)
+      const busy = results.filter((result) => result.code === 'PROTOTYPE_BUSY')
+      assert.equal(busy.length, 6, JSON.stringify(results))
+      assert.ok(busy.every((result) => result.status === 503))
+      const started = performance.now()
+      const quick = await request(`${gateway.url}/flood/v1/quick`, { dispatcher: client, headersTimeout: 5000, bodyTimeout: 5000 })
+      assert.equal(await quick.body.text(), 'quick')
+      assert.ok(performance.now() - started < 1500, 'the 64 abandoned scripts never ran')
+    } finally {
+      // Its own client, closed first: the gateway's close then need not wait for 71 keep-alive connections.
+      await client.close()
       await gateway.close()
     }
   })

@@ -3,7 +3,7 @@ import type { PrototypeResourceConfig } from '../prototype/config.ts'
 import { OpenApiDocument } from '../prototype/openapi/document.ts'
 import { BodyTooLarge, MAX_PROTOTYPE_BODY_BYTES, readPrototypeRequest, type PrototypeRequest } from '../prototype/request.ts'
 import { problemResponse, toBackendResponse, type PrototypeResponse } from '../prototype/response.ts'
-import { ScriptFailure, ScriptSandbox } from '../prototype/script-sandbox.ts'
+import { SandboxBusy, ScriptFailure, ScriptSandbox } from '../prototype/script-sandbox.ts'
 import { StaticResponses } from '../prototype/static-responses.ts'
 import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from './endpoint.ts'
 
@@ -84,7 +84,7 @@ export class PrototypeEndpoint implements Endpoint {
   async #respond(request: PrototypeRequest, uriTemplate: string, signal: AbortSignal): Promise<PrototypeResponse> {
     for (const candidate of this.#resources.get(uriTemplate) ?? []) {
       if (candidate.methods && !candidate.methods.has(request.method)) continue
-      if (candidate.answer instanceof ScriptSandbox) return this.#runScript(candidate.answer, request)
+      if (candidate.answer instanceof ScriptSandbox) return this.#runScript(candidate.answer, request, signal)
       const response = await candidate.answer.respond(request, signal)
       if (response) return response
     }
@@ -105,10 +105,11 @@ export class PrototypeEndpoint implements Endpoint {
     return problemResponse(501, 'PROTOTYPE_NO_RESPONSE', `The prototype has no response for ${request.method} ${request.path}`, request.requestId)
   }
 
-  async #runScript(sandbox: ScriptSandbox, request: PrototypeRequest): Promise<PrototypeResponse> {
+  async #runScript(sandbox: ScriptSandbox, request: PrototypeRequest, signal: AbortSignal): Promise<PrototypeResponse> {
     try {
-      return await sandbox.respond(request)
+      return await sandbox.respond(request, signal)
     } catch (error) {
+      if (error instanceof SandboxBusy) return problemResponse(503, 'PROTOTYPE_BUSY', `The prototype's script was not run: ${error.message}`, request.requestId)
       if (!(error instanceof ScriptFailure)) throw error
       this.#scriptFailures++
       return problemResponse(500, 'PROTOTYPE_SCRIPT_FAILED', `The prototype's script failed: ${error.message}`, request.requestId)

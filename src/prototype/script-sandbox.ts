@@ -7,6 +7,15 @@ import type { ScriptJob, ScriptOutcome } from './script-worker.ts'
 /** Why a script gave no response; its message is safe to show to the client that called the prototype. */
 export class ScriptFailure extends Error {}
 
+/** The script was not run because too many are waiting: the request may be retried. */
+export class SandboxBusy extends Error {}
+
+/**
+ * Scripts waiting for the worker, at most. Each holds its request (body included) in memory, and at 50 ms a
+ * script the last of them already waits seconds: past this, new requests are turned away at once.
+ */
+export const MAX_WAITING_SCRIPTS = 64
+
 /**
  * How long past its own deadline a script may take before the worker running it is killed. QuickJS checks its
  * deadline between instructions, but a garbage collection near the memory limit can run for seconds without
@@ -43,8 +52,9 @@ export class ScriptSandbox {
     sandboxWorker.warm()
   }
 
-  async respond(request: PrototypeRequest): Promise<PrototypeResponse> {
-    const output = await sandboxWorker.run(this.#source, JSON.stringify(scriptRequest(request)), this.#limits)
+  /** Rejects with ScriptFailure, SandboxBusy, or the signal's reason when the client leaves before its turn. */
+  async respond(request: PrototypeRequest, signal: AbortSignal): Promise<PrototypeResponse> {
+    const output = await sandboxWorker.run(this.#source, JSON.stringify(scriptRequest(request)), this.#limits, signal)
     return toResponse(output)
   }
 }
@@ -52,7 +62,7 @@ export class ScriptSandbox {
 interface Job {
   readonly job: ScriptJob
   resolve(output: string): void
-  reject(error: ScriptFailure): void
+  reject(error: unknown): void
 }
 
 /** The one worker thread of this process that runs scripts, one at a time, replaced whenever it fails. */
@@ -67,10 +77,21 @@ class SandboxWorker {
     this.#ensureWorker()
   }
 
-  run(source: string, requestJson: string, limits: ScriptLimitsConfig): Promise<string> {
+  run(source: string, requestJson: string, limits: ScriptLimitsConfig, signal: AbortSignal): Promise<string> {
+    if (this.#queue.length >= MAX_WAITING_SCRIPTS) {
+      return Promise.reject(new SandboxBusy(`${MAX_WAITING_SCRIPTS} scripts are already waiting for the sandbox`))
+    }
     return new Promise((resolve, reject) => {
       const job: ScriptJob = { id: this.#nextId++, source, requestJson, time: limits.time, memoryBytes: limits.memoryBytes }
-      this.#queue.push({ job, resolve, reject })
+      const entry: Job = { job, resolve, reject }
+      // A client that leaves before its turn takes its script out of the line; one already running finishes.
+      signal.addEventListener('abort', () => {
+        const at = this.#queue.indexOf(entry)
+        if (at < 0) return
+        this.#queue.splice(at, 1)
+        reject(signal.reason)
+      }, { once: true })
+      this.#queue.push(entry)
       this.#next()
     })
   }
