@@ -68,6 +68,8 @@ interface Job {
 /** The one worker thread of this process that runs scripts, one at a time, replaced whenever it fails. */
 class SandboxWorker {
   #worker: Worker | undefined
+  /** Whether the current worker has compiled QuickJS: the watchdog must not count its start-up against a script. */
+  #ready = false
   readonly #queue: Job[] = []
   #current: Job | undefined
   #watchdog: NodeJS.Timeout | undefined
@@ -99,36 +101,55 @@ class SandboxWorker {
   #ensureWorker(): Worker {
     if (this.#worker) return this.#worker
     const worker = new Worker(new URL('./script-worker.ts', import.meta.url))
-    worker.on('message', (outcome: ScriptOutcome) => this.#settle(outcome))
-    worker.on('error', () => undefined)
+    this.#ready = false
+    worker.on('message', (outcome: ScriptOutcome) => {
+      if (!('ready' in outcome)) return this.#settle(outcome)
+      if (this.#worker !== worker) return
+      this.#ready = true
+      this.#next()
+    })
+    let failure = 'it exited'
+    worker.on('error', (error) => {
+      failure = error.message
+    })
     worker.on('exit', () => {
       if (this.#worker !== worker) return
       this.#worker = undefined
-      this.#fail('the sandbox stopped while running the script; it was restarted')
+      if (this.#current) return this.#fail('the sandbox stopped while running the script; it was restarted')
+      // It never became ready: starting another would fail the same way, so the waiting scripts fail now.
+      for (const waiting of this.#queue.splice(0)) waiting.reject(new ScriptFailure(`the sandbox could not start: ${failure}`))
     })
-    // After the listeners, which would otherwise hold the process open: the sandbox never keeps it alive.
-    worker.unref()
     this.#worker = worker
+    this.#holdOpen()
     return worker
   }
 
+  /** An idle worker never keeps the process alive; one with scripts to run does, until they are done. */
+  #holdOpen(): void {
+    if (this.#current || this.#queue.length > 0) this.#worker?.ref()
+    else this.#worker?.unref()
+  }
+
   #next(): void {
-    if (this.#current) return
-    const next = this.#queue.shift()
-    if (!next) return
+    this.#holdOpen()
+    if (this.#current || this.#queue.length === 0) return
+    const worker = this.#ensureWorker()
+    if (!this.#ready) return
+    const next = this.#queue.shift()!
     this.#current = next
-    this.#ensureWorker().postMessage(next.job)
+    worker.postMessage(next.job)
     this.#watchdog = setTimeout(() => {
-      const worker = this.#worker
       this.#worker = undefined
-      void worker?.terminate()
+      void worker.terminate()
       this.#fail(`the script ran longer than its ${next.job.time} ms limit`)
     }, next.job.time + WATCHDOG_GRACE_MS)
   }
 
-  #settle(outcome: ScriptOutcome): void {
+  #settle(outcome: Exclude<ScriptOutcome, { ready: true }>): void {
     const current = this.#current
     if (!current || current.job.id !== outcome.id) return
+    // Forget a worker that is exiting before the next job is handed to it.
+    if (!outcome.ok && outcome.broken) this.#worker = undefined
     this.#finish()
     if (outcome.ok) current.resolve(outcome.output)
     else current.reject(new ScriptFailure(outcome.message))

@@ -11,7 +11,12 @@ export interface ScriptJob {
   memoryBytes: number
 }
 
-export type ScriptOutcome = { id: number; ok: true; output: string } | { id: number; ok: false; message: string }
+export type ScriptOutcome =
+  /** Sent once, when QuickJS is compiled and the worker can take jobs. */
+  | { ready: true }
+  | { id: number; ok: true; output: string }
+  /** `broken`: this worker is exiting and must get no further jobs. */
+  | { id: number; ok: false; message: string; broken?: true }
 
 /**
  * The worker thread that runs prototype scripts in QuickJS compiled to WebAssembly. Each job gets a fresh
@@ -20,6 +25,9 @@ export type ScriptOutcome = { id: number; ok: true; output: string } | { id: num
  * gateway starts a new one: a broken module is never reused.
  */
 const module: QuickJSWASMModule = await newQuickJSWASMModule()
+// WebAssembly functions are compiled on first call: one throwaway run keeps that cost out of a script's deadline.
+run({ id: 0, source: '(request) => ({ body: JSON.stringify(request) })', requestJson: '{"warm":[1,"x"]}', time: 10_000, memoryBytes: 16_777_216 })
+parentPort!.postMessage({ ready: true } satisfies ScriptOutcome)
 
 parentPort!.on('message', (job: ScriptJob) => {
   let outcome: ScriptOutcome
@@ -28,7 +36,7 @@ parentPort!.on('message', (job: ScriptJob) => {
     outcome = run(job)
   } catch (error) {
     broken = true
-    outcome = { id: job.id, ok: false, message: `the script broke the sandbox (${(error as Error).message.split('\n')[0]}); it was restarted` }
+    outcome = { id: job.id, ok: false, message: `the script broke the sandbox (${(error as Error).message.split('\n')[0]}); it was restarted`, broken: true }
   }
   parentPort!.postMessage(outcome)
   if (broken) process.exit(1)
