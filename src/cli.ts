@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from './config/load.ts'
 import { watchConfig } from './config/watch.ts'
 import { runPrimary, runWorker } from './gateway/cluster.ts'
 import { PorticoInstance } from './gateway/instance.ts'
+import { importOpenApi } from './import/openapi.ts'
 import { importSynapseSequence } from './import/synapse.ts'
 import { stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
@@ -14,7 +15,8 @@ import { createLogger } from './telemetry/logger.ts'
 const USAGE = `Usage:
   portico start [--config FILE] [--watch] [--workers N]   serve the APIs in FILE (default portico.yaml)
   portico validate FILE                                   check FILE and list every problem in it
-  portico import synapse FILE [--flow in|out]             convert a WSO2 (Synapse) sequence into inSequence/outSequence YAML`
+  portico import synapse FILE [--flow in|out]             convert a WSO2 (Synapse) sequence into inSequence/outSequence YAML
+  portico import openapi SPEC [-o FILE] [--context PATH]  a prototype API (CREATED) from an OpenAPI 3.x or Swagger 2.0 document`
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -50,11 +52,19 @@ async function validate(args: string[]): Promise<number> {
   }
 }
 
-/** Prints the converted sequence as YAML; anything not converted is listed on stderr and the exit code is 1. */
 async function importCommand(args: string[]): Promise<number> {
+  const [format, ...rest] = args
+  if (format === 'synapse') return importSynapse(rest)
+  if (format === 'openapi') return importOpenApiCommand(rest)
+  console.error(USAGE)
+  return 2
+}
+
+/** Prints the converted sequence as YAML; anything not converted is listed on stderr and the exit code is 1. */
+async function importSynapse(args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { flow: { type: 'string', default: 'in' } } })
-  const [format, file] = positionals
-  if (format !== 'synapse' || !file || (values.flow !== 'in' && values.flow !== 'out')) {
+  const [file] = positionals
+  if (!file || (values.flow !== 'in' && values.flow !== 'out')) {
     console.error(USAGE)
     return 2
   }
@@ -63,6 +73,33 @@ async function importCommand(args: string[]): Promise<number> {
   for (const problem of imported.unsupported) console.error(`${file}: ${problem.path}: ${problem.message}`)
   if (imported.unsupported.length > 0) console.error(`${imported.unsupported.length} part(s) of ${file} not converted`)
   return imported.unsupported.length > 0 ? 1 : 0
+}
+
+/** Writes a prototype API (CREATED) from an OpenAPI document, to stdout or `-o FILE`. */
+async function importOpenApiCommand(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { output: { type: 'string', short: 'o' }, context: { type: 'string' } },
+  })
+  const [file] = positionals
+  if (!file) {
+    console.error(USAGE)
+    return 2
+  }
+  let yaml: string
+  try {
+    yaml = await importOpenApi(file, values.context === undefined ? {} : { context: values.context })
+  } catch (error) {
+    console.error(`cannot import ${file}: ${(error as Error).message}`)
+    return 1
+  }
+  if (values.output === undefined) process.stdout.write(yaml)
+  else {
+    await writeFile(values.output, yaml)
+    console.error(`wrote ${values.output}`)
+  }
+  return 0
 }
 
 async function start(args: string[]): Promise<number> {

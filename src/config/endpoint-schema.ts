@@ -7,6 +7,7 @@ import { EndpointName } from './endpoint-name.ts'
 import { FailoverEndpoint, LoadBalanceEndpoint } from './group-schema.ts'
 import { resilienceFields } from './resilience-schema.ts'
 import { BackendSecurity } from './security-schema.ts'
+import { checkPrototype, prototypeFields } from '../prototype/config.ts'
 
 export { EndpointName }
 
@@ -134,14 +135,29 @@ export const DynamicEndpoint = z.strictObject({
   pool: Pool.prefault({}),
 })
 
+/** A mock that answers for an API still being designed: static responses, scripts, an OpenAPI document. */
+export const PrototypeEndpoint = z
+  .strictObject({ type: z.literal('prototype'), ...leafFields, ...prototypeFields })
+  .superRefine(checkPrototype)
+
 /** Every endpoint type, told apart by `type`. */
-export const Endpoint = z.discriminatedUnion('type', [HttpEndpoint, SoapEndpoint, WsdlEndpoint, LambdaEndpoint, FailoverEndpoint, LoadBalanceEndpoint, DynamicEndpoint])
+export const Endpoint = z.discriminatedUnion('type', [
+  HttpEndpoint,
+  SoapEndpoint,
+  WsdlEndpoint,
+  LambdaEndpoint,
+  FailoverEndpoint,
+  LoadBalanceEndpoint,
+  DynamicEndpoint,
+  PrototypeEndpoint,
+])
 
 export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
 export type LambdaEndpointConfig = z.output<typeof LambdaEndpoint>
 export type SoapEndpointConfig = z.output<typeof SoapEndpoint>
 export type WsdlEndpointConfig = z.output<typeof WsdlEndpoint>
 export type DynamicEndpointConfig = z.output<typeof DynamicEndpoint>
+export type PrototypeEndpointConfig = z.output<typeof PrototypeEndpoint>
 /** What every leaf's config has. */
 export type LeafConfig = z.output<z.ZodObject<typeof leafFields>>
 export type EndpointConfig = z.output<typeof Endpoint>

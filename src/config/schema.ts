@@ -6,6 +6,7 @@ import { SoapApi } from './soap-schema.ts'
 import { healthCheckIssues } from './resilience-schema.ts'
 import { templateVariables } from '../gateway/uri-template.ts'
 import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
+import { checkPrototypeResources } from '../prototype/config.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -156,6 +157,7 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
     })
     for (const environment of ENVIRONMENTS) {
       const endpoint = api.endpoints[environment]
+      if (endpoint?.type === 'prototype') checkPrototypeResources(endpoint, api.resources, ['apis', index, 'endpoints', environment], ctx)
       for (const issue of healthCheckIssues(endpoint ?? {})) ctx.addIssue({ code: 'custom', path: ['apis', index, 'endpoints', environment, ...issue.path], message: issue.message })
       const name = endpoint?.name
       if (!name) continue

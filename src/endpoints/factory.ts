@@ -12,6 +12,7 @@ import { SoapEndpoint } from './soap.ts'
 import { WsdlEndpoint } from './wsdl.ts'
 import { LoadBalanceGroup } from './loadbalance.ts'
 import { SecuredEndpoint } from '../security/secured-endpoint.ts'
+import { PrototypeEndpoint } from './prototype.ts'
 
 /** Builds child endpoints for groups; the snapshot passes one that reuses unchanged endpoints. */
 export type EndpointBuilder = (config: EndpointConfig, id: string, inGroup: boolean) => Endpoint
@@ -36,6 +37,8 @@ export function createEndpoint(config: EndpointConfig, id: string, build: Endpoi
       return new LoadBalanceGroup(id, config, children(config, id, build))
     case 'dynamic':
       return leaf(new DynamicEndpoint(id, config), config, inGroup)
+    case 'prototype':
+      return leaf(new PrototypeEndpoint(id, config), config, inGroup)
   }
 }
 

@@ -1,0 +1,159 @@
+import type { ValidateFunction } from 'ajv'
+import { sample } from 'openapi-sampler'
+import type { JSONSchema7 } from 'json-schema'
+import type { PrototypeResponse } from '../response.ts'
+import type { JsonObject, Located, OpenApiDocument } from './document.ts'
+import { escapePointer, nodeAt, schemaRef } from './json-pointer.ts'
+import { isJsonMediaType, mediaTypeOf, negotiateMediaType } from './media-type.ts'
+import type { Preferences } from './prefer.ts'
+
+/** Why no response could be built; the endpoint turns it into a client error. */
+export class Unsatisfiable extends Error {
+  readonly status: 400 | 406
+  constructor(status: 400 | 406, message: string) {
+    super(message)
+    this.status = status
+  }
+}
+
+interface DocumentedResponse {
+  /** The key in `responses`: `200`, `2XX` or `default`. */
+  readonly key: string
+  readonly located: Located
+}
+
+/**
+ * Builds an operation's response the way Stoplight Prism's static mode does: the status the client prefers or
+ * the lowest 2xx, the media type its Accept header prefers, and the body from the named example, the first
+ * example, or a sample generated from the schema (by `openapi-sampler`) that is checked against that schema.
+ */
+export class ResponseBuilder {
+  readonly #document: OpenApiDocument
+  readonly #responses: readonly DocumentedResponse[]
+  /** Samples depend only on the document, so each (response, media type) is generated once and kept. */
+  readonly #samples = new Map<string, string>()
+
+  constructor(document: OpenApiDocument, responses: Located | undefined) {
+    this.#document = document
+    this.#responses = Object.keys(responses?.node ?? {}).map((key) => ({
+      key,
+      located: document.resolve(responses!.node[key], `${responses!.pointer}/${escapePointer(key)}`),
+    }))
+  }
+
+  build(preferences: Preferences, accept: string | undefined): PrototypeResponse {
+    const { response, status } = this.#choose(preferences.code)
+    const headers = this.#headers(response.located)
+    const content = (response.located.node.content ?? {}) as JsonObject
+    const mediaTypes = Object.keys(content)
+    if (mediaTypes.length === 0) {
+      if (preferences.example !== undefined) throw new Unsatisfiable(400, `response ${response.key} has no content, so no example "${preferences.example}"`)
+      return { status, headers, body: '' }
+    }
+    const mediaType = negotiateMediaType(accept, mediaTypes)
+    if (mediaType === undefined) throw new Unsatisfiable(406, `Accept "${accept}" matches none of ${mediaTypes.join(', ')}`)
+    headers['content-type'] = mediaType.includes('*') ? 'application/octet-stream' : mediaType
+    const mediaPointer = `${response.located.pointer}/content/${escapePointer(mediaType)}`
+    const media = (content[mediaType] ?? {}) as JsonObject
+    return { status, headers, body: this.#body(media, mediaPointer, mediaType, preferences.example) }
+  }
+
+  /** The documented response for a preferred status, or the lowest success (then `default`, then the first). */
+  #choose(code: number | undefined): { response: DocumentedResponse; status: number } {
+    if (this.#responses.length === 0) throw new Unsatisfiable(400, 'the operation documents no responses')
+    if (code !== undefined) {
+      const range = `${Math.floor(code / 100)}XX`
+      const response =
+        this.#responses.find((candidate) => candidate.key === String(code)) ??
+        this.#responses.find((candidate) => candidate.key.toUpperCase() === range) ??
+        this.#responses.find((candidate) => candidate.key === 'default')
+      if (!response) throw new Unsatisfiable(400, `the operation documents no response ${code}; it has ${this.#keys()}`)
+      return { response, status: code }
+    }
+    const numbered = this.#responses
+      .map((response) => ({ response, status: statusOf(response.key) }))
+      .filter((entry): entry is { response: DocumentedResponse; status: number } => entry.status !== undefined)
+      .sort((a, b) => a.status - b.status)
+    const success = numbered.find((entry) => entry.status >= 200 && entry.status < 300)
+    if (success) return success
+    const fallback = this.#responses.find((candidate) => candidate.key === 'default')
+    if (fallback) return { response: fallback, status: 200 }
+    return numbered[0] ?? { response: this.#responses[0]!, status: 200 }
+  }
+
+  #keys(): string {
+    return this.#responses.map((response) => response.key).join(', ')
+  }
+
+  #body(media: JsonObject, pointer: string, mediaType: string, exampleName: string | undefined): string {
+    const examples = (media.examples ?? {}) as JsonObject
+    if (exampleName !== undefined) {
+      if (!(exampleName in examples)) {
+        const names = Object.keys(examples)
+        throw new Unsatisfiable(400, `${mediaType} has no example "${exampleName}"${names.length ? `; it has ${names.join(', ')}` : ''}`)
+      }
+      return serialize(this.#exampleValue(examples[exampleName], `${pointer}/examples/${escapePointer(exampleName)}`), mediaType)
+    }
+    if (media.example !== undefined) return serialize(media.example, mediaType)
+    for (const [name, example] of Object.entries(examples)) {
+      const value = this.#exampleValue(example, `${pointer}/examples/${escapePointer(name)}`)
+      if (value !== undefined) return serialize(value, mediaType)
+    }
+    if (media.schema === undefined) return ''
+    let body = this.#samples.get(pointer)
+    if (body === undefined) {
+      body = this.#sample(`${pointer}/schema`, mediaType)
+      this.#samples.set(pointer, body)
+    }
+    return body
+  }
+
+  #exampleValue(example: unknown, pointer: string): unknown {
+    // `externalValue` names a URL the prototype does not fetch; such examples are passed over.
+    return this.#document.resolve(example, pointer).node.value
+  }
+
+  /** A sample of the schema at `pointer`; when the schema's own examples make it invalid, one without them. */
+  #sample(pointer: string, mediaType: string): string {
+    const document = this.#document
+    const isXml = /[/+]xml$/.test(mediaTypeOf(mediaType))
+    const generate = (from: JsonObject): unknown =>
+      sample(nodeAt(from, pointer) as JSONSchema7, { skipWriteOnly: true, quiet: true, ...(isXml ? { format: 'xml' as const } : {}) }, from)
+    if (isXml) return String(generate(document.document))
+    const first = generate(document.document)
+    const validate: ValidateFunction = document.strictValidator.getSchema(schemaRef(pointer).$ref) ?? document.strictValidator.compile(schemaRef(pointer))
+    if (validate(first)) return serialize(first, mediaType)
+    const second = generate(document.documentWithoutExamples)
+    return serialize(validate(second) ? second : first, mediaType)
+  }
+
+  #headers(response: Located): Record<string, string> {
+    const headers: Record<string, string> = {}
+    const documented = (response.node.headers ?? {}) as JsonObject
+    for (const [name, raw] of Object.entries(documented)) {
+      const lower = name.toLowerCase()
+      if (lower === 'content-type' || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(lower)) continue
+      const header = this.#document.resolve(raw, `${response.pointer}/headers/${escapePointer(name)}`)
+      let value = header.node.example
+      if (value === undefined && header.node.schema !== undefined) {
+        value = sample(this.#document.resolve<JSONSchema7>(header.node.schema, `${header.pointer}/schema`).node, { quiet: true }, this.#document.document)
+      }
+      if (value === undefined || value === null) continue
+      const text = Array.isArray(value) ? value.join(',') : typeof value === 'object' ? JSON.stringify(value) : String(value)
+      if (!/[\r\n\0]/.test(text)) headers[lower] = text
+    }
+    return headers
+  }
+}
+
+function statusOf(key: string): number | undefined {
+  if (/^[1-5]\d\d$/.test(key)) return Number(key)
+  if (/^[1-5]XX$/i.test(key)) return Number(key[0]) * 100
+  return undefined
+}
+
+/** Text media types carry a string example as it is; everything else is JSON. */
+function serialize(value: unknown, mediaType: string): string {
+  if (typeof value === 'string' && !isJsonMediaType(mediaType)) return value
+  return JSON.stringify(value)
+}
