@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import { parseConfig } from '../src/config/load.ts'
 import { startBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
@@ -53,5 +53,52 @@ apis:
     assert.equal(await get('/menu/v1/y'), '/y')
     assert.equal(ports.at(-1), menuPort, 'the menu request reused the connection opened before the reload')
     assert.equal(await get('/orders/v1/y'), '/b/y', 'the new URL is in use')
+  })
+})
+
+describe('shutdown', () => {
+  test('a keep-alive client does not hold the gateway open: close ends soon after the last response', async () => {
+    const backend = await startBackend((_req, res) => setTimeout(() => res.end('late'), 300))
+    const gateway = await startGateway(`
+limits: { keepAliveTimeout: 20s }
+apis:
+  - { name: slow, context: /slow, version: v1, endpoints: { production: { type: http, url: "${backend.url}" } } }
+`)
+    const client = new Agent({ keepAliveTimeout: 60_000 })
+    try {
+      const inFlight = request(`${gateway.url}/slow/v1/x`, { dispatcher: client }).then((response) => response.body.text())
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const started = Date.now()
+      await gateway.close()
+      assert.equal(await inFlight, 'late', 'the request in flight finished')
+      const took = Date.now() - started
+      assert.ok(took < 2000, `close took ${took} ms; the idle keep-alive connection held it`)
+    } finally {
+      await client.close()
+      await backend.close()
+    }
+  })
+
+  test('requests still running after shutdownTimeout are cut off', async () => {
+    const backend = await startBackend(() => {}) // never answers
+    const gateway = await startGateway(`
+limits: { shutdownTimeout: 300ms }
+apis:
+  - { name: hang, context: /hang, version: v1, endpoints: { production: { type: http, url: "${backend.url}" } } }
+`)
+    try {
+      const inFlight = request(`${gateway.url}/hang/v1/x`).then(
+        () => 'answered',
+        () => 'cut off',
+      )
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const started = Date.now()
+      await gateway.close()
+      const took = Date.now() - started
+      assert.ok(took >= 250 && took < 3000, `close took ${took} ms`)
+      assert.equal(await inFlight, 'cut off')
+    } finally {
+      await backend.close()
+    }
   })
 })

@@ -50,6 +50,8 @@ const Limits = z.strictObject({
   /** Time a client has to send the whole request, body included; 0 turns it off. */
   requestTimeout: Duration.default(300_000),
   keepAliveTimeout: Duration.default(5_000),
+  /** On shutdown, how long requests in flight may take to finish before their connections are cut. */
+  shutdownTimeout: Duration.default(30_000),
   ...MediationLimits,
 })
 

@@ -81,13 +81,24 @@ export class Gateway {
     this.#telemetry.logger.info({ apis: next.apis.length }, 'config reloaded')
   }
 
+  /**
+   * Stops accepting connections and lets requests in flight finish; each connection is closed as soon as it is
+   * idle (not after keepAliveTimeout), and whatever still runs after `limits.shutdownTimeout` is cut off.
+   */
   async close(): Promise<void> {
+    const graceMs = this.#snapshot.config.limits.shutdownTimeout
     await Promise.all(
       this.#servers.map(
         (server) =>
           new Promise<void>((resolve) => {
             if (!server.listening) return resolve()
-            server.close(() => resolve())
+            const sweep = setInterval(() => server.closeIdleConnections(), 50)
+            const deadline = setTimeout(() => server.closeAllConnections(), graceMs)
+            server.close(() => {
+              clearInterval(sweep)
+              clearTimeout(deadline)
+              resolve()
+            })
             server.closeIdleConnections()
           }),
       ),
