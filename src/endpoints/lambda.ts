@@ -1,17 +1,16 @@
-import type { Readable } from 'node:stream'
 import type { LambdaEndpointConfig } from '../config/endpoint-schema.ts'
 import { lambdaRegion } from '../config/lambda-schema.ts'
 import { credentialProvider } from '../lambda/credentials.ts'
 import { buildEvent } from '../lambda/events.ts'
 import { CredentialsError, defaultLambdaEndpoint, LambdaInvoker, OversizedResult, type InvokeResult } from '../lambda/invoke.ts'
 import { emptyResponse, functionErrorResponse, gatewayError, MalformedResult, resultResponse } from '../lambda/result.ts'
+import { BodyTooLarge, readBody } from './body.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from './endpoint.ts'
 import { classifyFailure } from './failure.ts'
 
 /** Lambda accepts at most 6 MB (6 MiB) of event for a synchronous invocation; larger requests are refused here. */
 const MAX_EVENT_BYTES = 6 * 1024 * 1024
 
-class BodyTooLarge extends Error {}
 
 /**
  * An AWS Lambda function as a leaf endpoint: the request becomes an event (API Gateway v1 or v2, or WSO2's
@@ -46,7 +45,7 @@ export class LambdaEndpoint implements Endpoint {
     this.#sent++
     let body: Buffer | null
     try {
-      body = await readBody(exchange.body, MAX_EVENT_BYTES)
+      body = exchange.body === null ? null : await readBody(exchange.body, MAX_EVENT_BYTES)
     } catch (error) {
       if (error instanceof BodyTooLarge) return tooLarge(exchange)
       throw new EndpointError(signal.aborted ? 'aborted' : 'client-body', this.id, `${this.id}: could not read the request body`, { cause: error })
@@ -147,29 +146,3 @@ function tooLarge(exchange: Exchange): BackendResponse {
   return gatewayError('PAYLOAD_TOO_LARGE', exchange.requestId, `The request is larger than a Lambda event may be (${MAX_EVENT_BYTES} bytes)`)
 }
 
-/**
- * The whole request body, which an event must carry in one piece; refused past `limit` bytes. The rest of a refused
- * body is drained, not destroyed, so the client still receives the 413.
- */
-function readBody(body: Readable | Buffer | null, limit: number): Promise<Buffer | null> {
-  if (body === null || Buffer.isBuffer(body)) {
-    return body && body.length > limit ? Promise.reject(new BodyTooLarge()) : Promise.resolve(body)
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size <= limit) return void chunks.push(chunk)
-      body.off('data', onData).off('end', onEnd).off('error', onError)
-      body.resume()
-      reject(new BodyTooLarge())
-    }
-    const onEnd = () => resolve(Buffer.concat(chunks, size))
-    const onError = (error: Error) => reject(error)
-    body.on('data', onData).once('end', onEnd).once('error', onError)
-    body.once('close', () => {
-      if (!body.readableEnded) reject(new Error('the request body ended early'))
-    })
-  })
-}

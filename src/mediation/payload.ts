@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module'
-import type { Readable } from 'node:stream'
 import { DOMParser, type Document as XmlDocument, type Node as XmlNode } from '@xmldom/xmldom'
 import { JSONPath } from 'jsonpath-plus'
 
@@ -151,49 +150,3 @@ function soapPart(document: XmlDocument, localName: 'Body' | 'Header'): XmlNode[
   return []
 }
 
-export class BodyTooLarge extends Error {}
-
-/**
- * Reads a whole body into memory, refusing more than `limit` bytes: up front when Content-Length says so,
- * otherwise as soon as the count passes the limit. The bytes are kept exactly as received.
- */
-export function readBody(stream: Readable, limit: number, declaredLength: number | undefined): Promise<Buffer> {
-  if (declaredLength !== undefined && declaredLength > limit) {
-    return Promise.reject(new BodyTooLarge(`the body is ${declaredLength} bytes; at most ${limit} are allowed`))
-  }
-  // Listeners rather than async iteration: leaving an iterator early destroys the stream, and with a client's
-  // request that is its socket, so the 413 could not be sent.
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size > limit) {
-        stop()
-        stream.pause()
-        reject(new BodyTooLarge(`the body is more than ${limit} bytes, the most allowed`))
-        return
-      }
-      chunks.push(chunk)
-    }
-    const onEnd = () => {
-      stop()
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
-    }
-    const onError = (error: Error) => {
-      stop()
-      reject(error)
-    }
-    const onClose = () => onError(Object.assign(new Error('the client closed the connection before sending the whole body'), { code: 'ECONNRESET' }))
-    const stop = () => {
-      stream.off('data', onData)
-      stream.off('end', onEnd)
-      stream.off('error', onError)
-      stream.off('close', onClose)
-    }
-    stream.on('data', onData)
-    stream.once('end', onEnd)
-    stream.once('error', onError)
-    stream.once('close', onClose)
-  })
-}

@@ -5,7 +5,8 @@ import type { GatewayErrorCode } from '../gateway/errors.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import { compileSequence, type CompiledSequence } from './compile.ts'
 import { MediationContext, type Reply } from './context.ts'
-import { BodyTooLarge, Payload, readBody } from './payload.ts'
+import { BodyTooLarge, readBody } from '../endpoints/body.ts'
+import { Payload } from './payload.ts'
 
 export type { Reply } from './context.ts'
 
@@ -56,7 +57,7 @@ export class Mediation {
       else if (Buffer.isBuffer(body)) payload = new Payload(body)
       else {
         try {
-          const bytes = await readBody(body, options.bodyLimit, declaredLength(exchange.headers))
+          const bytes = await readBody(body, options.bodyLimit, { declaredLength: declaredLength(exchange.headers) })
           exchange.body = bytes
           payload = new Payload(bytes)
         } catch (error) {
@@ -81,7 +82,7 @@ export class Mediation {
       if (response.body) {
         const length = response.headers['content-length']
         try {
-          bytes = await readBody(response.body, options.bodyLimit, length === undefined ? undefined : Number(length))
+          bytes = await readBody(response.body, options.bodyLimit, length === undefined ? {} : { declaredLength: Number(length) })
         } catch (error) {
           if (!(error instanceof BodyTooLarge)) throw error
           response.body.destroy()

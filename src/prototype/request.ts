@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream'
+import { readBody } from '../endpoints/body.ts'
 import type { Exchange } from '../endpoints/endpoint.ts'
 
 /** Prototypes answer from the whole request body, so they hold it in memory; this bounds how much. */
@@ -18,8 +18,6 @@ export interface PrototypeRequest {
   readonly body: Buffer
 }
 
-export class BodyTooLarge extends Error {}
-
 /** Reads the exchange, body included (up to MAX_PROTOTYPE_BODY_BYTES). */
 export async function readPrototypeRequest(exchange: Exchange, signal: AbortSignal): Promise<PrototypeRequest> {
   return {
@@ -29,7 +27,7 @@ export async function readPrototypeRequest(exchange: Exchange, signal: AbortSign
     uriVariables: exchange.uriVariables,
     query: new URLSearchParams(exchange.query),
     headers: headerRecord(exchange.headers),
-    body: await readBody(exchange.body, signal),
+    body: await readBody(exchange.body, MAX_PROTOTYPE_BODY_BYTES, { signal }),
   }
 }
 
@@ -44,25 +42,3 @@ function headerRecord(flat: readonly string[]): Record<string, string> {
   return headers
 }
 
-async function readBody(body: Readable | Buffer | null, signal: AbortSignal): Promise<Buffer> {
-  if (body === null) return Buffer.alloc(0)
-  if (Buffer.isBuffer(body)) {
-    if (body.length > MAX_PROTOTYPE_BODY_BYTES) throw new BodyTooLarge()
-    return body
-  }
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-    signal.throwIfAborted()
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string)
-    size += buffer.length
-    if (size > MAX_PROTOTYPE_BODY_BYTES) break
-    chunks.push(buffer)
-  }
-  if (size > MAX_PROTOTYPE_BODY_BYTES) {
-    // Drain the rest, so that the client reads the answer instead of a reset connection.
-    body.resume()
-    throw new BodyTooLarge()
-  }
-  return Buffer.concat(chunks)
-}

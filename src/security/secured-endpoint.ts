@@ -1,11 +1,10 @@
 import { STATUS_CODES } from 'node:http'
 import type { BackendSecurityConfig } from '../config/security-schema.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../endpoints/endpoint.ts'
-import { classifyFailure } from '../endpoints/failure.ts'
 import { createAuthenticator, type Authenticator } from './authenticators.ts'
 import type { DigestRequest } from './digest.ts'
 import { TokenError } from './oauth2.ts'
-import { bufferForReplay, type ReplayableBody } from './replay.ts'
+import { ReplayableBody } from '../resilience/replay.ts'
 
 /** The first try, the answer to a challenge, and one more for a stale nonce: never a loop. */
 const MAX_ATTEMPTS = 3
@@ -42,19 +41,20 @@ export class SecuredEndpoint implements Endpoint {
   async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
     const headers = this.#headersWithoutClientAuthorization(exchange.headers)
     const body = await this.#body(exchange)
-    const request: DigestRequest = { method: exchange.method, uri: this.targetPath(exchange), body: 'buffer' in body ? body.buffer : undefined }
+    const buffered = body === null || Buffer.isBuffer(body)
+    const request: DigestRequest = { method: exchange.method, uri: this.targetPath(exchange), body: buffered ? body : undefined }
     let attempt = await this.#credentials(() => this.#auth.first(request))
     for (let count = 1; ; count++) {
       // A copy, so that a group retrying elsewhere never sees this backend's credentials.
       const response = await this.#inner.send(
-        { ...exchange, headers: attempt.header ? [...headers, 'authorization', attempt.header] : headers, body: 'buffer' in body ? body.buffer : body.stream },
+        { ...exchange, headers: attempt.header ? [...headers, 'authorization', attempt.header] : headers, body },
         signal,
       )
       if (response.status !== 401) return response
       response.body?.resume()
       const verdict = await this.#credentials(() => this.#auth.next(response.headers['www-authenticate'], attempt, request))
       if ('refused' in verdict) throw this.#refusal(verdict.refused)
-      if (!('buffer' in body)) {
+      if (!buffered) {
         throw this.#refusal(`its 401 asks for the request again, but the body was larger than security.replayLimit (${this.#replayLimit} bytes) and was sent once only`)
       }
       if (count >= MAX_ATTEMPTS) throw this.#refusal(`it still answered 401 after ${count} attempts`)
@@ -89,20 +89,16 @@ export class SecuredEndpoint implements Endpoint {
     return out
   }
 
-  /** The body, kept in memory (within the limit) when a 401 may need it sent again. */
-  async #body(exchange: Exchange): Promise<ReplayableBody> {
+  /**
+   * The body to send: kept in memory (within the limit) when a 401 may need it sent again, and set on the
+   * exchange, so whatever sends it later (a failover) gets the copy. A larger body is sent once, as a stream.
+   */
+  async #body(exchange: Exchange): Promise<Exchange['body']> {
     const body = exchange.body
-    if (body === null || Buffer.isBuffer(body)) return { buffer: body }
-    if (!this.#auth.replays) return { stream: body }
-    let replayable: ReplayableBody
-    try {
-      replayable = await bufferForReplay(body, this.#replayLimit)
-    } catch (error) {
-      throw classifyFailure(error, this.id)
-    }
-    // The client's stream is consumed now: whatever sends this exchange later (a failover) gets the copy.
-    if ('buffer' in replayable) exchange.body = replayable.buffer
-    return replayable
+    if (body === null || Buffer.isBuffer(body) || !this.#auth.replays) return body
+    const replayable = await ReplayableBody.prepare(exchange, this.#replayLimit, this.id)
+    if (!replayable.buffered) replayable.attach(exchange)
+    return exchange.body
   }
 
   async #credentials<T>(get: () => Promise<T>): Promise<T> {

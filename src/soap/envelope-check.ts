@@ -1,6 +1,6 @@
 import type { Exchange } from '../endpoints/endpoint.ts'
 import type { RequestCheck, RequestRejection } from '../gateway/api.ts'
-import { BodyTooLarge, readBody } from './body.ts'
+import { BodyTooLarge, readBody } from '../endpoints/body.ts'
 import { readEnvelope } from './envelope.ts'
 import type { SoapVersion } from './version.ts'
 

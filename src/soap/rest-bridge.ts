@@ -3,7 +3,7 @@ import { Readable } from 'node:stream'
 import { XMLBuilder } from 'fast-xml-parser'
 import type { RestToSoapConfig } from '../config/soap-schema.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../endpoints/endpoint.ts'
-import { BodyTooLarge, readBody } from './body.ts'
+import { BodyTooLarge, readBody } from '../endpoints/body.ts'
 import { escapeXml } from './fault.ts'
 import { CONTENT_TYPE } from './version.ts'
 import { parsePlain, XmlRefused } from './xml.ts'
@@ -102,6 +102,7 @@ export class RestToSoapEndpoint implements Endpoint {
       if (content !== undefined) body = typeof content === 'object' && content !== null ? (content as Record<string, unknown>) : {}
     } catch (error) {
       if (!(error instanceof BodyTooLarge) && !(error instanceof XmlRefused)) throw error
+      response.body?.destroy()
       throw new EndpointError('protocol', this.id, `${this.id}: the SOAP response cannot be converted to JSON: ${error.message}`, { cause: error })
     }
     if (!body) throw new EndpointError('protocol', this.id, `${this.id}: the response is not a SOAP envelope (status ${response.status})`)
