@@ -196,3 +196,22 @@ describe('portico start --workers 2', () => {
     }
   })
 })
+
+describe('portico validate, across endpoint trees', () => {
+  test('endpoint names must be unique across groups too', async () => {
+    const file = join(dir, 'names.yaml')
+    await writeFile(
+      file,
+      `apis:
+  - name: a
+    context: /a
+    version: v1
+    endpoints:
+      production: { type: failover, endpoints: [{ type: http, name: orders, url: "http://127.0.0.1:9" }, { type: http, name: orders, url: "http://127.0.0.1:10" }] }
+`,
+    )
+    const result = await runCli(['validate', file])
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /apis\[0\]\.endpoints\.production\.endpoints\[1\]\.name: "orders" is used by apis\[0\]\.endpoints\.production\.endpoints\[0\] already/)
+  })
+})

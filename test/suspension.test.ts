@@ -87,9 +87,9 @@ describe('endpoint suspension state machine', () => {
   })
 })
 
-describe('health check config', () => {
-  test('a leaf without url needs healthCheck.url; the problem is reported at its path inside groups', async () => {
-    const { healthCheckIssues } = await import('../src/config/resilience-schema.ts')
+describe('leaf checks across fields', () => {
+  test('a leaf without url needs healthCheck.url; TLS on an http:// url is refused; both at their paths inside groups', async () => {
+    const { leafIssues } = await import('../src/config/endpoint-tree.ts')
     const check = { path: '/health', interval: 1000, timeout: 500, healthyThreshold: 1, unhealthyThreshold: 1 }
     const group = {
       type: 'failover',
@@ -97,10 +97,13 @@ describe('health check config', () => {
         { type: 'http', url: 'http://a', healthCheck: check },
         { type: 'lambda', healthCheck: check },
         { type: 'lambda', healthCheck: { ...check, url: 'http://probe/health' } },
+        { type: 'http', url: 'http://b', security: { tls: { insecureSkipVerify: true } } },
+        { type: 'http', url: 'https://c', security: { tls: { insecureSkipVerify: true } } },
       ],
     }
-    assert.deepEqual(healthCheckIssues(group), [
-      { path: ['endpoints', 1, 'healthCheck', 'url'], message: 'is required: this endpoint type has no url whose origin the check could probe' },
+    assert.deepEqual(leafIssues(group, ['apis', 0]), [
+      { path: ['apis', 0, 'endpoints', 1, 'healthCheck', 'url'], message: 'is required: this endpoint type has no url whose origin the check could probe' },
+      { path: ['apis', 0, 'endpoints', 3, 'security', 'tls'], message: 'has no effect: the endpoint url is http://, not https://' },
     ])
   })
 })

@@ -3,6 +3,7 @@ import { basename } from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { Endpoint } from './endpoint-schema.ts'
+import { formatPath } from './path.ts'
 import { Config, type ConfigModel } from './schema.ts'
 import { redactSecrets, resolveSecrets } from './secrets.ts'
 
@@ -82,14 +83,6 @@ function locate(document: ReturnType<typeof parseDocument>, lineCounter: LineCou
   return {}
 }
 
-export function formatPath(path: ReadonlyArray<string | number>): string {
-  let out = ''
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`
-    else out += out ? `.${key}` : key
-  }
-  return out
-}
 
 function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return `is required (${issue.expected})`

@@ -76,15 +76,9 @@ export function suspensionPolicy(config: Pick<ResilienceConfig, 'markForSuspensi
 }
 export type ResilienceConfig = z.output<z.ZodObject<typeof resilienceFields>>
 
-/**
- * Health checks that have nothing to probe: a leaf type without `url` whose healthCheck names no `url` either.
- * Walks groups, so each problem comes with its path below the given endpoint.
- */
-export function healthCheckIssues(endpoint: object, path: (string | number)[] = []): { path: (string | number)[]; message: string }[] {
-  if ('endpoints' in endpoint && Array.isArray(endpoint.endpoints)) {
-    return endpoint.endpoints.flatMap((child: object, index: number) => healthCheckIssues(child, [...path, 'endpoints', index]))
-  }
-  const check = 'healthCheck' in endpoint ? (endpoint.healthCheck as HealthCheckConfig | undefined) : undefined
-  if (!check || check.url !== undefined || ('url' in endpoint && typeof endpoint.url === 'string')) return []
-  return [{ path: [...path, 'healthCheck', 'url'], message: 'is required: this endpoint type has no url whose origin the check could probe' }]
+/** A health check with nothing to probe: a leaf type without `url` whose healthCheck names no `url` either. */
+export function healthCheckIssue(leaf: object): { path: string[]; message: string } | undefined {
+  const check = 'healthCheck' in leaf ? (leaf.healthCheck as HealthCheckConfig | undefined) : undefined
+  if (!check || check.url !== undefined || ('url' in leaf && typeof leaf.url === 'string')) return undefined
+  return { path: ['healthCheck', 'url'], message: 'is required: this endpoint type has no url whose origin the check could probe' }
 }

@@ -3,7 +3,8 @@ import { Duration } from './duration.ts'
 import { Endpoint } from './endpoint-schema.ts'
 import { LIFECYCLE_STATES } from './lifecycle.ts'
 import { SoapApi } from './soap-schema.ts'
-import { healthCheckIssues } from './resilience-schema.ts'
+import { endpointNodes, leafIssues } from './endpoint-tree.ts'
+import { formatPath } from './path.ts'
 import { templateVariables } from '../gateway/uri-template.ts'
 import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 import { checkPrototypeResources } from '../prototype/config.ts'
@@ -145,7 +146,7 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
         const where = local
           ? ['apis', index, 'resources', resourceIndex, 'endpoints', environment]
           : ['apis', index, 'endpoints', environment]
-        if (local) for (const issue of healthCheckIssues(local)) ctx.addIssue({ code: 'custom', path: [...where, ...issue.path], message: issue.message })
+        if (local) for (const issue of leafIssues(local, where)) ctx.addIssue({ code: 'custom', ...issue })
         for (const variable of endpointVariables(endpoint)) {
           if (!known.has(variable)) {
             ctx.addIssue({
@@ -160,13 +161,18 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
     for (const environment of ENVIRONMENTS) {
       const endpoint = api.endpoints[environment]
       if (endpoint?.type === 'prototype') checkPrototypeResources(endpoint, api.resources, ['apis', index, 'endpoints', environment], ctx)
-      for (const issue of healthCheckIssues(endpoint ?? {})) ctx.addIssue({ code: 'custom', path: ['apis', index, 'endpoints', environment, ...issue.path], message: issue.message })
-      const name = endpoint?.name
-      if (!name) continue
-      const where = `apis[${index}].endpoints.${environment}`
-      const other = endpointNames.get(name)
-      if (other) ctx.addIssue({ code: 'custom', path: ['apis', index, 'endpoints', environment, 'name'], message: `"${name}" is used by ${other} already` })
-      else endpointNames.set(name, where)
+      if (!endpoint) continue
+      const at = ['apis', index, 'endpoints', environment]
+      for (const issue of leafIssues(endpoint, at)) ctx.addIssue({ code: 'custom', ...issue })
+      // Names identify endpoints in metrics, logs and the admin view, group members included.
+      for (const { node, path } of endpointNodes(endpoint, at)) {
+        const name = 'name' in node && typeof node.name === 'string' ? node.name : undefined
+        if (!name) continue
+        const where = formatPath(path)
+        const other = endpointNames.get(name)
+        if (other) ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `"${name}" is used by ${other} already` })
+        else endpointNames.set(name, where)
+      }
     }
   })
 }

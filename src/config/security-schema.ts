@@ -140,3 +140,10 @@ export type BasicAuthConfig = z.output<typeof BasicAuth>
 export type DigestAuthConfig = z.output<typeof DigestAuth>
 export type OAuth2AuthConfig = z.output<typeof OAuth2Auth>
 export type TlsConfig = z.output<typeof Tls>
+
+/** TLS settings on a leaf whose URL is plain http: they would silently do nothing. */
+export function plainHttpTlsIssue(leaf: object): { path: string[]; message: string } | undefined {
+  const security = 'security' in leaf ? (leaf.security as { tls?: unknown } | undefined) : undefined
+  if (!security?.tls || !('url' in leaf) || typeof leaf.url !== 'string' || !/^http:/i.test(leaf.url)) return undefined
+  return { path: ['security', 'tls'], message: 'has no effect: the endpoint url is http://, not https://' }
+}
