@@ -64,7 +64,7 @@ async function run(scenario: Scenario, upstream: string, dir: string, children: 
     config,
     `listeners: [{ name: bench, host: 127.0.0.1, port: ${porticoPort} }]
 admin: { enabled: false }
-accessLog: { enabled: true, path: "${join(dir, `${scenario.name}-access.log`)}" }
+accessLog: { enabled: ${process.env.BENCH_ACCESS_LOG ?? true}, path: "${join(dir, `${scenario.name}-access.log`)}" }
 apis:${scenario.apis(upstream)}`,
   )
   const portico = spawnProxy([join(root, 'src/cli.ts'), 'start', '--config', config, '--workers', '1'], { PORTICO_LOG_LEVEL: 'warn' })
