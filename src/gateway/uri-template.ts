@@ -68,15 +68,21 @@ export class ResourceTemplate {
     const variables: UriVariables = {}
     for (let i = 0; i < this.#names.length; i++) {
       const raw = found[i + 1]!
+      let value: string
       try {
-        variables[this.#names[i]!] = raw.includes('%') ? decodeURIComponent(raw) : raw
+        value = raw.includes('%') ? decodeURIComponent(raw) : raw
       } catch {
         throw new BadPathEncoding(`bad percent-encoding in "${raw}"`)
       }
+      // An encoded slash can hide a dot segment from the path check; a `{+var}` would send it on decoded.
+      if (value !== raw && DECODED_DOT_SEGMENT.test(value)) throw new BadPathEncoding(`a "." or ".." segment in "${raw}"`)
+      variables[this.#names[i]!] = value
     }
     return variables
   }
 }
+
+const DECODED_DOT_SEGMENT = /(?:^|[/\\])\.{1,2}(?:[/\\]|$)/
 
 function escapeWithStars(literal: string): string {
   return literal
