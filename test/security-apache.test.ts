@@ -31,7 +31,10 @@ apis:${api(
     )}${api('Digest', digest('digest', DIGEST.password), digest('digest', 'wrong password'))}${api('Upload', digest('digest', DIGEST.password))}${api(
       'Crowd',
       digest('digest', DIGEST.password),
-    )}${api('Stale', digest('stale', DIGEST.password))}${api('Big', digest('digest', DIGEST.password, ', replayLimit: 1024'))}
+    )}${api('Stale', digest('stale', DIGEST.password))}${api(
+      'Soap',
+      `{ type: soap, url: "${apache.url}/digest/echo.cgi?svc=calc", security: { auth: { type: digest, username: ${DIGEST.username}, password: "${DIGEST.password}" } } }`,
+    )}${api('Big', digest('digest', DIGEST.password, ', replayLimit: 1024'))}
 `)
   })
 
@@ -102,6 +105,13 @@ apis:${api(
     const second = await call('/digest/v1/echo.cgi?page=2')
     assert.equal(second.text, 'user=alice method=GET auth=Digest query=page=2\n')
     assert.deepEqual(await linesSince(mark, 1), ['GET /digest/echo.cgi 200'])
+  })
+
+  test('Digest on a SOAP endpoint signs the service URL the request goes to, not the path the client used', async () => {
+    const envelope = '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><Ping/></soap:Body></soap:Envelope>'
+    const response = await call('/soap/v1', { method: 'POST', body: envelope, headers: { 'content-type': 'text/xml', soapaction: '"ping"' } })
+    assert.equal(response.status, 200, response.text)
+    assert.equal(response.text, `user=alice method=POST auth=Digest query=svc=calc\n${envelope}`)
   })
 
   test('Digest: a streamed request body is sent again, intact, after the 401 challenge', async () => {

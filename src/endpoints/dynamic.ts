@@ -58,9 +58,8 @@ export class DynamicEndpoint implements Endpoint {
       throw new EndpointError('target-refused', this.id, `${this.id}: ${error.message}`, { reason: error.message })
     }
     this.#sent++
-    const query = checked.query && exchange.query ? `${checked.query}&${exchange.query}` : checked.query || exchange.query
     try {
-      return await this.#endpoint(checked.origin, checked.port).send({ ...exchange, path: `${checked.basePath}${exchange.path}`, query }, signal)
+      return await this.#endpoint(checked.origin, checked.port).send(targetExchange(exchange, checked), signal)
     } catch (error) {
       // A host name that resolved to a protected address: the connection's lookup refused it, and the http
       // endpoint classified that as a connection failure.
@@ -70,6 +69,17 @@ export class DynamicEndpoint implements Endpoint {
       }
       throw error
     }
+  }
+
+  /** The path and query sent to the target (what Digest signs); the exchange's own when no target is allowed. */
+  targetPath(exchange: Exchange): string {
+    let target: Exchange = exchange
+    try {
+      if (exchange.target) target = targetExchange(exchange, this.#guard.check(exchange.target))
+    } catch (error) {
+      if (!(error instanceof TargetRefused)) throw error
+    }
+    return target.query ? `${target.path}?${target.query}` : target.path || '/'
   }
 
   #endpoint(origin: string, port: number): HttpEndpoint {
@@ -102,4 +112,10 @@ export class DynamicEndpoint implements Endpoint {
     this.#origins.clear()
     await Promise.all(this.#closing)
   }
+}
+
+/** The exchange as the target's origin sees it: the target's path before the request's, queries merged. */
+function targetExchange(exchange: Exchange, target: { basePath: string; query: string }): Exchange {
+  const query = target.query && exchange.query ? `${target.query}&${exchange.query}` : target.query || exchange.query
+  return { ...exchange, path: `${target.basePath}${exchange.path}`, query }
 }

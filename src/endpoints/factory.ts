@@ -28,9 +28,9 @@ export function createEndpoint(config: EndpointConfig, id: string, build: Endpoi
     case 'lambda':
       return leaf(new LambdaEndpoint(id, config), config, inGroup)
     case 'soap':
-      return leaf(restToSoap(new SoapEndpoint(id, config), config), config, inGroup)
+      return restToSoap(leaf(new SoapEndpoint(id, config), config, inGroup), config)
     case 'wsdl':
-      return leaf(restToSoap(new WsdlEndpoint(id, config), config), config, inGroup)
+      return restToSoap(leaf(new WsdlEndpoint(id, config), config, inGroup), config)
     case 'failover':
       return new FailoverGroup(id, config, children(config, id, build))
     case 'loadbalance':
@@ -42,7 +42,10 @@ export function createEndpoint(config: EndpointConfig, id: string, build: Endpoi
   }
 }
 
-/** A SOAP leaf exposed as a REST resource when its config has `rest`. */
+/**
+ * A SOAP leaf exposed as a REST resource when its config has `rest`. Outside the leaf's wrappers, so that
+ * credentials, suspension and metrics see the SOAP request the bridge sends, not the client's JSON one.
+ */
 function restToSoap(endpoint: Endpoint, config: { rest?: RestToSoapConfig }): Endpoint {
   return config.rest ? new RestToSoapEndpoint(endpoint, config.rest) : endpoint
 }

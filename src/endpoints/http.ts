@@ -37,7 +37,8 @@ export class HttpEndpoint implements Endpoint {
       headersTimeout: config.timeouts.response,
       bodyTimeout: config.timeouts.idle,
       keepAliveTimeout: config.pool.keepAlive,
-      keepAliveMaxTimeout: Math.max(config.pool.keepAlive, 600_000),
+      // A backend's Keep-Alive hint may shorten the idle time (it closes first), never lengthen it.
+      keepAliveMaxTimeout: config.pool.keepAlive,
       ...(config.pool.connections ? { connections: config.pool.connections } : {}),
     })
   }

@@ -15,14 +15,14 @@ const MAX_FAULT_BYTES = 1024 * 1024
 export class SoapEndpoint implements Endpoint {
   readonly id: string
   readonly isPrototype = false
-  readonly #http: Endpoint
+  readonly #http: HttpEndpoint
   readonly #faultIsFailure: boolean
   #faults = 0
 
   constructor(id: string, config: Omit<SoapEndpointConfig, 'type' | 'rest'>) {
     this.id = id
     // Parsed rather than written out, so that fields the http type gains later get their defaults here too.
-    const http = HttpEndpointSchema.parse({ type: 'http', url: config.url, timeouts: config.timeouts, pool: config.pool })
+    const http = HttpEndpointSchema.parse({ type: 'http', url: config.url, timeouts: config.timeouts, pool: config.pool, security: config.security })
     this.#http = new HttpEndpoint(id, http)
     this.#faultIsFailure = config.faultIsFailure
   }
@@ -41,8 +41,13 @@ export class SoapEndpoint implements Endpoint {
     })
   }
 
+  /** The path and query sent to the service (what Digest signs). */
+  targetPath(exchange: Exchange): string {
+    return this.#http.targetPath!(exchange)
+  }
+
   ready(now: number): boolean {
-    return this.#http.ready(now)
+    return this.#http.ready()
   }
 
   describe(): EndpointStatus {

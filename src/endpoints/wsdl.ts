@@ -56,6 +56,11 @@ export class WsdlEndpoint implements Endpoint {
     return this.#loading
   }
 
+  /** The path and query sent to the service once the WSDL is loaded (what Digest signs). */
+  targetPath(exchange: Exchange): string {
+    return this.#soap?.targetPath(exchange) ?? (exchange.query ? `${exchange.path}?${exchange.query}` : exchange.path || '/')
+  }
+
   ready(now: number): boolean {
     return this.#soap ? this.#soap.ready(now) : true
   }

@@ -42,7 +42,7 @@ export class SecuredEndpoint implements Endpoint {
     const headers = this.#headersWithoutClientAuthorization(exchange.headers)
     const body = await this.#body(exchange)
     const buffered = body === null || Buffer.isBuffer(body)
-    const request: DigestRequest = { method: exchange.method, uri: this.targetPath(exchange), body: buffered ? body : undefined }
+    let request: DigestRequest = { method: exchange.method, uri: this.targetPath(exchange), body: buffered ? body : undefined }
     let attempt = await this.#credentials(() => this.#auth.first(request))
     for (let count = 1; ; count++) {
       // A copy, so that a group retrying elsewhere never sees this backend's credentials.
@@ -52,6 +52,8 @@ export class SecuredEndpoint implements Endpoint {
       )
       if (response.status !== 401) return response
       response.body?.resume()
+      // A WSDL endpoint knows its service's path only once it has loaded the WSDL, i.e. after the first send.
+      request = { ...request, uri: this.targetPath(exchange) }
       const verdict = await this.#credentials(() => this.#auth.next(response.headers['www-authenticate'], attempt, request))
       if ('refused' in verdict) throw this.#refusal(verdict.refused)
       if (!buffered) {
