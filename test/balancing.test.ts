@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import type { Exchange } from '../src/endpoints/endpoint.ts'
 import { LeastConnections } from '../src/balancing/least-connections.ts'
 import type { BalancingPolicy } from '../src/balancing/policy.ts'
 import { PowerOfTwoChoices } from '../src/balancing/power-of-two.ts'
@@ -48,5 +49,18 @@ describe('balancing policies', () => {
     }
     assert.ok((counts.get(2) ?? 0) === 0, 'the loaded child loses every comparison it is in')
     assert.ok(Math.abs(counts.get(0)! - counts.get(1)!) < 400, `the idle ones share: ${[...counts]}`)
+  })
+})
+
+describe('sticky sessions', () => {
+  test('session ids invented by clients cannot grow the bindings past MAX_SESSIONS; the oldest go first', async () => {
+    const { MAX_SESSIONS, StickySessions } = await import('../src/balancing/sticky-session.ts')
+    const sessions = new StickySessions({ type: 'header', name: 'x-session', timeout: 3_600_000 }, ['a', 'b'])
+    const exchange = (id: string) => ({ headers: ['x-session', id] }) as unknown as Exchange
+    const response = { status: 200, headers: {}, body: null }
+    for (let i = 0; i < MAX_SESSIONS + 5_000; i++) sessions.bind(exchange(`s${i}`), i % 2, response, 0)
+    assert.ok(sessions.size <= MAX_SESSIONS, `${sessions.size} bindings`)
+    assert.equal(sessions.find(exchange(`s${MAX_SESSIONS + 4_999}`), 1), (MAX_SESSIONS + 4_999) % 2, 'the newest is kept')
+    assert.equal(sessions.find(exchange('s0'), 1), undefined, 'the oldest went')
   })
 })

@@ -105,5 +105,11 @@ describe('leaf checks across fields', () => {
       { path: ['apis', 0, 'endpoints', 1, 'healthCheck', 'url'], message: 'is required: this endpoint type has no url whose origin the check could probe' },
       { path: ['apis', 0, 'endpoints', 3, 'security', 'tls'], message: 'has no effect: the endpoint url is http://, not https://' },
     ])
+    const mixed = { type: 'failover', endpoints: [{ type: 'http', url: 'https://a' }, { type: 'prototype' }] }
+    assert.deepEqual(leafIssues(mixed).map((issue) => issue.message), [
+      'mixes prototype endpoints with real ones; a group must be all prototypes (served while CREATED or PROTOTYPED) or none',
+    ])
+    const lambda = { type: 'lambda', function: 'f', security: { auth: { type: 'basic', username: 'u', password: 'p' } } }
+    assert.deepEqual(leafIssues(lambda).map((issue) => issue.path), [['security']])
   })
 })

@@ -8,6 +8,11 @@ const DEFAULT_COOKIE = 'PORTICO_STICKY'
 const CLIENT_SESSION_HEADER = 'clientID'
 /** Header sessions kept per group before expired ones are swept eagerly. */
 const SWEEP_ABOVE = 10_000
+/**
+ * Most header sessions kept per group: session ids come from clients, so a client inventing a new one per request
+ * must not grow memory without bound. Beyond it the least recently used binding goes first.
+ */
+export const MAX_SESSIONS = 100_000
 
 /**
  * Binds a session to the child that served it. With a cookie the binding travels with the client (the cookie
@@ -73,10 +78,11 @@ export class StickySessions {
 
   #sweep(now: number): void {
     for (const [key, binding] of this.#bound) {
-      if (binding.expires > now) break
+      if (binding.expires > now && this.#bound.size <= MAX_SESSIONS) break
       this.#bound.delete(key)
     }
   }
+
 
   /** The session key the request carries: the cookie's value, or the header's. */
   #key(exchange: Exchange): string | undefined {

@@ -16,10 +16,38 @@ export function endpointNodes(endpoint: object, path: Path = []): { node: object
 export function leafIssues(endpoint: object, path: Path = []): { path: Path; message: string }[] {
   const issues: { path: Path; message: string }[] = []
   for (const { node, path: at } of endpointNodes(endpoint, path)) {
-    if ('endpoints' in node) continue
-    for (const issue of [healthCheckIssue(node), plainHttpTlsIssue(node)]) {
+    if ('endpoints' in node) {
+      const mixed = mixedPrototypeIssue(node)
+      if (mixed) issues.push({ path: at, message: mixed })
+      continue
+    }
+    for (const issue of [healthCheckIssue(node), plainHttpTlsIssue(node), unusedSecurityIssue(node)]) {
       if (issue) issues.push({ path: [...at, ...issue.path], message: issue.message })
     }
   }
   return issues
+}
+
+/** Whether every leaf below is a prototype (true), none is (false), or they are mixed (undefined). */
+function prototypeLeaves(node: object): boolean | undefined {
+  if (!('endpoints' in node) || !Array.isArray(node.endpoints)) return 'type' in node && node.type === 'prototype'
+  const kinds = new Set(node.endpoints.map((child: object) => prototypeLeaves(child)))
+  return kinds.size === 1 ? [...kinds][0] : undefined
+}
+
+/**
+ * A group of prototypes and real endpoints would serve mocks to a published API (or real backends to one still
+ * being designed) whenever it fails over; the lifecycle gating needs a group to be one or the other.
+ */
+function mixedPrototypeIssue(group: object): string | undefined {
+  if (prototypeLeaves(group) !== undefined) return undefined
+  return 'mixes prototype endpoints with real ones; a group must be all prototypes (served while CREATED or PROTOTYPED) or none'
+}
+
+/** `security` on a leaf type that never sends it: Lambda signs with AWS credentials, a prototype answers itself. */
+function unusedSecurityIssue(leaf: object): { path: string[]; message: string } | undefined {
+  if (!('security' in leaf) || leaf.security === undefined || !('type' in leaf)) return undefined
+  if (leaf.type === 'lambda') return { path: ['security'], message: 'is not used by a lambda endpoint, which signs its calls with AWS credentials (see credentials)' }
+  if (leaf.type === 'prototype') return { path: ['security'], message: 'is not used by a prototype endpoint, which calls no backend' }
+  return undefined
 }

@@ -28,10 +28,16 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
       if (message.type === 'ready') logger.info({ worker: worker.process.pid, listeners: message.addresses }, 'worker serving')
     })
   }
+  // A worker that dies soon after starting (a port taken, a file gone) would otherwise be re-forked in a tight
+  // loop: each quick death doubles the wait before the next fork, up to 10 s; a worker that lived 30 s resets it.
+  let respawnDelay = 0
+  let lastFork = Date.now()
+  cluster.on('fork', () => (lastFork = Date.now()))
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return
-    logger.error({ worker: worker.process.pid, code, signal }, 'worker died; starting another')
-    fork()
+    respawnDelay = Date.now() - lastFork > 30_000 ? 0 : Math.min(10_000, Math.max(100, respawnDelay * 2))
+    logger.error({ worker: worker.process.pid, code, signal, inMs: respawnDelay }, 'worker died; starting another')
+    setTimeout(() => stopping || fork(), respawnDelay)
   })
   for (let i = 0; i < workers; i++) fork()
 
@@ -95,6 +101,7 @@ function describeWorker(worker: Worker, id: number): Promise<unknown> {
 /** A worker: serves what the primary sends, reloading on every new config. */
 export function runWorker(logger: Logger): void {
   let instance: PorticoInstance | undefined
+  let applying: Promise<void> = Promise.resolve()
   process.on('message', (message: ToWorker) => {
     // The same channel carries prom-client's metric requests, which its AggregatorRegistry answers itself.
     if (message?.type !== 'config' && message?.type !== 'describe') return
@@ -102,21 +109,24 @@ export function runWorker(logger: Logger): void {
       process.send?.({ type: 'described', id: message.id, endpoints: instance?.gateway.snapshot.roots.map((e) => e.describe()) ?? [] } satisfies ToPrimary)
       return
     }
-    void (async () => {
-      const config = parseConfig(message.text, message.file)
-      if (instance) {
-        instance.gateway.reload(config, message.file)
-        return
-      }
-      instance = await PorticoInstance.start(config, { logger, admin: false, reusePort: true })
-      AggregatorRegistry.setRegistries([instance.metrics.registry])
-      // Constructing one installs prom-client's worker side, which answers the primary's metric requests.
-      new AggregatorRegistry()
-      process.send?.({ type: 'ready', addresses: instance.gateway.addresses() } satisfies ToPrimary)
-    })().catch((error: unknown) => {
-      logger.fatal({ err: error }, 'worker failed')
-      process.exit(1)
-    })
+    // One config at a time: a reload that arrives while the first start is still under way waits for it,
+    // instead of starting a second instance beside the first.
+    const text = message.text
+    const file = message.file
+    applying = applying
+      .then(async () => {
+        const config = parseConfig(text, file)
+        if (instance) return instance.gateway.reload(config, file)
+        instance = await PorticoInstance.start(config, { logger, admin: false, reusePort: true })
+        AggregatorRegistry.setRegistries([instance.metrics.registry])
+        // Constructing one installs prom-client's worker side, which answers the primary's metric requests.
+        new AggregatorRegistry()
+        process.send?.({ type: 'ready', addresses: instance.gateway.addresses() } satisfies ToPrimary)
+      })
+      .catch((error: unknown) => {
+        logger.fatal({ err: error }, 'worker failed')
+        process.exit(1)
+      })
   })
   process.once('SIGTERM', () => {
     void instance?.close().finally(() => process.exit(0))

@@ -17,6 +17,9 @@ export interface ListenerAddress {
  * The data plane of one process: its listeners and the current snapshot. `reload` swaps in a new snapshot
  * atomically; requests in flight finish on the one they started with.
  */
+/** Limits the listening sockets are created with; the others (body limits, shutdownTimeout) apply on reload. */
+const LISTENER_LIMITS = ['maxHeaderBytes', 'maxHeaders', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const
+
 export class Gateway {
   #snapshot: Snapshot
   readonly #servers: Server[] = []
@@ -71,6 +74,10 @@ export class Gateway {
     if (issues.length > 0) throw new ConfigError(issues)
     if (JSON.stringify(config.listeners) !== JSON.stringify(this.#snapshot.config.listeners)) {
       this.#telemetry.logger.warn('listener changes take effect on restart; the running listeners are kept')
+    }
+    const changedLimits = LISTENER_LIMITS.filter((name) => config.limits[name] !== this.#snapshot.config.limits[name])
+    if (changedLimits.length > 0) {
+      this.#telemetry.logger.warn({ limits: changedLimits }, `limits.${changedLimits.join(', limits.')} take effect on restart; the running values are kept`)
     }
     const previous = this.#snapshot
     const next = new Snapshot({ ...config, listeners: previous.config.listeners }, previous)

@@ -68,11 +68,17 @@ export class PorticoInstance {
       this.gateway.reload(config, file)
       return true
     } catch (error) {
-      if (!(error instanceof ConfigError)) throw error
-      this.logger.error({ file, issues: error.issues }, `config not reloaded, the running one is kept:\n${error.message}`)
+      // Whatever went wrong (an invalid file, a forbidden transition, a file an endpoint needs that is gone),
+      // the running config stays and the process keeps serving.
+      if (error instanceof ConfigError) {
+        this.logger.error({ file, issues: error.issues }, `config not reloaded, the running one is kept:\n${error.message}`)
+      } else {
+        this.logger.error({ file, err: error }, `config not reloaded, the running one is kept: ${(error as Error).message}`)
+      }
       return false
     }
   }
+
 
   #closing: Promise<void> | undefined
 

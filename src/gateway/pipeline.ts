@@ -176,7 +176,14 @@ export class RequestPipeline {
     outcome.upstreamMs = performance.now() - sentAt
     this.#telemetry.metrics.upstream(endpoint.id, outcome.upstreamMs / 1000)
     if (mediation) {
-      const stop = await mediation.response(exchange, response, mediationOptions!)
+      let stop
+      try {
+        stop = await mediation.response(exchange, response, mediationOptions!)
+      } catch (error) {
+        // The backend's body would otherwise hold its pooled connection until the idle timeout.
+        response.body?.destroy()
+        throw error
+      }
       if (stop) return this.#stop(res, outcome, stop)
     }
     res.writeHead(response.status, clientResponseHeaders(response.headers, outcome.requestId, api.lifecycleHeaders))

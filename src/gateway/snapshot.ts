@@ -28,6 +28,8 @@ export class Snapshot {
     const endpoints = new Map<string, Endpoint>()
     const roots = new Set<Endpoint>()
     const deprecatedSince = new Map<string, number>()
+    /** Endpoints this snapshot made (not carried over): closed again if building the snapshot fails. */
+    const created: Endpoint[] = []
     const build = (endpointConfig: EndpointConfig, id: string, inGroup = false): Endpoint => {
       const key = `${id}\u0000${inGroup}\u0000${JSON.stringify(endpointConfig)}`
       let endpoint = endpoints.get(key)
@@ -36,37 +38,46 @@ export class Snapshot {
         // A reused group keeps its children: they belong to this snapshot too, or the swap would close them.
         for (const [child, childId] of childEndpoints(endpointConfig, id)) build(child, childId, true)
       }
-      endpoint ??= createEndpoint(endpointConfig, id, build, inGroup)
+      if (!endpoint) {
+        endpoint = createEndpoint(endpointConfig, id, build, inGroup)
+        created.push(endpoint)
+      }
       endpoints.set(key, endpoint)
       return endpoint
     }
     const apis: CompiledApi[] = []
-    for (const api of config.apis) {
-      const apiEndpoints: Partial<Record<Environment, Endpoint>> = {}
-      for (const environment of ENVIRONMENTS) {
-        const endpointConfig = api.endpoints[environment]
-        if (!endpointConfig) continue
-        const endpoint = build(endpointConfig, endpointConfig.name ?? `${api.name}:${api.version}:${environment}`)
-        apiEndpoints[environment] = endpoint
-        roots.add(endpoint)
-      }
-      const resources = api.resources.map((resource) => {
-        const resourceEndpoints = { ...apiEndpoints }
+    try {
+      for (const api of config.apis) {
+        const apiEndpoints: Partial<Record<Environment, Endpoint>> = {}
         for (const environment of ENVIRONMENTS) {
-          const endpointConfig = resource.endpoints?.[environment]
+          const endpointConfig = api.endpoints[environment]
           if (!endpointConfig) continue
-          const id = endpointConfig.name ?? `${api.name}:${api.version}:${resource.uriTemplate}:${environment}`
-          const endpoint = build(endpointConfig, id)
-          resourceEndpoints[environment] = endpoint
+          const endpoint = build(endpointConfig, endpointConfig.name ?? `${api.name}:${api.version}:${environment}`)
+          apiEndpoints[environment] = endpoint
           roots.add(endpoint)
         }
-        return new CompiledResource(api, resource, resourceEndpoints)
-      })
-      const key = `${api.name}:${api.version}`
-      if (api.lifecycle === 'DEPRECATED') deprecatedSince.set(key, previous?.deprecatedSince.get(key) ?? Date.now())
-      const compiled = new CompiledApi(api, resources, deprecatedSince.get(key))
-      apis.push(compiled)
-      for (const basePath of apiBasePaths(api)) this.router.add(basePath, compiled)
+        const resources = api.resources.map((resource) => {
+          const resourceEndpoints = { ...apiEndpoints }
+          for (const environment of ENVIRONMENTS) {
+            const endpointConfig = resource.endpoints?.[environment]
+            if (!endpointConfig) continue
+            const id = endpointConfig.name ?? `${api.name}:${api.version}:${resource.uriTemplate}:${environment}`
+            const endpoint = build(endpointConfig, id)
+            resourceEndpoints[environment] = endpoint
+            roots.add(endpoint)
+          }
+          return new CompiledResource(api, resource, resourceEndpoints)
+        })
+        const key = `${api.name}:${api.version}`
+        if (api.lifecycle === 'DEPRECATED') deprecatedSince.set(key, previous?.deprecatedSince.get(key) ?? Date.now())
+        const compiled = new CompiledApi(api, resources, deprecatedSince.get(key))
+        apis.push(compiled)
+        for (const basePath of apiBasePaths(api)) this.router.add(basePath, compiled)
+      }
+    } catch (error) {
+      // Pools and health-check timers of a snapshot that will never serve must not linger.
+      for (const endpoint of created) endpoint.close().catch(() => {})
+      throw error
     }
     this.apis = apis
     this.endpoints = endpoints
