@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { Readable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import { Agent, request } from 'undici'
 import { parseConfig } from '../src/config/load.ts'
@@ -98,6 +99,43 @@ apis:
       assert.ok(took >= 250 && took < 3000, `close took ${took} ms`)
       assert.equal(await inFlight, 'cut off')
     } finally {
+      await backend.close()
+    }
+  })
+})
+
+describe('reload with requests on their way', () => {
+  test('an endpoint a reload retires stays open until the requests that started before the reload are done', async () => {
+    const backend = await startBackend((req, res) => res.end(`saw ${req.url}`))
+    // The IN sequence reads the body, so the request waits for its upload before reaching the endpoint.
+    const config = (url: string) => `
+apis:
+  - name: orders
+    context: /orders
+    version: v1
+    inSequence:
+      - property: { name: pizza, jsonPath: "$.pizza" }
+    endpoints:
+      production: { type: http, url: "${url}" }
+`
+    const gateway = await startGateway(config(`${backend.url}/old`))
+    try {
+      let push: (chunk: string | null) => void = () => {}
+      const body = new Readable({ read() {} })
+      push = (chunk) => void body.push(chunk)
+      const inFlight = request(`${gateway.url}/orders/v1/x`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+      push('{"pizza":')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      gateway.instance.gateway.reload(parseConfig(config(`${backend.url}/new`)))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      push('"diavola"}')
+      push(null)
+      const response = await inFlight
+      assert.equal(response.statusCode, 200, 'not a 502 from a closed pool')
+      assert.equal(await response.body.text(), 'saw /old/x', 'it finished on the snapshot it started with')
+      assert.equal(await (await request(`${gateway.url}/orders/v1/y`, { method: 'POST', body: '{}' })).body.text(), 'saw /new/y')
+    } finally {
+      await gateway.close()
       await backend.close()
     }
   })

@@ -44,6 +44,8 @@ export class DynamicEndpoint implements Endpoint {
   }
 
   async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
+    // A closed endpoint must not open pools that nothing would close.
+    if (this.#closed) throw new EndpointError('unavailable', this.id, `${this.id} is closed`)
     const target = exchange.target
     if (!target) {
       this.#refused++

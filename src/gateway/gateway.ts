@@ -82,9 +82,14 @@ export class Gateway {
     const previous = this.#snapshot
     const next = new Snapshot({ ...config, listeners: previous.config.listeners }, previous)
     this.#snapshot = next
-    for (const endpoint of previous.retiredBy(next)) {
-      endpoint.close().catch((error: unknown) => this.#telemetry.logger.warn({ err: error, endpoint: endpoint.id }, 'closing an endpoint failed'))
-    }
+    // Requests that started on the previous snapshot may still be on their way to a retired endpoint (awaiting
+    // a mediation sequence, or a failover's next attempt): close what it retires once they have all finished.
+    const retired = previous.retiredBy(next)
+    void previous.drained().then(() => {
+      for (const endpoint of retired) {
+        endpoint.close().catch((error: unknown) => this.#telemetry.logger.warn({ err: error, endpoint: endpoint.id }, 'closing an endpoint failed'))
+      }
+    })
     this.#telemetry.logger.info({ apis: next.apis.length }, 'config reloaded')
   }
 

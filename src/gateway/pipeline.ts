@@ -75,14 +75,20 @@ export class RequestPipeline {
       code: undefined,
       upstreamMs: undefined,
     }
-    res.once('close', () => this.#finish(res, outcome))
-    this.#exchange(req, res, outcome, queryAt < 0 ? '' : url.slice(queryAt + 1)).catch((error: unknown) => {
+    // The whole exchange runs on the snapshot it started with; a reload closes what it retires only after this.
+    const snapshot = this.#snapshot()
+    snapshot.enter()
+    res.once('close', () => {
+      snapshot.leave()
+      this.#finish(res, outcome)
+    })
+    this.#exchange(snapshot, req, res, outcome, queryAt < 0 ? '' : url.slice(queryAt + 1)).catch((error: unknown) => {
       this.#telemetry.logger.error({ err: error, requestId: outcome.requestId }, 'request failed inside the gateway')
       this.#fail(res, outcome, 'INTERNAL_ERROR')
     })
   }
 
-  async #exchange(req: IncomingMessage, res: ServerResponse, outcome: Outcome, query: string): Promise<void> {
+  async #exchange(snapshot: Snapshot, req: IncomingMessage, res: ServerResponse, outcome: Outcome, query: string): Promise<void> {
     if (req.rawHeaders.length > this.#maxHeaderFields) return this.#fail(res, outcome, 'HEADERS_TOO_LARGE')
     if (req.headers.host === undefined && req.httpVersionMinor === 1) {
       return this.#fail(res, outcome, 'BAD_REQUEST', 'An HTTP/1.1 request needs a Host header')
@@ -91,7 +97,7 @@ export class RequestPipeline {
     if (path.charCodeAt(0) !== 47 || DOT_SEGMENT.test(path)) {
       return this.#fail(res, outcome, 'BAD_REQUEST', 'The request target must be an absolute path without "." or ".." segments')
     }
-    const route = this.#snapshot().router.find(path)
+    const route = snapshot.router.find(path)
     if (!route) return this.#fail(res, outcome, 'NO_ROUTE')
     const api = route.api
     outcome.api = api
@@ -155,7 +161,7 @@ export class RequestPipeline {
       if (rejection) return this.#fail(res, outcome, rejection.code, rejection.message)
     }
     const mediation = resource.mediation
-    const mediationOptions = mediation && { bodyLimit: this.#snapshot().config.limits.mediationBodyBytes, logger: this.#telemetry.logger }
+    const mediationOptions = mediation && { bodyLimit: snapshot.config.limits.mediationBodyBytes, logger: this.#telemetry.logger }
     if (mediation) {
       const stop = await mediation.request(exchange, mediationOptions!)
       if (stop) return this.#stop(res, outcome, stop)

@@ -85,6 +85,26 @@ export class Snapshot {
     this.deprecatedSince = deprecatedSince
   }
 
+  #inFlight = 0
+  #onDrained: Array<() => void> = []
+
+  /** A request started on this snapshot. */
+  enter(): void {
+    this.#inFlight++
+  }
+
+  /** A request that started on this snapshot has ended (its response finished or its client went away). */
+  leave(): void {
+    if (--this.#inFlight > 0) return
+    for (const resolve of this.#onDrained.splice(0)) resolve()
+  }
+
+  /** Resolves once no request that started on this snapshot is still running. */
+  drained(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#onDrained.push(resolve))
+  }
+
   /** Endpoints of this snapshot that `next` no longer uses: safe to close once their requests finish. */
   retiredBy(next: Snapshot): Endpoint[] {
     const kept = new Set(next.endpoints.values())
