@@ -17,11 +17,15 @@ export class AdminServer {
 
   static async start(host: string, port: number, source: AdminSource): Promise<AdminServer> {
     const server = createServer((req, res) => {
-      route(req, res, source).catch((error: unknown) => json(res, 500, { code: 'INTERNAL_ERROR', message: String(error) }))
+      // Not the error's text: the admin port may be reachable by more people than its operators.
+      route(req, res, source).catch(() => json(res, 500, { code: 'INTERNAL_ERROR', message: 'The admin request failed' }))
     })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen({ host, port }, () => resolve())
+      server.listen({ host, port }, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
     return new AdminServer(server)
   }
