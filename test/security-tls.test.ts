@@ -26,15 +26,19 @@ describe('mutual TLS and custom CAs towards an HTTPS backend', () => {
     const url = `https://127.0.0.1:${(backend.address() as AddressInfo).port}`
     process.on('warning', onWarning)
     const { ca, clientCert, clientKey } = pki.files
-    const api = (name: string, tls: string) => `
+    const api = (name: string, tls: string, extra = '') => `
   - name: ${name}
     context: /${name.toLowerCase()}
     version: v1
-    endpoints: { production: { type: http, url: "${url}", timeouts: { connect: 3s, response: 3s }, security: { tls: ${tls} } } }`
+    endpoints: { production: { type: http, url: "${url}", timeouts: { connect: 3s, response: 3s }, security: { tls: ${tls} }${extra} } }`
     gateway = await startGateway(`
 apis:${api('Mutual', `{ cert: ${clientCert}, key: ${clientKey}, ca: ${ca}, servername: backend.internal }`)}${api(
       'Nocert',
       `{ ca: ${ca}, servername: backend.internal }`,
+    )}${api(
+      'Checked',
+      `{ cert: ${clientCert}, key: ${clientKey}, ca: ${ca}, servername: backend.internal }`,
+      ', healthCheck: { path: /health, interval: 100ms, timeout: 2s, healthyThreshold: 1, unhealthyThreshold: 1 }',
     )}${api('Pemtext', `{ cert: "\${file:${clientCert}}", key: "\${file:${clientKey}}", ca: "\${file:${ca}}", servername: backend.internal }`)}${api('Wrongname', `{ cert: ${clientCert}, key: ${clientKey}, ca: ${ca} }`)}${api('Systemca', `{ cert: ${clientCert}, key: ${clientKey}, servername: backend.internal }`)}${api(
       'Insecure',
       `{ cert: ${clientCert}, key: ${clientKey}, insecureSkipVerify: true }`,
@@ -58,6 +62,13 @@ apis:${api('Mutual', `{ cert: ${clientCert}, key: ${clientKey}, ca: ${ca}, serve
     const text = await response.body.text()
     return { status: response.statusCode, text, json: () => JSON.parse(text) }
   }
+
+  test('health checks connect with the leaf\'s client certificate, CA and server name, so the leaf stays healthy', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const view = (await (await request(`${gateway.adminUrl}/admin/endpoints`)).body.json()) as { endpoints: Array<Record<string, any>> }
+    const checked = view.endpoints.find((endpoint) => endpoint.id === 'Checked:v1:production')!
+    assert.deepEqual({ state: checked.state, healthy: checked.healthCheck.healthy, last: checked.healthCheck.last }, { state: 'active', healthy: true, last: 'status 200' })
+  })
 
   test('with client certificate, CA bundle and server name the backend sees the gateway certificate', async () => {
     const response = await call('/mutual/v1/x')

@@ -3,6 +3,7 @@ import type { BackendResponse, Endpoint, EndpointStatus, Exchange, FailureKind }
 import { EndpointError } from '../endpoints/endpoint.ts'
 import { classifyFailure } from '../endpoints/failure.ts'
 import { suspensionPolicy } from '../config/resilience-schema.ts'
+import { tlsConnectOptions } from '../security/tls.ts'
 import { isBackendFault } from './error-codes.ts'
 import { HealthChecker, healthCheckUrl } from './health-check.ts'
 import { publishStateChange } from './state-events.ts'
@@ -37,7 +38,10 @@ export class GuardedLeaf implements Endpoint {
     const check = config.healthCheck
     this.#thresholds = { healthy: check?.healthyThreshold ?? 1, unhealthy: check?.unhealthyThreshold ?? 1 }
     if (check) {
-      this.#health = new HealthChecker(healthCheckUrl(check, inner.id, config.url), check, (passed, detail) => this.#checked(passed, detail))
+      // The leaf's TLS settings, but its server name only when the check probes the leaf's own origin.
+      const { servername, ...tls } = tlsConnectOptions(config.security?.tls, inner.id) as { servername?: string }
+      const connect = check.url || servername === undefined ? tls : { ...tls, servername }
+      this.#health = new HealthChecker(healthCheckUrl(check, inner.id, config.url), check, (passed, detail) => this.#checked(passed, detail), connect)
       this.#health.start()
     }
   }

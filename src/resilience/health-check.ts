@@ -1,4 +1,4 @@
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import type { HealthCheckConfig } from '../config/resilience-schema.ts'
 
 const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i
@@ -20,14 +20,17 @@ export class HealthChecker {
   readonly #timeout: number
   readonly #interval: number
   readonly #report: (passed: boolean, detail: string) => void
+  /** Connects as the leaf does (client certificate, CAs), so a backend with a private CA can pass its check. */
+  readonly #dispatcher: Agent
   #timer: NodeJS.Timeout | undefined
   #stopped = false
 
-  constructor(url: string, config: HealthCheckConfig, report: (passed: boolean, detail: string) => void) {
+  constructor(url: string, config: HealthCheckConfig, report: (passed: boolean, detail: string) => void, tls: object = {}) {
     this.url = url
     this.#timeout = config.timeout
     this.#interval = config.interval
     this.#report = report
+    this.#dispatcher = new Agent({ connect: { timeout: config.timeout, ...tls } })
   }
 
   start(): void {
@@ -37,6 +40,7 @@ export class HealthChecker {
   stop(): void {
     this.#stopped = true
     clearTimeout(this.#timer)
+    void this.#dispatcher.close()
   }
 
   #schedule(delay: number): void {
@@ -51,6 +55,7 @@ export class HealthChecker {
     try {
       const response = await request(this.url, {
         method: 'GET',
+        dispatcher: this.#dispatcher,
         headers: { 'user-agent': 'portico-health-check' },
         // A new connection each time, as HAProxy's checks do: a kept-alive socket can outlive a dead listener.
         reset: true,
