@@ -93,7 +93,7 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
     const endpoint = await prototypeEndpoint(project, report, options, written, name, version)
     if (endpoint) api.endpoints = { production: endpoint, sandbox: endpoint }
   } else if (endpointConfig.endpoint_type === 'default') {
-    const endpoint = dynamicEndpoint(sequences.xml, report)
+    const endpoint = dynamicEndpoint([...(sequences.in ?? []), ...(sequences.out ?? [])], report)
     api.endpoints = { production: endpoint, sandbox: endpoint }
     if (!sequences.in) report.leave(at('endpointConfig'), 'a default (dynamic) endpoint without an IN sequence that sets the address has no address to go to')
   } else if (!isLambda && hasValue(endpointConfig)) {
@@ -244,8 +244,6 @@ function projectFileChecks(project: Wso2Project, report: ImportReport): void {
 interface Sequences {
   in?: unknown[]
   out?: unknown[]
-  /** The XML of every converted sequence, where a dynamic endpoint's allowed hosts are found. */
-  xml: string
 }
 
 /**
@@ -253,7 +251,7 @@ interface Sequences {
  * Fault sequences and further sequences are reported.
  */
 function sequencesOf(project: Wso2Project, data: Json, report: ImportReport): Sequences {
-  const result: Sequences = { xml: '' }
+  const result: Sequences = {}
   const named = Array.isArray(data.mediationPolicies) ? data.mediationPolicies.map(asObject) : []
   for (const policy of named) {
     if (String(policy.type).toUpperCase() === 'FAULT') report.leave(`api.yaml: data.mediationPolicies`, `the fault sequence "${String(policy.name)}" is not converted`)
@@ -269,7 +267,6 @@ function sequencesOf(project: Wso2Project, data: Json, report: ImportReport): Se
       const imported = importSynapseSequence(xml)
       for (const problem of imported.unsupported) report.leave(`${chosen}: ${problem.path}`, problem.message)
       result[flow] = imported.mediators
-      result.xml += xml
     } catch (error) {
       report.leave(chosen, (error as Error).message)
     }
@@ -282,11 +279,13 @@ function sequencesOf(project: Wso2Project, data: Json, report: ImportReport): Se
 
 /**
  * WSO2's default endpoint goes wherever the sequence's `To` points. Portico's dynamic endpoint needs an
- * allow-list: the origins written in the project's sequences, or a placeholder that matches nothing.
+ * allow-list: the origins written in the converted sequences' values and expressions (not their XML
+ * namespaces or comments), or a placeholder that matches nothing.
  */
-function dynamicEndpoint(xml: string, report: ImportReport): EndpointOut {
+function dynamicEndpoint(mediators: unknown[], report: ImportReport): EndpointOut {
+  const text = JSON.stringify(mediators, (key, value: unknown) => (key === 'namespaces' ? undefined : value))
   const allow = new Map<string, { host: string; schemes: Set<string>; ports: Set<number> }>()
-  for (const match of xml.matchAll(/\b(https?):\/\/([A-Za-z0-9.-]+)(?::(\d+))?/g)) {
+  for (const match of text.matchAll(/\b(https?):\/\/([A-Za-z0-9.-]+)(?::(\d+))?/g)) {
     const [, scheme, host, port] = match as unknown as [string, string, string, string | undefined]
     const entry = allow.get(host.toLowerCase()) ?? { host: host.toLowerCase(), schemes: new Set<string>(), ports: new Set<number>() }
     entry.schemes.add(scheme)
