@@ -147,11 +147,18 @@ describe('importing WSO2 API Manager projects', () => {
   })
 
   test('a default endpoint without a sequence gets an allow-list that matches nothing, and is reported', async () => {
-    const project = await editedCopy(work, 'dynamic', (text) => text.replace(/  mediationPolicies:\n(   .*\n)+/, '  mediationPolicies: []\n'))
+    const project = await editedCopy(work, 'dynamic', (text) =>
+      text
+        .replace(/  mediationPolicies:\n(   .*\n)+/, '  mediationPolicies: []\n')
+        .replace('      url: default\n  endpointImplementationType', '      url: default\n    endpoint_security:\n      production: { enabled: true, type: BASIC, username: admin, password: admin }\n  endpointImplementationType'),
+    )
     await rm(join(project, 'Sequences'), { recursive: true })
     const { yaml, report } = await importWso2Project(project)
     assert.deepEqual(apiOf(yaml).endpoints.production.allow, [{ host: 'change-me.invalid' }])
     assert.ok(report.leftOut.some((part) => part.location === 'api.yaml: data.endpointConfig' && /IN sequence/.test(part.message)))
+    // The Basic credentials of the project have no endpoint to go on: reported, not dropped.
+    assert.ok(locations(report.leftOut).includes('api.yaml: endpoint security (production)'))
+    assert.deepEqual([...report.variables.keys()], [])
   })
 
   test('an AWS Lambda endpoint: a function per resource, stored keys as env references, the assumed role', async () => {
@@ -265,6 +272,8 @@ describe('importing WSO2 API Manager projects', () => {
       'api.yaml: data.endpointConfig.sandbox_endpoints',
       'api.yaml: data.maxTps',
       'api.yaml: data.responseCachingEnabled',
+      // ...so its Digest credentials have nowhere to go.
+      'api.yaml: endpoint security (sandbox)',
     ])
     assert.match(report.leftOut.find((part) => part.location.endsWith('sandbox_endpoints'))!.message, /wsdlendpointServiceSandbox/)
     assert.equal(apiOf(yaml).endpoints.sandbox, undefined)
@@ -307,7 +316,13 @@ describe('portico import wso2 (command line)', () => {
     const project = await editedCopy(work, 'soap-oauth', (text) => text.replace('services/PizzaShackService\n      config', 'services/{uri.var.shop}/PizzaShackService\n      config'))
     const refused = await runCli(['import', 'wso2', project])
     assert.equal(refused.code, 1)
-    assert.match(refused.stderr, /apis\[0\]\.endpoints\.production\.url: uses \{shop\}/)
+    assert.match(refused.stderr, /imported\.yaml:\d+:\d+: apis\[0\]\.endpoints\.production\.url: uses \{shop\}/)
+    const product = join(work, 'product')
+    await mkdir(product)
+    await writeFile(join(product, 'api.yaml'), 'type: api_product\nversion: v4.3.0\ndata:\n  name: Shop\n')
+    const notAnApi = await runCli(['import', 'wso2', product])
+    assert.equal(notAnApi.code, 1)
+    assert.match(notAnApi.stderr, /holds a "api_product", not an API/)
     assert.equal(refused.stdout, '')
   })
 

@@ -16,6 +16,8 @@ export interface EndpointContext {
   secretPrefix: string
   /** `endpoint_security` (4.x) or the API's `endpointSecurity` (3.x), by environment. */
   security: Partial<Record<Environment, Json>>
+  /** Environments whose security went onto at least one endpoint; the rest is reported. */
+  securityUsed: Set<Environment>
 }
 
 const WHERE = 'api.yaml: data.endpointConfig'
@@ -178,7 +180,8 @@ function withLeafSettings(out: EndpointOut, endpoint: Json, environment: Environ
 
 /** Backend credentials; passwords and client secrets become `${env:...}` references. */
 function backendSecurity(security: Json | undefined, environment: Environment, context: EndpointContext): EndpointOut | undefined {
-  if (!security || !isEnabled(security.enabled ?? true) || !security.type) return undefined
+  if (!security || !isEnabledSecurity(security)) return undefined
+  context.securityUsed.add(environment)
   const { report } = context
   const at = `api.yaml: endpoint security (${environment})`
   const variable = (suffix: string) => `${context.secretPrefix}_${environment.toUpperCase()}_${suffix}`
@@ -264,6 +267,11 @@ function number(value: unknown, at: string, report: ImportReport): number | unde
 function milliseconds(value: unknown, at: string, report: ImportReport): number | undefined {
   const parsed = number(value, at, report)
   return parsed === undefined ? undefined : Math.round(parsed)
+}
+
+/** Endpoint security that WSO2 applies: enabled (3.x has no flag) and of some type. */
+export function isEnabledSecurity(security: Json): boolean {
+  return isEnabled(security.enabled ?? true) && hasValue(security.type)
 }
 
 function isEndpoint(endpoint: EndpointOut | undefined): endpoint is EndpointOut {

@@ -5,7 +5,7 @@ import { parseConfig } from '../config/load.ts'
 import { LIFECYCLE_STATES } from '../config/lifecycle.ts'
 import { ENVIRONMENTS, HTTP_METHODS } from '../config/schema.ts'
 import { importSynapseSequence } from './synapse.ts'
-import { asObject, environmentEndpoint, hasValue, lambdaEndpoint, unknownEndpointKeys, type EndpointContext, type EndpointOut } from './wso2-endpoints.ts'
+import { asObject, environmentEndpoint, hasValue, isEnabledSecurity, lambdaEndpoint, unknownEndpointKeys, type EndpointContext, type EndpointOut } from './wso2-endpoints.ts'
 import { fromLegacyModel, isLegacyModel } from './wso2-legacy.ts'
 import { readWso2Project, type Wso2Project } from './wso2-project.ts'
 import { ImportReport } from './wso2-report.ts'
@@ -76,7 +76,7 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
   if (data.isDefaultVersion === true || data.isDefaultVersion === 'true') api.defaultVersion = true
 
   const endpointConfig = typeof data.endpointConfig === 'string' ? asObject(JSON.parse(data.endpointConfig)) : asObject(data.endpointConfig)
-  const context: EndpointContext = { report, secretPrefix: secretPrefix(name), security: securityByEnvironment(data, endpointConfig) }
+  const context: EndpointContext = { report, secretPrefix: secretPrefix(name), security: securityByEnvironment(data, endpointConfig), securityUsed: new Set() }
   const listed = Array.isArray(data.operations) ? data.operations.map(asObject) : []
   // 3.x exports often keep the resources in the definition only.
   const operations = listed.length > 0 ? listed : operationsOfDefinition(project)
@@ -107,13 +107,20 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
     report.leave(at('endpointConfig'), 'the API has no endpoints: every request would fail')
   }
   if (hasValue(endpointConfig)) unknownEndpointKeys(endpointConfig, report)
+  for (const environment of ENVIRONMENTS) {
+    const security = context.security[environment]
+    if (security && isEnabledSecurity(security) && !context.securityUsed.has(environment)) {
+      report.leave(`${apiFile}: endpoint security (${environment})`, 'backend credentials with no endpoint to go on are not converted (dynamic, prototype and awslambda endpoints take none)')
+    }
+  }
 
   apiLevelChecks(data, operations, at, report)
   projectFileChecks(project, report)
 
   const yaml = render(project, api, report)
-  // Refuse to write what the gateway would refuse to load; `${env:...}` stand in for the secrets meanwhile.
-  parseConfig(stringify(withStandIns(parseYaml(yaml))), 'imported.yaml')
+  // Refuse to write what the gateway would refuse to load. The variables are not set yet: stand-ins take their
+  // place, in the text itself so that a problem's line is the line of the written file.
+  parseConfig(yaml.replace(/\$\{env:([A-Za-z0-9_]+)\}/g, (_all, variable: string) => (variable.endsWith('ACCESS_KEY_ID') ? 'AKIAIOSFODNN7EXAMPLE' : 'stand-in')), 'imported.yaml')
   return { yaml, report, written }
 }
 
@@ -333,14 +340,3 @@ function render(project: Wso2Project, api: Json, report: ImportReport): string {
   if (report.leftOut.length > 0) header.push(`# ${report.leftOut.length} part(s) of the project were not converted; \`portico import wso2\` lists them.`)
   return `${header.join('\n')}\n${stringify({ apis: [api] }, { lineWidth: 0, aliasDuplicateObjects: false })}`
 }
-
-/** Stand-ins for `${env:NAME}` so the config can be checked before the variables exist. */
-function withStandIns(value: unknown): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{env:([A-Za-z0-9_]+)\}/g, (_all, name: string) => (name.endsWith('ACCESS_KEY_ID') ? 'AKIAIOSFODNN7EXAMPLE' : 'stand-in'))
-  }
-  if (Array.isArray(value)) return value.map(withStandIns)
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, withStandIns(item)]))
-  return value
-}
-
