@@ -252,6 +252,52 @@ describe('importing WSO2 API Manager projects', () => {
     assert.deepEqual(fromZip.report.leftOut, fromDirectory.report.leftOut)
   })
 
+  test('sequences: what the sequence importer cannot convert, fault sequences and policies are reported with file and place', async () => {
+    const project = await editedCopy(work, 'pizzashack', (text) =>
+      text
+        .replace('  mediationPolicies: []\n', '  mediationPolicies:\n   - { name: audit-out, type: OUT, shared: false }\n   - { name: fault-log, type: FAULT, shared: false }\n')
+        .replace('    target: /menu\n    verb: GET\n    authType: Application & Application User\n    throttlingPolicy: Unlimited\n    scopes: []', '    target: /menu\n    verb: GET\n    authType: Application & Application User\n    throttlingPolicy: 10KPerMin\n    scopes: [menu_read]')
+        .replace('      request: []\n', '      request:\n       - { policyName: addHeader, policyVersion: v1, parameters: { headerName: X-Shop } }\n'),
+    )
+    await mkdir(join(project, 'Sequences/out-sequence/Custom'), { recursive: true })
+    await mkdir(join(project, 'Sequences/fault-sequence/Custom'), { recursive: true })
+    await writeFile(
+      join(project, 'Sequences/out-sequence/Custom/audit-out.xml'),
+      '<sequence xmlns="http://ws.apache.org/ns/synapse" name="audit-out"><property name="X-Audited" value="yes" scope="transport"/><call><endpoint key="audit"/></call></sequence>',
+    )
+    await writeFile(join(project, 'Sequences/fault-sequence/Custom/fault-log.xml'), '<sequence xmlns="http://ws.apache.org/ns/synapse" name="fault-log"><log/></sequence>')
+    const { yaml, report } = await importWso2Project(project)
+    assert.deepEqual(apiOf(yaml).outSequence, [{ header: { name: 'X-Audited', value: 'yes' } }])
+    const left = locations(report.leftOut)
+    for (const location of [
+      'Sequences/out-sequence/Custom/audit-out.xml: sequence/call',
+      'Sequences/fault-sequence/Custom/fault-log.xml',
+      'api.yaml: data.mediationPolicies',
+      'api.yaml: data.operations[1].throttlingPolicy',
+      'api.yaml: data.operations[1].scopes',
+      'api.yaml: data.operations[0].operationPolicies.request[0]',
+    ]) {
+      assert.ok(left.includes(location), `${location} in ${left.join(', ')}`)
+    }
+    assert.match(report.leftOut.find((part) => part.location.endsWith('request[0]'))!.message, /"addHeader"/)
+  })
+
+  test('a prototype from a zip: the definition is written beside the config, where the gateway reads it', async () => {
+    const files: Record<string, Uint8Array> = {}
+    const root = fixture('prototype')
+    for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) files[relative(root, join(entry.parentPath, entry.name))] = await readFile(join(entry.parentPath, entry.name))
+    }
+    const zip = join(work, 'PetstorePrototype.zip')
+    await writeFile(zip, zipSync(files))
+    const output = join(work, 'out')
+    await mkdir(output)
+    const { yaml, written } = await importWso2Project(zip, { definitionDirectory: output })
+    assert.deepEqual(written, [join(output, 'PetstorePrototype-1.0.0.swagger.yaml')])
+    assert.equal(apiOf(yaml).endpoints.production.openapi, written[0])
+    assert.deepEqual(await readFile(written[0]!), await readFile(join(root, 'Definitions/swagger.yaml')))
+  })
+
   test('a wsdl endpoint names its service and port; unknown settings are reported by name and place', async () => {
     const project = await editedCopy(work, 'soap-oauth', (text) =>
       text
