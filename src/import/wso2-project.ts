@@ -23,7 +23,7 @@ export async function readWso2Project(path: string): Promise<Wso2Project> {
   if (info.isDirectory()) return { source: path, directory: path, files: await readDirectory(path) }
   if (info.size > MAX_PROJECT_BYTES) throw new Error(`${path} is larger than ${MAX_PROJECT_BYTES} bytes: not an API project`)
   const bytes = await readFile(path)
-  if (bytes.readUInt32LE(0) !== 0x04034b50) throw new Error(`${path} is neither a directory nor a zip file`)
+  if (bytes.length < 4 || bytes.readUInt32LE(0) !== 0x04034b50) throw new Error(`${path} is neither a directory nor a zip file`)
   const entries = unzipSync(bytes)
   const files = new Map<string, Buffer>()
   let total = 0

@@ -75,13 +75,14 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
   else report.leave(at('lifeCycleStatus'), `the lifecycle state "${lifecycle}" is not one of ${LIFECYCLE_STATES.join(', ')}; the API is PUBLISHED`)
   if (data.isDefaultVersion === true || data.isDefaultVersion === 'true') api.defaultVersion = true
 
-  const endpointConfig = typeof data.endpointConfig === 'string' ? asObject(JSON.parse(data.endpointConfig)) : asObject(data.endpointConfig)
+  const endpointConfig = typeof data.endpointConfig === 'string' ? parseEndpointConfig(data.endpointConfig, apiFile) : asObject(data.endpointConfig)
   const context: EndpointContext = { report, secretPrefix: secretPrefix(name), security: securityByEnvironment(data, endpointConfig), securityUsed: new Set() }
-  const listed = Array.isArray(data.operations) ? data.operations.map(asObject) : []
+  const listed = Array.isArray(data.operations) ? data.operations.map((operation, index): [Json, string] => [asObject(operation), `${apiFile}: data.operations[${index}]`]) : []
   // 3.x exports often keep the resources in the definition only.
-  const operations = listed.length > 0 ? listed : operationsOfDefinition(project)
+  const located = listed.length > 0 ? listed : operationsOfDefinition(project)
+  const operations = located.map(([operation]) => operation)
   const isLambda = endpointConfig.endpoint_type === 'awslambda'
-  api.resources = resourcesOf(operations, apiFile, isLambda ? endpointConfig : undefined, context)
+  api.resources = resourcesOf(located, isLambda ? endpointConfig : undefined, context)
   if ((api.resources as unknown[]).length === 0) delete api.resources
 
   const sequences = sequencesOf(project, data, report)
@@ -124,6 +125,15 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
   return { yaml, report, written }
 }
 
+/** 3.x stores `endpointConfig` as JSON text. */
+function parseEndpointConfig(text: string, apiFile: string): Json {
+  try {
+    return asObject(JSON.parse(text))
+  } catch (error) {
+    throw new Error(`${apiFile}: endpointConfig is not JSON (${(error as Error).message})`)
+  }
+}
+
 /** The context without the `/{version}` (or `/1.0.0`) that WSO2 appends; `{version}` elsewhere stays where it is. */
 function contextOf(data: Json, version: string): string {
   let context = String(data.contextTemplate ?? data.context ?? `/${String(data.name).toLowerCase()}`)
@@ -146,15 +156,20 @@ function securityByEnvironment(data: Json, endpointConfig: Json): EndpointContex
 }
 
 /** One resource per target with its verbs merged; for Lambda, one per target and function. */
-function resourcesOf(operations: Json[], apiFile: string, lambda: Json | undefined, context: EndpointContext): Json[] {
+function resourcesOf(operations: Array<[Json, string]>, lambda: Json | undefined, context: EndpointContext): Json[] {
   const { report } = context
   const byKey = new Map<string, Json>()
-  operations.forEach((operation, index) => {
-    const at = `${apiFile}: data.operations[${index}]`
+  for (const [operation, at] of operations) {
     let target = typeof operation.target === 'string' ? operation.target.trim() : ''
     const verb = String(operation.verb ?? '').toUpperCase()
-    if (!target.startsWith('/')) return report.leave(`${at}.target`, `"${target}" is not a path`)
-    if (!(HTTP_METHODS as readonly string[]).includes(verb)) return report.leave(`${at}.verb`, `the verb "${verb}" is not an HTTP method Portico routes`)
+    if (!target.startsWith('/')) {
+      report.leave(`${at}.target`, `"${target}" is not a path`)
+      continue
+    }
+    if (!(HTTP_METHODS as readonly string[]).includes(verb)) {
+      report.leave(`${at}.verb`, `the verb "${verb}" is not an HTTP method Portico routes`)
+      continue
+    }
     if (target.includes('?')) {
       report.leave(`${at}.target`, `the query part of "${target}" is not converted: the resource matches the path only`)
       target = target.slice(0, target.indexOf('?')) || '/'
@@ -163,7 +178,7 @@ function resourcesOf(operations: Json[], apiFile: string, lambda: Json | undefin
     let endpoint: EndpointOut | undefined
     if (lambda) {
       endpoint = lambdaEndpoint(lambda, operation, at, context)
-      if (!endpoint) return
+      if (!endpoint) continue
     }
     const key = endpoint ? `${target} ${String(endpoint.function)}` : target
     const resource = byKey.get(key) ?? { uriTemplate: target, methods: [] as string[] }
@@ -171,21 +186,27 @@ function resourcesOf(operations: Json[], apiFile: string, lambda: Json | undefin
     if (!methods.includes(verb)) methods.push(verb)
     if (endpoint) resource.endpoints = { production: endpoint, sandbox: endpoint }
     byKey.set(key, resource)
-  })
+  }
   // Portico takes the first resource that matches: a trailing `/*` must not hide the specific ones after it.
   return [...byKey.values()].sort((a, b) => Number(String(a.uriTemplate).endsWith('*')) - Number(String(b.uriTemplate).endsWith('*')))
 }
 
-function operationsOfDefinition(project: Wso2Project): Json[] {
+/** The operations of the definition, each with where it was found. */
+function operationsOfDefinition(project: Wso2Project): Array<[Json, string]> {
   const file = DEFINITION_FILES.find((candidate) => project.files.has(candidate))
   if (!file) return []
   const definition = asObject(parseYaml(project.files.get(file)!.toString('utf8')))
-  const operations: Json[] = []
+  const operations: Array<[Json, string]> = []
   for (const [target, item] of Object.entries(asObject(definition.paths))) {
     for (const [method, value] of Object.entries(asObject(item))) {
       if (!(HTTP_METHODS as readonly string[]).includes(method.toUpperCase())) continue
       const operation = asObject(value)
-      operations.push({ target, verb: method.toUpperCase(), authType: operation['x-auth-type'], throttlingPolicy: operation['x-throttling-tier'] })
+      operations.push([{
+        target,
+        verb: method.toUpperCase(),
+        authType: operation['x-auth-type'],
+        throttlingPolicy: operation['x-throttling-tier'],
+      }, `${file}: paths.${target}.${method}`])
     }
   }
   return operations
