@@ -2,6 +2,7 @@
 import cluster from 'node:cluster'
 import { readFile, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
+import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from './config/load.ts'
 import { watchConfig } from './config/watch.ts'
@@ -9,6 +10,7 @@ import { runPrimary, runWorker } from './gateway/cluster.ts'
 import { PorticoInstance } from './gateway/instance.ts'
 import { importOpenApi } from './import/openapi.ts'
 import { importSynapseSequence } from './import/synapse.ts'
+import { importWso2Project } from './import/wso2.ts'
 import { stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
 
@@ -16,7 +18,8 @@ const USAGE = `Usage:
   portico start [--config FILE] [--watch] [--workers N]   serve the APIs in FILE (default portico.yaml)
   portico validate FILE                                   check FILE and list every problem in it
   portico import synapse FILE [--flow in|out]             convert a WSO2 (Synapse) sequence into inSequence/outSequence YAML
-  portico import openapi SPEC [-o FILE] [--context PATH]  a prototype API (CREATED) from an OpenAPI 3.x or Swagger 2.0 document`
+  portico import openapi SPEC [-o FILE] [--context PATH]  a prototype API (CREATED) from an OpenAPI 3.x or Swagger 2.0 document
+  portico import wso2 PATH [-o FILE]                      an API from a WSO2 API Manager project (apictl export: directory or zip)`
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -56,6 +59,7 @@ async function importCommand(args: string[]): Promise<number> {
   const [format, ...rest] = args
   if (format === 'synapse') return importSynapse(rest)
   if (format === 'openapi') return importOpenApiCommand(rest)
+  if (format === 'wso2') return importWso2Command(rest)
   console.error(USAGE)
   return 2
 }
@@ -100,6 +104,45 @@ async function importOpenApiCommand(args: string[]): Promise<number> {
     console.error(`wrote ${values.output}`)
   }
   return 0
+}
+
+/**
+ * Writes the API of a WSO2 project to stdout or `-o FILE`. What was not converted and the environment variables
+ * to set go to stderr; the exit code is 1 when anything was left out, 2 for a usage error.
+ */
+async function importWso2Command(args: string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: { output: { type: 'string', short: 'o' } } })
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`)
+    return 2
+  }
+  const { positionals, values } = parsed
+  const [path] = positionals
+  if (!path || positionals.length > 1) {
+    console.error(USAGE)
+    return 2
+  }
+  let imported
+  try {
+    imported = await importWso2Project(path, values.output === undefined ? {} : { definitionDirectory: dirname(values.output) })
+  } catch (error) {
+    console.error(`cannot import ${path}: ${(error as Error).message}`)
+    return 1
+  }
+  const { yaml, report, written } = imported
+  if (values.output === undefined) process.stdout.write(yaml)
+  else await writeFile(values.output, yaml)
+  for (const file of [...written, ...(values.output === undefined ? [] : [values.output])]) console.error(`wrote ${file}`)
+  for (const note of report.notes) console.error(`note: ${note}`)
+  if (report.variables.size > 0) {
+    console.error('set these environment variables before starting the gateway:')
+    for (const [variable, holds] of report.variables) console.error(`  ${variable}  (${holds})`)
+  }
+  for (const part of report.leftOut) console.error(`not converted: ${part.location}: ${part.message}`)
+  if (report.leftOut.length > 0) console.error(`${report.leftOut.length} part(s) of ${path} not converted`)
+  return report.leftOut.length > 0 ? 1 : 0
 }
 
 async function start(args: string[]): Promise<number> {

@@ -1,0 +1,295 @@
+import { KNOWN_WSO2_CODES } from '../resilience/error-codes.ts'
+import type { Environment } from '../config/schema.ts'
+import type { ImportReport } from './wso2-report.ts'
+
+/**
+ * Converts WSO2's `endpointConfig` (the JSON the Publisher stores, as `apictl export api` writes it) into Portico
+ * endpoints. The result is plain data for the YAML file; `parseConfig` checks it afterwards.
+ */
+
+type Json = Record<string, unknown>
+export type EndpointOut = Record<string, unknown>
+
+export interface EndpointContext {
+  report: ImportReport
+  /** Prefix of the environment variables that hold this API's secrets, e.g. `PIZZASHACKAPI`. */
+  secretPrefix: string
+  /** `endpoint_security` (4.x) or the API's `endpointSecurity` (3.x), by environment. */
+  security: Partial<Record<Environment, Json>>
+  /** Environments whose security went onto at least one endpoint; the rest is reported. */
+  securityUsed: Set<Environment>
+}
+
+const WHERE = 'api.yaml: data.endpointConfig'
+
+/** Keys of `endpointConfig` that the conversion reads; any other key with a value is reported. */
+const KNOWN_KEYS = new Set([
+  'endpoint_type',
+  'production_endpoints',
+  'sandbox_endpoints',
+  'production_failovers',
+  'sandbox_failovers',
+  'endpoint_security',
+  'algoCombo',
+  'algoClassName',
+  'sessionManagement',
+  'sessionTimeOut',
+  'failOver',
+  'implementation_status',
+  'access_method',
+  'amznRegion',
+  'amznAccessKey',
+  'amznSecretKey',
+  'assume_role',
+  'amznRoleArn',
+  'amznRoleSessionName',
+  'amznRoleRegion',
+  'wsdlendpointService',
+  'wsdlendpointPort',
+  'wsdlendpointServiceSandbox',
+  'wsdlendpointPortSandbox',
+])
+
+export function unknownEndpointKeys(config: Json, report: ImportReport): void {
+  for (const [key, value] of Object.entries(config)) {
+    if (!KNOWN_KEYS.has(key) && hasValue(value)) report.leave(`${WHERE}.${key}`, `"${key}" is not converted`)
+  }
+}
+
+/** The endpoint of one environment for the endpoint types that are not per resource (all but awslambda). */
+export function environmentEndpoint(config: Json, environment: Environment, context: EndpointContext): EndpointOut | undefined {
+  const type = String(config.endpoint_type ?? 'http')
+  const primary = config[`${environment}_endpoints`]
+  if (primary === undefined || primary === null) return undefined
+  const at = `${WHERE}.${environment}_endpoints`
+  switch (type) {
+    case 'http':
+    case 'address':
+      return leaf(asObject(primary), type === 'address' ? 'soap' : 'http', environment, at, context)
+    case 'wsdl':
+      return wsdlLeaf(config, asObject(primary), environment, at, context)
+    case 'failover':
+      return failoverGroup(config, environment, context)
+    case 'load_balance':
+      return loadBalanceGroup(config, environment, context)
+    default:
+      return context.report.leave(`${WHERE}.endpoint_type`, `the endpoint type "${type}" is not converted`)
+  }
+}
+
+function failoverGroup(config: Json, environment: Environment, context: EndpointContext): EndpointOut | undefined {
+  const primary = config[`${environment}_endpoints`]
+  const failovers = config[`${environment}_failovers`]
+  const members: Array<[Json, string]> = [[asObject(Array.isArray(primary) ? primary[0] : primary), `${WHERE}.${environment}_endpoints`]]
+  if (Array.isArray(failovers)) failovers.forEach((child, index) => members.push([asObject(child), `${WHERE}.${environment}_failovers[${index}]`]))
+  const endpoints = members.map(([child, at]) => leaf(child, childType(child), environment, at, context)).filter(isEndpoint)
+  if (endpoints.length === 0) return undefined
+  if (endpoints.length === 1) return endpoints[0]
+  return { type: 'failover', endpoints }
+}
+
+function loadBalanceGroup(config: Json, environment: Environment, context: EndpointContext): EndpointOut | undefined {
+  const list = config[`${environment}_endpoints`]
+  const children = Array.isArray(list) ? list : [list]
+  const endpoints = children.map((child, index) => leaf(asObject(child), childType(asObject(child)), environment, `${WHERE}.${environment}_endpoints[${index}]`, context)).filter(isEndpoint)
+  if (endpoints.length === 0) return undefined
+  const group: EndpointOut = { type: 'loadbalance', algorithm: 'roundRobin', endpoints }
+  const algorithm = String(config.algoClassName ?? config.algoCombo ?? '')
+  if (algorithm && !algorithm.endsWith('.RoundRobin')) {
+    context.report.leave(`${WHERE}.algoClassName`, `the algorithm class "${algorithm}" is not converted; round robin is used`)
+  }
+  if (String(config.failOver ?? 'true').toLowerCase() === 'false') group.failover = false
+  const session = sessionOf(config, context.report)
+  if (session) group.session = session
+  return group
+}
+
+/** WSO2's session management for load balancing: Synapse's http (transport), soap and simpleClientSession dispatchers. */
+function sessionOf(config: Json, report: ImportReport): EndpointOut | undefined {
+  const management = String(config.sessionManagement ?? '').trim()
+  const type = { transport: 'cookie', http: 'cookie', soap: 'soap', simpleClientSession: 'clientSession', clientid: 'clientSession' }[management]
+  if (!type) {
+    if (management && management !== 'none') report.leave(`${WHERE}.sessionManagement`, `the session management "${management}" is not converted`)
+    return undefined
+  }
+  const session: EndpointOut = { type }
+  const timeout = milliseconds(config.sessionTimeOut, `${WHERE}.sessionTimeOut`, report)
+  if (timeout !== undefined && timeout > 0) session.timeout = timeout
+  return session
+}
+
+/** Members of a group say their own type (`http` or `address`); a group of the REST kind is the default. */
+function childType(child: Json): 'http' | 'soap' {
+  return child.endpoint_type === 'address' ? 'soap' : 'http'
+}
+
+function wsdlLeaf(config: Json, endpoint: Json, environment: Environment, at: string, context: EndpointContext): EndpointOut | undefined {
+  const suffix = environment === 'sandbox' ? 'Sandbox' : ''
+  const service = config[`wsdlendpointService${suffix}`]
+  const port = config[`wsdlendpointPort${suffix}`]
+  if (typeof service !== 'string' || !service || typeof port !== 'string' || !port) {
+    return context.report.leave(at, `a WSDL endpoint needs wsdlendpointService${suffix} and wsdlendpointPort${suffix} to name its address`)
+  }
+  const wsdl = typeof endpoint.url === 'string' ? endpoint.url : ''
+  return withLeafSettings({ type: 'wsdl', wsdl, service, port }, endpoint, environment, at, context)
+}
+
+function leaf(endpoint: Json, type: 'http' | 'soap', environment: Environment, at: string, context: EndpointContext): EndpointOut | undefined {
+  const url = typeof endpoint.url === 'string' ? endpoint.url.trim() : ''
+  if (!/^https?:\/\//i.test(url)) return context.report.leave(`${at}.url`, `"${url}" is not an http:// or https:// address`)
+  return withLeafSettings({ type, url }, endpoint, environment, at, context)
+}
+
+/** Timeouts, suspension and backend security, which WSO2 keeps in each endpoint's `config` and in `endpoint_security`. */
+function withLeafSettings(out: EndpointOut, endpoint: Json, environment: Environment, at: string, context: EndpointContext): EndpointOut {
+  const { report } = context
+  const config = asObject(endpoint.config)
+  const where = `${at}.config`
+  const response = milliseconds(config.actionDuration, `${where}.actionDuration`, report)
+  if (response !== undefined) out.timeouts = { response }
+  if (config.actionSelect === 'discard') report.leave(`${where}.actionSelect`, '"discard" (drop the message on timeout) is not converted: a timeout is a failure the client sees')
+
+  const suspend: EndpointOut = {}
+  const suspendCodes = errorCodes(config.suspendErrorCode, `${where}.suspendErrorCode`, report)
+  if (suspendCodes.length > 0) suspend.errorCodes = suspendCodes
+  const initial = milliseconds(config.suspendDuration, `${where}.suspendDuration`, report)
+  if (initial !== undefined) suspend.initialDuration = initial
+  const maximum = milliseconds(config.suspendMaxDuration, `${where}.suspendMaxDuration`, report)
+  if (maximum !== undefined) suspend.maximumDuration = maximum
+  const factor = number(config.factor, `${where}.factor`, report)
+  if (factor !== undefined) suspend.progressionFactor = Math.max(1, factor)
+  if (Object.keys(suspend).length > 0) out.suspendOnFailure = suspend
+
+  // WSO2 spells it "retryErroCode".
+  const mark: EndpointOut = {}
+  const retryCodes = errorCodes(config.retryErroCode ?? config.retryErrorCode, `${where}.retryErroCode`, report)
+  if (retryCodes.length > 0) mark.errorCodes = retryCodes
+  const retries = number(config.retryTimeOut, `${where}.retryTimeOut`, report)
+  if (retries !== undefined) mark.retriesBeforeSuspension = Math.trunc(retries)
+  const delay = milliseconds(config.retryDelay, `${where}.retryDelay`, report)
+  if (delay !== undefined) mark.retryDelay = delay
+  if (Object.keys(mark).length > 0) out.markForSuspension = mark
+
+  const known = new Set(['actionDuration', 'actionSelect', 'suspendErrorCode', 'suspendDuration', 'suspendMaxDuration', 'factor', 'retryErroCode', 'retryErrorCode', 'retryTimeOut', 'retryDelay'])
+  for (const [key, value] of Object.entries(config)) if (!known.has(key) && hasValue(value)) report.leave(`${where}.${key}`, `"${key}" is not converted`)
+
+  const security = backendSecurity(context.security[environment], environment, context)
+  if (security) out.security = security
+  return out
+}
+
+/** Backend credentials; passwords and client secrets become `${env:...}` references. */
+function backendSecurity(security: Json | undefined, environment: Environment, context: EndpointContext): EndpointOut | undefined {
+  if (!security || !isEnabledSecurity(security)) return undefined
+  context.securityUsed.add(environment)
+  const { report } = context
+  const at = `api.yaml: endpoint security (${environment})`
+  const variable = (suffix: string) => `${context.secretPrefix}_${environment.toUpperCase()}_${suffix}`
+  const type = String(security.type).toUpperCase()
+  const custom = asObject(security.customParameters)
+  if (Object.keys(custom).length > 0) report.leave(`${at}.customParameters`, `token request parameters ${Object.keys(custom).join(', ')} are not converted`)
+  if (type === 'BASIC' || type === 'DIGEST') {
+    const username = typeof security.username === 'string' ? security.username : ''
+    if (!username) return report.leave(`${at}.username`, `${type} security without a username is not converted`)
+    const password = report.secret(variable('PASSWORD'), `the ${environment} backend's ${type} password for user "${username}"`)
+    return { auth: { type: type.toLowerCase(), username, password } }
+  }
+  if (type === 'OAUTH') {
+    const grant = String(security.grantType ?? 'CLIENT_CREDENTIALS').toLowerCase()
+    if (grant !== 'client_credentials' && grant !== 'password') return report.leave(`${at}.grantType`, `the OAuth grant "${grant}" is not converted`)
+    const auth: EndpointOut = {
+      type: 'oauth2',
+      tokenUrl: security.tokenUrl,
+      grantType: grant,
+      clientId: security.clientId,
+      clientSecret: report.secret(variable('CLIENT_SECRET'), `the ${environment} backend's OAuth client secret`),
+    }
+    if (grant === 'password') {
+      auth.username = security.username
+      auth.password = report.secret(variable('PASSWORD'), `the ${environment} backend's OAuth resource owner password`)
+    }
+    return { auth }
+  }
+  return report.leave(`${at}.type`, `the endpoint security type "${String(security.type)}" is not converted`)
+}
+
+/**
+ * An awslambda endpoint for one operation: WSO2 names the function per resource (`amznResourceName`), with its
+ * own timeout (`amznResourceTimeout`). Access keys become `${env:...}` references.
+ */
+export function lambdaEndpoint(config: Json, operation: Json, at: string, context: EndpointContext): EndpointOut | undefined {
+  const { report } = context
+  const name = typeof operation.amznResourceName === 'string' ? operation.amznResourceName.trim() : ''
+  if (!name) return report.leave(`${at}.amznResourceName`, 'an AWS Lambda resource without a function is not converted')
+  const out: EndpointOut = { type: 'lambda', function: name, eventFormat: 'wso2' }
+  const region = typeof config.amznRegion === 'string' && config.amznRegion ? config.amznRegion : undefined
+  if (region && !name.startsWith('arn:')) out.region = region
+  const timeout = milliseconds(operation.amznResourceTimeout, `${at}.amznResourceTimeout`, report)
+  if (timeout !== undefined) out.timeouts = { response: timeout }
+  if (isEnabled(operation.amznResourceContentEncode)) report.leave(`${at}.amznResourceContentEncode`, 'base64 body encoding for every request is not converted')
+  let credentials: EndpointOut = { type: 'default' }
+  if (config.access_method === 'stored') {
+    credentials = {
+      type: 'static',
+      accessKeyId: report.secret(`${context.secretPrefix}_AWS_ACCESS_KEY_ID`, 'the AWS access key id'),
+      secretAccessKey: report.secret(`${context.secretPrefix}_AWS_SECRET_ACCESS_KEY`, 'the AWS secret access key'),
+    }
+  }
+  if (isEnabled(config.assume_role)) {
+    const role: EndpointOut = { type: 'assume-role', roleArn: config.amznRoleArn, source: credentials }
+    if (typeof config.amznRoleSessionName === 'string' && config.amznRoleSessionName) role.sessionName = config.amznRoleSessionName
+    if (typeof config.amznRoleRegion === 'string' && config.amznRoleRegion) role.region = config.amznRoleRegion
+    credentials = role
+  }
+  out.credentials = credentials
+  return out
+}
+
+function errorCodes(value: unknown, at: string, report: ImportReport): number[] {
+  const list = Array.isArray(value) ? value : hasValue(value) ? String(value).split(',') : []
+  const codes: number[] = []
+  for (const item of list) {
+    const code = Number(String(item).trim())
+    if (Number.isInteger(code) && KNOWN_WSO2_CODES.has(code)) codes.push(code)
+    else report.leave(at, `the error code "${String(item)}" is not one Portico knows`)
+  }
+  return codes
+}
+
+/** WSO2 stores numbers as strings, empty when unset. */
+function number(value: unknown, at: string, report: ImportReport): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined
+  const parsed = Number(value)
+  if (Number.isFinite(parsed) && parsed >= 0) return parsed
+  return report.leave(at, `"${String(value)}" is not a number`)
+}
+
+function milliseconds(value: unknown, at: string, report: ImportReport): number | undefined {
+  const parsed = number(value, at, report)
+  return parsed === undefined ? undefined : Math.round(parsed)
+}
+
+/** Endpoint security that WSO2 applies: enabled (3.x has no flag) and of some type. */
+export function isEnabledSecurity(security: Json): boolean {
+  return isEnabled(security.enabled ?? true) && hasValue(security.type)
+}
+
+function isEndpoint(endpoint: EndpointOut | undefined): endpoint is EndpointOut {
+  return endpoint !== undefined
+}
+
+function isEnabled(value: unknown): boolean {
+  return value === true || String(value).toLowerCase() === 'true'
+}
+
+export function asObject(value: unknown): Json {
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {}
+}
+
+/** A value WSO2 would act on: not empty, not an empty list or object. */
+export function hasValue(value: unknown): boolean {
+  if (value === undefined || value === null || value === '') return false
+  if (Array.isArray(value)) return value.length > 0
+  if (typeof value === 'object') return Object.keys(value).length > 0
+  return true
+}

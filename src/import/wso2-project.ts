@@ -1,0 +1,59 @@
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { join, relative, sep } from 'node:path'
+import { unzipSync } from 'fflate'
+
+/**
+ * The files of a WSO2 API project as `apictl export api` writes it: a directory, or a zip holding one directory
+ * (`PizzaShackAPI-1.0.0/api.yaml`, `.../Definitions/swagger.yaml`, `.../Sequences/...`). Paths are relative to the
+ * project's root, with `/` separators, so that the converter reads a zip and a directory alike.
+ */
+export interface Wso2Project {
+  /** The path the project was read from, for messages. */
+  source: string
+  /** Where the project's files are on disk; unset for a zip, whose files exist only in memory. */
+  directory: string | undefined
+  files: Map<string, Buffer>
+}
+
+/** Largest project read into memory: exports are a few hundred kilobytes; anything far bigger is not one. */
+const MAX_PROJECT_BYTES = 64 * 1024 * 1024
+
+export async function readWso2Project(path: string): Promise<Wso2Project> {
+  const info = await stat(path)
+  if (info.isDirectory()) return { source: path, directory: path, files: await readDirectory(path) }
+  if (info.size > MAX_PROJECT_BYTES) throw new Error(`${path} is larger than ${MAX_PROJECT_BYTES} bytes: not an API project`)
+  const bytes = await readFile(path)
+  if (bytes.length < 4 || bytes.readUInt32LE(0) !== 0x04034b50) throw new Error(`${path} is neither a directory nor a zip file`)
+  const entries = unzipSync(bytes)
+  const files = new Map<string, Buffer>()
+  let total = 0
+  for (const [name, data] of Object.entries(entries)) {
+    total += data.byteLength
+    if (total > MAX_PROJECT_BYTES) throw new Error(`${path} unpacks to more than ${MAX_PROJECT_BYTES} bytes: not an API project`)
+    if (!name.endsWith('/')) files.set(name, Buffer.from(data))
+  }
+  return { source: path, directory: undefined, files: withoutCommonRoot(files) }
+}
+
+async function readDirectory(root: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>()
+  let total = 0
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue
+    const full = join(entry.parentPath, entry.name)
+    const data = await readFile(full)
+    total += data.byteLength
+    if (total > MAX_PROJECT_BYTES) throw new Error(`${root} holds more than ${MAX_PROJECT_BYTES} bytes: not an API project`)
+    files.set(relative(root, full).split(sep).join('/'), data)
+  }
+  return files
+}
+
+/** apictl zips the project inside one folder named after the API; the converter wants paths below it. */
+function withoutCommonRoot(files: Map<string, Buffer>): Map<string, Buffer> {
+  if ([...files.keys()].some((name) => /^(api|API)\.(yaml|yml|json)$/.test(name))) return files
+  const roots = new Set([...files.keys()].map((name) => name.split('/')[0]))
+  if (roots.size !== 1) return files
+  const [root] = roots
+  return new Map([...files].map(([name, data]) => [name.slice(`${root}/`.length), data]))
+}
