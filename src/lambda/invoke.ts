@@ -3,6 +3,7 @@ import { Hash } from '@smithy/hash-node'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { Pool } from 'undici'
 import type { CredentialProvider } from './credentials.ts'
+import { BodyTooLarge, readBody } from '../endpoints/body.ts'
 
 /** The Invoke API answers with at most 6 MB for a synchronous call; a little more leaves room for headers of errors. */
 const MAX_RESULT_BYTES = 6 * 1024 * 1024 + 64 * 1024
@@ -100,17 +101,15 @@ export class LambdaInvoker {
       body: payload,
       signal,
     })
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      size += chunk.length
-      if (size > MAX_RESULT_BYTES) {
-        response.body.destroy()
-        throw new OversizedResult(`the Invoke API sent more than ${MAX_RESULT_BYTES} bytes`)
-      }
-      chunks.push(chunk)
+    let result: Buffer
+    try {
+      result = await readBody(response.body, MAX_RESULT_BYTES)
+    } catch (error) {
+      response.body.destroy()
+      if (error instanceof BodyTooLarge) throw new OversizedResult(`the Invoke API sent a result ${error.message}`)
+      throw error
     }
-    return { status: response.statusCode, headers: response.headers, payload: Buffer.concat(chunks, size) }
+    return { status: response.statusCode, headers: response.headers, payload: result }
   }
 
   get closed(): boolean {

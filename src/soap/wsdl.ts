@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import { XMLBuilder } from 'fast-xml-parser'
 import { request } from 'undici'
+import { BodyTooLarge, readBody } from '../endpoints/body.ts'
 import { childrenOf, elementsOf, localName, namespaceOf, parseOrdered, scopeOf, tagOf, type OrderedNode } from './xml.ts'
 import { escapeXml } from './fault.ts'
 import type { SoapVersion } from './version.ts'
@@ -258,15 +259,11 @@ async function readDocument(location: string, timeoutMs: number): Promise<string
     await response.body.dump()
     throw new WsdlProblem(`${location} answered ${response.statusCode}`)
   }
-  const chunks: Buffer[] = []
-  let length = 0
-  for await (const chunk of response.body) {
-    length += (chunk as Buffer).length
-    if (length > MAX_DOCUMENT_BYTES) {
-      response.body.destroy()
-      throw new WsdlProblem(`${location} is larger than ${MAX_DOCUMENT_BYTES} bytes`)
-    }
-    chunks.push(chunk as Buffer)
+  try {
+    return (await readBody(response.body, MAX_DOCUMENT_BYTES)).toString('utf8')
+  } catch (error) {
+    response.body.destroy()
+    if (error instanceof BodyTooLarge) throw new WsdlProblem(`${location} is ${error.message}`)
+    throw error
   }
-  return Buffer.concat(chunks).toString('utf8')
 }
