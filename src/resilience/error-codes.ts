@@ -16,8 +16,8 @@ export const WSO2_ERROR_CODES = {
   aborted: 101507, // CONNECTION_CANCELLED
   'client-body': 101000, // RCV_IO_ERROR_SENDING: reading the client's request failed
   status: undefined,
-  'soap-fault': undefined,
-  auth: undefined, // the backend refused the gateway's credentials // Synapse does not treat a SOAP Fault as an endpoint failure at all
+  'soap-fault': undefined, // Synapse does not treat a SOAP Fault as an endpoint failure at all
+  auth: undefined, // the backend refused the gateway's credentials
   unavailable: undefined,
   'no-target': undefined, // a dynamic endpoint's IN sequence chose no address
   'target-refused': undefined, // a dynamic endpoint's target is not allowed
