@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import { Readable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose'
 import Provider, { errors as oidcErrors } from 'oidc-provider'
 import { request } from 'undici'
+import { BackendSecurity } from '../src/config/security-schema.ts'
 import { startBackend, type TestBackend } from './support/backend.ts'
+import { createTestPki, type TestPki } from './support/certificates.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 
 /** Resource servers the authorization server knows, with the lifetime of their tokens in seconds. */
@@ -258,5 +262,80 @@ apis:${api('Orders', endpoint('', 'clientId: gateway, clientSecret: basic-secret
     assert.match(text, /"auth":"oauth2"/)
     assert.match(text, /"tokenRequests":\d+/)
     for (const secret of ['basic-secret', 'post-secret', 'hunter2', 'pw-secret']) assert.ok(!text.includes(secret), `${secret} leaked`)
+  })
+})
+
+describe('backend OAuth2: a token endpoint behind a private CA that asks for a client certificate', () => {
+  let pki: TestPki
+  let tokenServer: HttpsServer
+  let tokenUrl: string
+  const issued = new Set<string>()
+  /** The subject of the client certificate each token request came with. */
+  const clients: string[] = []
+  let backend: TestBackend
+  let gateway: TestGateway
+
+  before(async () => {
+    pki = createTestPki('auth.test', 'portico-gateway')
+    tokenServer = createHttpsServer(
+      { cert: pki.read('serverCert'), key: pki.read('serverKey'), ca: pki.read('ca'), requestCert: true, rejectUnauthorized: true },
+      (req, res) => {
+        clients.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? ''))
+        req.resume().on('end', () => {
+          const token = randomUUID()
+          issued.add(token)
+          res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+          res.end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 60 }))
+        })
+      },
+    )
+    await new Promise<void>((resolve) => tokenServer.listen(0, '127.0.0.1', resolve))
+    tokenUrl = `https://127.0.0.1:${(tokenServer.address() as AddressInfo).port}/token`
+    backend = await startBackend((req, res) => {
+      const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
+      res.writeHead(token && issued.has(token) ? 200 : 401).end()
+    })
+    const api = (name: string, tls: string) => `
+  - name: ${name}
+    context: /${name.toLowerCase()}
+    version: v1
+    endpoints:
+      production: { type: http, url: "${backend.url}", security: { auth: { type: oauth2, tokenUrl: "${tokenUrl}", clientId: c, clientSecret: s${tls} } } }`
+    const tls = `, tls: { ca: "${pki.files.ca}", cert: "${pki.files.clientCert}", key: "${pki.files.clientKey}", servername: auth.test }`
+    gateway = await startGateway(`apis:${api('Private', tls)}${api('Systemca', '')}`)
+  })
+
+  after(async () => {
+    await gateway?.close()
+    await backend?.close()
+    tokenServer?.closeAllConnections()
+    await new Promise((resolve) => tokenServer?.close(resolve))
+    pki?.remove()
+  })
+
+  test('with the CA, client certificate and server name in tokenUrl TLS settings, a token is obtained and used', async () => {
+    const response = await request(`${gateway.url}/private/v1/x`)
+    await response.body.dump()
+    assert.equal(response.statusCode, 200)
+    assert.deepEqual(clients, ['portico-gateway'])
+  })
+
+  test('without them the token endpoint cannot be trusted: a 502 naming the TLS failure, the backend not called', async () => {
+    const before = backend.requests.length
+    const response = await request(`${gateway.url}/systemca/v1/x`)
+    const body = (await response.body.json()) as { code: string; message: string }
+    assert.equal(response.statusCode, 502)
+    assert.equal(body.code, 'BACKEND_AUTH_FAILED')
+    assert.match(body.message, /no access token: the token endpoint could not be reached \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID)\)/)
+    assert.equal(backend.requests.length, before)
+  })
+
+  test('TLS settings on an http:// tokenUrl are refused as having no effect', () => {
+    const result = BackendSecurity.safeParse({ auth: { type: 'oauth2', tokenUrl: 'http://localhost/token', clientId: 'c', clientSecret: 's', tls: { insecureSkipVerify: true } } })
+    assert.equal(result.success, false)
+    assert.deepEqual(
+      result.error?.issues.map((issue) => [issue.path, issue.message]),
+      [[['auth', 'tls'], 'has no effect: tokenUrl is http://, not https://']],
+    )
   })
 })

@@ -18,56 +18,6 @@ const DigestAuth = z.strictObject({
   password: z.string(),
 })
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
-
-const TokenUrl = z.string().superRefine((text, ctx) => {
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    return void ctx.addIssue({ code: 'custom', message: `must be an absolute URL, got "${text}"` })
-  }
-  // Client secrets and passwords go to this URL: plain http only where they never leave the machine.
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
-    ctx.addIssue({ code: 'custom', message: 'must use https (http is accepted for localhost only)' })
-  }
-})
-
-const ScopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be one scope token without spaces or quotes (RFC 6749)')
-
-const OAuth2Auth = z
-  .strictObject({
-    type: z.literal('oauth2'),
-    tokenUrl: TokenUrl,
-    grantType: z.enum(['client_credentials', 'password']).default('client_credentials'),
-    clientId: z.string().min(1, 'must not be empty'),
-    clientSecret: z.string().min(1, 'must not be empty'),
-    /** How the client authenticates to the token endpoint (RFC 6749 section 2.3.1). */
-    clientAuthentication: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
-    /** The resource owner's credentials, for the password grant. */
-    username: Username.optional(),
-    password: z.string().optional(),
-    scopes: z.array(ScopeToken).default([]),
-    /** Sent as `audience` (Auth0, Okta and others). */
-    audience: z.string().min(1).optional(),
-    /** Sent as `resource` (RFC 8707): an absolute URI without a fragment. */
-    resource: z.url().refine((uri) => !uri.includes('#'), 'must not contain a fragment').optional(),
-    /** A token is renewed this long before it expires, so that no request carries one about to lapse. */
-    refreshBefore: Duration.default(30_000),
-    /** Time allowed for one token request. */
-    timeout: Duration.default(10_000),
-  })
-  .superRefine((oauth, ctx) => {
-    if (oauth.grantType !== 'password') {
-      for (const field of ['username', 'password'] as const) {
-        if (oauth[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'is used by the password grant only' })
-      }
-      return
-    }
-    if (oauth.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required for grantType "password"' })
-    if (oauth.password === undefined) ctx.addIssue({ code: 'custom', path: ['password'], message: 'is required for grantType "password"' })
-  })
-
 /** PEM text itself (for example from `${env:...}`), or the path of a file that holds it. */
 function pem(kind: 'certificate' | 'key') {
   return z.string().transform((value, ctx) => {
@@ -107,6 +57,61 @@ const Tls = z
   .superRefine((tls, ctx) => {
     if (tls.cert !== undefined && tls.key === undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: 'is required with cert' })
     if (tls.key !== undefined && tls.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'is required with key' })
+  })
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+const TokenUrl = z.string().superRefine((text, ctx) => {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return void ctx.addIssue({ code: 'custom', message: `must be an absolute URL, got "${text}"` })
+  }
+  // Client secrets and passwords go to this URL: plain http only where they never leave the machine.
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))) {
+    ctx.addIssue({ code: 'custom', message: 'must use https (http is accepted for localhost only)' })
+  }
+})
+
+const ScopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be one scope token without spaces or quotes (RFC 6749)')
+
+const OAuth2Auth = z
+  .strictObject({
+    type: z.literal('oauth2'),
+    tokenUrl: TokenUrl,
+    grantType: z.enum(['client_credentials', 'password']).default('client_credentials'),
+    clientId: z.string().min(1, 'must not be empty'),
+    clientSecret: z.string().min(1, 'must not be empty'),
+    /** How the client authenticates to the token endpoint (RFC 6749 section 2.3.1). */
+    clientAuthentication: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+    /** The resource owner's credentials, for the password grant. */
+    username: Username.optional(),
+    password: z.string().optional(),
+    scopes: z.array(ScopeToken).default([]),
+    /** Sent as `audience` (Auth0, Okta and others). */
+    audience: z.string().min(1).optional(),
+    /** Sent as `resource` (RFC 8707): an absolute URI without a fragment. */
+    resource: z.url().refine((uri) => !uri.includes('#'), 'must not contain a fragment').optional(),
+    /** A token is renewed this long before it expires, so that no request carries one about to lapse. */
+    refreshBefore: Duration.default(30_000),
+    /** Time allowed for one token request. */
+    timeout: Duration.default(10_000),
+    /** TLS towards the token endpoint: a private CA, a client certificate (mutual TLS), a server name. */
+    tls: Tls.optional(),
+  })
+  .superRefine((oauth, ctx) => {
+    if (oauth.tls !== undefined && /^http:/i.test(oauth.tokenUrl)) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'has no effect: tokenUrl is http://, not https://' })
+    }
+    if (oauth.grantType !== 'password') {
+      for (const field of ['username', 'password'] as const) {
+        if (oauth[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'is used by the password grant only' })
+      }
+      return
+    }
+    if (oauth.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required for grantType "password"' })
+    if (oauth.password === undefined) ctx.addIssue({ code: 'custom', path: ['password'], message: 'is required for grantType "password"' })
   })
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/

@@ -25,16 +25,18 @@ export interface Authenticator {
   /** The next attempt after the backend answered `attempt` with 401 and these `WWW-Authenticate` values. */
   next(wwwAuthenticate: string | string[] | undefined, attempt: Attempt, request: DigestRequest): Promise<Verdict>
   describe(): Record<string, unknown>
+  /** Releases what the authenticator holds of its own (the token endpoint's connections). */
+  close?(): Promise<void>
 }
 
-export function createAuthenticator(config: AuthConfig): Authenticator {
+export function createAuthenticator(config: AuthConfig, endpointId: string): Authenticator {
   switch (config.type) {
     case 'basic':
       return new BasicAuthenticator(basicAuthorization(config.username, config.password))
     case 'digest':
       return new DigestAuthenticator(new DigestSession(config))
     case 'oauth2':
-      return new OAuth2Authenticator(new OAuth2TokenSource(config))
+      return new OAuth2Authenticator(new OAuth2TokenSource(config, endpointId))
   }
 }
 
@@ -123,6 +125,10 @@ class OAuth2Authenticator implements Authenticator {
 
   describe(): Record<string, unknown> {
     return { auth: 'oauth2', tokenRequests: this.#tokens.requests }
+  }
+
+  close(): Promise<void> {
+    return this.#tokens.close()
   }
 }
 

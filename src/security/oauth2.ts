@@ -1,5 +1,7 @@
 import * as oauth from 'oauth4webapi'
+import { Agent, fetch as undiciFetch } from 'undici'
 import type { OAuth2AuthConfig } from '../config/security-schema.ts'
+import { tlsConnectOptions } from './tls.ts'
 
 /** A token obtained from the token endpoint, and when to stop using it. */
 interface CachedToken {
@@ -30,13 +32,16 @@ export class OAuth2TokenSource {
   readonly #server: oauth.AuthorizationServer
   readonly #client: oauth.Client
   readonly #clientAuth: oauth.ClientAuth
+  /** Connections to the token endpoint when it has its own TLS settings; the process-wide fetch otherwise. */
+  readonly #agent: Agent | undefined
   #token: CachedToken | undefined
   #pending: Promise<CachedToken> | undefined
   /** Token requests made, for describe(). */
   requests = 0
 
-  constructor(config: OAuth2AuthConfig) {
+  constructor(config: OAuth2AuthConfig, endpointId: string) {
     this.#config = config
+    if (config.tls) this.#agent = new Agent({ connect: tlsConnectOptions(config.tls, `${endpointId} (token endpoint)`) })
     const url = new URL(config.tokenUrl)
     // Only the token endpoint is used, so the issuer (needed for ID tokens, which these grants do not return) is nominal.
     this.#server = { issuer: url.origin, token_endpoint: config.tokenUrl }
@@ -53,6 +58,10 @@ export class OAuth2TokenSource {
       return token.value
     }
     return (await this.#renew()).value
+  }
+
+  close(): Promise<void> {
+    return this.#agent?.close() ?? Promise.resolve()
   }
 
   /** Forgets `value` after the backend rejected it, so the next call asks for a new token. */
@@ -78,6 +87,7 @@ export class OAuth2TokenSource {
       // The schema allows plain http for loopback token URLs only.
       [oauth.allowInsecureRequests]: new URL(config.tokenUrl).protocol === 'http:',
       signal: AbortSignal.timeout(config.timeout),
+      ...(this.#agent ? { [oauth.customFetch]: this.#fetchWithTls } : {}),
     }
     const requestedAt = Date.now()
     let result: oauth.TokenEndpointResponse
@@ -104,6 +114,10 @@ export class OAuth2TokenSource {
     this.#token = token
     return token
   }
+
+  // undici's own fetch, since the global one cannot be given a dispatcher with this endpoint's TLS settings.
+  #fetchWithTls = (url: string, options: oauth.CustomFetchOptions<string, unknown>): Promise<Response> =>
+    undiciFetch(url, { ...(options as object), dispatcher: this.#agent }) as unknown as Promise<Response>
 }
 
 function describeTokenFailure(error: unknown): string {

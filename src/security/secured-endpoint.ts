@@ -25,7 +25,7 @@ export class SecuredEndpoint implements Endpoint {
   constructor(inner: Endpoint, security: BackendSecurityConfig & { auth: NonNullable<BackendSecurityConfig['auth']> }) {
     this.id = inner.id
     this.#inner = inner
-    this.#auth = createAuthenticator(security.auth)
+    this.#auth = createAuthenticator(security.auth, inner.id)
     this.#forwardClientAuthorization = security.forwardClientAuthorization && security.forwardClientAuthorization.toLowerCase()
     this.#replayLimit = security.replayLimit
   }
@@ -72,8 +72,8 @@ export class SecuredEndpoint implements Endpoint {
     return { ...this.#inner.describe(), security: { ...this.#auth.describe(), refused: this.#refused } }
   }
 
-  close(): Promise<void> {
-    return this.#inner.close()
+  async close(): Promise<void> {
+    await Promise.all([this.#inner.close(), this.#auth.close?.()])
   }
 
   /** The client's headers minus Authorization, which is dropped or passed on under another name. */
