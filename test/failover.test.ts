@@ -7,23 +7,16 @@ import { request } from 'undici'
 import type { EndpointStatus } from '../src/endpoints/endpoint.ts'
 import type { StateChange } from '../src/resilience/state-events.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
-import { apiWith, closedPort, SwitchableBackend, waitFor, type Received } from './support/switchable-backend.ts'
+import { apiWith, closedPort, Fleet, SwitchableBackend, waitFor } from './support/switchable-backend.ts'
 
 let gateway: TestGateway | undefined
-let backends: SwitchableBackend[] = []
+const backends = new Fleet()
 
 afterEach(async () => {
   await gateway?.close()
   gateway = undefined
-  await Promise.all(backends.map((backend) => backend.stop()))
-  backends = []
+  await backends.stop()
 })
-
-async function fleet(...names: string[]): Promise<SwitchableBackend[]> {
-  const log: Received[] = []
-  backends = await Promise.all(names.map((name) => SwitchableBackend.start(name, log)))
-  return backends
-}
 
 async function call(method: string, body?: Buffer | string): Promise<{ status: number; text: string; json: () => { code: string; message: string } }> {
   const response = await request(`${gateway!.url}/t/v1/x`, { method: method as 'GET', body, headersTimeout: 5000, bodyTimeout: 5000 })
@@ -46,7 +39,7 @@ const leafYaml = (backend: SwitchableBackend, extra = '') => `{ type: http, name
 
 describe('failover group', () => {
   test('while one endpoint is alive the client sees no error, and the next one after a failed one takes over', async () => {
-    const [a, b, c] = await fleet('a', 'b', 'c')
+    const [a, b, c] = await backends.start('a', 'b', 'c')
     gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(a!)}, ${leafYaml(b!)}, ${leafYaml(c!)}] }`))
     assert.equal((await call('GET')).text, 'a')
     await a!.stop()
@@ -59,7 +52,7 @@ describe('failover group', () => {
   })
 
   test('when every endpoint fails the client gets 503 listing each endpoint and how it failed', async () => {
-    const [a, b] = await fleet('a', 'b')
+    const [a, b] = await backends.start('a', 'b')
     a!.mode = 'fail-503'
     const refused = await closedPort()
     gateway = await startGateway(
@@ -80,7 +73,7 @@ describe('failover group', () => {
   })
 
   test('suspension grows by progressionFactor up to maximumDuration, and one trial request decides', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'fail-503'
     const suspension = 'failureStatuses: [503], suspendOnFailure: { initialDuration: 150ms, progressionFactor: 2, maximumDuration: 400ms }'
     gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, suspension)}, ${leafYaml(backup!)}] }`))
@@ -113,7 +106,7 @@ describe('failover group', () => {
   })
 
   test('only one trial request is in flight after a suspension ends; the others go elsewhere', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'fail-503'
     gateway = await startGateway(
       apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, 'failureStatuses: [503], suspendOnFailure: { initialDuration: 100ms }')}, ${leafYaml(backup!)}] }`),
@@ -132,7 +125,7 @@ describe('failover group', () => {
   })
 
   test('a slow backend within its response timeout is waited for, not failed over', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'slow'
     gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, 'timeouts: { response: 3s }')}, ${leafYaml(backup!)}] }`))
     const answers = await Promise.all([call('GET'), call('GET'), call('POST', 'x')])
@@ -142,7 +135,7 @@ describe('failover group', () => {
   })
 
   test('a lone suspended leaf answers 503 at once, without calling its backend, until its trial', async () => {
-    const [only] = await fleet('only')
+    const [only] = await backends.start('only')
     only!.mode = 'fail-503'
     gateway = await startGateway(apiWith(leafYaml(only!, 'failureStatuses: [503], suspendOnFailure: { initialDuration: 100ms }')))
     const first = await call('GET')
@@ -158,7 +151,7 @@ describe('failover group', () => {
   })
 
   test('a lone leaf without suspendOnFailure is never suspended; the same leaf in a group is, for WSO2\'s 30 s', async () => {
-    const [only, backup] = await fleet('only', 'backup')
+    const [only, backup] = await backends.start('only', 'backup')
     only!.mode = 'fail-503'
     gateway = await startGateway(apiWith(leafYaml(only!, 'failureStatuses: [503]')))
     assert.equal((await call('GET')).status, 502)
@@ -175,7 +168,7 @@ describe('failover group', () => {
   })
 
   test('markForSuspension: listed failures move the leaf to timeout, and it is suspended when its retries run out', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'stall'
     const settings = 'timeouts: { response: 80ms }, markForSuspension: { errorCodes: [101504], retriesBeforeSuspension: 2 }, suspendOnFailure: { initialDuration: 10s }'
     gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, settings)}, ${leafYaml(backup!)}] }`))
@@ -191,7 +184,7 @@ describe('failover group', () => {
   })
 
   test('both durations 0 turn suspension off: a failing leaf is tried on every request', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'fail-503'
     const settings = 'failureStatuses: [503], suspendOnFailure: { initialDuration: 0, maximumDuration: 0 }'
     gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, settings)}, ${leafYaml(backup!)}] }`))
@@ -201,7 +194,7 @@ describe('failover group', () => {
   })
 
   test('returnToPrimary: traffic goes back to a recovered primary; with false it stays where it works', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     const settings = 'suspendOnFailure: { initialDuration: 100ms }'
     gateway = await startGateway(`
 apis:
@@ -229,7 +222,7 @@ apis:
   })
 
   test('a health check takes a failing leaf out before clients hit it, and brings it back', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     const check = 'healthCheck: { path: /health, interval: 40ms, timeout: 200ms, unhealthyThreshold: 2, healthyThreshold: 2 }'
     gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, check)}, ${leafYaml(backup!)}] }`))
     assert.equal((await call('GET')).text, 'primary')
@@ -245,7 +238,7 @@ apis:
   })
 
   test('a leaf suspended by failed requests returns as soon as a health check passes', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'fail-503'
     const settings = 'failureStatuses: [503], suspendOnFailure: { initialDuration: 1h }, healthCheck: { path: /health, interval: 60ms, healthyThreshold: 3 }'
     gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, settings)}, ${leafYaml(backup!)}] }`))
@@ -259,7 +252,7 @@ apis:
   })
 
   test('a POST whose bytes reached a backend that then failed is not sent again; a refused one is', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'reset-after-body'
     gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, 'suspendOnFailure: { initialDuration: 0 }')}, ${leafYaml(backup!)}] }`))
     const post = await call('POST', 'order=1')
@@ -273,7 +266,7 @@ apis:
   })
 
   test('retryNonIdempotent sends a POST again after a reset', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'reset-after-body'
     gateway = await startGateway(apiWith(`{ type: failover, retryNonIdempotent: true, endpoints: [${leafYaml(primary!)}, ${leafYaml(backup!)}] }`))
     assert.equal((await call('POST', 'order=1')).text, 'backup')
@@ -281,7 +274,7 @@ apis:
   })
 
   test('a buffered body is sent again byte for byte', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'reset-after-body'
     gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!)}, ${leafYaml(backup!)}] }`))
     const body = randomBytes(700_000)
@@ -294,7 +287,7 @@ apis:
   })
 
   test('a body over replayBufferBytes streams; it is sent again only if no attempt had read it', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     gateway = await startGateway(apiWith(`{ type: failover, replayBufferBytes: 1024, endpoints: [${leafYaml(primary!)}, ${leafYaml(backup!)}] }`))
     const body = randomBytes(300_000)
     const digest = createHash('sha256').update(body).digest('hex')
@@ -320,7 +313,7 @@ apis:
     assert.match(response.json().message, /all 2 attempts failed; tried d0 \(connect-refused\), d1 \(connect-refused\)\)$/)
     await gateway.close()
 
-    const [slow1, slow2] = await fleet('slow1', 'slow2')
+    const [slow1, slow2] = await backends.start('slow1', 'slow2')
     slow1!.mode = 'stall'
     slow2!.mode = 'stall'
     gateway = await startGateway(apiWith(`{ type: failover, totalTimeout: 200ms, endpoints: [${leafYaml(slow1!)}, ${leafYaml(slow2!)}] }`))
@@ -334,7 +327,7 @@ apis:
   })
 
   test('a backend that resets mid-response cuts the client off: never a silent, truncated 200', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'reset-mid-response'
     gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!)}, ${leafYaml(backup!)}] }`))
     const response = await request(`${gateway.url}/t/v1/x`, { headersTimeout: 5000, bodyTimeout: 5000 })
@@ -344,7 +337,7 @@ apis:
   })
 
   test('groups nest: a failover over a load balancer moves on when the whole balancer fails, and never replays an unsafe POST', async () => {
-    const [a, b, standby] = await fleet('a', 'b', 'standby')
+    const [a, b, standby] = await backends.start('a', 'b', 'standby')
     gateway = await startGateway(
       apiWith(`{ type: failover, endpoints: [{ type: loadbalance, name: pool, endpoints: [${leafYaml(a!, 'suspendOnFailure: { initialDuration: 0 }')}, ${leafYaml(b!, 'suspendOnFailure: { initialDuration: 0 }')}] }, ${leafYaml(standby!)}] }`),
     )
@@ -363,7 +356,7 @@ apis:
   })
 
   test('a reload that leaves a leaf unchanged keeps its suspension', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'fail-503'
     const yaml = apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, 'failureStatuses: [503]')}, ${leafYaml(backup!)}] }`)
     gateway = await startGateway(yaml)
@@ -379,7 +372,7 @@ apis:
   })
 
   test('state changes are published once, not once per request', async () => {
-    const [primary, backup] = await fleet('primary', 'backup')
+    const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'fail-503'
     gateway = await startGateway(
       apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, 'failureStatuses: [503], suspendOnFailure: { initialDuration: 50ms }')}, ${leafYaml(backup!)}] }`),
@@ -402,7 +395,7 @@ apis:
   })
 
   test('/metrics shows leaf states, attempts and failures by kind; /admin/endpoints shows the tree', async () => {
-    const [a] = await fleet('a')
+    const [a] = await backends.start('a')
     const refused = await closedPort()
     gateway = await startGateway(apiWith(`{ type: failover, name: orders, endpoints: [{ type: http, name: gone, url: "http://127.0.0.1:${refused}" }, ${leafYaml(a!)}] }`))
     for (let i = 0; i < 3; i++) assert.equal((await call('GET')).text, 'a')

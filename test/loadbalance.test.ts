@@ -3,23 +3,16 @@ import { afterEach, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { startGateway, type TestGateway } from './support/gateway.ts'
-import { apiWith, closedPort, SwitchableBackend, waitFor, type Received } from './support/switchable-backend.ts'
+import { apiWith, closedPort, Fleet, SwitchableBackend, waitFor } from './support/switchable-backend.ts'
 
 let gateway: TestGateway | undefined
-let backends: SwitchableBackend[] = []
+const backends = new Fleet()
 
 afterEach(async () => {
   await gateway?.close()
   gateway = undefined
-  await Promise.all(backends.map((backend) => backend.stop()))
-  backends = []
+  await backends.stop()
 })
-
-async function fleet(...names: string[]): Promise<SwitchableBackend[]> {
-  const log: Received[] = []
-  backends = await Promise.all(names.map((name) => SwitchableBackend.start(name, log)))
-  return backends
-}
 
 async function call(headers: Record<string, string> = {}): Promise<{ status: number; text: string; setCookie: string | undefined }> {
   const response = await request(`${gateway!.url}/t/v1/x`, { headers, headersTimeout: 5000, bodyTimeout: 5000 })
@@ -38,19 +31,19 @@ const group = (fields: string, names: SwitchableBackend[]) =>
 
 describe('load-balance group', () => {
   test('round robin takes each endpoint in turn', async () => {
-    const all = await fleet('a', 'b', 'c')
+    const all = await backends.start('a', 'b', 'c')
     gateway = await startGateway(group('', all))
     assert.deepEqual(await texts(7), ['a', 'b', 'c', 'a', 'b', 'c', 'a'])
   })
 
   test('weighted round robin is smooth: weights 5,1,1 give a a b a c a a', async () => {
-    const all = await fleet('a', 'b', 'c')
+    const all = await backends.start('a', 'b', 'c')
     gateway = await startGateway(group('algorithm: weightedRoundRobin, weights: [5, 1, 1]', all))
     assert.deepEqual(await texts(14), ['a', 'a', 'b', 'a', 'c', 'a', 'a', 'a', 'a', 'b', 'a', 'c', 'a', 'a'])
   })
 
   test('least connections avoids the endpoint with a request in flight', async () => {
-    const [a, b, c] = await fleet('a', 'b', 'c')
+    const [a, b, c] = await backends.start('a', 'b', 'c')
     gateway = await startGateway(group('algorithm: leastConnections', [a!, b!, c!]))
     a!.mode = 'stall'
     const held = call()
@@ -65,7 +58,7 @@ describe('load-balance group', () => {
   })
 
   test('power of two choices picks the less loaded of two', async () => {
-    const [a, b] = await fleet('a', 'b')
+    const [a, b] = await backends.start('a', 'b')
     gateway = await startGateway(group('algorithm: powerOfTwoChoices', [a!, b!]))
     const first = await texts(40)
     assert.ok(first.includes('a') && first.includes('b'), 'idle endpoints are both chosen')
@@ -83,7 +76,7 @@ describe('load-balance group', () => {
   })
 
   test('a failed attempt goes to another endpoint: no client error while one is alive', async () => {
-    const [a, b, c] = await fleet('a', 'b', 'c')
+    const [a, b, c] = await backends.start('a', 'b', 'c')
     gateway = await startGateway(group('', [a!, b!, c!]))
     await b!.stop()
     const answers = await texts(6)
@@ -92,7 +85,7 @@ describe('load-balance group', () => {
   })
 
   test('a killed endpoint is taken out at its first failure and back in rotation within one health-check interval of its restart', async () => {
-    const [a, b, c] = await fleet('a', 'b', 'c')
+    const [a, b, c] = await backends.start('a', 'b', 'c')
     const leaves = [a!, b!, c!].map(
       (backend) => `{ type: http, name: ${backend.name}, url: "${backend.url}", suspendOnFailure: { initialDuration: 1h }, healthCheck: { path: /health, interval: 100ms } }`,
     )
@@ -111,7 +104,7 @@ describe('load-balance group', () => {
   })
 
   test('failover: false gives the client the failure of the one endpoint tried', async () => {
-    const [a] = await fleet('a')
+    const [a] = await backends.start('a')
     const port = await closedPort()
     gateway = await startGateway(apiWith(`{ type: loadbalance, failover: false, endpoints: [{ type: http, name: gone, url: "http://127.0.0.1:${port}" }, { type: http, name: a, url: "${a!.url}" }] }`))
     const response = await call()
@@ -121,7 +114,7 @@ describe('load-balance group', () => {
   })
 
   test('sticky cookie: the gateway sets a cookie that brings the client back to the same endpoint', async () => {
-    const [a, b, c] = await fleet('a', 'b', 'c')
+    const [a, b, c] = await backends.start('a', 'b', 'c')
     gateway = await startGateway(group('session: { type: cookie, timeout: 10m }', [a!, b!, c!]))
     const first = await call()
     assert.equal(first.text, 'a')
@@ -141,7 +134,7 @@ describe('load-balance group', () => {
   })
 
   test('sticky header and client session: one session, one endpoint, until the session times out', async () => {
-    const [a, b] = await fleet('a', 'b')
+    const [a, b] = await backends.start('a', 'b')
     gateway = await startGateway(`
 apis:
   - name: t

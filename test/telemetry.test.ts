@@ -7,6 +7,21 @@ import { request } from 'undici'
 import { startEchoBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 
+/** A working API with one resource and one whose backend port is closed. */
+const shopAndGone = (backendUrl: string) => `apis:
+  - name: shop
+    context: /shop
+    version: v1
+    resources: [{ uriTemplate: "/items/{id}", methods: [GET] }]
+    endpoints:
+      production: { type: http, url: "${backendUrl}" }
+  - name: gone
+    context: /gone
+    version: v1
+    endpoints:
+      production: { type: http, url: "http://127.0.0.1:1" }
+`
+
 describe('access log and metrics', () => {
   let backend: TestBackend
   let gateway: TestGateway
@@ -17,19 +32,7 @@ describe('access log and metrics', () => {
     dir = await mkdtemp(join(tmpdir(), 'portico-log-'))
     gateway = await startGateway(`
 accessLog: { path: "${join(dir, 'access.log')}" }
-apis:
-  - name: shop
-    context: /shop
-    version: v1
-    resources: [{ uriTemplate: "/items/{id}", methods: [GET] }]
-    endpoints:
-      production: { type: http, url: "${backend.url}" }
-  - name: gone
-    context: /gone
-    version: v1
-    endpoints:
-      production: { type: http, url: "http://127.0.0.1:1" }
-`)
+${shopAndGone(backend.url)}`)
   })
   after(async () => {
     await gateway.close()
@@ -70,20 +73,7 @@ describe('metrics', () => {
 
   before(async () => {
     backend = await startEchoBackend()
-    gateway = await startGateway(`
-apis:
-  - name: shop
-    context: /shop
-    version: v1
-    resources: [{ uriTemplate: "/items/{id}", methods: [GET] }]
-    endpoints:
-      production: { type: http, url: "${backend.url}" }
-  - name: gone
-    context: /gone
-    version: v1
-    endpoints:
-      production: { type: http, url: "http://127.0.0.1:1" }
-`)
+    gateway = await startGateway(shopAndGone(backend.url))
   })
   after(async () => {
     await gateway.close()

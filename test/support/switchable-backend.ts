@@ -101,6 +101,24 @@ export class SwitchableBackend {
   }
 }
 
+/** Backends of one test that share a log of what each received, in order; `stop` stops those started. */
+export class Fleet {
+  #started: SwitchableBackend[] = []
+
+  async start(...names: string[]): Promise<SwitchableBackend[]> {
+    const log: Received[] = []
+    const backends = await Promise.all(names.map((name) => SwitchableBackend.start(name, log)))
+    this.#started.push(...backends)
+    return backends
+  }
+
+  async stop(): Promise<void> {
+    const started = this.#started
+    this.#started = []
+    await Promise.all(started.map((backend) => backend.stop()))
+  }
+}
+
 /** A port that nothing listens on: bound once to learn a free number, then released. */
 export async function closedPort(): Promise<number> {
   const server = createNetServer()
