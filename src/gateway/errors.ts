@@ -62,6 +62,11 @@ export function errorCodeForFailure(kind: FailureKind): GatewayErrorCode {
   }
 }
 
+/** The one JSON shape of every error the gateway answers itself: `{ code, message, requestId, ...details }`. */
+export function errorBody(code: string, message: string, requestId: string, details: object = {}): string {
+  return JSON.stringify({ code, message, requestId, ...details })
+}
+
 /**
  * Renders a gateway error in an API's own format instead of JSON (a SOAP API answers with SOAP Faults). It sees
  * the client's request headers, to answer in the client's dialect.
@@ -88,7 +93,7 @@ export function sendError(
     return
   }
   const formatted = format?.formatter({ code, status: GATEWAY_ERRORS[code].status, message, requestId }, format.requestHeaders)
-  const body = formatted ? formatted.body : JSON.stringify({ code, message, requestId })
+  const body = formatted ? formatted.body : errorBody(code, message, requestId)
   res.writeHead(formatted ? formatted.status : GATEWAY_ERRORS[code].status, [
     'content-type', formatted ? formatted.contentType : 'application/json',
     'content-length', String(Buffer.byteLength(body)),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConfigModel } from '../config/schema.ts'
-import { GATEWAY_ERRORS, type GatewayErrorCode } from './errors.ts'
+import { errorBody, GATEWAY_ERRORS, type GatewayErrorCode } from './errors.ts'
 import type { RequestPipeline } from './pipeline.ts'
 
 type Limits = ConfigModel['limits']
@@ -49,7 +49,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
 function answerRaw(socket: Socket, code: GatewayErrorCode, message: string): void {
   const { status } = GATEWAY_ERRORS[code]
   const requestId = randomUUID()
-  const body = JSON.stringify({ code, message, requestId })
+  const body = errorBody(code, message, requestId)
   socket.end(
     `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,

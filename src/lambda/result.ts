@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 import type { BackendResponse } from '../endpoints/endpoint.ts'
-import { GATEWAY_ERRORS, type GatewayErrorCode } from '../gateway/errors.ts'
+import { errorBody, GATEWAY_ERRORS, type GatewayErrorCode } from '../gateway/errors.ts'
 
 /** The longest function error message passed to the client; the rest is cut. */
 const MAX_ERROR_MESSAGE = 1024
@@ -78,7 +78,7 @@ export function functionErrorResponse(kind: string, payload: Buffer, requestId: 
 
 /** A response in the gateway's error shape, `{ code, message, requestId, ... }`, for errors the leaf answers itself. */
 export function gatewayError(code: GatewayErrorCode, requestId: string, message: string, details: object = {}): BackendResponse {
-  const body = Buffer.from(JSON.stringify({ code, message, requestId, ...details }))
+  const body = Buffer.from(errorBody(code, message, requestId, details))
   return bufferResponse(GATEWAY_ERRORS[code].status, { 'content-type': 'application/json', 'cache-control': 'no-store' }, body)
 }
 

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream'
 import type { BackendResponse } from '../endpoints/endpoint.ts'
+import { errorBody } from '../gateway/errors.ts'
 
 /** A response a prototype built; headers in lower case. */
 export interface PrototypeResponse {
@@ -38,7 +39,7 @@ export function problemResponse(
   return {
     status,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-    body: JSON.stringify({ code, message, requestId, ...details }),
+    body: errorBody(code, message, requestId, details),
   }
 }
 

@@ -7,6 +7,7 @@ import { BodyTooLarge, readBody } from '../endpoints/body.ts'
 import { escapeXml } from './fault.ts'
 import { CONTENT_TYPE } from './version.ts'
 import { parsePlain, XmlRefused } from './xml.ts'
+import { errorBody } from '../gateway/errors.ts'
 
 /** Request headers that describe the client's JSON message, not the SOAP request built from it. */
 const REPLACED_HEADERS = new Set(['content-type', 'content-length', 'transfer-encoding', 'soapaction', 'accept', 'accept-encoding'])
@@ -163,6 +164,6 @@ function jsonHeaders(headers: IncomingHttpHeaders, length: number): IncomingHttp
 
 /** A refusal in the gateway's JSON error shape, for a request the bridge cannot turn into SOAP. */
 function clientError(status: number, code: string, message: string, requestId: string): BackendResponse {
-  const body = Buffer.from(JSON.stringify({ code, message, requestId }))
+  const body = Buffer.from(errorBody(code, message, requestId))
   return { status, headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, body: Readable.from([body]) }
 }
