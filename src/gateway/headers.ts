@@ -102,3 +102,16 @@ export function clientRequestId(req: IncomingMessage): string | undefined {
   const id = req.headers['x-request-id']
   return typeof id === 'string' && REQUEST_ID.test(id) ? id : undefined
 }
+
+/** The first value of a header in a flat name/value list; `lowerName` in lower case. */
+export function flatHeader(headers: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === lowerName) return headers[i + 1]
+  return undefined
+}
+
+/** A flat name/value list without the headers named in `lowerNames`. */
+export function withoutHeaders(headers: readonly string[], lowerNames: ReadonlySet<string>): string[] {
+  const out: string[] = []
+  for (let i = 0; i < headers.length; i += 2) if (!lowerNames.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!)
+  return out
+}

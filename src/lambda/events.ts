@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import type { Exchange } from '../endpoints/endpoint.ts'
+import { flatHeader } from '../gateway/headers.ts'
 
 export type EventFormat = 'apigw-v1' | 'apigw-v2' | 'wso2'
 
@@ -29,7 +30,7 @@ function restApiEvent(exchange: Exchange, body: Buffer | null): object {
     ;(multiValueHeaders[name] ??= []).push(value)
   })
   const query = queryParameters(exchange.query)
-  const encoded = encodeBody(body, headerValue(exchange, 'content-type'))
+  const encoded = encodeBody(body, flatHeader(exchange.headers, 'content-type'))
   const now = Date.now()
   return {
     resource: exchange.route.uriTemplate,
@@ -52,7 +53,7 @@ function restApiEvent(exchange: Exchange, body: Buffer | null): object {
       requestTimeEpoch: now,
       domainName: exchange.client.host,
       protocol: 'HTTP/1.1',
-      identity: { sourceIp: exchange.client.address, userAgent: headerValue(exchange, 'user-agent') ?? null },
+      identity: { sourceIp: exchange.client.address, userAgent: flatHeader(exchange.headers, 'user-agent') ?? null },
     },
     body: encoded.body,
     isBase64Encoded: encoded.isBase64Encoded,
@@ -123,7 +124,7 @@ function wso2Event(exchange: Exchange, body: Buffer | null): object {
     httpMethod: exchange.method,
     path: exchange.route.uriTemplate,
   }
-  const encoded = encodeBody(body, headers['content-type'] ?? headerValue(exchange, 'content-type'))
+  const encoded = encodeBody(body, headers['content-type'] ?? flatHeader(exchange.headers, 'content-type'))
   if (exchange.method !== 'GET' && exchange.method !== 'HEAD') event.body = encoded.body ?? '{}'
   event.isBase64Encoded = encoded.isBase64Encoded
   return event
@@ -141,12 +142,6 @@ function forEachHeader(exchange: Exchange, visit: (name: string, value: string) 
   if (!host && exchange.client.host) visit('Host', exchange.client.host)
 }
 
-function headerValue(exchange: Exchange, lowerName: string): string | undefined {
-  const headers = exchange.headers
-  let value: string | undefined
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === lowerName) value = headers[i + 1]
-  return value
-}
 
 /** Query parameters, decoded, every value of each in order; undefined when there is no query. */
 function queryParameters(query: string): Map<string, string[]> | undefined {

@@ -7,6 +7,7 @@ import { compileSequence, type CompiledSequence } from './compile.ts'
 import { MediationContext, type Reply } from './context.ts'
 import { BodyTooLarge, readBody } from '../endpoints/body.ts'
 import { Payload } from './payload.ts'
+import { flatHeader } from '../gateway/headers.ts'
 
 export type { Reply } from './context.ts'
 
@@ -101,11 +102,8 @@ export class Mediation {
 }
 
 function declaredLength(headers: readonly string[]): number | undefined {
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i]!.toLowerCase() === 'content-length') {
-      const length = Number(headers[i + 1])
-      return Number.isSafeInteger(length) ? length : undefined
-    }
-  }
-  return undefined
+  const declared = flatHeader(headers, 'content-length')
+  if (declared === undefined) return undefined
+  const length = Number(declared)
+  return Number.isSafeInteger(length) ? length : undefined
 }

@@ -3,6 +3,7 @@ import type { RequestCheck, RequestRejection } from '../gateway/api.ts'
 import { BodyTooLarge, readBody } from '../endpoints/body.ts'
 import { readEnvelope } from './envelope.ts'
 import type { SoapVersion } from './version.ts'
+import { flatHeader } from '../gateway/headers.ts'
 
 /**
  * A request check for SOAP APIs: a POST must carry a well-formed SOAP envelope (no DTD, an `Envelope` root in
@@ -35,11 +36,8 @@ export function envelopeProblem(body: Buffer, expected: SoapVersion | undefined)
 
 /** The SOAP version the content type names: `text/xml` is 1.1, `application/soap+xml` 1.2, others unknown. */
 function contentTypeVersion(headers: readonly string[]): SoapVersion | undefined {
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i]!.toLowerCase() !== 'content-type') continue
-    const type = headers[i + 1]!.trimStart().toLowerCase()
-    if (type.startsWith('application/soap+xml')) return '1.2'
-    if (type.startsWith('text/xml')) return '1.1'
-  }
+  const type = flatHeader(headers, 'content-type')?.trimStart().toLowerCase()
+  if (type?.startsWith('application/soap+xml')) return '1.2'
+  if (type?.startsWith('text/xml')) return '1.1'
   return undefined
 }

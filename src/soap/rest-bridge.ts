@@ -8,6 +8,7 @@ import { escapeXml } from './fault.ts'
 import { CONTENT_TYPE } from './version.ts'
 import { parsePlain, XmlRefused } from './xml.ts'
 import { errorBody } from '../gateway/errors.ts'
+import { withoutHeaders } from '../gateway/headers.ts'
 
 /** Request headers that describe the client's JSON message, not the SOAP request built from it. */
 const REPLACED_HEADERS = new Set(['content-type', 'content-length', 'transfer-encoding', 'soapaction', 'accept', 'accept-encoding'])
@@ -63,10 +64,7 @@ export class RestToSoapEndpoint implements Endpoint {
       if (!(error instanceof BadElementName)) throw error
       return clientError(400, 'BAD_REQUEST', `The JSON request cannot become SOAP: ${error.message}`, exchange.requestId)
     }
-    const headers: string[] = []
-    for (let i = 0; i < exchange.headers.length; i += 2) {
-      if (!REPLACED_HEADERS.has(exchange.headers[i]!.toLowerCase())) headers.push(exchange.headers[i]!, exchange.headers[i + 1]!)
-    }
+    const headers = withoutHeaders(exchange.headers, REPLACED_HEADERS)
     headers.push(...this.#soapHeaders, 'content-length', String(envelope.length))
     const soapExchange: Exchange = { ...exchange, method: 'POST', path: '', query: '', headers, body: envelope }
     let response: BackendResponse
