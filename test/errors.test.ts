@@ -131,7 +131,7 @@ apis:
     assert.equal(statusOf(asterisk), 400)
   })
 
-  test('smuggling shapes, a missing Host, TRACE and CONNECT are refused with JSON errors', async () => {
+  test('smuggling shapes, a missing, repeated or invalid Host, TRACE and CONNECT are refused with JSON errors', async () => {
     const body = (response: string) => JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as { code: string }
     const smuggled = await rawExchange(gateway.url, 'POST /down/v1/x HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n')
     assert.equal(statusOf(smuggled), 400)
@@ -140,6 +140,16 @@ apis:
     const noHost = await rawExchange(gateway.url, 'GET /down/v1/x HTTP/1.1\r\nconnection: close\r\n\r\n')
     assert.equal(statusOf(noHost), 400)
     assert.equal(body(noHost).code, 'BAD_REQUEST')
+    // RFC 9112 section 3.2: two Host lines, or one that is no host, are 400 too; the gateway does not pick one.
+    for (const hosts of ['host: a.example\r\nhost: b.example', 'host: a.example, b.example', 'host: a b', 'host: evil.example/path']) {
+      const response = await rawExchange(gateway.url, `GET /down/v1/x HTTP/1.1\r\n${hosts}\r\nconnection: close\r\n\r\n`)
+      assert.equal(statusOf(response), 400, hosts)
+      assert.match(body(response).code, /^BAD_REQUEST$/)
+    }
+    for (const host of ['api.example:8280', '[::1]:8280', '127.0.0.1', 'xn--bcher-kva.example']) {
+      const response = await rawExchange(gateway.url, `GET /nowhere HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`)
+      assert.equal(statusOf(response), 404, `${host} is a valid Host`)
+    }
     const trace = await rawExchange(gateway.url, 'TRACE /down/v1/x HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')
     assert.equal(statusOf(trace), 405)
     assert.match(trace, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i)

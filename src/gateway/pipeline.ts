@@ -12,7 +12,7 @@ import type { Logger } from '../telemetry/logger.ts'
 import type { GatewayMetrics } from '../telemetry/metrics.ts'
 import type { CompiledApi, CompiledResource } from './api.ts'
 import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from './errors.ts'
-import { backendRequestHeaders, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER } from './headers.ts'
+import { backendRequestHeaders, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem } from './headers.ts'
 import type { Snapshot } from './snapshot.ts'
 import { BadPathEncoding } from './uri-template.ts'
 
@@ -90,9 +90,8 @@ export class RequestPipeline {
 
   async #exchange(snapshot: Snapshot, req: IncomingMessage, res: ServerResponse, outcome: Outcome, query: string): Promise<void> {
     if (req.rawHeaders.length > this.#maxHeaderFields) return this.#fail(res, outcome, 'HEADERS_TOO_LARGE')
-    if (req.headers.host === undefined && req.httpVersionMinor === 1) {
-      return this.#fail(res, outcome, 'BAD_REQUEST', 'An HTTP/1.1 request needs a Host header')
-    }
+    const badHost = hostProblem(req)
+    if (badHost) return this.#fail(res, outcome, 'BAD_REQUEST', badHost)
     const path = outcome.path
     if (path.charCodeAt(0) !== 47 || DOT_SEGMENT.test(path)) {
       return this.#fail(res, outcome, 'BAD_REQUEST', 'The request target must be an absolute path without "." or ".." segments')
