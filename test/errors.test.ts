@@ -19,6 +19,8 @@ describe('backend failures and hostile clients', () => {
   let hanging: TestBackend
   let garbage: NetServer
   let resetting: NetServer
+  /** Answers each path with the bytes given for it, then closes the connection. */
+  let scripted: NetServer
   let gateway: TestGateway
 
   before(async () => {
@@ -27,6 +29,19 @@ describe('backend failures and hostile clients', () => {
     resetting = createNetServer((socket) => socket.once('data', () => socket.resetAndDestroy()))
     await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', () => resolve()))
     await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', () => resolve()))
+    const answers: Record<string, string> = {
+      '/204-with-body': 'HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\nhello',
+      '/broken-chunk': 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\n',
+    }
+    scripted = createNetServer((socket) => {
+      let head = ''
+      socket.on('data', (chunk: Buffer) => {
+        head += chunk.toString('latin1')
+        if (!head.includes('\r\n\r\n')) return
+        socket.end(answers[head.split(' ')[1]!] ?? 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n')
+      })
+    })
+    await new Promise<void>((resolve) => scripted.listen(0, '127.0.0.1', () => resolve()))
     const port = (server: NetServer) => (server.address() as { port: number }).port
     gateway = await startGateway(`
 limits: { maxHeaders: 20, maxHeaderBytes: 4096, headersTimeout: 500ms, requestTimeout: 2s }
@@ -47,6 +62,10 @@ apis:
     context: /reset
     version: v1
     endpoints: { production: { type: http, url: "http://127.0.0.1:${port(resetting)}" } }
+  - name: scripted
+    context: /scripted
+    version: v1
+    endpoints: { production: { type: http, url: "http://127.0.0.1:${port(scripted)}" } }
   - name: unresolvable
     context: /dns
     version: v1
@@ -58,6 +77,7 @@ apis:
     await hanging.close()
     garbage.close()
     resetting.close()
+    scripted.close()
   })
 
   async function call(path: string) {
@@ -90,6 +110,25 @@ apis:
     const reset = await call('/reset/v1/x')
     assert.equal(reset.status, 502)
     assert.equal(reset.code, 'BACKEND_CONNECTION_CLOSED')
+  })
+
+  test('a 204 whose backend sends bytes after it reaches the client as a 204 without a body', async () => {
+    const response = await request(`${gateway.url}/scripted/v1/204-with-body`)
+    assert.equal(response.statusCode, 204)
+    assert.equal(await response.body.text(), '')
+  })
+
+  test('a body that breaks after the headers went out cuts the client off and is counted as the 502 it is, not a 499', async () => {
+    const response = await request(`${gateway.url}/scripted/v1/broken-chunk`)
+    assert.equal(response.statusCode, 200, 'the headers were on their way before the body broke')
+    await assert.rejects(response.body.text())
+    let metrics = ''
+    for (let tries = 0; tries < 50 && !/api="scripted:v1"[^\n]*status="502"/.test(metrics); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      metrics = await (await request(`${gateway.adminUrl}/metrics`)).body.text()
+    }
+    assert.match(metrics, /portico_requests_total\{[^}]*api="scripted:v1"[^}]*status="502"[^}]*\} 1/)
+    assert.doesNotMatch(metrics, /api="scripted:v1"[^}]*status="499"/)
   })
 
   test('a host name that does not resolve is 502 BACKEND_UNREACHABLE of kind dns', async () => {

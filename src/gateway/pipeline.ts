@@ -191,17 +191,24 @@ export class RequestPipeline {
       }
       if (stop) return this.#stop(res, outcome, stop)
     }
+    // RFC 9110 section 8.6: a 204 has no Content-Length, whatever the backend said.
+    if (response.status === 204) delete response.headers['content-length']
     res.writeHead(response.status, clientResponseHeaders(response.headers, outcome.requestId, api.lifecycleHeaders))
-    if (!response.body) {
+    if (!response.body || !carriesBody(outcome.method, response.status)) {
+      // Whatever a backend sends after a 204 or 304 is not a body (RFC 9110 section 6.4.1): the client gets none.
+      response.body?.on('error', () => {}).resume()
       res.end()
       return
     }
-    pipeline(response.body, res, (error) => {
-      if (error && !controller.signal.aborted) {
-        const failure = classifyFailure(error, endpoint.id)
-        this.#telemetry.metrics.upstreamError(failure.endpointId, failure.kind)
-      }
+    // On the body itself, so that it is known before the pipeline closes the client's response and logs it.
+    response.body.once('error', (error) => {
+      if (controller.signal.aborted) return
+      const failure = classifyFailure(error, endpoint.id)
+      this.#telemetry.metrics.upstreamError(failure.endpointId, failure.kind)
+      // Logged as the 502 it would have been had the headers not been sent already, not as a client's 499.
+      outcome.code = errorCodeForFailure(failure.kind)
     })
+    pipeline(response.body, res, () => {})
   }
 
   /** The environment the request asked for, the listener's otherwise; undefined when the ask is invalid. */
@@ -229,7 +236,7 @@ export class RequestPipeline {
   }
 
   #finish(res: ServerResponse, outcome: Outcome): void {
-    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED
+    const status = res.writableFinished ? res.statusCode : outcome.code ? GATEWAY_ERRORS[outcome.code].status : CLIENT_CLOSED
     const durationMs = performance.now() - outcome.start
     const apiKey = outcome.api?.key ?? ''
     const template = outcome.resource?.route.uriTemplate ?? ''
@@ -249,6 +256,11 @@ export class RequestPipeline {
       upstreamMs: outcome.upstreamMs === undefined ? undefined : Math.round(outcome.upstreamMs * 1000) / 1000,
     })
   }
+}
+
+/** Whether a response to `method` with `status` has a body to pass on; HEAD's headers describe one never sent. */
+function carriesBody(method: string, status: number): boolean {
+  return method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200
 }
 
 function hasBody(req: IncomingMessage): boolean {
