@@ -287,6 +287,62 @@ apis:
     }
   })
 
+  test('a schema example that breaks its schema is replaced where it breaks it, the others kept; binary bodies are empty', async () => {
+    // A `$ref` with a sibling example (OpenAPI 3.1) that is no `date`, beside a pattern only the example satisfies.
+    const dir = await mkdtemp(join(tmpdir(), 'portico-openapi-'))
+    const file = join(dir, 'hours.yaml')
+    await writeFile(
+      file,
+      `openapi: 3.1.0
+info: { title: Hours, version: '1' }
+paths:
+  /hours:
+    get:
+      responses:
+        '200':
+          description: opening hours
+          content: { application/json: { schema: { type: array, items: { $ref: '#/components/schemas/Day' } } } }
+  /ticket:
+    get:
+      responses:
+        '200':
+          description: a ticket image
+          content: { image/png: { schema: { type: string, format: binary } } }
+components:
+  schemas:
+    Date: { type: string, format: date }
+    Day:
+      type: object
+      required: [date, opens]
+      properties:
+        date: { $ref: '#/components/schemas/Date', example: 02-02-2022 }
+        opens: { type: string, pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', example: '09:00' }
+`,
+    )
+    const hours = await startGateway(`
+apis:
+  - name: Hours
+    context: /hours
+    version: v1
+    lifecycle: PROTOTYPED
+    endpoints: { production: { type: prototype, openapi: "${file}" } }
+`)
+    try {
+      const day = await send(hours, '/hours/v1', { method: 'GET', path: '/hours', headers: {}, body: undefined })
+      assert.equal(day.status, 200)
+      const [first] = JSON.parse(day.text) as { date: string; opens: string }[]
+      assert.match(first!.date, /^\d{4}-\d{2}-\d{2}$/, 'the broken date example is replaced by a valid date')
+      assert.equal(first!.opens, '09:00', 'the valid example is kept (a sample without it would not match the pattern)')
+      const ticket = await send(hours, '/hours/v1', { method: 'GET', path: '/ticket', headers: {}, body: undefined })
+      assert.equal(ticket.status, 200)
+      assert.equal(ticket.headers['content-type'], 'image/png')
+      assert.equal(ticket.text, '')
+    } finally {
+      await hours.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   test('HEAD is answered from GET without a body', async () => {
     const base = bases.get('test/fixtures/openapi/petstore-3.0.yaml')!
     const response = await send(gateway, base, { method: 'HEAD', path: '/pets/1', headers: {}, body: undefined })

@@ -13,11 +13,16 @@ export function escapePointer(key: string): string {
   return key.replaceAll('~', '~0').replaceAll('/', '~1')
 }
 
+/** One pointer segment as the key it stands for: `~1pets~1{id}` becomes `/pets/{id}`. */
+export function unescapePointer(segment: string): string {
+  return segment.replaceAll('~1', '/').replaceAll('~0', '~')
+}
+
 /** The value at `pointer` in `document`, or undefined when the path leads nowhere. */
 export function nodeAt(document: unknown, pointer: string): unknown {
   let node = document
   for (const raw of pointer.split('/').slice(1)) {
-    const key = raw.replaceAll('~1', '/').replaceAll('~0', '~')
+    const key = unescapePointer(raw)
     if (node === null || typeof node !== 'object') return undefined
     node = (node as Record<string, unknown>)[key]
   }

@@ -3,7 +3,7 @@ import { sample } from 'openapi-sampler'
 import type { JSONSchema7 } from 'json-schema'
 import type { PrototypeResponse } from '../response.ts'
 import type { JsonObject, Located, OpenApiDocument } from './document.ts'
-import { escapePointer, nodeAt, schemaRef } from './json-pointer.ts'
+import { escapePointer, nodeAt, schemaRef, unescapePointer } from './json-pointer.ts'
 import { isJsonMediaType, mediaTypeOf, negotiateMediaType } from './media-type.ts'
 import type { Preferences } from './prefer.ts'
 
@@ -113,17 +113,26 @@ export class ResponseBuilder {
     return this.#document.resolve(example, pointer).node.value
   }
 
-  /** A sample of the schema at `pointer`; when the schema's own examples make it invalid, one without them. */
+  /**
+   * A sample of the schema at `pointer`. When the schema's own examples make it invalid, the values they broke
+   * are taken from a sample made without examples, keeping the examples that were fine; failing that, the
+   * sample without examples.
+   */
   #sample(pointer: string, mediaType: string): string {
     const document = this.#document
     const isXml = /[/+]xml$/.test(mediaTypeOf(mediaType))
     const generate = (from: JsonObject): unknown =>
       sample(nodeAt(from, pointer) as JSONSchema7, { skipWriteOnly: true, quiet: true, ...(isXml ? { format: 'xml' as const } : {}) }, from)
     if (isXml) return String(generate(document.document))
+    // A binary body (an image, a file) has no sample: the word "string" would pose as one.
+    const schema = document.resolve(nodeAt(document.document, pointer), pointer).node
+    if (schema.format === 'binary' || (schema.type === 'string' && schema.contentMediaType !== undefined)) return ''
     const first = generate(document.document)
     const validate: ValidateFunction = document.strictValidator.getSchema(schemaRef(pointer).$ref) ?? document.strictValidator.compile(schemaRef(pointer))
     if (validate(first)) return serialize(first, mediaType)
     const second = generate(document.documentWithoutExamples)
+    const repaired = replaceAt(structuredClone(first), second, (validate.errors ?? []).map((error) => error.instancePath))
+    if (validate(repaired)) return serialize(repaired, mediaType)
     return serialize(validate(second) ? second : first, mediaType)
   }
 
@@ -144,6 +153,20 @@ export class ResponseBuilder {
     }
     return headers
   }
+}
+
+/** `target` with the value at each of `pointers` taken from `source` (the whole of it for the root pointer). */
+function replaceAt(target: unknown, source: unknown, pointers: readonly string[]): unknown {
+  for (const pointer of pointers) {
+    if (pointer === '') return source
+    const at = pointer.lastIndexOf('/')
+    const parent = nodeAt(target, pointer.slice(0, at))
+    const replacement = nodeAt(source, pointer)
+    if (parent !== null && typeof parent === 'object' && replacement !== undefined) {
+      ;(parent as Record<string, unknown>)[unescapePointer(pointer.slice(at + 1))] = replacement
+    }
+  }
+  return target
 }
 
 function statusOf(key: string): number | undefined {
