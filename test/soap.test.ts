@@ -456,13 +456,19 @@ apis:
     assert.match(sent.body.toString(), /<c:a>19<\/c:a><c:b>23<\/c:b>/)
   })
 
-  test('REST to SOAP: values are XML-escaped, markup in JSON keys is refused, bad JSON is a 400', async () => {
+  test('REST to SOAP: values are XML-escaped, markup in JSON keys and deep nesting are refused, bad JSON is a 400', async () => {
     const escaped = await request(`${gateway.url}/rest/v1/add`, { method: 'POST', body: JSON.stringify({ a: '1</c:a><c:evil/>', b: 2 }) })
     await escaped.body.dump()
     assert.match(calc11.received.at(-1)!.body.toString(), /<c:a>1&lt;\/c:a&gt;&lt;c:evil\/&gt;<\/c:a>/)
     const markup = await request(`${gateway.url}/rest/v1/add`, { method: 'POST', body: JSON.stringify({ a: { 'x><evil': 1 }, b: 2 }) })
     assert.equal(markup.statusCode, 400)
     assert.match(((await markup.body.json()) as { message: string }).message, /cannot be an XML element name/)
+    // Nesting no operation takes would exhaust the stack building XML: a 400, never a failure of the backend.
+    const before = calc11.received.length
+    const deep = await request(`${gateway.url}/rest/v1/add`, { method: 'POST', body: `{"a":${'{"x":'.repeat(20_000)}1${'}'.repeat(20_000)},"b":2}` })
+    assert.equal(deep.statusCode, 400)
+    assert.match(((await deep.body.json()) as { message: string }).message, /nests deeper than 64 levels/)
+    assert.equal(calc11.received.length, before)
     const bad = await request(`${gateway.url}/rest/v1/add`, { method: 'POST', body: '{"a": 1,' })
     assert.equal(bad.statusCode, 400)
     assert.equal(((await bad.body.json()) as { code: string }).code, 'BAD_REQUEST')

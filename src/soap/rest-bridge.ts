@@ -61,7 +61,7 @@ export class RestToSoapEndpoint implements Endpoint {
     try {
       envelope = Buffer.from(this.#render(input, exchange))
     } catch (error) {
-      if (!(error instanceof BadElementName)) throw error
+      if (!(error instanceof UnmappableJson)) throw error
       return clientError(400, 'BAD_REQUEST', `The JSON request cannot become SOAP: ${error.message}`, exchange.requestId)
     }
     const headers = withoutHeaders(exchange.headers, REPLACED_HEADERS)
@@ -131,8 +131,8 @@ function lookup(scope: unknown, path: string): unknown {
   return value
 }
 
-/** A JSON key that cannot be an XML element name; refused so that no input can add markup of its own. */
-class BadElementName extends Error {}
+/** JSON that cannot become XML: a key that is no element name (so no input can add markup of its own), or too deep. */
+class UnmappableJson extends Error {}
 
 const XML_NAME = /^[A-Za-z_][A-Za-z0-9._-]*$/
 
@@ -143,12 +143,16 @@ function xmlValue(value: unknown): string {
   return valueBuilder.build(value) as string
 }
 
-function checkNames(value: unknown): void {
+/** Deeper JSON is refused: no SOAP operation takes it, and building its XML would exhaust the stack. */
+const MAX_DEPTH = 64
+
+function checkNames(value: unknown, depth = 0): void {
   if (typeof value !== 'object' || value === null) return
-  if (Array.isArray(value)) return value.forEach(checkNames)
+  if (depth >= MAX_DEPTH) throw new UnmappableJson(`it nests deeper than ${MAX_DEPTH} levels`)
+  if (Array.isArray(value)) return value.forEach((item) => checkNames(item, depth + 1))
   for (const [key, inner] of Object.entries(value)) {
-    if (!XML_NAME.test(key)) throw new BadElementName(`"${key}" cannot be an XML element name`)
-    checkNames(inner)
+    if (!XML_NAME.test(key)) throw new UnmappableJson(`"${key}" cannot be an XML element name`)
+    checkNames(inner, depth + 1)
   }
 }
 
