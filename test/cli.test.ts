@@ -81,7 +81,7 @@ describe('portico validate', () => {
     assert.match(result.stderr, /4 problem\(s\) in .*invalid\.yaml/)
   })
 
-  test('a YAML syntax error and a missing file are reported, not thrown', async () => {
+  test('a YAML syntax error, an alias bomb and a missing file are reported, not thrown', async () => {
     const file = join(dir, 'broken.yaml')
     await writeFile(file, 'apis:\n  - name: [unclosed\n')
     const broken = await runCli(['validate', file])
@@ -91,6 +91,14 @@ describe('portico validate', () => {
     const missing = await runCli(['validate', join(dir, 'nope.yaml')])
     assert.equal(missing.code, 1)
     assert.match(missing.stderr, /cannot read the file/)
+    // Aliases of aliases: nine to the sixth power strings from seven lines.
+    const bomb = join(dir, 'bomb.yaml')
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for (const [from, to] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g']]) levels.push(`${to}: &${to} [${Array(9).fill(`*${from}`).join(',')}]`)
+    await writeFile(bomb, `${levels.join('\n')}\napis: []\n`)
+    const expanded = await runCli(['validate', bomb])
+    assert.equal(expanded.code, 1)
+    assert.match(expanded.stderr, /^bomb\.yaml: .*more than 100 alias expansions/m)
   })
 
   test('an unknown command exits 2 with the usage', async () => {

@@ -54,7 +54,14 @@ export function parseConfig(text: string, file = 'config'): ConfigModel {
     const position = lineCounter.linePos(error.pos[0])
     throw new ConfigError([{ file: name, line: position.line, column: position.col, path: '', message: error.message.split('\n')[0]! }])
   }
-  const secrets = resolveSecrets(document.toJS({ maxAliasCount: 100 }) ?? {})
+  let data: unknown
+  try {
+    data = document.toJS({ maxAliasCount: 100 })
+  } catch (error) {
+    // The alias limit: aliases of aliases can make a small file expand to gigabytes (a "billion laughs").
+    throw new ConfigError([{ file: name, path: '', message: `${(error as Error).message} (more than 100 alias expansions)` }])
+  }
+  const secrets = resolveSecrets(data ?? {})
   if (secrets.problems.length > 0) {
     throw new ConfigError(
       secrets.problems.map((problem) => ({ file: name, ...locate(document, lineCounter, problem.path), path: formatPath(problem.path), message: problem.message })),
