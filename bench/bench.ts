@@ -3,11 +3,11 @@
 // which is steadier than requests per second on a shared machine, and the ratio of the two.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer, connect } from 'node:net'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startNginx } from './nginx.ts'
+import { freePort, waitForPort } from './net.ts'
 import { scenarios, type Scenario } from './scenarios.ts'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -147,31 +147,6 @@ function wrkScript(scenario: Scenario): string {
   for (const [name, value] of Object.entries(scenario.headers ?? {})) lines.push(`wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`)
   if (scenario.body !== undefined) lines.push(`wrk.body = ${JSON.stringify(scenario.body)}`)
   return lines.join('\n') + '\n'
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-async function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + 20_000
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1')
-      socket.once('connect', () => (socket.destroy(), resolve(true)))
-      socket.once('error', () => resolve(false))
-    })
-    if (open) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`nothing listened on 127.0.0.1:${port} within 20 s`)
 }
 
 function printTable(results: Array<Record<string, string | number>>): void {
