@@ -251,6 +251,31 @@ apis:
     assert.equal((await call('GET')).text, 'primary')
   })
 
+  test('a check that times out says so; a leaf both suspended and unhealthy comes back in one state change', async () => {
+    const [primary, backup] = await backends.start('primary', 'backup')
+    primary!.mode = 'fail-503'
+    const settings = 'failureStatuses: [503], suspendOnFailure: { initialDuration: 1h }, healthCheck: { path: /health, interval: 60ms, timeout: 100ms }'
+    gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, settings)}, ${leafYaml(backup!)}] }`))
+    const changes: StateChange[] = []
+    const listener = (message: unknown) => changes.push(message as StateChange)
+    subscribe('portico:endpoint:state', listener)
+    try {
+      primary!.stallHealthChecks = true
+      assert.equal((await call('GET')).text, 'backup')
+      await waitFor(() => leaf('primary').state === 'unhealthy', 2000, 'the stalled check to mark the primary unhealthy')
+      assert.equal((leaf('primary') as unknown as { healthCheck: { last: string } }).healthCheck.last, 'no answer within 100 ms')
+      primary!.mode = 'ok'
+      primary!.stallHealthChecks = false
+      await waitFor(() => leaf('primary').state === 'active', 2000, 'the primary back')
+    } finally {
+      unsubscribe('portico:endpoint:state', listener)
+    }
+    assert.deepEqual(
+      changes.map((change) => `${change.from}->${change.to}`),
+      ['active->suspended', 'suspended->unhealthy', 'unhealthy->active'],
+    )
+  })
+
   test('a POST whose bytes reached a backend that then failed is not sent again; a refused one is', async () => {
     const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'reset-after-body'

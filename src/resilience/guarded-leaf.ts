@@ -113,13 +113,13 @@ export class GuardedLeaf implements Endpoint {
     if (passed) {
       this.#passes++
       this.#fails = 0
-      if (!this.#healthy && this.#passes >= this.#thresholds.healthy) {
-        this.#healthy = true
-        this.#publish('unhealthy', this.#suspension.state, `health check passed ${this.#passes} time(s)`)
-      }
       // A passing check is proof enough: a leaf suspended by failed requests returns without a client trial.
       const back = this.#suspension.reset('a health check passed')
-      if (back && this.#healthy) this.#publish(back.from, back.to, back.reason)
+      if (!this.#healthy && this.#passes >= this.#thresholds.healthy) {
+        this.#healthy = true
+        // One change, to the state after the reset: never a passing "suspended" it did not spend time in.
+        this.#publish('unhealthy', this.#suspension.state, `health check passed ${this.#passes} time(s)`)
+      } else if (back && this.#healthy) this.#publish(back.from, back.to, back.reason)
       return
     }
     this.#fails++

@@ -67,8 +67,10 @@ export class HealthChecker {
       passed = response.statusCode < 400
       detail = `status ${response.statusCode}`
     } catch (error) {
-      const err = error as { code?: string; message?: string }
-      detail = err.code ?? err.message ?? String(error)
+      const err = error as { name?: string; code?: unknown; message?: string }
+      // The abort signal's TimeoutError carries a numeric DOMException code, which says nothing to a reader.
+      if (err.name === 'TimeoutError') detail = `no answer within ${this.#timeout} ms`
+      else detail = typeof err.code === 'string' ? err.code : (err.message ?? String(error))
     }
     if (this.#stopped) return
     this.#report(passed, detail)

@@ -24,6 +24,8 @@ export class SwitchableBackend {
   readonly name: string
   readonly log: Received[]
   mode: BackendMode = 'ok'
+  /** Health checks get no answer (until `release` or `stop`), as from a backend that hangs. */
+  stallHealthChecks = false
   healthy = true
   healthChecks = 0
   #backend: TestBackend | undefined
@@ -75,6 +77,7 @@ export class SwitchableBackend {
     const path = req.url!.split('?')[0]!
     if (path === '/health') {
       this.healthChecks++
+      if (this.stallHealthChecks) return void this.#stalled.push(res)
       res.writeHead(this.healthy ? 200 : 500)
       res.end()
       return
