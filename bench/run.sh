@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# `npm run bench`: installs what the benchmark drives (nginx as the backend, wrk as the load) if missing,
-# then runs bench/bench.ts. Usage: npm run bench [-- SCENARIO]
+# `npm run bench [-- SCENARIO]` runs bench/bench.ts; `npm run bench:failover` (this script with `failover`) runs
+# bench/failover.ts. Installs what they drive if missing: nginx (backend and reference), wrk (load) and, for the
+# failover run, HAProxy (reference).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+script=bench/bench.ts
+tools=(nginx wrk)
+if [ "${1:-}" = failover ]; then
+  shift
+  script=bench/failover.ts
+  tools+=(haproxy)
+fi
 missing=()
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
-command -v wrk >/dev/null || missing+=(wrk)
+for tool in "${tools[@]}"; do
+  command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
@@ -13,4 +22,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ -d node_modules ] || npm ci --no-fund --no-audit
 export PATH="$PWD/node_modules/.bin:/usr/sbin:$PATH"
-exec node bench/bench.ts "$@"
+exec node "$script" "$@"
