@@ -18,6 +18,7 @@ describe('proxying', () => {
   let backend: TestBackend
   let gateway: TestGateway
   let aborted = 0
+  let trickleClosed = 0
   let uploadDigest = ''
   let uploadBytes = 0
   const uploadProgress = () => uploadBytes
@@ -88,6 +89,17 @@ describe('proxying', () => {
             res.writeHead(200, { 'content-type': 'text/plain' })
             res.write('first,')
             setTimeout(() => res.end('second'), 20)
+            return
+          }
+          if (path === '/trickle') {
+            // Headers and a first chunk, then a chunk every 50 ms until the connection goes away.
+            res.writeHead(200, { 'content-type': 'text/plain' })
+            res.write('first,')
+            const timer = setInterval(() => res.write('more,'), 50)
+            res.on('close', () => {
+              clearInterval(timer)
+              trickleClosed++
+            })
             return
           }
           if (path === '/slow') {
@@ -216,6 +228,19 @@ apis:
     // Client, gateway and backend share this process: in flight they hold about 25 MB between them; holding
     // either body whole would keep 120 MB more alive.
     assert.ok(peak - baseline < size / 2, `live buffers grew by ${peak - baseline} bytes`)
+  })
+
+  test('a client that goes away in the middle of a streamed body releases the backend connection', async () => {
+    const before = trickleClosed
+    const response = await request(`${gateway.url}/p/v1/trickle`)
+    assert.equal(response.statusCode, 200)
+    for await (const chunk of response.body) {
+      assert.match(String(chunk), /^first,/)
+      break
+    }
+    response.body.destroy()
+    for (let i = 0; i < 50 && trickleClosed === before; i++) await sleep(20)
+    assert.equal(trickleClosed, before + 1, 'the backend saw its response closed')
   })
 
   test('a client that goes away cancels the backend request', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
-import { pipeline } from 'node:stream'
+import type { Readable } from 'node:stream'
 import { servesLiveTraffic } from '../config/lifecycle.ts'
 import type { Environment, ListenerConfig } from '../config/schema.ts'
 import { EndpointError, type Endpoint, type Exchange } from '../endpoints/endpoint.ts'
@@ -208,7 +208,7 @@ export class RequestPipeline {
       // Logged as the 502 it would have been had the headers not been sent already, not as a client's 499.
       outcome.code = errorCodeForFailure(failure.kind)
     })
-    pipeline(response.body, res, () => {})
+    relay(response.body, res)
   }
 
   /** The environment the request asked for, the listener's otherwise; undefined when the ask is invalid. */
@@ -256,6 +256,20 @@ export class RequestPipeline {
       upstreamMs: outcome.upstreamMs === undefined ? undefined : Math.round(outcome.upstreamMs * 1000) / 1000,
     })
   }
+}
+
+/**
+ * Streams the backend's body to the client with backpressure; a broken body cuts the client's connection, and a
+ * client that leaves releases the body. What stream.pipeline does here, without the AbortController it aborts on
+ * every finish: that abort builds a DOMException with a stack trace, 8 % of the gateway's CPU on small GETs.
+ */
+function relay(body: Readable, res: ServerResponse): void {
+  body.once('error', () => res.destroy())
+  res.once('error', () => body.destroy())
+  res.once('close', () => {
+    if (!body.readableEnded) body.destroy()
+  })
+  body.pipe(res)
 }
 
 /** Whether a response to `method` with `status` has a body to pass on; HEAD's headers describe one never sent. */
