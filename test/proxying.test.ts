@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { createHash } from 'node:crypto'
@@ -252,5 +254,68 @@ apis:
     await pending
     for (let i = 0; i < 50 && aborted === before; i++) await sleep(20)
     assert.equal(aborted, before + 1)
+  })
+})
+
+describe('small request bodies are read first, larger ones streamed (limits.inMemoryBodyBytes)', () => {
+  let backend: TestBackend
+  let gateway: TestGateway
+
+  before(async () => {
+    // Sees each request as soon as its headers arrive, then answers with the length of the body it read.
+    backend = await startBackend(
+      (req, res) => {
+        let length = 0
+        req.on('data', (chunk: Buffer) => (length += chunk.length))
+        req.on('end', () => res.end(String(length)))
+      },
+      { streaming: true },
+    )
+    gateway = await startGateway(`
+limits: { inMemoryBodyBytes: 1024 }
+apis:
+  - name: upload
+    context: /u
+    version: v1
+    endpoints:
+      production: { type: http, url: "${backend.url}" }
+`)
+  })
+  after(async () => {
+    await gateway.close()
+    await backend.close()
+  })
+
+  /** Sends the headers and the first half of a body, checks what the backend saw meanwhile, then the rest. */
+  async function halfThenRest(length: number, whileHalf: () => Promise<void>): Promise<string> {
+    const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1')
+    await once(socket, 'connect')
+    let answer = ''
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()))
+    const half = Math.floor(length / 2)
+    socket.write(`POST /u/v1/in HTTP/1.1\r\nhost: x\r\ncontent-length: ${length}\r\nconnection: close\r\n\r\n${'a'.repeat(half)}`)
+    await whileHalf()
+    socket.write('b'.repeat(length - half))
+    await once(socket, 'close')
+    return answer
+  }
+
+  test('a body within the limit reaches the backend only once complete, in one piece', async () => {
+    const before = backend.requests.length
+    const answer = await halfThenRest(1000, async () => {
+      await sleep(300)
+      assert.equal(backend.requests.length, before, 'the backend was not called before the body was complete')
+    })
+    assert.match(answer, /^HTTP\/1\.1 200 /)
+    assert.match(answer, /\r\n\r\n1000$/)
+  })
+
+  test('a larger body is streamed: the backend sees the request before the client finished sending it', async () => {
+    const before = backend.requests.length
+    const answer = await halfThenRest(5000, async () => {
+      for (let i = 0; i < 100 && backend.requests.length === before; i++) await sleep(20)
+      assert.equal(backend.requests.length, before + 1, 'the backend had the request while the body was still coming')
+    })
+    assert.match(answer, /\r\n\r\n5000$/)
   })
 })

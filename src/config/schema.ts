@@ -53,6 +53,11 @@ const Limits = z.strictObject({
   keepAliveTimeout: Duration.default(5_000),
   /** On shutdown, how long requests in flight may take to finish before their connections are cut. */
   shutdownTimeout: Duration.default(30_000),
+  /**
+   * A request body with a Content-Length up to this many bytes is read before the backend is called and sent in
+   * one piece; larger and chunked bodies are streamed. 0 streams every body.
+   */
+  inMemoryBodyBytes: z.number().int().min(0).max(16_777_216).default(65_536),
   ...MediationLimits,
 })
 

@@ -54,18 +54,15 @@ export class Mediation {
     let payload: Payload | undefined
     if (sequence.readsPayload) {
       const body = exchange.body
-      if (body === null) payload = new Payload(Buffer.alloc(0))
-      else if (Buffer.isBuffer(body)) payload = new Payload(body)
-      else {
-        try {
-          const bytes = await readBody(body, options.bodyLimit, { declaredLength: declaredLength(exchange.headers) })
-          exchange.body = bytes
-          payload = new Payload(bytes)
-        } catch (error) {
-          if (!(error instanceof BodyTooLarge)) return { error: 'BAD_REQUEST', message: `The request body could not be read: ${(error as Error).message}`, headers: [] }
-          // The rest of the body stays unread, so the connection cannot carry another request.
-          return { error: 'PAYLOAD_TOO_LARGE', message: `The request body is too large for this API's mediation: ${error.message}`, headers: ['connection', 'close'] }
-        }
+      // Also for a body the gateway already holds (a small one, read before routing): the limit is this API's.
+      try {
+        const bytes = await readBody(body, options.bodyLimit, { declaredLength: declaredLength(exchange.headers) })
+        if (body !== null) exchange.body = bytes
+        payload = new Payload(bytes)
+      } catch (error) {
+        if (!(error instanceof BodyTooLarge)) return { error: 'BAD_REQUEST', message: `The request body could not be read: ${(error as Error).message}`, headers: [] }
+        // The rest of a streamed body stays unread, so the connection cannot carry another request.
+        return { error: 'PAYLOAD_TOO_LARGE', message: `The request body is too large for this API's mediation: ${error.message}`, headers: Buffer.isBuffer(body) ? [] : ['connection', 'close'] }
       }
     }
     const context = new MediationContext(exchange, undefined, payload, options.logger)
