@@ -45,6 +45,13 @@ ${shopAndGone(backend.url)}`)
     await ok.body.text()
     const failed = await request(`${gateway.url}/gone/v1/x`)
     await failed.body.text()
+    // A quiet gateway still writes its lines within about a second, without waiting for a full batch or exit.
+    let written = ''
+    for (let i = 0; i < 60 && !written.includes('log-test-0001'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      written = await readFile(join(dir, 'access.log'), 'utf8').catch(() => '')
+    }
+    assert.match(written, /log-test-0001/, 'the line was written while the gateway kept running')
     await gateway.close()
     const lines = (await readFile(join(dir, 'access.log'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line))
     const entry = lines.find((line) => line.requestId === 'log-test-0001')
