@@ -2,7 +2,7 @@
 import cluster from 'node:cluster'
 import { readFile, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
-import { dirname } from 'node:path'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from './config/load.ts'
 import { watchConfig } from './config/watch.ts'
@@ -91,9 +91,11 @@ async function importOpenApiCommand(args: string[]): Promise<number> {
     console.error(USAGE)
     return 2
   }
+  // The written config names the document, and paths in a config are relative to its own directory.
+  const document = values.output !== undefined && !isAbsolute(file) && resolve(dirname(values.output)) !== process.cwd() ? resolve(file) : file
   let yaml: string
   try {
-    yaml = await importOpenApi(file, values.context === undefined ? {} : { context: values.context })
+    yaml = await importOpenApi(document, values.context === undefined ? {} : { context: values.context })
   } catch (error) {
     console.error(`cannot import ${file}: ${(error as Error).message}`)
     return 1

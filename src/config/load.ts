@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises'
-import { basename } from 'node:path'
+import { basename, dirname } from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { Endpoint } from './endpoint-schema.ts'
 import { formatPath } from './path.ts'
+import { resolveRelativePaths } from './relative-paths.ts'
 import { Config, type ConfigModel } from './schema.ts'
 import { redactSecrets, resolveSecrets } from './secrets.ts'
 
@@ -43,7 +44,10 @@ export async function loadConfigFile(file: string): Promise<ConfigModel> {
   return parseConfig(text, file)
 }
 
-/** Parses YAML (or JSON, which is YAML) and validates it; every problem is reported at once. */
+/**
+ * Parses YAML (or JSON, which is YAML) and validates it; every problem is reported at once. File paths in it are
+ * relative to `file`'s directory.
+ */
 export function parseConfig(text: string, file = 'config'): ConfigModel {
   const name = basename(file)
   const lineCounter = new LineCounter()
@@ -67,7 +71,7 @@ export function parseConfig(text: string, file = 'config'): ConfigModel {
       secrets.problems.map((problem) => ({ file: name, ...locate(document, lineCounter, problem.path), path: formatPath(problem.path), message: problem.message })),
     )
   }
-  const result = Config.safeParse(secrets.data)
+  const result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
   if (result.success) return result.data
   throw new ConfigError(
     result.error.issues.map((issue) => {
