@@ -39,6 +39,16 @@ apis:
     version: v1
     endpoints:
       production: { type: http, url: "https://backend.test/api", security: { tls: { ca: pki/ca.pem } } }
+      sandbox:
+        type: http
+        url: https://backend.test/api
+        security:
+          auth: { type: oauth2, tokenUrl: "https://idp.test/token", clientId: gateway, clientSecret: s, tls: { ca: pki/ca.pem } }
+  - name: Basic
+    context: /basic
+    version: v1
+    endpoints:
+      production: { type: http, url: "http://127.0.0.1:9/api", security: { auth: { type: basic, username: u, password: p } } }
 `
 
   before(async () => {
@@ -64,6 +74,8 @@ apis:
     assert.equal((menu!.resources as Array<{ responses: Array<{ file: string }> }>)[0]!.responses[0]!.file, join(dir, 'data/menu.json'))
     assert.equal(calculator!.wsdl, join(dir, 'wsdl/calculator.wsdl'))
     assert.match((secure!.security as { tls: { ca: string } }).tls.ca, /^-----BEGIN CERTIFICATE-----/)
+    const tokenEndpoint = model.apis[2]!.endpoints.sandbox as { security: { auth: { tls: { ca: string } } } }
+    assert.match(tokenEndpoint.security.auth.tls.ca, /^-----BEGIN CERTIFICATE-----/)
   })
 
   test('portico validate finds them from another directory, and a missing one is named where it was looked for', async () => {

@@ -9,7 +9,8 @@ import { isAbsolute, join } from 'node:path'
  *
  * The fields are listed here rather than marked in the schemas because a schema knows no file location; they are:
  * `accessLog.path`, a `wsdl` endpoint's `wsdl` (unless a URL), a `prototype` endpoint's `openapi` and its
- * responses' `file`, and any leaf's `security.tls` `ca`, `cert` and `key` (unless PEM text).
+ * responses' `file`, and the `ca`, `cert` and `key` (unless PEM text) of any leaf's `security.tls` and of its OAuth2
+ * token endpoint's `security.auth.tls`.
  */
 export function resolveRelativePaths(data: unknown, configDirectory: string): unknown {
   if (configDirectory === '.' || configDirectory === '' || !isRecord(data)) return data
@@ -46,13 +47,22 @@ function resolveEndpoint(endpoint: unknown, place: (value: unknown) => unknown):
       )
     }
   }
-  if (isRecord(copy.security) && isRecord(copy.security.tls)) {
-    const tls = { ...copy.security.tls }
-    for (const field of ['ca', 'cert', 'key']) {
-      const value = tls[field]
-      if (typeof value === 'string' && !value.trimStart().startsWith('-----BEGIN')) tls[field] = place(value)
-    }
-    copy.security = { ...copy.security, tls }
+  if (isRecord(copy.security)) {
+    const security = { ...copy.security }
+    if ('tls' in security) security.tls = resolveTls(security.tls, place)
+    if (isRecord(security.auth) && 'tls' in security.auth) security.auth = { ...security.auth, tls: resolveTls(security.auth.tls, place) }
+    copy.security = security
+  }
+  return copy
+}
+
+/** `ca`, `cert` and `key` hold PEM text or the path of a PEM file. */
+function resolveTls(tls: unknown, place: (value: unknown) => unknown): unknown {
+  if (!isRecord(tls)) return tls
+  const copy = { ...tls }
+  for (const field of ['ca', 'cert', 'key']) {
+    const value = copy[field]
+    if (typeof value === 'string' && !value.trimStart().startsWith('-----BEGIN')) copy[field] = place(value)
   }
   return copy
 }
