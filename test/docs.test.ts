@@ -143,6 +143,18 @@ describe('examples: each config runs against its stand-in backends (npm run exam
           assert.equal(response.statusCode, sample.status, `${name}: ${sample.path}: ${body}`)
           assert.ok(body.includes(sample.contains), `${name}: ${sample.path}: "${sample.contains}" not in ${body}`)
         }
+        // README's quick start tries `npm start` (this example) with curl: each of those lines answers too.
+        if (name === 'portico') {
+          const lines = readmeCurlLines()
+          assert.ok(lines.length >= 3, 'no curl lines found in README.md')
+          for (const line of lines) {
+            const url = line.match(/localhost:\d+\/\S*/)![0]
+            const headers = Object.fromEntries([...line.matchAll(/-H '([^:]+): ([^']*)'/g)].map(([, header, value]) => [header!, value!]))
+            const response = await request(`http://${url.replace('localhost', '127.0.0.1')}`, { headers })
+            await response.body.dump()
+            assert.equal(response.statusCode, 200, `README.md: "${line}"`)
+          }
+        }
       } finally {
         runner.kill('SIGTERM')
         await exited
@@ -150,6 +162,11 @@ describe('examples: each config runs against its stand-in backends (npm run exam
     })
   }
 })
+
+function readmeCurlLines(): string[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  return [...readme.matchAll(/^curl [^#\n]*/gm)].map(([line]) => line.trim())
+}
 
 async function waitFor(done: () => boolean, failure: () => string, gone: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
