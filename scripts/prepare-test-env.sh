@@ -101,13 +101,14 @@ for entry in "${services[@]}"; do
     fi
   fi
   if [ -z "$problem" ]; then
-    echo "prepare-test-env: starting $name on 127.0.0.1:$port" >&2
     if start_service "$name" >/dev/null 2>&1; then
       for _ in 1 2 3 4 5 6 7 8 9 10; do
         reachable "$port" "$name" && break
         sleep 0.5
       done
-      reachable "$port" "$name" || problem="it did not start"
+      if reachable "$port" "$name"; then echo "prepare-test-env: started $name on 127.0.0.1:$port" >&2
+      else problem="it did not start"
+      fi
     else
       problem="it could not be started by $(id -un)"
     fi
