@@ -21,7 +21,7 @@ export interface Apache {
   close(): Promise<void>
 }
 
-/** Whether Apache httpd (Debian's apache2) and its auth modules are installed; `.ci/run` installs them. */
+/** Whether Apache httpd (Debian's apache2) and its auth modules are installed; `npm test` installs them first (scripts/prepare-test-env.sh). */
 export function apacheAvailable(): boolean {
   return existsSync(APACHE) && modulesDir() !== undefined
 }
