@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { describe, test } from 'node:test'
-import { chooseDigestChallenge, digestAuthorization, DigestSession, parseDigestChallenge, type DigestChallenge } from '../src/security/digest.ts'
+import { chooseDigestChallenge, chooseQop, digestAuthorization, DigestNonces, DigestSession, parseDigestChallenge, type DigestChallenge } from '../src/security/digest.ts'
 import { parseChallenges } from '../src/security/challenges.ts'
 
 /** The parameters of a header value such as `Digest a="b", c=d`, for comparing headers. */
@@ -107,6 +107,31 @@ describe('digest computations', () => {
     assert.equal(chosen?.algorithm, 'SHA-256')
     assert.equal(chosen?.nonce, 'b')
     assert.equal(chooseDigestChallenge(parseChallenges('Basic realm="r"')), undefined)
+  })
+
+  test('an empty qop (qop="", as http-auth words a no-qop challenge) is RFC 2069; an unknown qop cannot be answered', () => {
+    const challenge = chooseDigestChallenge(parseChallenges('Digest realm="r", qop="", nonce="n", algorithm="MD5", stale="false"'))
+    assert.deepEqual(challenge?.qop, [])
+    assert.equal(chooseQop(challenge!), undefined)
+    assert.equal(parseDigestChallenge({ realm: 'r', nonce: 'n', qop: 'auth-conf' }), undefined)
+  })
+
+  test('nonces serve one request at a time; an answered one is reused, a failed one dropped, an unsent count withdrawn', () => {
+    const nonces = new DigestNonces({ username: 'u', password: 'p' }, false)
+    const one = nonces.acquire()
+    one.accept(parseDigestChallenge({ realm: 'r', nonce: 'one', qop: 'auth' })!)
+    const two = nonces.acquire()
+    assert.notEqual(two, one, 'a nonce in use is not handed out again')
+    assert.equal(params(one.authorize(request)!.header).nc, '00000001')
+    nonces.release(one, 'accepted')
+    nonces.release(two, 'failed')
+    assert.equal(nonces.acquire(), one)
+    assert.equal(params(one.authorize(request)!.header).nc, '00000002')
+    nonces.release(one, 'unsent')
+    assert.equal(nonces.acquire(), one)
+    assert.equal(params(one.authorize(request)!.header).nc, '00000002', 'the count never sent is taken again')
+    const shared = new DigestNonces({ username: 'u', password: 'p' }, true)
+    assert.equal(shared.acquire(), shared.acquire())
   })
 
   test('a session counts nonce uses across requests and restarts the count for a new nonce', () => {
