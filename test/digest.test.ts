@@ -118,20 +118,23 @@ describe('digest computations', () => {
 
   test('nonces serve one request at a time; an answered one is reused, a failed one dropped, an unsent count withdrawn', () => {
     const nonces = new DigestNonces({ username: 'u', password: 'p' }, false)
-    const one = nonces.acquire()
+    const one = nonces.acquire(true)
     one.accept(parseDigestChallenge({ realm: 'r', nonce: 'one', qop: 'auth' })!)
-    const two = nonces.acquire()
+    const two = nonces.acquire(true)
     assert.notEqual(two, one, 'a nonce in use is not handed out again')
     assert.equal(params(one.authorize(request)!.header).nc, '00000001')
-    nonces.release(one, 'accepted')
-    nonces.release(two, 'failed')
-    assert.equal(nonces.acquire(), one)
-    assert.equal(params(one.authorize(request)!.header).nc, '00000002')
-    nonces.release(one, 'unsent')
-    assert.equal(nonces.acquire(), one)
+    nonces.release(one, 'accepted', 1)
+    nonces.release(two, 'failed', undefined)
+    assert.equal(nonces.acquire(true), one)
+    const unsent = one.authorize(request)!
+    assert.equal(params(unsent.header).nc, '00000002')
+    nonces.release(one, 'unsent', unsent.nc)
+    assert.equal(nonces.acquire(true), one)
     assert.equal(params(one.authorize(request)!.header).nc, '00000002', 'the count never sent is taken again')
+    assert.equal(nonces.acquire(false), one, 'a body that cannot be sent twice shares a known nonce rather than face a challenge')
+    assert.notEqual(nonces.acquire(true), one)
     const shared = new DigestNonces({ username: 'u', password: 'p' }, true)
-    assert.equal(shared.acquire(), shared.acquire())
+    assert.equal(shared.acquire(true), shared.acquire(true))
   })
 
   test('a session counts nonce uses across requests and restarts the count for a new nonce', () => {

@@ -11,8 +11,9 @@ export interface Attempt {
   readonly basis: string | undefined
   /** Whether the header was made before this exchange saw a challenge (a Digest nonce from an earlier exchange). */
   readonly preemptive: boolean
-  /** The Digest nonce this exchange holds until it is settled. */
+  /** The Digest nonce this exchange holds until it is settled, and the count the header took. */
   readonly session?: DigestSession | undefined
+  readonly nc?: number | undefined
 }
 
 /**
@@ -87,9 +88,9 @@ class DigestAuthenticator implements Authenticator {
   }
 
   async first(request: DigestRequest): Promise<Attempt> {
-    const session = this.#nonces.acquire()
+    const session = this.#nonces.acquire(request.body !== undefined)
     const authorized = session.authorize(request)
-    return { header: authorized?.header, basis: authorized?.nonce, preemptive: authorized !== undefined, session }
+    return { header: authorized?.header, basis: authorized?.nonce, preemptive: authorized !== undefined, session, nc: authorized?.nc }
   }
 
   async next(wwwAuthenticate: string | string[] | undefined, attempt: Attempt, request: DigestRequest): Promise<Verdict> {
@@ -108,12 +109,12 @@ class DigestAuthenticator implements Authenticator {
     session.accept(challenge)
     const authorized = session.authorize(request)
     if (!authorized) return { refused: 'its Digest challenge asks for qop=auth-int, which needs a request body held in memory' }
-    return { header: authorized.header, basis: authorized.nonce, preemptive: false, session }
+    return { header: authorized.header, basis: authorized.nonce, preemptive: false, session, nc: authorized.nc }
   }
 
   settle(attempt: Attempt, outcome: Outcome): void {
     if (outcome === 'accepted') this.#accepted++
-    this.#nonces.release(attempt.session!, outcome)
+    this.#nonces.release(attempt.session!, outcome, attempt.nc)
   }
 
   /**

@@ -175,18 +175,21 @@ export class DigestSession {
    * The header for `request` under the current challenge (sent pre-emptively once a nonce is known), or
    * undefined with no challenge yet or when the challenge needs a body that is not in memory.
    */
-  authorize(request: DigestRequest): { header: string; nonce: string } | undefined {
+  authorize(request: DigestRequest): { header: string; nonce: string; nc: number } | undefined {
     const challenge = this.#challenge
     if (!challenge) return undefined
     if (chooseQop(challenge) === 'auth-int' && request.body === undefined) return undefined
     this.#nc++
     const cnonce = randomBytes(16).toString('base64url')
-    return { header: digestAuthorization({ challenge, credentials: this.#credentials, request, nc: this.#nc, cnonce }), nonce: challenge.nonce }
+    return { header: digestAuthorization({ challenge, credentials: this.#credentials, request, nc: this.#nc, cnonce }), nonce: challenge.nonce, nc: this.#nc }
   }
 
-  /** The last count taken was never sent: the next request takes it again, so the server sees no gap. */
-  withdraw(): void {
-    if (this.#nc > 0) this.#nc--
+  /**
+   * Count `nc` was taken but never sent: when no later count was taken, the next request takes it again, so the
+   * server sees no gap.
+   */
+  withdraw(nc: number): void {
+    if (this.#nc === nc) this.#nc--
   }
 }
 
@@ -217,9 +220,14 @@ export class DigestNonces {
     return (this.#shared ?? this.#idle.at(-1) ?? this.#inFlight.keys().next().value)?.challenge
   }
 
-  /** A nonce for one request: an idle one (the most recently used, likeliest still fresh), or a new, empty one. */
-  acquire(): DigestSession {
-    const session = this.#shared ?? this.#idle.pop() ?? new DigestSession(this.#credentials)
+  /**
+   * A nonce for one request: an idle one (the most recently used, likeliest still fresh), or else a new, empty
+   * one, which costs a challenge. A request whose body cannot be sent twice cannot survive a challenge, so it
+   * rather shares a nonce in use than take an empty one.
+   */
+  acquire(canReplay: boolean): DigestSession {
+    const busy = canReplay ? undefined : [...this.#inFlight.keys()].findLast((session) => session.challenge !== undefined)
+    const session = this.#shared ?? this.#idle.pop() ?? busy ?? new DigestSession(this.#credentials)
     this.#inFlight.set(session, (this.#inFlight.get(session) ?? 0) + 1)
     return session
   }
@@ -233,12 +241,12 @@ export class DigestNonces {
    * Gives the nonce back after its request. A request that failed on the way may or may not have reached the
    * server, so its nonce is dropped: a count the server did not see would break the order it checks.
    */
-  release(session: DigestSession, outcome: 'accepted' | 'refused' | 'unsent' | 'failed'): void {
+  release(session: DigestSession, outcome: 'accepted' | 'refused' | 'unsent' | 'failed', nc: number | undefined): void {
     const left = (this.#inFlight.get(session) ?? 1) - 1
     if (left > 0) this.#inFlight.set(session, left)
     else this.#inFlight.delete(session)
-    if (session === this.#shared) return
-    if (outcome === 'unsent') session.withdraw()
+    if (outcome === 'unsent' && nc !== undefined) session.withdraw(nc)
+    if (session === this.#shared || left > 0) return
     if (outcome !== 'failed' && session.challenge) this.#idle.push(session)
   }
 }
