@@ -16,6 +16,11 @@ const DigestAuth = z.strictObject({
   type: z.literal('digest'),
   username: Username,
   password: z.string(),
+  /**
+   * Let concurrent requests share one nonce, each with its own count: no challenge per concurrent request, but
+   * only for servers that take counts in any order (not Apache httpd with AuthDigestNcCheck On, nor http-auth).
+   */
+  sharedNonce: z.boolean().default(false),
 })
 
 /** PEM text itself (for example from `${env:...}`), or the path of a file that holds it. */

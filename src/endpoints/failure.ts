@@ -1,4 +1,5 @@
 import { EndpointError, type FailureKind } from './endpoint.ts'
+import { problemText } from './problem.ts'
 
 const BY_CODE: Record<string, FailureKind> = {
   ECONNREFUSED: 'connect-refused',
@@ -34,6 +35,6 @@ export function classifyFailure(error: unknown, endpointId: string): EndpointErr
   if (!kind && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code.startsWith('UNABLE_TO'))) kind = 'tls'
   if (!kind && code.startsWith('HPE_')) kind = 'protocol'
   kind ??= 'protocol'
-  const detail = err?.message ? `${code ? `${code}: ` : ''}${err.message}` : String(error)
+  const detail = `${code ? `${code}: ` : ''}${problemText(error)}`
   return new EndpointError(kind, endpointId, `${endpointId}: ${detail}`, { cause: error })
 }

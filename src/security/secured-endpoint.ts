@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { BackendSecurityConfig } from '../config/security-schema.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../endpoints/endpoint.ts'
-import { createAuthenticator, type Authenticator } from './authenticators.ts'
+import { createAuthenticator, type Authenticator, type Outcome } from './authenticators.ts'
 import type { DigestRequest } from './digest.ts'
 import { TokenError } from './oauth2.ts'
 import { ReplayableBody } from '../resilience/replay.ts'
@@ -44,23 +44,34 @@ export class SecuredEndpoint implements Endpoint {
     const buffered = body === null || Buffer.isBuffer(body)
     let request: DigestRequest = { method: exchange.method, uri: this.targetPath(exchange), body: buffered ? body : undefined }
     let attempt = await this.#credentials(() => this.#auth.first(request))
-    for (let count = 1; ; count++) {
-      // A copy, so that a group retrying elsewhere never sees this backend's credentials.
-      const response = await this.#inner.send(
-        { ...exchange, headers: attempt.header ? [...headers, 'authorization', attempt.header] : headers, body },
-        signal,
-      )
-      if (response.status !== 401) return response
-      response.body?.resume()
-      // A WSDL endpoint knows its service's path only once it has loaded the WSDL, i.e. after the first send.
-      request = { ...request, uri: this.targetPath(exchange) }
-      const verdict = await this.#credentials(() => this.#auth.next(response.headers['www-authenticate'], attempt, request))
-      if ('refused' in verdict) throw this.#refusal(verdict.refused)
-      if (!buffered) {
-        throw this.#refusal(`its 401 asks for the request again, but the body was larger than security.replayLimit (${this.#replayLimit} bytes) and was sent once only`)
+    let outcome: Outcome = 'failed'
+    try {
+      for (let count = 1; ; count++) {
+        outcome = 'failed'
+        // A copy, so that a group retrying elsewhere never sees this backend's credentials.
+        const response = await this.#inner.send(
+          { ...exchange, headers: attempt.header ? [...headers, 'authorization', attempt.header] : headers, body },
+          signal,
+        )
+        if (response.status !== 401) {
+          outcome = 'accepted'
+          return response
+        }
+        outcome = 'refused'
+        response.body?.resume()
+        // A WSDL endpoint knows its service's path only once it has loaded the WSDL, i.e. after the first send.
+        request = { ...request, uri: this.targetPath(exchange) }
+        const verdict = await this.#credentials(() => this.#auth.next(response.headers['www-authenticate'], attempt, request))
+        if ('refused' in verdict) throw this.#refusal(verdict.refused)
+        attempt = verdict
+        outcome = 'unsent'
+        if (!buffered) {
+          throw this.#refusal(`its 401 asks for the request again, but the body was larger than security.replayLimit (${this.#replayLimit} bytes) and was sent once only`)
+        }
+        if (count >= MAX_ATTEMPTS) throw this.#refusal(`it still answered 401 after ${count} attempts`)
       }
-      if (count >= MAX_ATTEMPTS) throw this.#refusal(`it still answered 401 after ${count} attempts`)
-      attempt = verdict
+    } finally {
+      this.#auth.settle?.(attempt, outcome)
     }
   }
 
