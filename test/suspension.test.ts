@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { matchesErrorCodes, WSO2_ERROR_CODES } from '../src/resilience/error-codes.ts'
+import { matchesErrorCodes, WSO2_ERROR_CODES } from '../src/core/error-codes.ts'
 import { Suspension } from '../src/resilience/suspension.ts'
 
 const policy = (mark: Partial<{ errorCodes: (number | string)[]; retriesBeforeSuspension: number; retryDelay: number }> = {}, suspend: Partial<{ errorCodes: (number | string)[]; initialDuration: number; progressionFactor: number; maximumDuration: number }> = {}) => ({

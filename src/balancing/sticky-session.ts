@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { SessionConfig } from '../config/group-schema.ts'
-import type { BackendResponse, Exchange } from '../endpoints/endpoint.ts'
+import type { BackendResponse, Exchange } from '../core/endpoint.ts'
 import { soapSessionId } from '../soap/session.ts'
 
 const DEFAULT_COOKIE = 'PORTICO_STICKY'

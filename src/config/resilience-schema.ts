@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { FAILURE_KINDS, KNOWN_WSO2_CODES } from '../resilience/error-codes.ts'
+import { FAILURE_KINDS, KNOWN_WSO2_CODES } from '../core/error-codes.ts'
 import { Duration } from './duration.ts'
 
 /** A WSO2 error code (101503, 101504, ..., -1 for any) or a failure kind (`connect-refused`, `status`, ...). */

@@ -5,7 +5,7 @@ import { LIFECYCLE_STATES } from './lifecycle.ts'
 import { SoapApi } from './soap-schema.ts'
 import { endpointNodes, leafIssues } from './endpoint-tree.ts'
 import { formatPath } from './path.ts'
-import { templateVariables } from '../gateway/uri-template.ts'
+import { templateVariables } from '../core/uri-template.ts'
 import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 import { checkPrototypeResources } from '../prototype/config.ts'
 

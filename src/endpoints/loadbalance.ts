@@ -8,7 +8,7 @@ import { StickySessions } from '../balancing/sticky-session.ts'
 import { WeightedRoundRobin } from '../balancing/weighted-round-robin.ts'
 import { sendInTurn, type AttemptLimits } from '../resilience/attempts.ts'
 import { ReplayableBody } from '../resilience/replay.ts'
-import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from './endpoint.ts'
+import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from '../core/endpoint.ts'
 
 function createPolicy(config: LoadBalanceEndpointConfig, count: number): BalancingPolicy {
   switch (config.algorithm) {

@@ -1,11 +1,11 @@
 import type { LifecycleState } from '../config/lifecycle.ts'
 import { HTTP_METHODS, type ApiConfig, type Environment, type ResourceConfig } from '../config/schema.ts'
-import type { Endpoint, Exchange, ExchangeRoute } from '../endpoints/endpoint.ts'
+import type { Endpoint, Exchange, ExchangeRoute } from '../core/endpoint.ts'
 import { envelopeCheck } from '../soap/envelope-check.ts'
 import { soapFaultFormatter } from '../soap/fault.ts'
-import type { ErrorFormatter, GatewayErrorCode } from './errors.ts'
+import type { ErrorFormatter, GatewayErrorCode } from '../core/errors.ts'
 import { Mediation } from '../mediation/run.ts'
-import { ResourceTemplate, type UriVariables } from './uri-template.ts'
+import { ResourceTemplate, type UriVariables } from '../core/uri-template.ts'
 
 /** A resource ready to serve: its template, methods, endpoints per environment and metric handles. */
 export class CompiledResource {

@@ -1,7 +1,7 @@
 import type { EndpointConfig } from '../config/endpoint-schema.ts'
 import { childEndpoints } from '../config/group-schema.ts'
 import { apiBasePaths, ENVIRONMENTS, type ConfigModel, type Environment } from '../config/schema.ts'
-import type { Endpoint } from '../endpoints/endpoint.ts'
+import type { Endpoint } from '../core/endpoint.ts'
 import { createEndpoint } from '../endpoints/factory.ts'
 import { CompiledApi, CompiledResource } from './api.ts'
 import { Router } from './router.ts'

@@ -1,13 +1,13 @@
 import { Readable } from 'node:stream'
 import type { ApiConfig, ResourceConfig } from '../config/schema.ts'
-import type { BackendResponse, Exchange } from '../endpoints/endpoint.ts'
-import type { GatewayErrorCode } from '../gateway/errors.ts'
+import type { BackendResponse, Exchange } from '../core/endpoint.ts'
+import type { GatewayErrorCode } from '../core/errors.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import { compileSequence, type CompiledSequence } from './compile.ts'
 import { MediationContext, type Reply } from './context.ts'
-import { BodyTooLarge, readBody } from '../endpoints/body.ts'
+import { BodyTooLarge, readBody } from '../core/body.ts'
 import { Payload } from './payload.ts'
-import { flatHeader } from '../gateway/headers.ts'
+import { flatHeader } from '../core/headers.ts'
 
 export type { Reply } from './context.ts'
 

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import type { BackendSecurityConfig } from '../config/security-schema.ts'
-import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../endpoints/endpoint.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
 import { createAuthenticator, type Authenticator } from './authenticators.ts'
 import type { DigestRequest } from './digest.ts'
 import { TokenError } from './oauth2.ts'

@@ -1,9 +1,9 @@
-import type { Exchange } from '../endpoints/endpoint.ts'
+import type { Exchange } from '../core/endpoint.ts'
 import type { RequestCheck, RequestRejection } from '../gateway/api.ts'
-import { BodyTooLarge, readBody } from '../endpoints/body.ts'
+import { BodyTooLarge, readBody } from '../core/body.ts'
 import { readEnvelope } from './envelope.ts'
 import type { SoapVersion } from './version.ts'
-import { flatHeader } from '../gateway/headers.ts'
+import { flatHeader } from '../core/headers.ts'
 
 /**
  * A request check for SOAP APIs: a POST must carry a well-formed SOAP envelope (no DTD, an `Envelope` root in

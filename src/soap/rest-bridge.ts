@@ -2,13 +2,13 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 import { XMLBuilder } from 'fast-xml-parser'
 import type { RestToSoapConfig } from '../config/soap-schema.ts'
-import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../endpoints/endpoint.ts'
-import { BodyTooLarge, readBody } from '../endpoints/body.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
+import { BodyTooLarge, readBody } from '../core/body.ts'
 import { escapeXml } from './fault.ts'
 import { CONTENT_TYPE } from './version.ts'
 import { parsePlain, XmlRefused } from './xml.ts'
-import { errorBody } from '../gateway/errors.ts'
-import { withoutHeaders } from '../gateway/headers.ts'
+import { errorBody } from '../core/errors.ts'
+import { withoutHeaders } from '../core/headers.ts'
 
 /** Request headers that describe the client's JSON message, not the SOAP request built from it. */
 const REPLACED_HEADERS = new Set(['content-type', 'content-length', 'transfer-encoding', 'soapaction', 'accept', 'accept-encoding'])

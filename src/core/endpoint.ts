@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Environment } from '../config/schema.ts'
-import type { UriVariables } from '../gateway/uri-template.ts'
+import type { UriVariables } from './uri-template.ts'
 
 /**
  * Why a backend call failed, decided once at the leaf. Groups, suspension, metrics and the client's error
