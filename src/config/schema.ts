@@ -6,14 +6,14 @@ import { SoapApi } from './soap-schema.ts'
 import { endpointNodes, leafIssues } from './endpoint-tree.ts'
 import { formatPath } from './path.ts'
 import { templateVariables } from '../core/uri-template.ts'
+import { ENVIRONMENTS, type Environment } from '../core/endpoint.ts'
 import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 import { checkPrototypeResources } from '../prototype/config.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
 
-export const ENVIRONMENTS = ['production', 'sandbox'] as const
-export type Environment = (typeof ENVIRONMENTS)[number]
+export { ENVIRONMENTS, type Environment }
 
 const Method = z
   .string()

@@ -1,6 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
-import type { Environment } from '../config/schema.ts'
 import type { UriVariables } from './uri-template.ts'
 
 /**
@@ -53,6 +52,10 @@ export class EndpointError extends Error {
     this.reason = options.reason
   }
 }
+
+/** Every API may have a production and a sandbox endpoint; a request reaches one of them. */
+export const ENVIRONMENTS = ['production', 'sandbox'] as const
+export type Environment = (typeof ENVIRONMENTS)[number]
 
 /** The API and resource a request matched, as endpoints see them. */
 export interface ExchangeRoute {
