@@ -89,7 +89,7 @@ describe('endpoint suspension state machine', () => {
 
 describe('leaf checks across fields', () => {
   test('a leaf without url needs healthCheck.url; TLS on an http:// url is refused; both at their paths inside groups', async () => {
-    const { leafIssues } = await import('../src/config/endpoint-tree.ts')
+    const { leafIssues } = await import('../src/endpoints/tree.ts')
     const check = { path: '/health', interval: 1000, timeout: 500, healthyThreshold: 1, unhealthyThreshold: 1 }
     const group = {
       type: 'failover',

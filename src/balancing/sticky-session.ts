@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { SessionConfig } from '../config/group-schema.ts'
+import type { SessionConfig } from '../endpoints/group-schema.ts'
 import type { BackendResponse, Exchange } from '../core/endpoint.ts'
 import { soapSessionId } from '../soap/session.ts'
 

@@ -1,4 +1,4 @@
-import type { FailoverEndpointConfig } from '../config/group-schema.ts'
+import type { FailoverEndpointConfig } from './group-schema.ts'
 import { sendInTurn, type AttemptLimits } from '../resilience/attempts.ts'
 import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from '../core/endpoint.ts'
 

@@ -1,6 +1,6 @@
 import type { LookupFunction } from 'node:net'
 import { Pool } from 'undici'
-import type { HttpEndpointConfig } from '../config/endpoint-schema.ts'
+import type { HttpEndpointConfig } from './schema.ts'
 import { UrlTemplate } from '../core/uri-template.ts'
 import { tlsConnectOptions } from '../security/tls.ts'
 import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from '../core/endpoint.ts'

@@ -1,5 +1,5 @@
-import type { LambdaEndpointConfig } from '../config/endpoint-schema.ts'
-import { lambdaRegion } from '../config/lambda-schema.ts'
+import type { LambdaEndpointConfig } from './schema.ts'
+import { lambdaRegion } from '../lambda/schema.ts'
 import { credentialProvider } from '../lambda/credentials.ts'
 import { buildEvent } from '../lambda/events.ts'
 import { CredentialsError, defaultLambdaEndpoint, LambdaInvoker, OversizedResult, type InvokeResult } from '../lambda/invoke.ts'

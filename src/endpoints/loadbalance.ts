@@ -1,5 +1,5 @@
 import { finished } from 'node:stream'
-import type { LoadBalanceEndpointConfig } from '../config/group-schema.ts'
+import type { LoadBalanceEndpointConfig } from './group-schema.ts'
 import { LeastConnections } from '../balancing/least-connections.ts'
 import type { BalancingPolicy } from '../balancing/policy.ts'
 import { PowerOfTwoChoices } from '../balancing/power-of-two.ts'

@@ -1,4 +1,4 @@
-import type { PrototypeEndpointConfig } from '../config/endpoint-schema.ts'
+import type { PrototypeEndpointConfig } from './schema.ts'
 import type { PrototypeResourceConfig } from '../prototype/config.ts'
 import { OpenApiDocument } from '../prototype/openapi/document.ts'
 import { BodyTooLarge } from '../core/body.ts'

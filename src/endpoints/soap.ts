@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { HttpEndpoint as HttpEndpointSchema, type SoapEndpointConfig } from '../config/endpoint-schema.ts'
+import { HttpEndpoint as HttpEndpointSchema, type SoapEndpointConfig } from './schema.ts'
 import { isSoapFault } from '../soap/fault-detection.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
 import { HttpEndpoint } from './http.ts'

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import type { WsdlEndpointConfig } from '../config/endpoint-schema.ts'
+import type { WsdlEndpointConfig } from './schema.ts'
 import { WsdlBundle, wsdlQuery, type WsdlPort } from '../soap/wsdl.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
 import { SoapEndpoint } from './soap.ts'

@@ -1,6 +1,6 @@
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers'
 import { memoize } from '@smithy/property-provider'
-import type { LambdaEndpointConfig } from '../config/endpoint-schema.ts'
+import type { LambdaEndpointConfig } from '../endpoints/schema.ts'
 
 export interface AwsCredentials {
   readonly accessKeyId: string

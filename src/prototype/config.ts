@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { Duration } from '../config/duration.ts'
+import { Duration } from '../core/duration.ts'
 
 /** Header names as HTTP allows them (RFC 9110 tokens). */
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name')

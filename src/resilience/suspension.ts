@@ -1,5 +1,5 @@
 import type { FailureKind } from '../core/endpoint.ts'
-import type { suspensionPolicy } from '../config/resilience-schema.ts'
+import type { suspensionPolicy } from './schema.ts'
 import { matchesErrorCodes } from '../core/error-codes.ts'
 
 /**

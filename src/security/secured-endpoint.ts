@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import type { BackendSecurityConfig } from '../config/security-schema.ts'
+import type { BackendSecurityConfig } from './schema.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
 import { createAuthenticator, type Authenticator } from './authenticators.ts'
 import type { DigestRequest } from './digest.ts'

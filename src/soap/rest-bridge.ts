@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 import { XMLBuilder } from 'fast-xml-parser'
-import type { RestToSoapConfig } from '../config/soap-schema.ts'
+import type { RestToSoapConfig } from './schema.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
 import { BodyTooLarge, readBody } from '../core/body.ts'
 import { escapeXml } from './fault.ts'

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { Duration } from './duration.ts'
+import { Duration } from '../core/duration.ts'
 
 /**
  * A Lambda function as the Invoke API accepts it: a name (`orders`), a partial ARN

@@ -1,8 +1,8 @@
 import { z } from 'zod'
-import { Duration } from './duration.ts'
+import { Duration } from '../core/duration.ts'
 import { EndpointName } from './endpoint-name.ts'
 // A cycle on purpose: groups hold endpoints. `Endpoint` is read only inside getters, after both modules loaded.
-import { Endpoint, type EndpointConfig } from './endpoint-schema.ts'
+import { Endpoint, type EndpointConfig } from './schema.ts'
 
 /**
  * A group's children as TypeScript sees them. TypeScript cannot infer a type that contains itself, so the

@@ -1,12 +1,12 @@
 import { z } from 'zod'
-import { Duration } from './duration.ts'
-import { checkLambda, lambdaFields } from './lambda-schema.ts'
-import { RestToSoap, soapLeafFields } from './soap-schema.ts'
+import { Duration } from '../core/duration.ts'
+import { checkLambda, lambdaFields } from '../lambda/schema.ts'
+import { RestToSoap, soapLeafFields } from '../soap/schema.ts'
 import { wsdlFileProblem } from '../soap/wsdl.ts'
 import { EndpointName } from './endpoint-name.ts'
 import { FailoverEndpoint, LoadBalanceEndpoint } from './group-schema.ts'
-import { resilienceFields } from './resilience-schema.ts'
-import { BackendSecurity } from './security-schema.ts'
+import { resilienceFields } from '../resilience/schema.ts'
+import { BackendSecurity } from '../security/schema.ts'
 import { checkPrototype, prototypeFields } from '../prototype/config.ts'
 
 export { EndpointName }

@@ -1,5 +1,5 @@
-import { healthCheckIssue } from './resilience-schema.ts'
-import { plainHttpTlsIssue } from './security-schema.ts'
+import { healthCheckIssue } from '../resilience/schema.ts'
+import { plainHttpTlsIssue } from '../security/schema.ts'
 
 type Path = (string | number)[]
 
