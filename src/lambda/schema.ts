@@ -64,6 +64,9 @@ export const lambdaFields = {
   credentials: Credentials.default({ type: 'default' }),
 }
 
+/** How a Lambda leaf obtains AWS credentials. */
+export type LambdaCredentialsConfig = z.output<typeof lambdaFields.credentials>
+
 /** Rules across the fields of a Lambda leaf. */
 export function checkLambda(config: { function: string; region?: string | undefined; qualifier?: string | undefined }, ctx: z.RefinementCtx): void {
   const arnRegion = FULL_ARN.exec(config.function)?.[1]

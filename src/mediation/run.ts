@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream'
-import type { ApiConfig, ResourceConfig } from '../config/schema.ts'
 import type { BackendResponse, Exchange } from '../core/endpoint.ts'
 import type { GatewayErrorCode } from '../core/errors.ts'
 import type { Logger } from '../telemetry/logger.ts'
@@ -7,6 +6,7 @@ import { compileSequence, type CompiledSequence } from './compile.ts'
 import { MediationContext, type Reply } from './context.ts'
 import { BodyTooLarge, readBody } from '../core/body.ts'
 import { Payload } from './payload.ts'
+import type { SequencesConfig } from './schema.ts'
 import { flatHeader } from '../core/headers.ts'
 
 export type { Reply } from './context.ts'
@@ -34,7 +34,7 @@ export class Mediation {
   }
 
   /** The resource's mediation, or undefined when neither it nor its API declares a sequence. */
-  static compile(api: Pick<ApiConfig, 'inSequence' | 'outSequence'>, resource: Pick<ResourceConfig, 'inSequence' | 'outSequence'>): Mediation | undefined {
+  static compile(api: SequencesConfig, resource: SequencesConfig): Mediation | undefined {
     const inMediators = [...(api.inSequence ?? []), ...(resource.inSequence ?? [])]
     const outMediators = [...(resource.outSequence ?? []), ...(api.outSequence ?? [])]
     if (inMediators.length === 0 && outMediators.length === 0) return undefined
