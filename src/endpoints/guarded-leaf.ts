@@ -1,13 +1,13 @@
-import type { LeafConfig } from '../endpoints/schema.ts'
+import type { LeafConfig } from './schema.ts'
 import type { BackendResponse, Endpoint, EndpointStatus, Exchange, FailureKind } from '../core/endpoint.ts'
 import { EndpointError } from '../core/endpoint.ts'
 import { classifyFailure } from '../core/failure.ts'
-import { suspensionPolicy } from './schema.ts'
+import { suspensionPolicy } from '../resilience/schema.ts'
 import { tlsConnectOptions } from '../security/tls.ts'
 import { isBackendFault } from '../core/error-codes.ts'
-import { HealthChecker, healthCheckUrl } from './health-check.ts'
-import { publishStateChange } from './state-events.ts'
-import { Suspension, type Transition } from './suspension.ts'
+import { HealthChecker, healthCheckUrl } from '../resilience/health-check.ts'
+import { publishStateChange } from '../resilience/state-events.ts'
+import { Suspension, type Transition } from '../resilience/suspension.ts'
 
 /**
  * Wraps every leaf endpoint, whatever its type: counts attempts and failures by kind, turns configured

@@ -1,9 +1,9 @@
 import { STATUS_CODES } from 'node:http'
-import type { BackendSecurityConfig } from './schema.ts'
+import type { BackendSecurityConfig } from '../security/schema.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
-import { createAuthenticator, type Authenticator } from './authenticators.ts'
-import type { DigestRequest } from './digest.ts'
-import { TokenError } from './oauth2.ts'
+import { createAuthenticator, type Authenticator } from '../security/authenticators.ts'
+import type { DigestRequest } from '../security/digest.ts'
+import { TokenError } from '../security/oauth2.ts'
 import { ReplayableBody } from '../resilience/replay.ts'
 
 /** The first try, the answer to a challenge, and one more for a stale nonce: never a loop. */
