@@ -1,5 +1,5 @@
 import type { Exchange } from '../core/endpoint.ts'
-import type { RequestCheck, RequestRejection } from '../gateway/api.ts'
+import type { FilterStop } from '../core/filter.ts'
 import { BodyTooLarge, readBody } from '../core/body.ts'
 import { readEnvelope } from './envelope.ts'
 import type { SoapVersion } from './version.ts'
@@ -10,19 +10,19 @@ import { flatHeader } from '../core/headers.ts'
  * the SOAP 1.1 or 1.2 namespace that matches the content type, with a `Body`). The body is buffered up to
  * `maxBytes` and handed on as a buffer, which also lets a failover group send it again.
  */
-export function envelopeCheck(maxBytes: number): RequestCheck {
-  return async (exchange: Exchange): Promise<RequestRejection | undefined> => {
+export function envelopeCheck(maxBytes: number): (exchange: Exchange) => Promise<FilterStop | undefined> {
+  return async (exchange: Exchange): Promise<FilterStop | undefined> => {
     if (exchange.method !== 'POST') return undefined
     let body: Buffer
     try {
       body = await readBody(exchange.body, maxBytes)
     } catch (error) {
-      if (error instanceof BodyTooLarge) return { code: 'PAYLOAD_TOO_LARGE', message: `The SOAP envelope is ${error.message}` }
-      return { code: 'BAD_REQUEST', message: 'The request body could not be read to the end' }
+      if (error instanceof BodyTooLarge) return { error: 'PAYLOAD_TOO_LARGE', message: `The SOAP envelope is ${error.message}` }
+      return { error: 'BAD_REQUEST', message: 'The request body could not be read to the end' }
     }
     exchange.body = body
     const problem = envelopeProblem(body, contentTypeVersion(exchange.headers))
-    return problem ? { code: 'BAD_REQUEST', message: `The request is not a valid SOAP envelope: ${problem}` } : undefined
+    return problem ? { error: 'BAD_REQUEST', message: `The request is not a valid SOAP envelope: ${problem}` } : undefined
   }
 }
 
