@@ -7,7 +7,7 @@ import { AccessLog } from '../telemetry/access-log.ts'
 import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
 import { GatewayMetrics } from '../telemetry/metrics.ts'
-import { Gateway } from './gateway.ts'
+import { Gateway } from '../gateway/gateway.ts'
 
 export interface InstanceOptions {
   logger?: Logger
