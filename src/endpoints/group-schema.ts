@@ -2,8 +2,7 @@ import { z } from 'zod'
 import { Duration } from '../core/duration.ts'
 import { EndpointName } from './endpoint-name.ts'
 import { BALANCING_ALGORITHMS, Session } from '../balancing/schema.ts'
-// A cycle on purpose: groups hold endpoints. `Endpoint` is read only inside getters, after both modules loaded.
-import { Endpoint, type EndpointConfig } from './schema.ts'
+import type { EndpointConfig } from './schema.ts'
 
 /**
  * A group's children as TypeScript sees them. TypeScript cannot infer a type that contains itself, so the
@@ -12,7 +11,17 @@ import { Endpoint, type EndpointConfig } from './schema.ts'
 interface ChildEndpointConfig {
   readonly type: string
 }
-const Children = (): z.ZodArray<z.ZodType<ChildEndpointConfig>> => z.array(Endpoint).min(1, 'must list at least one endpoint')
+
+/**
+ * Groups hold endpoints of every type, groups included: the union that schema.ts builds from the groups here. It
+ * hands the union back through `holdEndpoints` rather than this file importing it, which would make the two
+ * files import each other; it is read only inside the getters below, when a config is parsed.
+ */
+let endpoint: z.ZodType<ChildEndpointConfig> | undefined
+export function holdEndpoints(union: z.ZodType<ChildEndpointConfig>): void {
+  endpoint = union
+}
+const Children = (): z.ZodArray<z.ZodType<ChildEndpointConfig>> => z.array(endpoint!).min(1, 'must list at least one endpoint')
 
 /**
  * The children of a parsed group with their ids: each child's `name`, or its place in the group

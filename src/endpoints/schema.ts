@@ -3,7 +3,7 @@ import { Duration } from '../core/duration.ts'
 import { checkLambda, lambdaFields } from '../lambda/schema.ts'
 import { RestToSoap, soapLeafFields } from '../soap/schema.ts'
 import { EndpointName } from './endpoint-name.ts'
-import { FailoverEndpoint, LoadBalanceEndpoint } from './group-schema.ts'
+import { FailoverEndpoint, holdEndpoints, LoadBalanceEndpoint } from './group-schema.ts'
 import { resilienceFields } from '../resilience/schema.ts'
 import { BackendSecurity } from '../security/schema.ts'
 import { checkPrototype, prototypeFields } from '../prototype/config.ts'
@@ -148,6 +148,7 @@ export const Endpoint = z.discriminatedUnion('type', [
   DynamicEndpoint,
   PrototypeEndpoint,
 ])
+holdEndpoints(Endpoint)
 
 export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
 export type LambdaEndpointConfig = z.output<typeof LambdaEndpoint>
