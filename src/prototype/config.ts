@@ -67,7 +67,7 @@ const ScriptLimits = z.strictObject({
 
 /**
  * Fields of a `type: prototype` endpoint, spread into its schema next to the fields every leaf has. Kept apart
- * from endpoint-schema.ts so that the prototype's config lives with its code.
+ * from endpoints/schema.ts so that the prototype's config lives with its code.
  */
 export const prototypeFields = {
   /** Per-resource static responses and scripts; they take precedence over `openapi`. */
