@@ -2,11 +2,10 @@ import { z } from 'zod'
 import { Duration } from '../core/duration.ts'
 import { EndpointName } from './endpoint-name.ts'
 import { BALANCING_ALGORITHMS, Session } from '../balancing/schema.ts'
-import type { EndpointConfig } from './schema.ts'
 
 /**
  * A group's children as TypeScript sees them. TypeScript cannot infer a type that contains itself, so the
- * static type is loose here and `childEndpoints` restores it; at run time every child is a full `Endpoint`.
+ * static type is loose here and `childEndpoints` (tree.ts) restores it; at run time every child is a full `Endpoint`.
  */
 interface ChildEndpointConfig {
   readonly type: string
@@ -22,15 +21,6 @@ export function holdEndpoints(union: z.ZodType<ChildEndpointConfig>): void {
   endpoint = union
 }
 const Children = (): z.ZodArray<z.ZodType<ChildEndpointConfig>> => z.array(endpoint!).min(1, 'must list at least one endpoint')
-
-/**
- * The children of a parsed group with their ids: each child's `name`, or its place in the group
- * (`orders#0`, `orders#1`). Each child was validated by the `Endpoint` schema.
- */
-export function childEndpoints(group: object, groupId: string): [config: EndpointConfig, id: string][] {
-  if (!('endpoints' in group) || !Array.isArray(group.endpoints)) return []
-  return (group.endpoints as EndpointConfig[]).map((child, index) => [child, child.name ?? `${groupId}#${index}`])
-}
 
 /** Fields of both group types: how many attempts one request may make, and when it may be sent again. */
 const groupFields = {

@@ -1,5 +1,5 @@
 import type { EndpointConfig } from '../endpoints/schema.ts'
-import { childEndpoints } from '../endpoints/group-schema.ts'
+import { childEndpoints } from '../endpoints/tree.ts'
 import { apiBasePaths, ENVIRONMENTS, type ConfigModel, type Environment } from '../config/schema.ts'
 import type { Endpoint } from '../core/endpoint.ts'
 import { createEndpoint } from '../endpoints/factory.ts'
