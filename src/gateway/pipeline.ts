@@ -232,7 +232,7 @@ export class RequestPipeline {
 
   /** Ends the exchange as a filter decided: its reply (a mediation `respond`), or an error. */
   #stop(res: ServerResponse, outcome: Outcome, stop: FilterStop): void {
-    if ('error' in stop) return this.#fail(res, outcome, stop.error, stop.message, stop.headers)
+    if ('code' in stop) return this.#fail(res, outcome, stop.code, stop.message, stop.headers)
     const { status, headers, body } = stop.reply
     const lifecycle = outcome.api?.lifecycleHeaders ?? []
     res.writeHead(status, [...headers, 'content-length', String(body.length), 'x-request-id', outcome.requestId, ...lifecycle])

@@ -52,9 +52,9 @@ export class Mediation implements ApiFilter {
         if (body !== null) exchange.body = bytes
         payload = new Payload(bytes)
       } catch (error) {
-        if (!(error instanceof BodyTooLarge)) return { error: 'BAD_REQUEST', message: `The request body could not be read: ${(error as Error).message}`, headers: [] }
+        if (!(error instanceof BodyTooLarge)) return { code: 'BAD_REQUEST', message: `The request body could not be read: ${(error as Error).message}`, headers: [] }
         // The rest of a streamed body stays unread, so the connection cannot carry another request.
-        return { error: 'PAYLOAD_TOO_LARGE', message: `The request body is too large for this API's mediation: ${error.message}`, headers: Buffer.isBuffer(body) ? [] : ['connection', 'close'] }
+        return { code: 'PAYLOAD_TOO_LARGE', message: `The request body is too large for this API's mediation: ${error.message}`, headers: Buffer.isBuffer(body) ? [] : ['connection', 'close'] }
       }
     }
     const run = new MediationContext(exchange, undefined, payload, context.logger)
@@ -76,7 +76,7 @@ export class Mediation implements ApiFilter {
         } catch (error) {
           if (!(error instanceof BodyTooLarge)) throw error
           response.body.destroy()
-          return { error: 'BACKEND_BAD_RESPONSE', message: `The backend's response is too large for this API's mediation: ${error.message}`, headers: [] }
+          return { code: 'BACKEND_BAD_RESPONSE', message: `The backend's response is too large for this API's mediation: ${error.message}`, headers: [] }
         }
         response.body = Readable.from([bytes])
       }

@@ -5,24 +5,28 @@ import { readEnvelope } from './envelope.ts'
 import type { SoapVersion } from './version.ts'
 import { flatHeader } from '../core/headers.ts'
 
+/** Why the check refused a request: the gateway error it is answered with. */
+type RequestRejection = Extract<FilterStop, { code: unknown }>
+type RequestCheck = (exchange: Exchange) => Promise<RequestRejection | undefined>
+
 /**
  * A request check for SOAP APIs: a POST must carry a well-formed SOAP envelope (no DTD, an `Envelope` root in
  * the SOAP 1.1 or 1.2 namespace that matches the content type, with a `Body`). The body is buffered up to
  * `maxBytes` and handed on as a buffer, which also lets a failover group send it again.
  */
-export function envelopeCheck(maxBytes: number): (exchange: Exchange) => Promise<FilterStop | undefined> {
-  return async (exchange: Exchange): Promise<FilterStop | undefined> => {
+export function envelopeCheck(maxBytes: number): RequestCheck {
+  return async (exchange: Exchange): Promise<RequestRejection | undefined> => {
     if (exchange.method !== 'POST') return undefined
     let body: Buffer
     try {
       body = await readBody(exchange.body, maxBytes)
     } catch (error) {
-      if (error instanceof BodyTooLarge) return { error: 'PAYLOAD_TOO_LARGE', message: `The SOAP envelope is ${error.message}` }
-      return { error: 'BAD_REQUEST', message: 'The request body could not be read to the end' }
+      if (error instanceof BodyTooLarge) return { code: 'PAYLOAD_TOO_LARGE', message: `The SOAP envelope is ${error.message}` }
+      return { code: 'BAD_REQUEST', message: 'The request body could not be read to the end' }
     }
     exchange.body = body
     const problem = envelopeProblem(body, contentTypeVersion(exchange.headers))
-    return problem ? { error: 'BAD_REQUEST', message: `The request is not a valid SOAP envelope: ${problem}` } : undefined
+    return problem ? { code: 'BAD_REQUEST', message: `The request is not a valid SOAP envelope: ${problem}` } : undefined
   }
 }
 
