@@ -1,13 +1,10 @@
 #!/usr/bin/env node
-import cluster from 'node:cluster'
 import { readFile, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from './config/load.ts'
-import { watchConfig } from './config/watch.ts'
-import { runPrimary, runWorker } from './gateway/cluster.ts'
-import { PorticoInstance } from './gateway/instance.ts'
+import { serve } from './process/start.ts'
 import { importOpenApi } from './import/openapi.ts'
 import { importSynapseSequence } from './import/synapse.ts'
 import { importWso2Project } from './import/wso2.ts'
@@ -162,27 +159,8 @@ async function start(args: string[]): Promise<number> {
     console.error(`--workers must be a whole number of at least 1, got "${values.workers}"`)
     return 2
   }
-  if (cluster.isWorker) {
-    runWorker(logger)
-    return -1
-  }
-  const file = values.config
   try {
-    if (workers > 1) {
-      await runPrimary(file, workers, values.watch, logger)
-      logger.info({ workers, config: file }, `starting ${workers} workers`)
-      return -1
-    }
-    const instance = await PorticoInstance.start(await loadConfigFile(file), { logger })
-    for (const address of instance.gateway.addresses()) logger.info(`listening on ${address.url} (listener ${address.name})`)
-    if (instance.admin) logger.info(`admin on ${instance.admin.url}`)
-    const stopWatching = watchConfig(file, { watch: values.watch }, () => void instance.reloadFile(file))
-    const stop = () => {
-      stopWatching()
-      void instance.close().finally(() => process.exit(0))
-    }
-    process.once('SIGTERM', stop)
-    process.once('SIGINT', stop)
+    await serve(values.config, { workers, watch: values.watch }, logger)
     return -1
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error

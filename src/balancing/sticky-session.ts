@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
-import type { SessionConfig } from '../config/group-schema.ts'
-import type { BackendResponse, Exchange } from '../endpoints/endpoint.ts'
-import { soapSessionId } from '../soap/session.ts'
+import type { BackendResponse, Exchange } from '../core/endpoint.ts'
+import type { SessionConfig } from './schema.ts'
 
 const DEFAULT_COOKIE = 'PORTICO_STICKY'
 /** The header WSO2's simpleClientSession reads the client's session id from. */
@@ -24,9 +23,15 @@ export class StickySessions {
   readonly #name: string
   readonly #tokens: readonly string[]
   readonly #bound = new Map<string, { index: number; expires: number }>()
+  readonly #bodyKey: ((body: Buffer) => string | undefined) | undefined
 
-  constructor(config: SessionConfig, childIds: readonly string[]) {
+  /**
+   * `bodyKey` reads the session id from a buffered request body, for a session type whose id travels in the body
+   * (`soap`): the endpoint that knows the body's format supplies it, so that balancing knows no protocol.
+   */
+  constructor(config: SessionConfig, childIds: readonly string[], bodyKey?: (body: Buffer) => string | undefined) {
     this.#config = config
+    this.#bodyKey = bodyKey
     this.#name = config.name ?? (config.type === 'cookie' ? DEFAULT_COOKIE : CLIENT_SESSION_HEADER)
     // A hash, not the index: a reordered or edited group must not send an old cookie to a different backend.
     this.#tokens = childIds.map((id) => createHash('sha256').update(id).digest('base64url').slice(0, 16))
@@ -34,7 +39,7 @@ export class StickySessions {
 
   /** Whether the session id is in the request body (a SOAP header), which must be buffered first. */
   get readsBody(): boolean {
-    return this.#config.type === 'soap'
+    return this.#bodyKey !== undefined
   }
 
   get size(): number {
@@ -86,9 +91,7 @@ export class StickySessions {
 
   /** The session key the request carries: the cookie's value, or the header's. */
   #key(exchange: Exchange): string | undefined {
-    if (this.#config.type === 'soap') {
-      return Buffer.isBuffer(exchange.body) ? soapSessionId(exchange.body, this.#config.soapHeader) : undefined
-    }
+    if (this.#bodyKey) return Buffer.isBuffer(exchange.body) ? this.#bodyKey(exchange.body) : undefined
     const headers = exchange.headers
     const wanted = this.#config.type === 'cookie' ? 'cookie' : this.#name.toLowerCase()
     for (let i = 0; i < headers.length; i += 2) {

@@ -1,19 +1,19 @@
 import { z } from 'zod'
-import { Duration } from './duration.ts'
-import { Endpoint } from './endpoint-schema.ts'
+import { Duration } from '../core/duration.ts'
+import { Endpoint } from '../endpoints/schema.ts'
 import { LIFECYCLE_STATES } from './lifecycle.ts'
-import { SoapApi } from './soap-schema.ts'
-import { endpointNodes, leafIssues } from './endpoint-tree.ts'
+import { SoapApi } from '../soap/schema.ts'
+import { endpointNodes, leafIssues } from '../endpoints/tree.ts'
 import { formatPath } from './path.ts'
-import { templateVariables } from '../gateway/uri-template.ts'
+import { templateVariables } from '../core/uri-template.ts'
+import { ENVIRONMENTS, type Environment } from '../core/endpoint.ts'
 import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 import { checkPrototypeResources } from '../prototype/config.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
 
-export const ENVIRONMENTS = ['production', 'sandbox'] as const
-export type Environment = (typeof ENVIRONMENTS)[number]
+export { ENVIRONMENTS, type Environment }
 
 const Method = z
   .string()

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream'
-import type { WsdlEndpointConfig } from '../config/endpoint-schema.ts'
+import type { WsdlEndpointConfig } from './schema.ts'
 import { WsdlBundle, wsdlQuery, type WsdlPort } from '../soap/wsdl.ts'
-import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from './endpoint.ts'
-import { problemText } from './problem.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
+import { problemText } from '../core/problem.ts'
 import { SoapEndpoint } from './soap.ts'
 
 /**

@@ -3,19 +3,19 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Readable } from 'node:stream'
 import { servesLiveTraffic } from '../config/lifecycle.ts'
 import type { Environment, ListenerConfig } from '../config/schema.ts'
-import { EndpointError, type Endpoint, type Exchange } from '../endpoints/endpoint.ts'
-import { readBody } from '../endpoints/body.ts'
-import { classifyFailure } from '../endpoints/failure.ts'
+import { EndpointError, type Endpoint, type Exchange } from '../core/endpoint.ts'
+import { readBody } from '../core/body.ts'
+import { classifyFailure } from '../core/failure.ts'
 import { GroupFailure } from '../resilience/attempts.ts'
-import type { MediationStop } from '../mediation/run.ts'
+import type { FilterContext, FilterStop } from '../core/filter.ts'
 import type { AccessLog } from '../telemetry/access-log.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { GatewayMetrics } from '../telemetry/metrics.ts'
 import type { CompiledApi, CompiledResource } from './api.ts'
-import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from './errors.ts'
-import { backendRequestHeaders, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem } from './headers.ts'
+import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from '../core/errors.ts'
+import { backendRequestHeaders, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem } from '../core/headers.ts'
 import type { Snapshot } from './snapshot.ts'
-import { BadPathEncoding } from './uri-template.ts'
+import { BadPathEncoding } from '../core/uri-template.ts'
 
 /** `.` and `..` segments, plain or percent-encoded: refused rather than resolved, so no path climbs out of an API. */
 const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i
@@ -51,12 +51,14 @@ export class RequestPipeline {
   readonly #listener: ListenerConfig
   readonly #maxHeaderFields: number
   readonly #telemetry: Telemetry
+  readonly #filterContext: FilterContext
 
   constructor(snapshot: () => Snapshot, listener: ListenerConfig, maxHeaders: number, telemetry: Telemetry) {
     this.#snapshot = snapshot
     this.#listener = listener
     this.#maxHeaderFields = maxHeaders * 2
     this.#telemetry = telemetry
+    this.#filterContext = { logger: telemetry.logger }
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -168,14 +170,9 @@ export class RequestPipeline {
       client: { address: outcome.client, protocol: 'http', host: req.headers.host ?? '' },
     }
 
-    if (api.checkRequest) {
-      const rejection = await api.checkRequest(exchange)
-      if (rejection) return this.#fail(res, outcome, rejection.code, rejection.message)
-    }
-    const mediation = resource.mediation
-    const mediationOptions = mediation && { bodyLimit: snapshot.config.limits.mediationBodyBytes, logger: this.#telemetry.logger }
-    if (mediation) {
-      const stop = await mediation.request(exchange, mediationOptions!)
+    const filters = resource.filters
+    for (let i = 0; i < filters.length; i++) {
+      const stop = await filters[i]!.request?.(exchange, this.#filterContext)
       if (stop) return this.#stop(res, outcome, stop)
     }
 
@@ -193,10 +190,12 @@ export class RequestPipeline {
     }
     outcome.upstreamMs = performance.now() - sentAt
     this.#telemetry.metrics.upstream(endpoint.id, outcome.upstreamMs / 1000)
-    if (mediation) {
+    for (let i = filters.length - 1; i >= 0; i--) {
+      const filter = filters[i]!
+      if (!filter.response) continue
       let stop
       try {
-        stop = await mediation.response(exchange, response, mediationOptions!)
+        stop = await filter.response(exchange, response, this.#filterContext)
       } catch (error) {
         // The backend's body would otherwise hold its pooled connection until the idle timeout.
         response.body?.destroy()
@@ -231,9 +230,9 @@ export class RequestPipeline {
     return asked === 'production' || asked === 'sandbox' ? asked : undefined
   }
 
-  /** Ends the exchange as a mediation sequence decided: its `respond` reply, or an error. */
-  #stop(res: ServerResponse, outcome: Outcome, stop: MediationStop): void {
-    if ('error' in stop) return this.#fail(res, outcome, stop.error, stop.message, stop.headers)
+  /** Ends the exchange as a filter decided: its reply (a mediation `respond`), or an error. */
+  #stop(res: ServerResponse, outcome: Outcome, stop: FilterStop): void {
+    if ('code' in stop) return this.#fail(res, outcome, stop.code, stop.message, stop.headers)
     const { status, headers, body } = stop.reply
     const lifecycle = outcome.api?.lifecycleHeaders ?? []
     res.writeHead(status, [...headers, 'content-length', String(body.length), 'x-request-id', outcome.requestId, ...lifecycle])

@@ -1,4 +1,4 @@
-import { KNOWN_WSO2_CODES } from '../resilience/error-codes.ts'
+import { KNOWN_WSO2_CODES } from '../core/error-codes.ts'
 import type { Environment } from '../config/schema.ts'
 import type { ImportReport } from './wso2-report.ts'
 

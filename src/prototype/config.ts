@@ -1,7 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { Duration } from '../config/duration.ts'
+import { Duration } from '../core/duration.ts'
 
 /** Header names as HTTP allows them (RFC 9110 tokens). */
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name')
@@ -19,11 +17,8 @@ const When = z.strictObject({
   uriVariables: z.record(z.string().min(1), Matched).optional(),
 })
 
-/** A file on disk, relative to the directory `portico` runs in; it must exist when the config loads. */
-const ExistingFile = z
-  .string()
-  .min(1)
-  .refine((path) => existsSync(path), { error: (issue) => `file "${String(issue.input)}" does not exist`, abort: true })
+/** A file on disk, relative to the directory `portico` runs in; the loader checks that it exists (file-checks.ts). */
+const ExistingFile = z.string().min(1)
 
 const StaticResponse = z
   .strictObject({
@@ -72,16 +67,13 @@ const ScriptLimits = z.strictObject({
 
 /**
  * Fields of a `type: prototype` endpoint, spread into its schema next to the fields every leaf has. Kept apart
- * from endpoint-schema.ts so that the prototype's config lives with its code.
+ * from endpoints/schema.ts so that the prototype's config lives with its code.
  */
 export const prototypeFields = {
   /** Per-resource static responses and scripts; they take precedence over `openapi`. */
   resources: z.array(PrototypeResource).default([]),
   /** An OpenAPI 3.0 or 3.1 (or Swagger 2.0) document, YAML or JSON, that answers what the resources above do not. */
-  openapi: ExistingFile.superRefine((path, ctx) => {
-    const problem = openApiProblem(path)
-    if (problem) ctx.addIssue({ code: 'custom', message: problem })
-  }).optional(),
+  openapi: ExistingFile.optional(),
   /** Whether requests are checked against the OpenAPI document (400/422 with the problems when they fail). */
   validateRequests: z.boolean().default(true),
   scriptLimits: ScriptLimits.prefault({}),
@@ -111,21 +103,6 @@ export function checkPrototypeResources(
       })
     }
   })
-}
-
-/** A quick check at load time that the file is an OpenAPI document; its full reading happens at start. */
-function openApiProblem(path: string): string | undefined {
-  let document: unknown
-  try {
-    document = parseYaml(readFileSync(path, 'utf8'))
-  } catch (error) {
-    return `cannot read "${path}" as YAML or JSON: ${(error as Error).message.split('\n')[0]!.replace(/:$/, '')}`
-  }
-  const { openapi, swagger } = (document ?? {}) as { openapi?: unknown; swagger?: unknown }
-  const supported = (typeof openapi === 'string' && /^3\.[01]\./.test(openapi)) || swagger === '2.0'
-  if (!supported) return `"${path}" is not an OpenAPI 3.0, 3.1 or Swagger 2.0 document (it has no "openapi: 3.0.x", "openapi: 3.1.x" or "swagger: 2.0" field)`
-  if (typeof (document as { paths?: unknown }).paths !== 'object') return `"${path}" has no "paths"`
-  return undefined
 }
 
 export type PrototypeResourceConfig = z.output<typeof PrototypeResource>

@@ -1,4 +1,4 @@
-import type { AuthConfig } from '../config/security-schema.ts'
+import type { AuthConfig } from './schema.ts'
 import { basicAuthorization } from './basic.ts'
 import { parseChallenges } from './challenges.ts'
 import { chooseDigestChallenge, DigestNonces, type DigestRequest, type DigestSession } from './digest.ts'

@@ -3,7 +3,7 @@ import { upgrade } from '@scalar/openapi-upgrader'
 import { Ajv, type Options as AjvOptions } from 'ajv'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
-import { ResourceTemplate, type UriVariables } from '../../gateway/uri-template.ts'
+import { ResourceTemplate, type UriVariables } from '../../core/uri-template.ts'
 import { DOCUMENT_ID, escapePointer, nodeAt } from './json-pointer.ts'
 import { OpenApiOperation } from './operation.ts'
 

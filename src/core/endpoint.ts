@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
-import type { Environment } from '../config/schema.ts'
-import type { UriVariables } from '../gateway/uri-template.ts'
+import type { UriVariables } from './uri-template.ts'
 
 /**
  * Why a backend call failed, decided once at the leaf. Groups, suspension, metrics and the client's error
@@ -53,6 +52,10 @@ export class EndpointError extends Error {
     this.reason = options.reason
   }
 }
+
+/** Every API may have a production and a sandbox endpoint; a request reaches one of them. */
+export const ENVIRONMENTS = ['production', 'sandbox'] as const
+export type Environment = (typeof ENVIRONMENTS)[number]
 
 /** The API and resource a request matched, as endpoints see them. */
 export interface ExchangeRoute {

@@ -1,4 +1,5 @@
-// Small network helpers shared by the benchmarks (bench/bench.ts, bench/failover.ts).
+// Small network helpers shared by the tests and the benchmarks (bench/bench.ts, bench/failover.ts); here, not in
+// bench/, because tests never import the benchmark harness.
 import { createServer, connect } from 'node:net'
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */

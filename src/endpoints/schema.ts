@@ -1,12 +1,11 @@
 import { z } from 'zod'
-import { Duration } from './duration.ts'
-import { checkLambda, lambdaFields } from './lambda-schema.ts'
-import { RestToSoap, soapLeafFields } from './soap-schema.ts'
-import { wsdlFileProblem } from '../soap/wsdl.ts'
+import { Duration } from '../core/duration.ts'
+import { checkLambda, lambdaFields } from '../lambda/schema.ts'
+import { RestToSoap, soapLeafFields } from '../soap/schema.ts'
 import { EndpointName } from './endpoint-name.ts'
-import { FailoverEndpoint, LoadBalanceEndpoint } from './group-schema.ts'
-import { resilienceFields } from './resilience-schema.ts'
-import { BackendSecurity } from './security-schema.ts'
+import { FailoverEndpoint, holdEndpoints, LoadBalanceEndpoint } from './group-schema.ts'
+import { resilienceFields } from '../resilience/schema.ts'
+import { BackendSecurity } from '../security/schema.ts'
 import { checkPrototype, prototypeFields } from '../prototype/config.ts'
 
 export { EndpointName }
@@ -63,7 +62,10 @@ export const SoapEndpoint = z.strictObject({
   rest: RestToSoap.optional(),
 })
 
-/** A SOAP service whose address a WSDL (file or http(s) URL) names for `service` and `port` (docs/soap.md). */
+/**
+ * A SOAP service whose address a WSDL (file or http(s) URL) names for `service` and `port` (docs/soap.md). The
+ * file is read by the loader's checks (`file-checks.ts`), not here: a schema reads nothing.
+ */
 export const WsdlEndpoint = z
   .strictObject({
     type: z.literal('wsdl'),
@@ -80,11 +82,6 @@ export const WsdlEndpoint = z
       .optional(),
     pool: Pool.prefault({}),
     rest: RestToSoap.optional(),
-  })
-  .superRefine((endpoint, ctx) => {
-    if (/^https?:\/\//i.test(endpoint.wsdl)) return
-    const problem = wsdlFileProblem(endpoint.wsdl, endpoint.service, endpoint.port)
-    if (problem) ctx.addIssue({ code: 'custom', path: ['wsdl'], message: problem })
   })
 
 export function httpUrlProblem(url: string): string | undefined {
@@ -151,6 +148,7 @@ export const Endpoint = z.discriminatedUnion('type', [
   DynamicEndpoint,
   PrototypeEndpoint,
 ])
+holdEndpoints(Endpoint)
 
 export type HttpEndpointConfig = z.output<typeof HttpEndpoint>
 export type LambdaEndpointConfig = z.output<typeof LambdaEndpoint>

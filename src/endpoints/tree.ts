@@ -1,7 +1,17 @@
-import { healthCheckIssue } from './resilience-schema.ts'
-import { plainHttpTlsIssue } from './security-schema.ts'
+import { healthCheckIssue } from '../resilience/schema.ts'
+import type { EndpointConfig } from './schema.ts'
+import { plainHttpTlsIssue } from '../security/schema.ts'
 
 type Path = (string | number)[]
+
+/**
+ * The children of a parsed group with their ids: each child's `name`, or its place in the group
+ * (`orders#0`, `orders#1`). Each child was validated by the `Endpoint` schema.
+ */
+export function childEndpoints(group: object, groupId: string): [config: EndpointConfig, id: string][] {
+  if (!('endpoints' in group) || !Array.isArray(group.endpoints)) return []
+  return (group.endpoints as EndpointConfig[]).map((child, index) => [child, child.name ?? `${groupId}#${index}`])
+}
 
 /** Every node of an endpoint tree (a leaf, or a group and all below it) with its path below `path`. */
 export function endpointNodes(endpoint: object, path: Path = []): { node: object; path: Path }[] {

@@ -1,4 +1,4 @@
-import type { EndpointError, FailureKind } from '../endpoints/endpoint.ts'
+import type { EndpointError, FailureKind } from './endpoint.ts'
 
 /**
  * The WSO2 (Apache Synapse) error code of each failure kind, so that `errorCodes` lists written for WSO2 keep

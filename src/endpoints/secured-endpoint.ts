@@ -1,41 +1,38 @@
 import { STATUS_CODES } from 'node:http'
-import type { BackendSecurityConfig } from '../config/security-schema.ts'
-import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../endpoints/endpoint.ts'
-import { createAuthenticator, type Authenticator, type Outcome } from './authenticators.ts'
-import type { DigestRequest } from './digest.ts'
-import { TokenError } from './oauth2.ts'
+import type { BackendSecurityConfig } from '../security/schema.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
+import { Delegating, type Interceptor } from './interceptor.ts'
+import { createAuthenticator, type Authenticator, type Outcome } from '../security/authenticators.ts'
+import type { DigestRequest } from '../security/digest.ts'
+import { TokenError } from '../security/oauth2.ts'
 import { ReplayableBody } from '../resilience/replay.ts'
 
 /** The first try, the answer to a challenge, and one more for a stale nonce: never a loop. */
 const MAX_ATTEMPTS = 3
+
+/** A leaf's backend credentials, when its `security` has `auth`. */
+export function backendSecurity(config: { security?: BackendSecurityConfig | undefined }): Interceptor | undefined {
+  const security = config.security
+  const auth = security?.auth
+  return auth ? (inner) => new SecuredEndpoint(inner, { ...security, auth }) : undefined
+}
 
 /**
  * A leaf that authenticates to its backend: it replaces the client's Authorization header with the gateway's
  * credentials and answers the backend's 401 challenges (Digest) or renews its token (OAuth2). A 401 it cannot
  * answer becomes a failure of kind `auth`, never a silent pass-through of the backend's 401.
  */
-export class SecuredEndpoint implements Endpoint {
-  readonly id: string
-  readonly #inner: Endpoint
+export class SecuredEndpoint extends Delegating {
   readonly #auth: Authenticator
   readonly #forwardClientAuthorization: string | false
   readonly #replayLimit: number
   #refused = 0
 
   constructor(inner: Endpoint, security: BackendSecurityConfig & { auth: NonNullable<BackendSecurityConfig['auth']> }) {
-    this.id = inner.id
-    this.#inner = inner
+    super(inner)
     this.#auth = createAuthenticator(security.auth, inner.id)
     this.#forwardClientAuthorization = security.forwardClientAuthorization && security.forwardClientAuthorization.toLowerCase()
     this.#replayLimit = security.replayLimit
-  }
-
-  get isPrototype(): boolean {
-    return this.#inner.isPrototype
-  }
-
-  targetPath(exchange: Exchange): string {
-    return this.#inner.targetPath?.(exchange) ?? (exchange.query ? `${exchange.path}?${exchange.query}` : exchange.path || '/')
   }
 
   async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
@@ -49,7 +46,7 @@ export class SecuredEndpoint implements Endpoint {
       for (let count = 1; ; count++) {
         outcome = 'failed'
         // A copy, so that a group retrying elsewhere never sees this backend's credentials.
-        const response = await this.#inner.send(
+        const response = await this.inner.send(
           { ...exchange, headers: attempt.header ? [...headers, 'authorization', attempt.header] : headers, body },
           signal,
         )
@@ -75,16 +72,12 @@ export class SecuredEndpoint implements Endpoint {
     }
   }
 
-  ready(now: number): boolean {
-    return this.#inner.ready(now)
+  override describe(): EndpointStatus {
+    return { ...super.describe(), security: { ...this.#auth.describe(), refused: this.#refused } }
   }
 
-  describe(): EndpointStatus {
-    return { ...this.#inner.describe(), security: { ...this.#auth.describe(), refused: this.#refused } }
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([this.#inner.close(), this.#auth.close?.()])
+  override async close(): Promise<void> {
+    await Promise.all([super.close(), this.#auth.close?.()])
   }
 
   /** The client's headers minus Authorization, which is dropped or passed on under another name. */

@@ -1,6 +1,6 @@
 import { z } from 'zod'
-import { FAILURE_KINDS, KNOWN_WSO2_CODES } from '../resilience/error-codes.ts'
-import { Duration } from './duration.ts'
+import { FAILURE_KINDS, KNOWN_WSO2_CODES } from '../core/error-codes.ts'
+import { Duration } from '../core/duration.ts'
 
 /** A WSO2 error code (101503, 101504, ..., -1 for any) or a failure kind (`connect-refused`, `status`, ...). */
 const ErrorCode = z.union([z.number().int(), z.string()]).superRefine((code, ctx) => {

@@ -1,26 +1,26 @@
 import { z } from 'zod'
-import { Duration } from './duration.ts'
+import { Duration } from '../core/duration.ts'
 import { EndpointName } from './endpoint-name.ts'
-// A cycle on purpose: groups hold endpoints. `Endpoint` is read only inside getters, after both modules loaded.
-import { Endpoint, type EndpointConfig } from './endpoint-schema.ts'
+import { BALANCING_ALGORITHMS, Session } from '../balancing/schema.ts'
 
 /**
  * A group's children as TypeScript sees them. TypeScript cannot infer a type that contains itself, so the
- * static type is loose here and `childEndpoints` restores it; at run time every child is a full `Endpoint`.
+ * static type is loose here and `childEndpoints` (tree.ts) restores it; at run time every child is a full `Endpoint`.
  */
 interface ChildEndpointConfig {
   readonly type: string
 }
-const Children = (): z.ZodArray<z.ZodType<ChildEndpointConfig>> => z.array(Endpoint).min(1, 'must list at least one endpoint')
 
 /**
- * The children of a parsed group with their ids: each child's `name`, or its place in the group
- * (`orders#0`, `orders#1`). Each child was validated by the `Endpoint` schema.
+ * Groups hold endpoints of every type, groups included: the union that schema.ts builds from the groups here. It
+ * hands the union back through `holdEndpoints` rather than this file importing it, which would make the two
+ * files import each other; it is read only inside the getters below, when a config is parsed.
  */
-export function childEndpoints(group: object, groupId: string): [config: EndpointConfig, id: string][] {
-  if (!('endpoints' in group) || !Array.isArray(group.endpoints)) return []
-  return (group.endpoints as EndpointConfig[]).map((child, index) => [child, child.name ?? `${groupId}#${index}`])
+let endpoint: z.ZodType<ChildEndpointConfig> | undefined
+export function holdEndpoints(union: z.ZodType<ChildEndpointConfig>): void {
+  endpoint = union
 }
+const Children = (): z.ZodArray<z.ZodType<ChildEndpointConfig>> => z.array(endpoint!).min(1, 'must list at least one endpoint')
 
 /** Fields of both group types: how many attempts one request may make, and when it may be sent again. */
 const groupFields = {
@@ -45,29 +45,6 @@ export const FailoverEndpoint = z.strictObject({
     return Children()
   },
 })
-
-export const BALANCING_ALGORITHMS = ['roundRobin', 'weightedRoundRobin', 'leastConnections', 'powerOfTwoChoices'] as const
-
-/** Sticky sessions: requests of one session go to the endpoint that served its first request. */
-const Session = z
-  .strictObject({
-    /**
-     * `cookie`: the gateway sets a cookie naming the endpoint. `header`: the value of header `name` is the
-     * session. `clientSession`: WSO2's simpleClientSession, the client's `clientID` header is the session.
-     * `soap`: WSO2's soap session, the text of a SOAP header (`soapHeader`) of the request's envelope.
-     */
-    type: z.enum(['cookie', 'header', 'clientSession', 'soap']),
-    /** For `soap`: the SOAP header that carries the session id; Axis2's ServiceGroupId by default. */
-    soapHeader: z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }).optional(),
-    /** Cookie name (default PORTICO_STICKY) or header name (default clientID for clientSession). */
-    name: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be an HTTP token of 1-64 characters').optional(),
-    /** A session unused this long is forgotten (the cookie's Max-Age). */
-    timeout: Duration.refine((ms) => ms > 0, 'must be more than 0').default(1_800_000),
-  })
-  .refine((session) => session.type !== 'header' || session.name !== undefined, {
-    path: ['name'],
-    message: 'is required for a header session: name the header that carries the session id',
-  })
 
 /** Spreads requests over its endpoints; a failed attempt goes to another ready endpoint. */
 export const LoadBalanceEndpoint = z
@@ -98,4 +75,3 @@ export const LoadBalanceEndpoint = z
 
 export type FailoverEndpointConfig = z.output<typeof FailoverEndpoint>
 export type LoadBalanceEndpointConfig = z.output<typeof LoadBalanceEndpoint>
-export type SessionConfig = z.output<typeof Session>

@@ -1,23 +1,26 @@
-import type { LeafConfig } from '../config/endpoint-schema.ts'
-import type { BackendResponse, Endpoint, EndpointStatus, Exchange, FailureKind } from '../endpoints/endpoint.ts'
-import { EndpointError } from '../endpoints/endpoint.ts'
-import { classifyFailure } from '../endpoints/failure.ts'
-import { suspensionPolicy } from '../config/resilience-schema.ts'
+import type { LeafConfig } from './schema.ts'
+import type { BackendResponse, Endpoint, EndpointStatus, Exchange, FailureKind } from '../core/endpoint.ts'
+import { Delegating, type Interceptor } from './interceptor.ts'
+import { EndpointError } from '../core/endpoint.ts'
+import { classifyFailure } from '../core/failure.ts'
+import { suspensionPolicy } from '../resilience/schema.ts'
 import { tlsConnectOptions } from '../security/tls.ts'
-import { isBackendFault } from './error-codes.ts'
-import { HealthChecker, healthCheckUrl } from './health-check.ts'
-import { publishStateChange } from './state-events.ts'
-import { Suspension, type Transition } from './suspension.ts'
+import { isBackendFault } from '../core/error-codes.ts'
+import { HealthChecker, healthCheckUrl } from '../resilience/health-check.ts'
+import { publishStateChange } from '../resilience/state-events.ts'
+import { Suspension, type Transition } from '../resilience/suspension.ts'
+
+/** Every leaf's suspension guard; `inGroup` tells whether a group can route around the leaf (its default suspension). */
+export function suspensionGuard(config: LeafConfig & { url?: unknown }, inGroup: boolean): Interceptor {
+  return (inner) => new GuardedLeaf(inner, config, inGroup)
+}
 
 /**
  * Wraps every leaf endpoint, whatever its type: counts attempts and failures by kind, turns configured
  * statuses into failures, runs the suspension state machine and the optional health check, and refuses
  * traffic while the leaf may not take it.
  */
-export class GuardedLeaf implements Endpoint {
-  readonly id: string
-  readonly isPrototype: boolean
-  readonly #inner: Endpoint
+export class GuardedLeaf extends Delegating {
   readonly #suspension: Suspension
   readonly #failureStatuses: ReadonlySet<number>
   readonly #health: HealthChecker | undefined
@@ -30,9 +33,7 @@ export class GuardedLeaf implements Endpoint {
   readonly #failures: Partial<Record<FailureKind, number>> = {}
 
   constructor(inner: Endpoint, config: LeafConfig & { url?: unknown }, inGroup: boolean) {
-    this.id = inner.id
-    this.isPrototype = inner.isPrototype
-    this.#inner = inner
+    super(inner)
     this.#suspension = new Suspension(suspensionPolicy(config, inGroup))
     this.#failureStatuses = new Set(config.failureStatuses)
     const check = config.healthCheck
@@ -50,8 +51,8 @@ export class GuardedLeaf implements Endpoint {
     return this.#healthy ? this.#suspension.state : 'unhealthy'
   }
 
-  ready(now: number): boolean {
-    return this.#healthy && this.#suspension.ready(now) && this.#inner.ready(now)
+  override ready(now: number): boolean {
+    return this.#healthy && this.#suspension.ready(now) && this.inner.ready(now)
   }
 
   async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
@@ -62,7 +63,7 @@ export class GuardedLeaf implements Endpoint {
     this.#suspension.begin()
     let response: BackendResponse
     try {
-      response = await this.#inner.send(exchange, signal)
+      response = await this.inner.send(exchange, signal)
     } catch (error) {
       const failure = classifyFailure(error, this.id)
       this.#failed(failure.kind)
@@ -78,9 +79,9 @@ export class GuardedLeaf implements Endpoint {
     return response
   }
 
-  describe(): EndpointStatus {
+  override describe(): EndpointStatus {
     const retryAt = this.#suspension.retryAt
-    const inner = this.#inner.describe()
+    const inner = super.describe()
     return {
       ...inner,
       // An active leaf shows its type's own state (e.g. a WSDL that failed to load); otherwise why it takes no traffic.
@@ -94,9 +95,9 @@ export class GuardedLeaf implements Endpoint {
     }
   }
 
-  async close(): Promise<void> {
+  override close(): Promise<void> {
     this.#health?.stop()
-    await this.#inner.close()
+    return super.close()
   }
 
   #failed(kind: FailureKind): void {

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
-import type { FailureKind } from '../endpoints/endpoint.ts'
+import type { FailureKind } from './endpoint.ts'
 
 /** Every error the gateway itself answers with: a stable code, its HTTP status and a default message. */
 export const GATEWAY_ERRORS = {

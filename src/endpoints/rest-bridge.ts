@@ -1,14 +1,16 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 import { XMLBuilder } from 'fast-xml-parser'
-import type { RestToSoapConfig } from '../config/soap-schema.ts'
-import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../endpoints/endpoint.ts'
-import { BodyTooLarge, readBody } from '../endpoints/body.ts'
-import { escapeXml } from './fault.ts'
-import { CONTENT_TYPE } from './version.ts'
-import { parsePlain, XmlRefused } from './xml.ts'
-import { errorBody } from '../gateway/errors.ts'
-import { withoutHeaders } from '../gateway/headers.ts'
+import type { RestToSoapConfig } from '../soap/schema.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
+import { Delegating, type Interceptor } from './interceptor.ts'
+import type { LeafConfig } from './schema.ts'
+import { BodyTooLarge, readBody } from '../core/body.ts'
+import { escapeXml } from '../soap/fault.ts'
+import { CONTENT_TYPE } from '../soap/version.ts'
+import { parsePlain, XmlRefused } from '../soap/xml.ts'
+import { errorBody } from '../core/errors.ts'
+import { withoutHeaders } from '../core/headers.ts'
 
 /** Request headers that describe the client's JSON message, not the SOAP request built from it. */
 const REPLACED_HEADERS = new Set(['content-type', 'content-length', 'transfer-encoding', 'soapaction', 'accept', 'accept-encoding'])
@@ -19,6 +21,12 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.$-]+)\s*\}\}/g
 
 const valueBuilder = new XMLBuilder({ ignoreAttributes: true, processEntities: true, suppressEmptyNode: true })
 
+/** A SOAP leaf exposed as a REST resource, when its config has `rest`. */
+export function restToSoap(config: LeafConfig & { rest?: RestToSoapConfig | undefined }): Interceptor | undefined {
+  const rest = config.rest
+  return rest ? (inner) => new RestToSoapEndpoint(inner, rest) : undefined
+}
+
 /**
  * A SOAP operation as a REST resource: the JSON request fills the envelope template, the SOAP endpoint behind
  * gets a POST in the configured SOAP version, and the response's Body (or Fault) comes back as JSON.
@@ -27,18 +35,14 @@ const valueBuilder = new XMLBuilder({ ignoreAttributes: true, processEntities: t
  * `{ ...json, uri: { var: uriVariables }, query: queryParameters }`; a string or number is XML-escaped, an object
  * or array becomes XML elements, and a missing value becomes empty content (for the SOAP service to judge).
  */
-export class RestToSoapEndpoint implements Endpoint {
-  readonly id: string
-  readonly isPrototype = false
-  readonly #soap: Endpoint
+export class RestToSoapEndpoint extends Delegating {
   readonly #config: RestToSoapConfig
   /** The template split at its placeholders: text, path, text, path, ..., text. */
   readonly #parts: string[]
   readonly #soapHeaders: string[]
 
   constructor(soap: Endpoint, config: RestToSoapConfig) {
-    this.id = soap.id
-    this.#soap = soap
+    super(soap)
     this.#config = config
     this.#parts = config.template.split(PLACEHOLDER)
     this.#soapHeaders =
@@ -69,7 +73,7 @@ export class RestToSoapEndpoint implements Endpoint {
     const soapExchange: Exchange = { ...exchange, method: 'POST', path: '', query: '', headers, body: envelope }
     let response: BackendResponse
     try {
-      response = await this.#soap.send(soapExchange, signal)
+      response = await this.inner.send(soapExchange, signal)
     } catch (error) {
       // A Fault counted as a failure still carries the backend's answer: it goes to the client as JSON too.
       if (!(error instanceof EndpointError) || !error.response) throw error
@@ -109,17 +113,10 @@ export class RestToSoapEndpoint implements Endpoint {
     return { status: response.status, headers: jsonHeaders(response.headers, json.length), body: Readable.from([json]) }
   }
 
-  ready(now: number): boolean {
-    return this.#soap.ready(now)
+  override describe(): EndpointStatus {
+    return { ...super.describe(), rest: { soapVersion: this.#config.soapVersion, action: this.#config.action } }
   }
 
-  describe(): EndpointStatus {
-    return { ...this.#soap.describe(), rest: { soapVersion: this.#config.soapVersion, action: this.#config.action } }
-  }
-
-  close(): Promise<void> {
-    return this.#soap.close()
-  }
 }
 
 function lookup(scope: unknown, path: string): unknown {

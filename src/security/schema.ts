@@ -1,7 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
-import { Duration } from './duration.ts'
+import { Duration } from '../core/duration.ts'
 
 const Username = z.string().min(1, 'must not be empty')
 

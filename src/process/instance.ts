@@ -7,17 +7,17 @@ import { AccessLog } from '../telemetry/access-log.ts'
 import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
 import { GatewayMetrics } from '../telemetry/metrics.ts'
-import { Gateway } from './gateway.ts'
+import { Gateway } from '../gateway/gateway.ts'
 
 export interface InstanceOptions {
   logger?: Logger
-  /** Whether this process serves the admin port (a cluster's workers leave it to the primary). */
+  /** Whether this process serves the admin port (workers leave it to their primary). */
   admin?: boolean
-  /** Bind listeners with SO_REUSEPORT so every cluster worker accepts on its own socket. */
+  /** Bind listeners with SO_REUSEPORT so every worker accepts on its own socket. */
   reusePort?: boolean
 }
 
-/** One Portico process: the gateway, its telemetry and (unless a cluster primary has it) the admin port. */
+/** One Portico process: the gateway, its telemetry and (unless the workers' primary has it) the admin port. */
 export class PorticoInstance {
   readonly gateway: Gateway
   readonly metrics: GatewayMetrics

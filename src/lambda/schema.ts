@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { Duration } from './duration.ts'
+import { Duration } from '../core/duration.ts'
 
 /**
  * A Lambda function as the Invoke API accepts it: a name (`orders`), a partial ARN
@@ -67,6 +67,9 @@ export const lambdaFields = {
   eventFormat: z.enum(EVENT_FORMATS, { error: 'must be "apigw-v1", "apigw-v2" or "wso2"' }).default('apigw-v1'),
   credentials: Credentials.default({ type: 'default' }),
 }
+
+/** How a Lambda leaf obtains AWS credentials. */
+export type LambdaCredentialsConfig = z.output<typeof lambdaFields.credentials>
 
 /** Rules across the fields of a Lambda leaf. */
 export function checkLambda(config: { function: string; region?: string | undefined; qualifier?: string | undefined }, ctx: z.RefinementCtx): void {
