@@ -13,6 +13,7 @@ import { WsdlEndpoint } from './wsdl.ts'
 import { LoadBalanceGroup } from './loadbalance.ts'
 import { SecuredEndpoint } from '../security/secured-endpoint.ts'
 import { PrototypeEndpoint } from './prototype.ts'
+import { PrototypeBackend } from './prototype-backend.ts'
 
 /** Builds child endpoints for groups; the snapshot passes one that reuses unchanged endpoints. */
 export type EndpointBuilder = (config: EndpointConfig, id: string, inGroup: boolean) => Endpoint
@@ -38,7 +39,7 @@ export function createEndpoint(config: EndpointConfig, id: string, build: Endpoi
     case 'dynamic':
       return leaf(new DynamicEndpoint(id, config), config, inGroup)
     case 'prototype':
-      return leaf(new PrototypeEndpoint(id, config), config, inGroup)
+      return leaf(config.url === undefined ? new PrototypeEndpoint(id, config) : new PrototypeBackend(id, { ...config, url: config.url }), config, inGroup)
   }
 }
 
