@@ -140,6 +140,7 @@ async function importWso2Command(args: string[]): Promise<number> {
     console.error('set these environment variables before starting the gateway:')
     for (const [variable, holds] of report.variables) console.error(`  ${variable}  (${holds})`)
   }
+  for (const part of report.differences) console.error(`differs from WSO2: ${part.location}: ${part.message}`)
   for (const part of report.leftOut) console.error(`not converted: ${part.location}: ${part.message}`)
   if (report.leftOut.length > 0) console.error(`${report.leftOut.length} part(s) of ${path} not converted`)
   return report.leftOut.length > 0 ? 1 : 0
