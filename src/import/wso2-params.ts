@@ -81,7 +81,7 @@ export async function readWso2Params(file: string, environment: string | undefin
   } else if (names.length === 1) index = 0
   else throw new Error(`${file} has ${names.length} environments (${names.map((name) => `"${name}"`).join(', ')}): choose one with --environment`)
   const configs = parsed.data.environments[index]!.configs
-  return { file, environment: names[index]!, configs: configs && typeof configs === 'object' && !Array.isArray(configs) ? (configs as Record<string, unknown>) : {} }
+  return { file, environment: names[index] || String(index), configs: configs && typeof configs === 'object' && !Array.isArray(configs) ? (configs as Record<string, unknown>) : {} }
 }
 
 type Json = Record<string, unknown>
@@ -96,7 +96,10 @@ export function applyParams(data: Json, params: Wso2Params, report: ImportReport
   const configs = fitShape(Configs, params.configs, where, report)
   const endpointConfig = endpointConfigOf(configs, where, report)
   if (endpointConfig) {
-    data.endpointConfig = fitShape(EndpointConfigShape, endpointConfig, `${where} (as endpointConfig)`, report)
+    // Backend security stays the project's unless the params give their own (below).
+    const previous = data.endpointConfig
+    const kept = previous && typeof previous === 'object' && 'endpoint_security' in previous ? { endpoint_security: (previous as Json).endpoint_security } : {}
+    data.endpointConfig = fitShape(EndpointConfigShape, { ...endpointConfig, ...kept }, `${where} (as endpointConfig)`, report)
     delete data.endpointImplementationType
   }
   const security = configs.security
@@ -109,7 +112,8 @@ export function applyParams(data: Json, params: Wso2Params, report: ImportReport
     const current = typeof data.endpointConfig === 'object' && data.endpointConfig !== null ? (data.endpointConfig as Json) : {}
     data.endpointConfig = { ...current, endpoint_security: perEnvironment }
     delete data.endpointSecurity
-    report.note(`the backend credentials of ${params.file} are not written into the config: set the environment variables listed below to them`)
+    const enabled = [perEnvironment.production, perEnvironment.sandbox].some((entry) => String((entry as { enabled?: unknown } | undefined)?.enabled).toLowerCase() === 'true')
+    if (enabled) report.note(`the backend credentials of ${params.file} are not written into the config: set the environment variables listed below to them`)
   }
   if (configs.certs && configs.certs.length > 0) report.leave(`${where}.certs`, 'endpoint certificates are not converted: set security.tls on the endpoint (docs/security.md)')
   if (configs.mutualSslCerts && configs.mutualSslCerts.length > 0) report.leave(`${where}.mutualSslCerts`, 'client certificates for mutual TLS with API clients are not converted')

@@ -218,8 +218,13 @@ function removeAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
 
 function placeOf(where: string, path: ReadonlyArray<PropertyKey>): string {
   let place = where
-  for (const key of path) place += typeof key === 'number' ? `[${key}]` : `.${String(key)}`
+  for (const key of path) place = typeof key === 'number' ? `${place}[${key}]` : fieldOf(place, String(key))
   return place
+}
+
+/** `api.yaml: data` + `context` → `api.yaml: data.context`; `api.json:` (a file's top level) + `context` → `api.json: context`. */
+export function fieldOf(where: string, field: string): string {
+  return where.endsWith(':') ? `${where} ${field}` : `${where}.${field}`
 }
 
 function describe(value: unknown): string {

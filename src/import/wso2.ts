@@ -10,7 +10,7 @@ import { fromLegacyModel, isLegacyModel } from './wso2-legacy.ts'
 import { applyParams, type Wso2Params } from './wso2-params.ts'
 import { readWso2Project, type Wso2Project } from './wso2-project.ts'
 import { ImportReport } from './wso2-report.ts'
-import { ApiShape, EndpointConfigShape, fitShape, LegacyApiShape } from './wso2-shape.ts'
+import { ApiShape, EndpointConfigShape, fieldOf, fitShape, LegacyApiShape } from './wso2-shape.ts'
 
 type Json = Record<string, unknown>
 
@@ -67,12 +67,12 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
     throw new Error(`${apiFile} holds a "${String(document.type)}", not an API (type: api); API products and other artifacts are not imported`)
   }
   const raw = document.data !== undefined ? asObject(document.data) : document
-  const where = document.data !== undefined ? `${apiFile}: data` : apiFile
+  const where = document.data !== undefined ? `${apiFile}: data` : `${apiFile}:`
   // Every value the conversion reads is checked first: what does not fit is reported and left out, never met.
   const data: Json = isLegacyModel(raw)
     ? fitShape(ApiShape, fromLegacyModel(fitShape(LegacyApiShape, raw, where, report)), where, report)
     : fitShape(ApiShape, raw, where, report)
-  const at = (field: string) => `${where}.${field}`
+  const at = (field: string) => fieldOf(where, field)
   if (options.params) applyParams(data, options.params, report)
 
   const name = String(data.name)
