@@ -72,7 +72,10 @@ const CONVERTED_TYPES = new Set(['http', 'address', 'wsdl', 'failover', 'load_ba
 /** The endpoint of one environment for the endpoint types that are not per resource (all but awslambda). */
 export function environmentEndpoint(config: Json, environment: Environment, context: EndpointContext): EndpointOut | undefined {
   const type = String(config.endpoint_type ?? 'http')
-  if (!CONVERTED_TYPES.has(type)) return context.report.leave(`${context.where}.endpoint_type`, `the endpoint type "${type}" is not converted`)
+  if (!CONVERTED_TYPES.has(type)) {
+    const why = type === 'sequence_backend' ? ': its backend is a mediation sequence deployed with the API, which Portico does not run as a backend' : ''
+    return context.report.leave(`${context.where}.endpoint_type`, `the endpoint type "${type}" is not converted${why}`)
+  }
   const primary = config[`${environment}_endpoints`]
   if (primary === undefined || primary === null) return undefined
   const at = `${context.where}.${environment}_endpoints`
