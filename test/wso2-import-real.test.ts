@@ -308,6 +308,13 @@ describe('apictl params files (--params)', () => {
 })
 
 describe("WSO2's Prototype endpoint", () => {
+  test('a PUBLISHED API whose endpointConfig still says prototyped gets real endpoints, as WSO2 serves it', async () => {
+    const project = await editedCopy('prototype-endpoint', 'api.yaml', (text) => text.replace('lifeCycleStatus: PROTOTYPED', 'lifeCycleStatus: PUBLISHED'), 'prototype-published')
+    const { endpoints, lifecycle } = apiOf((await importWso2Project(project)).yaml)
+    assert.equal(lifecycle, 'PUBLISHED')
+    assert.equal(endpoints.production.type, 'http')
+  })
+
   test('a PROTOTYPED API with the Publisher\'s prototype endpointConfig becomes prototype backends and is served while PROTOTYPED', async () => {
     const backend = await startEchoBackend('prototype')
     const project = await editedCopy('prototype-endpoint', 'api.yaml', (text) => text.replaceAll('https://localhost:9443', backend.url), 'prototype-endpoint-live')

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import { parse as parseYaml, stringify } from 'yaml'
 import { parseConfig } from '../config/load.ts'
-import { LIFECYCLE_STATES } from '../config/lifecycle.ts'
+import { LIFECYCLE_STATES, servesPrototypes, type LifecycleState } from '../config/lifecycle.ts'
 import { ENVIRONMENTS, HTTP_METHODS } from '../config/schema.ts'
 import { importSynapseSequence } from './synapse.ts'
 import { asObject, environmentEndpoint, hasValue, isEnabledSecurity, lambdaEndpoint, suspensionOf, unknownEndpointKeys, type EndpointContext, type EndpointOut } from './wso2-endpoints.ts'
@@ -97,7 +97,8 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
   if (sequences.out) api.outSequence = sequences.out
 
   const implementation = String(data.endpointImplementationType ?? 'ENDPOINT').toUpperCase()
-  const prototyped = endpointConfig.implementation_status === 'prototyped'
+  // Once WSO2 publishes a prototyped API, the gateway calls its endpoint as any other: the marker alone makes no prototype.
+  const prototyped = endpointConfig.implementation_status === 'prototyped' && servesPrototypes(api.lifecycle as LifecycleState)
   if (implementation === 'INLINE' || implementation === 'MOCKED_OAS' || (prototyped && !hasEndpointUrl(endpointConfig))) {
     const endpoint = await prototypeEndpoint(project, report, options, written, name, version)
     if (endpoint) api.endpoints = { production: endpoint, sandbox: endpoint }
@@ -107,9 +108,9 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
     for (const environment of ENVIRONMENTS) {
       // WSO2's default endpoint carries the production (or sandbox) entry's timeout and suspension settings.
       const entry = asObject(endpointConfig[`${environment}_endpoints`])
-      const at = `${endpointWhere}.${environment}_endpoints.config`
+      const place = `${endpointWhere}.${environment}_endpoints.config`
       const response = Number(asObject(entry.config).actionDuration)
-      endpoints[environment] = { ...dynamic, ...(response > 0 ? { timeouts: { response } } : {}), ...suspensionOf(asObject(entry.config), at, report) }
+      endpoints[environment] = { ...dynamic, ...(response > 0 ? { timeouts: { response } } : {}), ...suspensionOf(asObject(entry.config), place, report) }
     }
     api.endpoints = endpoints
     if (!sequences.in) report.leave(endpointWhere, 'a default (dynamic) endpoint without an IN sequence that sets the address has no address to go to')
