@@ -188,11 +188,12 @@ describe("WSO2's suspension and timeouts in the imported config", () => {
     assert.deepEqual(production.markForSuspension, { errorCodes: [101504, 101505] })
     // `"config": null`: every default.
     assert.deepEqual(sandbox.suspendOnFailure, { initialDuration: 30000 })
-    assert.deepEqual(report.differences, [
-      {
-        location: 'Meta-information/api.json: endpointConfig.production_endpoints.config.suspendErrorCode',
-        message: '101501 (an I/O error while receiving the response) is written as the failure kind "reset", which Portico also reports as 101505 (connection closed)',
-      },
+    const differences = report.differences.map((part) => `${part.location}: ${part.message}`)
+    assert.deepEqual(differences, [
+      'Meta-information/api.json: endpointConfig: a suspended endpoint answers 503 ENDPOINT_UNAVAILABLE where WSO2 answers fault 303001; when a suspension ends, one trial request at a time goes through where WSO2 lets every request through (docs/failover.md)',
+      'Meta-information/api.json: endpointConfig.production_endpoints.config.suspendErrorCode: 101501 (an I/O error while receiving the response) is written as the failure kind "reset", which Portico also reports as 101505 (connection closed)',
+      // The sandbox has no actionDuration.
+      "Meta-information/api.json: endpointConfig: an endpoint without actionDuration waits for the response headers for 60 s (timeouts.response); WSO2 waits until its transport's socket timeout",
     ])
   })
 

@@ -164,6 +164,8 @@ function withLeafSettings(out: EndpointOut, endpoint: Json, environment: Environ
   const where = `${at}.config`
   const response = milliseconds(config.actionDuration, `${where}.actionDuration`, report)
   if (response !== undefined) out.timeouts = { response }
+  else report.differ(context.where, 'an endpoint without actionDuration waits for the response headers for 60 s (timeouts.response); WSO2 waits until its transport\'s socket timeout')
+  report.differ(context.where, 'a suspended endpoint answers 503 ENDPOINT_UNAVAILABLE where WSO2 answers fault 303001; when a suspension ends, one trial request at a time goes through where WSO2 lets every request through (docs/failover.md)')
   if (config.actionSelect === 'discard') report.leave(`${where}.actionSelect`, '"discard" (drop the message on timeout) is not converted: a timeout is a failure the client sees')
 
   Object.assign(out, suspensionOf(config, where, report))
