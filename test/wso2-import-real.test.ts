@@ -292,6 +292,20 @@ describe('apictl params files (--params)', () => {
     assert.equal(sample.endpoints.production.url, 'https://localhost:9443/am/sample/pizzashack/v1/api/')
   })
 
+  test('${VAR} in a params file: values taken from the environment as apictl does, secrets read by the gateway from the same variable', async () => {
+    const file = join(work, 'variables.yaml')
+    const text = await readFile(fixture('params/api_params_full.yaml'), 'utf8')
+    await writeFile(file, text.replace('url: https://prod.wso2.com', 'url: ${PIZZA_PROD_URL}').replace(/password: admin/, 'password: ${PIZZA_PROD_PASSWORD}'))
+    delete process.env.PIZZA_PROD_URL
+    await assert.rejects(readWso2Params(file, 'production'), /environments\[production\]\.configs\.endpoints\.production\.url: \$\{PIZZA_PROD_URL\} is not set/)
+    process.env.PIZZA_PROD_URL = 'https://orders.internal:8443/pizza'
+    const { yaml, report } = await importWso2Project(fixture('pizzashack'), { params: await readWso2Params(file, 'production') })
+    const { production } = apiOf(yaml).endpoints
+    assert.equal(production.url, 'https://orders.internal:8443/pizza')
+    assert.equal(production.security.auth.password, '${env:PIZZA_PROD_PASSWORD}')
+    assert.ok(report.variables.has('PIZZA_PROD_PASSWORD'))
+  })
+
   test('the command line: --params with -e, an unknown environment, and -e without --params', async () => {
     const file = join(work, 'two-environments.yaml')
     const failover = parseYaml(await readFile(fixture('params/api_params_http_rest_endpoint_with_failover.yaml'), 'utf8')) as Json

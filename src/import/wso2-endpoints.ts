@@ -222,7 +222,7 @@ function backendSecurity(security: Json | undefined, environment: Environment, c
   if (type === 'BASIC' || type === 'DIGEST') {
     const username = typeof security.username === 'string' ? security.username : ''
     if (!username) return report.leave(`${at}.username`, `${type} security without a username is not converted`)
-    const password = report.secret(variable('PASSWORD'), `the ${environment} backend's ${type} password for user "${username}"`)
+    const password = secretOf(security.password, variable('PASSWORD'), `the ${environment} backend's ${type} password for user "${username}"`, report)
     return { auth: { type: type.toLowerCase(), username, password } }
   }
   if (type === 'OAUTH') {
@@ -233,11 +233,11 @@ function backendSecurity(security: Json | undefined, environment: Environment, c
       tokenUrl: security.tokenUrl,
       grantType: grant,
       clientId: security.clientId,
-      clientSecret: report.secret(variable('CLIENT_SECRET'), `the ${environment} backend's OAuth client secret`),
+      clientSecret: secretOf(security.clientSecret, variable('CLIENT_SECRET'), `the ${environment} backend's OAuth client secret`, report),
     }
     if (grant === 'password') {
       auth.username = security.username
-      auth.password = report.secret(variable('PASSWORD'), `the ${environment} backend's OAuth resource owner password`)
+      auth.password = secretOf(security.password, variable('PASSWORD'), `the ${environment} backend's OAuth resource owner password`, report)
     }
     return { auth }
   }
@@ -262,8 +262,8 @@ export function lambdaEndpoint(config: Json, operation: Json, at: string, contex
   if (config.access_method === 'stored') {
     credentials = {
       type: 'static',
-      accessKeyId: report.secret(`${context.secretPrefix}_AWS_ACCESS_KEY_ID`, 'the AWS access key id'),
-      secretAccessKey: report.secret(`${context.secretPrefix}_AWS_SECRET_ACCESS_KEY`, 'the AWS secret access key'),
+      accessKeyId: secretOf(config.amznAccessKey, `${context.secretPrefix}_AWS_ACCESS_KEY_ID`, 'the AWS access key id', report),
+      secretAccessKey: secretOf(config.amznSecretKey, `${context.secretPrefix}_AWS_SECRET_ACCESS_KEY`, 'the AWS secret access key', report),
     }
   }
   if (isEnabled(config.assume_role)) {
@@ -274,6 +274,15 @@ export function lambdaEndpoint(config: Json, operation: Json, at: string, contex
   }
   out.credentials = credentials
   return out
+}
+
+/**
+ * The `${env:...}` reference for a secret. A value that is itself a variable, `${NAME}` (as apictl params files
+ * write secrets), is read from that same variable; any other value stays where it was and `fallback` is named.
+ */
+function secretOf(value: unknown, fallback: string, holds: string, report: ImportReport): string {
+  const variable = typeof value === 'string' ? /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value.trim())?.[1] : undefined
+  return report.secret(variable ?? fallback, holds)
 }
 
 /**

@@ -80,8 +80,32 @@ export async function readWso2Params(file: string, environment: string | undefin
     if (index < 0) throw new Error(`${file} has no environment "${environment}" (it has ${names.map((name) => `"${name}"`).join(', ') || 'none'})`)
   } else if (names.length === 1) index = 0
   else throw new Error(`${file} has ${names.length} environments (${names.map((name) => `"${name}"`).join(', ')}): choose one with --environment`)
+  const label = names[index] || String(index)
   const configs = parsed.data.environments[index]!.configs
-  return { file, environment: names[index] || String(index), configs: configs && typeof configs === 'object' && !Array.isArray(configs) ? (configs as Record<string, unknown>) : {} }
+  const missing: string[] = []
+  const substituted = substitute(configs, `${file}: environments[${label}].configs`, missing)
+  if (missing.length > 0) throw new Error(`${missing.join('; ')}: apictl substitutes environment variables in params files, and so does the import`)
+  return { file, environment: label, configs: substituted && typeof substituted === 'object' && !Array.isArray(substituted) ? (substituted as Record<string, unknown>) : {} }
+}
+
+/** Secrets a params file may name as `${VAR}`: the config then reads the same variable, and the import needs none. */
+const SECRET_FIELDS = new Set(['password', 'clientSecret', 'amznAccessKey', 'amznSecretKey'])
+
+/** `${VAR}` in the params' values replaced from the environment, as apictl does; an unset one is collected in `missing`. */
+function substitute(value: unknown, where: string, missing: string[], key = ''): unknown {
+  if (typeof value === 'string') {
+    if (SECRET_FIELDS.has(key) && /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(value.trim())) return value
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => {
+      const found = process.env[name]
+      if (found === undefined || found === '') missing.push(`${where}: ${whole} is not set`)
+      return found ?? whole
+    })
+  }
+  if (Array.isArray(value)) return value.map((item, index) => substitute(item, `${where}[${index}]`, missing))
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([field, item]) => [field, substitute(item, `${where}.${field}`, missing, field)]))
+  }
+  return value
 }
 
 type Json = Record<string, unknown>
@@ -140,8 +164,11 @@ function endpointConfigOf(configs: Configs, where: string, report: ImportReport)
     const stored = aws.accessMethod === 'stored'
     const lambda: Json = { endpoint_type: 'awslambda', access_method: stored ? 'stored' : 'role-supplied' }
     if (aws.amznRegion) lambda.amznRegion = aws.amznRegion
-    // The keys themselves stay in the params file: the config reads them from the environment.
-    if (stored) report.note(`${where}.awsLambdaEndpoints holds AWS keys: they are not written into the config; set the variables listed below to them`)
+    // Keys given as `${VAR}` are read from that variable; literal keys stay in the params file, never in the config.
+    if (aws.amznAccessKey) lambda.amznAccessKey = aws.amznAccessKey
+    if (aws.amznSecretKey) lambda.amznSecretKey = aws.amznSecretKey
+    const literal = [aws.amznAccessKey, aws.amznSecretKey].some((key) => key && !/^\$\{\w+\}$/.test(key.trim()))
+    if (stored && literal) report.note(`${where}.awsLambdaEndpoints holds AWS keys: they are not written into the config; set the variables listed below to them`)
     return lambda
   }
   if (type !== 'rest' && type !== 'http' && type !== 'soap') {
