@@ -8,6 +8,7 @@ import { serve } from './process/start.ts'
 import { importOpenApi } from './import/openapi.ts'
 import { importSynapseSequence } from './import/synapse.ts'
 import { importWso2Project } from './import/wso2.ts'
+import { readWso2Params } from './import/wso2-params.ts'
 import { stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
 
@@ -16,7 +17,9 @@ const USAGE = `Usage:
   portico validate FILE                                   check FILE and list every problem in it
   portico import synapse FILE [--flow in|out]             convert a WSO2 (Synapse) sequence into inSequence/outSequence YAML
   portico import openapi SPEC [-o FILE] [--context PATH]  a prototype API (CREATED) from an OpenAPI 3.x or Swagger 2.0 document
-  portico import wso2 PATH [-o FILE]                      an API from a WSO2 API Manager project (apictl export: directory or zip)`
+  portico import wso2 PATH [-o FILE] [--params FILE [-e ENV]]
+                                                          an API from a WSO2 API Manager project (apictl export: directory or zip),
+                                                          with one environment of an apictl params file applied`
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -112,7 +115,11 @@ async function importOpenApiCommand(args: string[]): Promise<number> {
 async function importWso2Command(args: string[]): Promise<number> {
   let parsed
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { output: { type: 'string', short: 'o' } } })
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { output: { type: 'string', short: 'o' }, params: { type: 'string' }, environment: { type: 'string', short: 'e' } },
+    })
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`)
     return 2
@@ -123,9 +130,17 @@ async function importWso2Command(args: string[]): Promise<number> {
     console.error(USAGE)
     return 2
   }
+  if (values.environment !== undefined && values.params === undefined) {
+    console.error(`--environment names an environment of a params file: give --params FILE too\n${USAGE}`)
+    return 2
+  }
   let imported
   try {
-    imported = await importWso2Project(path, values.output === undefined ? {} : { definitionDirectory: dirname(values.output) })
+    const params = values.params === undefined ? undefined : await readWso2Params(values.params, values.environment)
+    imported = await importWso2Project(path, {
+      ...(values.output === undefined ? {} : { definitionDirectory: dirname(values.output) }),
+      ...(params ? { params } : {}),
+    })
   } catch (error) {
     console.error(`cannot import ${path}: ${(error as Error).message}`)
     return 1
@@ -139,6 +154,7 @@ async function importWso2Command(args: string[]): Promise<number> {
     console.error('set these environment variables before starting the gateway:')
     for (const [variable, holds] of report.variables) console.error(`  ${variable}  (${holds})`)
   }
+  for (const part of report.differences) console.error(`differs from WSO2: ${part.location}: ${part.message}`)
   for (const part of report.leftOut) console.error(`not converted: ${part.location}: ${part.message}`)
   if (report.leftOut.length > 0) console.error(`${report.leftOut.length} part(s) of ${path} not converted`)
   return report.leftOut.length > 0 ? 1 : 0

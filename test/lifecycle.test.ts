@@ -82,7 +82,7 @@ describe('lifecycle', () => {
 
   test('a reload that moves an API along a forbidden transition is refused, naming the field and the allowed states', () => {
     const { gateway } = states
-    const config = (state: string) => parseConfig(`apis: [{ name: a, context: /a, version: v1, lifecycle: ${state} }]`, 'p.yaml')
+    const config = (state: string) => parseConfig(`apis: [{ name: a, context: /a, version: v1, lifecycle: ${state}, endpoints: { production: { type: http, url: "http://127.0.0.1:9" } } }]`, 'p.yaml')
     assert.deepEqual(checkTransitions(config('DEPRECATED'), config('RETIRED')), [])
     const issues = checkTransitions(config('RETIRED'), config('PUBLISHED'), 'p.yaml')
     assert.equal(issues.length, 1)

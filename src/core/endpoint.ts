@@ -106,7 +106,7 @@ export interface EndpointStatus {
 
 export interface Endpoint {
   readonly id: string
-  /** Whether this endpoint is a mock that serves APIs still being designed (CREATED or PROTOTYPED). */
+  /** Whether this endpoint serves only APIs still being designed (CREATED or PROTOTYPED): a mock or a prototype backend. */
   readonly isPrototype: boolean
   /**
    * Deliver the exchange and return the backend's response, or throw an EndpointError whose `kind`

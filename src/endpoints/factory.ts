@@ -14,6 +14,7 @@ import { backendSecurity } from './secured-endpoint.ts'
 import { childEndpoints } from './tree.ts'
 import { SoapEndpoint } from './soap.ts'
 import { WsdlEndpoint } from './wsdl.ts'
+import { PrototypeBackend } from './prototype-backend.ts'
 
 /** Builds child endpoints for groups; the snapshot passes one that reuses unchanged endpoints. */
 export type EndpointBuilder = (config: EndpointConfig, id: string, inGroup: boolean) => Endpoint
@@ -32,7 +33,7 @@ const LEAVES: { [T in LeafEndpointConfig['type']]: (id: string, config: ConfigOf
   wsdl: (id, config) => new WsdlEndpoint(id, config),
   lambda: (id, config) => new LambdaEndpoint(id, config),
   dynamic: (id, config) => new DynamicEndpoint(id, config),
-  prototype: (id, config) => new PrototypeEndpoint(id, config),
+  prototype: (id, config) => (config.url === undefined ? new PrototypeEndpoint(id, config) : new PrototypeBackend(id, { ...config, url: config.url })),
 }
 
 /** Every group type: it gets its children built (or reused) through the snapshot's builder. */

@@ -132,9 +132,19 @@ export const DynamicEndpoint = z.strictObject({
   pool: Pool.prefault({}),
 })
 
-/** A mock that answers for an API still being designed: static responses, scripts, an OpenAPI document. */
+/**
+ * What answers for an API still being designed: mocks (static responses, scripts, an OpenAPI document), or, as
+ * WSO2's Prototype endpoint is, a backend `url` that takes everything an `http` endpoint takes.
+ */
 export const PrototypeEndpoint = z
-  .strictObject({ type: z.literal('prototype'), ...leafFields, ...prototypeFields })
+  .strictObject({
+    type: z.literal('prototype'),
+    ...leafFields,
+    ...prototypeFields,
+    url: HttpEndpoint.shape.url.optional(),
+    /** Used with `url` only. */
+    pool: Pool.optional(),
+  })
   .superRefine(checkPrototype)
 
 /** Every endpoint type, told apart by `type`. */

@@ -54,10 +54,12 @@ function mixedPrototypeIssue(group: object): string | undefined {
   return 'mixes prototype endpoints with real ones; a group must be all prototypes (served while CREATED or PROTOTYPED) or none'
 }
 
-/** `security` on a leaf type that never sends it: Lambda signs with AWS credentials, a prototype answers itself. */
+/** `security` on a leaf that never sends it: Lambda signs with AWS credentials, a prototype's mocks answer themselves. */
 function unusedSecurityIssue(leaf: object): { path: string[]; message: string } | undefined {
   if (!('security' in leaf) || leaf.security === undefined || !('type' in leaf)) return undefined
   if (leaf.type === 'lambda') return { path: ['security'], message: 'is not used by a lambda endpoint, which signs its calls with AWS credentials (see credentials)' }
-  if (leaf.type === 'prototype') return { path: ['security'], message: 'is not used by a prototype endpoint, which calls no backend' }
+  if (leaf.type === 'prototype' && !('url' in leaf && leaf.url !== undefined)) {
+    return { path: ['security'], message: 'is not used by a prototype endpoint without a backend url: its mocks call no backend' }
+  }
   return undefined
 }

@@ -80,9 +80,19 @@ export const prototypeFields = {
 }
 
 /** Rules across the prototype's fields; for the endpoint schema's `superRefine`. */
-export function checkPrototype(config: { resources: unknown[]; openapi?: string | undefined }, ctx: z.RefinementCtx): void {
-  if (config.resources.length === 0 && config.openapi === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'a prototype endpoint needs "resources", "openapi" or both' })
+export function checkPrototype(
+  config: { resources: unknown[]; openapi?: string | undefined; url?: string | undefined; pool?: unknown },
+  ctx: z.RefinementCtx,
+): void {
+  const mocks = config.resources.length > 0 || config.openapi !== undefined
+  if (config.url !== undefined && mocks) {
+    // A backend reads the request's body as it streams; a mock reads it whole first. One request cannot go to both.
+    ctx.addIssue({ code: 'custom', path: ['url'], message: 'a prototype endpoint is either a backend "url" or mocks ("resources", "openapi"), not both' })
+  } else if (config.url === undefined && !mocks) {
+    ctx.addIssue({ code: 'custom', message: 'a prototype endpoint needs a backend "url", or "resources", "openapi" or both' })
+  }
+  if (config.pool !== undefined && config.url === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['pool'], message: 'is used only with a backend "url"' })
   }
 }
 
