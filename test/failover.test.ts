@@ -400,15 +400,16 @@ apis:
     const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'fail-503'
     gateway = await startGateway(
-      apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, 'failureStatuses: [503], suspendOnFailure: { initialDuration: 50ms }')}, ${leafYaml(backup!)}] }`),
+      apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, 'failureStatuses: [503], suspendOnFailure: { initialDuration: 1s }')}, ${leafYaml(backup!)}] }`),
     )
+    // The suspension outlasts ten calls even on a slow, busy machine, so a second trial never sneaks in.
     const changes: StateChange[] = []
     const listener = (message: unknown) => changes.push(message as StateChange)
     subscribe('portico:endpoint:state', listener)
     try {
       for (let i = 0; i < 10; i++) await call('GET')
       primary!.mode = 'ok'
-      await sleep(60)
+      await sleep(1100)
       for (let i = 0; i < 10; i++) await call('GET')
     } finally {
       unsubscribe('portico:endpoint:state', listener)
