@@ -2,6 +2,7 @@ import { AdminServer } from '../admin/server.ts'
 import { ConfigError, loadConfigFile } from '../config/load.ts'
 import { protectPort } from '../endpoints/target-guard.ts'
 import type { ConfigModel } from '../config/schema.ts'
+import type { Endpoint } from '../endpoints/endpoint.ts'
 import { logStateChanges } from '../resilience/state-events.ts'
 import { AccessLog } from '../telemetry/access-log.ts'
 import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
@@ -35,7 +36,7 @@ export class PorticoInstance {
     this.logger = logger
     this.#accessLog = accessLog
     registerEndpointMetrics(metrics.registry, () => gateway.snapshot.roots)
-    this.#stopStateLog = logStateChanges(logger, (endpoint) => [...gateway.snapshot.endpoints.values()].includes(endpoint))
+    this.#stopStateLog = logStateChanges(logger, (endpoint) => [...gateway.snapshot.endpoints.values()].includes(endpoint as Endpoint))
   }
 
   static async start(config: ConfigModel, options: InstanceOptions = {}): Promise<PorticoInstance> {
