@@ -6,23 +6,32 @@ import { checkTransitions } from '../config/lifecycle-check.ts'
 import { ConfigError, parseConfig } from '../config/load.ts'
 import type { ConfigModel } from '../config/schema.ts'
 import { watchConfig } from '../config/watch.ts'
+import type { EndpointStatus } from '../endpoints/endpoint.ts'
+import { logStateChanges } from '../resilience/state-events.ts'
 import type { Logger } from '../telemetry/logger.ts'
+import { mergeWorkerViews } from './cluster-view.ts'
 import { PorticoInstance } from './instance.ts'
+import { shareStateWithPrimary, SharedState } from './shared-state.ts'
 
 /** Messages between the primary and its workers. The primary validates; workers get only valid config text. */
 type ToWorker = { type: 'config'; text: string; file: string } | { type: 'describe'; id: number }
-type ToPrimary = { type: 'ready'; addresses: unknown } | { type: 'described'; id: number; endpoints: unknown }
+type ToPrimary = { type: 'ready'; addresses: unknown } | { type: 'described'; id: number; endpoints: EndpointStatus[] }
 
 /**
  * The primary of `--workers N`: forks the workers, owns the admin port (metrics aggregated over workers),
- * validates config changes once and hands them to every worker, and replaces workers that die.
+ * validates config changes once and hands them to every worker, replaces workers that die, and owns the one
+ * state of every endpoint (suspension, health checks, sticky sessions) that the workers share.
  */
 export async function runPrimary(file: string, workers: number, watch: boolean, logger: Logger): Promise<void> {
   let text = await readFile(file, 'utf8')
   let config: ConfigModel = parseConfig(text, file)
   let stopping = false
+  const shared = new SharedState()
+  // Leaf state changes happen here, once for the gateway: the primary logs them.
+  const stopStateLog = logStateChanges(logger, () => true)
   const fork = () => {
     const worker = cluster.fork()
+    shared.attach(worker)
     worker.on('online', () => worker.send({ type: 'config', text, file } satisfies ToWorker))
     worker.on('message', (message: ToPrimary) => {
       if (message.type === 'ready') logger.info({ worker: worker.process.pid, listeners: message.addresses }, 'worker serving')
@@ -46,7 +55,11 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
   const admin = config.admin.enabled
     ? await AdminServer.start(config.admin.host, config.admin.port, {
         metrics: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }),
-        endpoints: async () => ({ workers: await Promise.all(liveWorkers().map((worker) => describeWorker(worker, ++nextId))) }),
+        endpoints: async () => {
+          const views = await Promise.all(liveWorkers().map((worker) => describeWorker(worker, ++nextId)))
+          const answered = views.filter((view) => view.endpoints !== undefined)
+          return { endpoints: mergeWorkerViews(answered.map((view) => view.endpoints!)), workers: views.length, ...(answered.length < views.length ? { unanswered: views.filter((view) => !view.endpoints) } : {}) }
+        },
       })
     : undefined
   if (admin) logger.info(`admin on ${admin.url}`)
@@ -71,6 +84,8 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
   const stop = () => {
     stopping = true
     stopWatching()
+    stopStateLog()
+    shared.close()
     for (const worker of liveWorkers()) worker.kill('SIGTERM')
     void admin?.close()
   }
@@ -82,13 +97,13 @@ function liveWorkers(): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected())
 }
 
-function describeWorker(worker: Worker, id: number): Promise<unknown> {
+function describeWorker(worker: Worker, id: number): Promise<{ pid: number | undefined; endpoints?: EndpointStatus[]; error?: string }> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => finish({ pid: worker.process.pid, error: 'no answer within 2s' }), 2000)
     const onMessage = (message: ToPrimary) => {
       if (message.type === 'described' && message.id === id) finish({ pid: worker.process.pid, endpoints: message.endpoints })
     }
-    const finish = (value: unknown) => {
+    const finish = (value: { pid: number | undefined; endpoints?: EndpointStatus[]; error?: string }) => {
       clearTimeout(timer)
       worker.off('message', onMessage)
       resolve(value)
@@ -100,6 +115,7 @@ function describeWorker(worker: Worker, id: number): Promise<unknown> {
 
 /** A worker: serves what the primary sends, reloading on every new config. */
 export function runWorker(logger: Logger): void {
+  shareStateWithPrimary()
   let instance: PorticoInstance | undefined
   let applying: Promise<void> = Promise.resolve()
   process.on('message', (message: ToWorker) => {
