@@ -30,11 +30,22 @@ const Listener = z.strictObject({
   environmentHeader: z.boolean().default(true),
 })
 
-const Admin = z.strictObject({
-  enabled: z.boolean().default(true),
-  host: z.string().min(1).default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535).default(9901),
-})
+/** Addresses only this machine can reach; the admin port has no authentication or TLS yet. */
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i
+
+const Admin = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9901),
+    /** Allow `host` to be an address other machines can reach: anyone who reaches it reads metrics and endpoint states. */
+    allowRemote: z.boolean().default(false),
+  })
+  .refine((admin) => !admin.enabled || admin.allowRemote || LOOPBACK.test(admin.host), {
+    path: ['host'],
+    message:
+      'is not a loopback address: the admin port has no authentication or TLS, so anyone who reaches it reads metrics and endpoint states; bind it to 127.0.0.1, or set admin.allowRemote: true to accept that',
+  })
 
 const AccessLog = z.strictObject({
   enabled: z.boolean().default(true),
