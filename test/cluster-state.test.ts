@@ -108,6 +108,38 @@ describe('portico start --workers 2 keeps one endpoint state', () => {
     assert.equal(attempts, 40, 'attempts are summed over the workers')
   })
 
+  test('after a suspension one trial request goes to the backend, not one per worker', async () => {
+    const a = await namedBackend('a')
+    let hang = false
+    // Once it hangs, b answers nothing: each request to it fails after the leaf's 300 ms response timeout.
+    const b = await startBackend((_req, res) => {
+      if (!hang) res.end('b')
+    })
+    const group = `{ type: loadbalance, failover: false, endpoints: [{ type: http, name: a, url: "${a.url}" }, { type: http, name: b, url: "${b.url}", timeouts: { response: 300ms }, suspendOnFailure: { initialDuration: 500ms } }] }`
+    try {
+      await withGateway('trial', 2, group, async (base, admin) => {
+        hang = true
+        // Sequentially until b has failed once and is suspended; then four clients at once, for 3 s.
+        while ((await get(`${base}/x`)).status === 200);
+        let failures = 0
+        const until = Date.now() + 3000
+        await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            while (Date.now() < until) if ((await get(`${base}/x`)).status !== 200) failures++
+          }),
+        )
+        const metrics = await (await fetch(`${admin}/metrics`)).text()
+        const suspensions = Number(/^portico_endpoint_suspensions_total\{endpoint="b"\} (\d+)$/m.exec(metrics)?.[1])
+        assert.ok(suspensions >= 3, `${suspensions} suspensions: trials were sent and failed`)
+        // As with one process: each failure the clients saw was the one trial that renewed a suspension.
+        assert.equal(failures, suspensions - 1, `${failures} failures for ${suspensions - 1} renewed suspensions`)
+      })
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
   test('one health checker per leaf, whatever the number of workers', async () => {
     const a = await namedBackend('a')
     const b = await namedBackend('b')

@@ -1,4 +1,4 @@
-import type { Worker } from 'node:cluster'
+import cluster, { type Worker } from 'node:cluster'
 import { LocalSessionTable, useSessionTables, type SessionTable } from '../balancing/session-table.ts'
 import type { FailureKind } from '../endpoints/endpoint.ts'
 import { LocalLeafState, useLeafStates, type LeafState, type LeafStateName, type LeafStateSpec, type LeafStateView } from '../resilience/leaf-state.ts'
@@ -16,6 +16,8 @@ type ToPrimary =
   | { type: 'portico:leaf-close'; key: string }
   /** No `kind`: a success. `trialOf`: the request was the trial after the suspension that ended then. */
   | { type: 'portico:leaf-report'; key: string; kind?: FailureKind; trialOf?: number; seq?: number }
+  /** The worker granted the trial sent it (`started`), or its client went away before a verdict. */
+  | { type: 'portico:leaf-trial'; key: string; trialOf: number; started: boolean }
   | { type: 'portico:sessions-open'; table: string; timeout: number }
   | { type: 'portico:sessions-close'; table: string }
   | { type: 'portico:sessions-get'; table: string; session: string; seq: number }
@@ -24,7 +26,8 @@ type ToPrimary =
   | { type: 'portico:sessions-touch'; table: string; sessions: Array<[string, number]> }
 
 type ToWorker =
-  | { type: 'portico:leaf-view'; key: string; view: LeafStateView }
+  /** `trialBy`: the one worker that may send the trial request once a suspension ends. */
+  | { type: 'portico:leaf-view'; key: string; view: LeafStateView; trialBy?: number }
   | { type: 'portico:sessions-moved'; table: string; session: string; index: number }
   | { type: 'portico:answer'; seq: number; index?: number }
 
@@ -32,6 +35,8 @@ type ToWorker =
 const ANSWER_TIMEOUT = 1000
 /** How often a worker passes on the sessions it used again. */
 const TOUCH_INTERVAL = 1000
+/** How long after a suspension ends the worker granted its trial has to send it before another worker may. */
+const TRIAL_GRACE = 1000
 
 /** Makes this worker keep its endpoint state through the primary. Call before the first snapshot is built. */
 export function shareStateWithPrimary(): void {
@@ -102,7 +107,7 @@ class PrimaryLink {
   receive(message: ToWorker): void {
     switch (message?.type) {
       case 'portico:leaf-view':
-        for (const state of this.#leaves.get(message.key) ?? []) state.update(message.view)
+        for (const state of this.#leaves.get(message.key) ?? []) state.update(message.view, message.trialBy)
         return
       case 'portico:sessions-moved':
         for (const mirror of this.#tables.get(message.table) ?? []) mirror.moved(message.session, message.index)
@@ -113,11 +118,15 @@ class PrimaryLink {
   }
 }
 
-/** A worker's copy of a leaf state; the primary's LocalLeafState decides every change. */
+/**
+ * A worker's copy of a leaf state; the primary's LocalLeafState decides every change. After a suspension, only
+ * the worker the primary grants it sends the one trial request, as a process serving alone sends one.
+ */
 class MirroredLeafState implements LeafState {
   readonly key: string
   readonly #link: PrimaryLink
   #view: LeafStateView = { state: 'active', suspensions: 0 }
+  #trialBy: number | undefined
   /** The end of the suspension this worker's trial request is for; the primary counts one verdict per suspension. */
   #trialOf: number | undefined
 
@@ -134,14 +143,17 @@ class MirroredLeafState implements LeafState {
     const { state, retryAt = 0 } = this.#view
     if (state === 'active') return true
     if (state === 'timeout') return now >= retryAt
-    return state === 'suspended' && now >= retryAt && this.#trialOf === undefined
+    return state === 'suspended' && now >= retryAt && this.#trialOf === undefined && this.#trialBy === cluster.worker?.id
   }
 
   begin(): void {
-    if (this.#view.state === 'suspended') this.#trialOf = this.#view.retryAt
+    if (this.#view.state !== 'suspended' || this.#view.retryAt === undefined) return
+    this.#trialOf = this.#view.retryAt
+    this.#link.send({ type: 'portico:leaf-trial', key: this.key, trialOf: this.#trialOf, started: true })
   }
 
   release(): void {
+    if (this.#trialOf !== undefined) this.#link.send({ type: 'portico:leaf-trial', key: this.key, trialOf: this.#trialOf, started: false })
     this.#trialOf = undefined
   }
 
@@ -155,18 +167,21 @@ class MirroredLeafState implements LeafState {
 
   async failed(kind: FailureKind): Promise<void> {
     const trialOf = this.#trialOf
-    this.#trialOf = undefined
     await this.#link.ask({ type: 'portico:leaf-report', key: this.key, kind, ...(trialOf !== undefined ? { trialOf } : {}), seq: this.#link.nextSeq() })
+    // Only now: until the verdict (a renewed suspension) arrives, no other request may take the failed trial for
+    // one that is still to be sent.
+    if (this.#trialOf === trialOf) this.#trialOf = undefined
   }
 
   view(): LeafStateView {
     return this.#view
   }
 
-  update(view: LeafStateView): void {
+  update(view: LeafStateView, trialBy: number | undefined): void {
     // A new suspension: a trial still in flight was for the last one, and must not hold this worker back.
     if (view.retryAt !== this.#view.retryAt) this.#trialOf = undefined
     this.#view = view
+    this.#trialBy = trialBy
   }
 
   close(): void {
@@ -238,10 +253,17 @@ interface Shared<T> {
   refs: Map<number, number>
 }
 
+interface SharedLeaf extends Shared<LocalLeafState> {
+  /** The last view sent to the workers, as JSON. */
+  sent: string
+  /** While suspended: the worker that may send the trial, whether it has, and when to grant it to another. */
+  trial?: { of: number; by: number; started: boolean; timer: NodeJS.Timeout }
+}
+
 /** The primary's side: the one state of every leaf and the one table of every sticky group, for all workers. */
 export class SharedState {
   readonly #workers = new Map<number, Worker>()
-  readonly #leaves = new Map<string, Shared<LocalLeafState> & { sent: string }>()
+  readonly #leaves = new Map<string, SharedLeaf>()
   readonly #tables = new Map<string, Shared<LocalSessionTable>>()
 
   /** Serves a worker's reports and questions; forgets its references when it exits. */
@@ -250,7 +272,11 @@ export class SharedState {
     worker.on('message', (message: ToPrimary) => this.#receive(worker, message))
     worker.once('exit', () => {
       this.#workers.delete(worker.id)
-      for (const [key, leaf] of this.#leaves) if (release(leaf, worker.id, true)) this.#closeLeaf(key)
+      for (const [key, leaf] of this.#leaves) {
+        if (release(leaf, worker.id, true)) this.#closeLeaf(key)
+        // Its trial will never be sent, or never answered: another worker may send it.
+        else if (leaf.trial?.by === worker.id) this.#grantTrial(key, leaf, 0)
+      }
       for (const [table, shared] of this.#tables) if (release(shared, worker.id, true)) this.#tables.delete(table)
     })
   }
@@ -271,13 +297,21 @@ export class SharedState {
         let leaf = this.#leaves.get(message.spec.key)
         if (!leaf) {
           const state = new LocalLeafState(message.spec)
-          leaf = { value: state, refs: new Map(), sent: '' }
+          leaf = { value: state, refs: new Map(), sent: '' } satisfies SharedLeaf
           this.#leaves.set(message.spec.key, leaf)
           const key = message.spec.key
           state.onChange = () => this.#broadcast(key)
         }
         hold(leaf, worker.id)
-        tell(worker, { type: 'portico:leaf-view', key: message.spec.key, view: leaf.value.view() })
+        tell(worker, { type: 'portico:leaf-view', key: message.spec.key, view: leaf.value.view(), ...(leaf.trial ? { trialBy: leaf.trial.by } : {}) })
+        return
+      }
+      case 'portico:leaf-trial': {
+        const leaf = this.#leaves.get(message.key)
+        if (!leaf?.trial || leaf.trial.of !== message.trialOf) return
+        leaf.trial.started = message.started
+        // The client went away before a verdict: the trial is to be sent again, by whichever worker gets a request.
+        if (!message.started) this.#grantTrial(message.key, leaf, 0)
         return
       }
       case 'portico:leaf-close': {
@@ -346,16 +380,47 @@ export class SharedState {
     const leaf = this.#leaves.get(key)
     if (!leaf) return
     const view = leaf.value.view()
-    const sent = JSON.stringify(view)
+    const suspendedUntil = view.state === 'suspended' ? view.retryAt : undefined
+    if (suspendedUntil === undefined) {
+      clearTimeout(leaf.trial?.timer)
+      delete leaf.trial
+    } else if (leaf.trial?.of !== suspendedUntil) {
+      return this.#grantTrial(key, leaf, suspendedUntil + TRIAL_GRACE - Date.now())
+    }
+    this.#send(key, leaf, view)
+  }
+
+  /**
+   * Grants the trial after the current suspension to the next worker in turn, and again to the next one when the
+   * granted worker has sent none `TRIAL_GRACE` after the suspension ended (no request for it reached that worker).
+   */
+  #grantTrial(key: string, leaf: SharedLeaf, regrantIn: number): void {
+    const of = leaf.value.retryAt
+    if (leaf.value.state !== 'suspended' || of === undefined) return
+    const workers = [...leaf.refs.keys()]
+    const next = workers[(workers.indexOf(leaf.trial?.by ?? -1) + 1) % workers.length]
+    if (next === undefined) return
+    clearTimeout(leaf.trial?.timer)
+    const timer = setTimeout(() => {
+      if (this.#leaves.get(key) === leaf && leaf.trial?.of === of && !leaf.trial.started) this.#grantTrial(key, leaf, TRIAL_GRACE)
+    }, Math.max(regrantIn, TRIAL_GRACE)).unref()
+    leaf.trial = { of, by: next, started: false, timer }
+    this.#send(key, leaf, leaf.value.view())
+  }
+
+  #send(key: string, leaf: SharedLeaf, view: LeafStateView): void {
+    const trialBy = leaf.trial?.by
+    const sent = JSON.stringify([view, trialBy])
     if (sent === leaf.sent) return
     leaf.sent = sent
     for (const id of leaf.refs.keys()) {
       const worker = this.#workers.get(id)
-      if (worker) tell(worker, { type: 'portico:leaf-view', key, view })
+      if (worker) tell(worker, { type: 'portico:leaf-view', key, view, ...(trialBy !== undefined ? { trialBy } : {}) })
     }
   }
 
   #closeLeaf(key: string): void {
+    clearTimeout(this.#leaves.get(key)?.trial?.timer)
     this.#leaves.get(key)?.value.close()
     this.#leaves.delete(key)
   }
