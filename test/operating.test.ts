@@ -120,6 +120,17 @@ describe('ports', () => {
     }
   })
 
+  test('two sockets of one config on the same port are a config error, not a silent share through SO_REUSEPORT', async () => {
+    const file = await write(
+      'same-port.yaml',
+      'listeners: [{ name: one, host: 127.0.0.1, port: 18290 }, { name: two, host: 0.0.0.0, port: 18290 }, { name: three, host: 127.0.0.1, port: 9901 }]\n',
+    )
+    const result = await runCli(['validate', file])
+    assert.equal(result.code, 1)
+    assert.match(result.stderr, /listeners\[1\]\.port: 18290 on 0\.0\.0\.0 is taken by listeners\[0\] already/)
+    assert.match(result.stderr, /admin\.port: 9901 on 127\.0\.0\.1 is taken by listeners\[2\] already/)
+  })
+
   test('the log shows the address actually bound: port 0 becomes the port the system chose', async () => {
     const cli = startCli(['start', '--config', await write('zero.yaml', config(0, await freePort(), '{ type: http, url: "http://127.0.0.1:9" }')), '--workers', '1'])
     try {

@@ -135,12 +135,29 @@ export const Config = z
     apis: z.array(Api).default([]),
   })
   .superRefine(checkModel)
+  .superRefine(checkPorts)
 
 export type ConfigModel = z.output<typeof Config>
 export type ApiConfig = z.output<typeof Api>
 export type ResourceConfig = z.output<typeof Resource>
 export type ListenerConfig = z.output<typeof Listener>
 export type EndpointsConfig = z.output<typeof Endpoints>
+
+const WILDCARD = new Set(['0.0.0.0', '::'])
+
+/**
+ * Two sockets of the config on one port: workers bind with SO_REUSEPORT, which would let them share it silently,
+ * and one process would fail to start with a message that blames another program.
+ */
+function checkPorts(config: { listeners: ListenerConfig[]; admin: { enabled: boolean; host: string; port: number } }, ctx: z.RefinementCtx): void {
+  const sockets = config.listeners.map((listener, index) => ({ host: listener.host, port: listener.port, path: ['listeners', index, 'port'], name: `listeners[${index}]` }))
+  if (config.admin.enabled) sockets.push({ host: config.admin.host, port: config.admin.port, path: ['admin', 'port'], name: 'admin' })
+  sockets.forEach((socket, index) => {
+    if (socket.port === 0) return
+    const other = sockets.slice(0, index).find((earlier) => earlier.port === socket.port && (earlier.host === socket.host || WILDCARD.has(earlier.host) || WILDCARD.has(socket.host)))
+    if (other) ctx.addIssue({ code: 'custom', path: socket.path, message: `${socket.port} on ${socket.host} is taken by ${other.name} already` })
+  })
+}
 
 /** Rules across fields that a per-field schema cannot state. */
 function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray<typeof Api>> }>>, ctx: z.RefinementCtx): void {

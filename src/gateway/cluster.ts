@@ -63,6 +63,8 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
   if (admin) logAdmin(logger, admin.url, config.admin.allowRemote)
 
   let stopping = false
+  /** Every worker of the first start has served. */
+  let started = false
   let failedStart: string | undefined
   const shared = new SharedState()
   // Leaf state changes happen here, once for the gateway: the primary logs them.
@@ -74,9 +76,12 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
     worker.on('message', (message: ToPrimary) => {
       if (message.type === 'ready') {
         serving.add(worker.id)
+        if (serving.size === workers) started = true
         logger.info({ worker: worker.process.pid, listeners: message.addresses }, `worker serving on ${message.addresses.map((address) => address.bound).join(', ')}`)
       }
-      if (message.type === 'start-failed' && failedStart === undefined) {
+      // Before the gateway ever served, every worker would fail alike: stop rather than restart them in a loop.
+      // Later, a replacement that fails is retried with a growing delay while the others serve.
+      if (message.type === 'start-failed' && !started && failedStart === undefined) {
         failedStart = message.message
         logger.fatal(`cannot start: ${message.message}`)
         stop()
@@ -198,9 +203,10 @@ export function runWorker(logger: Logger): void {
         process.send?.({ type: 'ready', addresses: instance.gateway.addresses() } satisfies ToPrimary)
       })
       .catch((error: unknown) => {
-        if (!instance && error instanceof BindError) {
-          // The primary reports it once and stops the gateway; a restarted worker would fail the same way.
-          process.send?.({ type: 'start-failed', message: error.message } satisfies ToPrimary, () => process.exit(1))
+        if (!instance) {
+          // The primary decides: at the gateway's first start it reports this once and stops.
+          const message = error instanceof BindError ? error.message : `worker failed to start: ${(error as Error).message ?? String(error)}`
+          process.send?.({ type: 'start-failed', message } satisfies ToPrimary, () => process.exit(1))
           return
         }
         logger.fatal({ err: error }, 'worker failed')
