@@ -1,9 +1,13 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster'
+import { existsSync, readdirSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
-import { dirname, isAbsolute, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ConfigError, loadConfigFile } from './config/load.ts'
+import { BindError } from './gateway/bind.ts'
 import { serve } from './process/start.ts'
 import { importOpenApi } from './import/openapi.ts'
 import { importSynapseSequence } from './import/synapse.ts'
@@ -12,17 +16,45 @@ import { readWso2Params } from './import/wso2-params.ts'
 import { stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
 
-const USAGE = `Usage:
-  portico start [--config FILE] [--watch] [--workers N]   serve the APIs in FILE (default portico.yaml)
-  portico validate FILE                                   check FILE and list every problem in it
-  portico import synapse FILE [--flow in|out]             convert a WSO2 (Synapse) sequence into inSequence/outSequence YAML
-  portico import openapi SPEC [-o FILE] [--context PATH]  a prototype API (CREATED) from an OpenAPI 3.x or Swagger 2.0 document
-  portico import wso2 PATH [-o FILE] [--params FILE [-e ENV]]
-                                                          an API from a WSO2 API Manager project (apictl export: directory or zip),
-                                                          with one environment of an apictl params file applied`
+/** Usage of each command, printed by `portico COMMAND --help` and after a usage error. */
+const COMMANDS = {
+  start: `portico start [--config FILE] [--watch] [--workers N]
+  Serve the APIs in FILE.
+    -c, --config FILE   the config (default: portico.yaml in the working directory)
+    --watch             reload when FILE changes (SIGHUP reloads in any case)
+    --workers N         worker processes sharing the listeners (default: one per core; 1: no cluster)`,
+  validate: `portico validate FILE
+  Check FILE and list every problem in it, with its line, column and field; exit 1 if there is any.`,
+  'import synapse': `portico import synapse FILE [--flow in|out]
+  Convert a WSO2 (Synapse) sequence into inSequence/outSequence YAML.`,
+  'import openapi': `portico import openapi SPEC [-o FILE] [--context PATH]
+  A prototype API (CREATED) from an OpenAPI 3.x or Swagger 2.0 document.`,
+  'import wso2': `portico import wso2 PATH [-o FILE] [--params FILE [-e ENV]]
+  An API from a WSO2 API Manager project (apictl export: directory or zip), with one environment of an
+  apictl params file applied.`,
+} as const
+
+const USAGE = `Usage: portico COMMAND [OPTIONS]   (portico COMMAND --help for one command)
+
+${Object.values(COMMANDS).join('\n\n')}
+
+Example configs to start from are in examples/ (docs/config.md describes every field).`
+
+const HELP = new Set(['--help', '-h', 'help'])
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
+  if (command === undefined || HELP.has(command)) {
+    // Asked for: the usage goes to standard output and is no error. Nothing asked: an error.
+    if (command === undefined) console.error(USAGE)
+    else console.log(USAGE)
+    return command === undefined ? 2 : 0
+  }
+  const usage = commandUsage(argv)
+  if (usage && rest.some((arg) => HELP.has(arg))) {
+    console.log(usage)
+    return 0
+  }
   switch (command) {
     case 'start':
       return start(rest)
@@ -31,16 +63,37 @@ async function main(argv: string[]): Promise<number> {
     case 'import':
       return importCommand(rest)
     default:
-      console.error(command ? `Unknown command "${command}".\n${USAGE}` : USAGE)
+      console.error(`Unknown command "${command}".\n${USAGE}`)
       return 2
   }
 }
 
+/** The usage of the command `argv` names: `import` with its format, or all of `import` when none is known. */
+function commandUsage(argv: string[]): string | undefined {
+  const [command, format] = argv
+  if (command === 'import') {
+    const known = COMMANDS[`import ${format}` as keyof typeof COMMANDS]
+    return known ?? [COMMANDS['import synapse'], COMMANDS['import openapi'], COMMANDS['import wso2']].join('\n\n')
+  }
+  return COMMANDS[command as keyof typeof COMMANDS]
+}
+
+/** Options a command does not know, or a missing value, are usage errors: exit 2 with the command's usage. */
+function parse<const T extends ParseArgsConfig>(command: keyof typeof COMMANDS, config: T): ReturnType<typeof parseArgs<T>> | undefined {
+  try {
+    return parseArgs(config)
+  } catch (error) {
+    console.error(`${(error as Error).message}\nUsage: ${COMMANDS[command]}`)
+    return undefined
+  }
+}
+
 async function validate(args: string[]): Promise<number> {
-  const { positionals } = parseArgs({ args, allowPositionals: true })
-  const [file] = positionals
+  const parsed = parse('validate', { args, allowPositionals: true })
+  if (!parsed) return 2
+  const [file] = parsed.positionals
   if (!file) {
-    console.error(USAGE)
+    console.error(`Usage: ${COMMANDS.validate}`)
     return 2
   }
   try {
@@ -60,16 +113,18 @@ async function importCommand(args: string[]): Promise<number> {
   if (format === 'synapse') return importSynapse(rest)
   if (format === 'openapi') return importOpenApiCommand(rest)
   if (format === 'wso2') return importWso2Command(rest)
-  console.error(USAGE)
+  console.error(`${format ? `Unknown import format "${format}".` : 'Name the format to import.'}\nUsage: ${commandUsage(['import'])}`)
   return 2
 }
 
 /** Prints the converted sequence as YAML; anything not converted is listed on stderr and the exit code is 1. */
 async function importSynapse(args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { flow: { type: 'string', default: 'in' } } })
+  const parsed = parse('import synapse', { args, allowPositionals: true, options: { flow: { type: 'string', default: 'in' } } })
+  if (!parsed) return 2
+  const { positionals, values } = parsed
   const [file] = positionals
   if (!file || (values.flow !== 'in' && values.flow !== 'out')) {
-    console.error(USAGE)
+    console.error(`Usage: ${COMMANDS['import synapse']}`)
     return 2
   }
   const imported = importSynapseSequence(await readFile(file, 'utf8'))
@@ -81,14 +136,16 @@ async function importSynapse(args: string[]): Promise<number> {
 
 /** Writes a prototype API (CREATED) from an OpenAPI document, to stdout or `-o FILE`. */
 async function importOpenApiCommand(args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
+  const parsed = parse('import openapi', {
     args,
     allowPositionals: true,
     options: { output: { type: 'string', short: 'o' }, context: { type: 'string' } },
   })
+  if (!parsed) return 2
+  const { positionals, values } = parsed
   const [file] = positionals
   if (!file) {
-    console.error(USAGE)
+    console.error(`Usage: ${COMMANDS['import openapi']}`)
     return 2
   }
   // The written config names the document, and paths in a config are relative to its own directory.
@@ -113,25 +170,20 @@ async function importOpenApiCommand(args: string[]): Promise<number> {
  * to set go to stderr; the exit code is 1 when anything was left out, 2 for a usage error.
  */
 async function importWso2Command(args: string[]): Promise<number> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { output: { type: 'string', short: 'o' }, params: { type: 'string' }, environment: { type: 'string', short: 'e' } },
-    })
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`)
-    return 2
-  }
+  const parsed = parse('import wso2', {
+    args,
+    allowPositionals: true,
+    options: { output: { type: 'string', short: 'o' }, params: { type: 'string' }, environment: { type: 'string', short: 'e' } },
+  })
+  if (!parsed) return 2
   const { positionals, values } = parsed
   const [path] = positionals
   if (!path || positionals.length > 1) {
-    console.error(USAGE)
+    console.error(`Usage: ${COMMANDS['import wso2']}`)
     return 2
   }
   if (values.environment !== undefined && values.params === undefined) {
-    console.error(`--environment names an environment of a params file: give --params FILE too\n${USAGE}`)
+    console.error(`--environment names an environment of a params file: give --params FILE too\nUsage: ${COMMANDS['import wso2']}`)
     return 2
   }
   let imported
@@ -161,7 +213,7 @@ async function importWso2Command(args: string[]): Promise<number> {
 }
 
 async function start(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const parsed = parse('start', {
     args,
     options: {
       config: { type: 'string', short: 'c', default: 'portico.yaml' },
@@ -169,20 +221,39 @@ async function start(args: string[]): Promise<number> {
       workers: { type: 'string', default: String(availableParallelism()) },
     },
   })
+  if (!parsed) return 2
+  const { values } = parsed
   const logger = createLogger()
   const workers = Number(values.workers)
   if (!Number.isInteger(workers) || workers < 1) {
     console.error(`--workers must be a whole number of at least 1, got "${values.workers}"`)
     return 2
   }
+  const file = values.config
+  // A worker takes its config from its primary, which has already found the file.
+  if (cluster.isPrimary && !existsSync(file)) {
+    console.error(missingConfig(file))
+    return 1
+  }
   try {
-    await serve(values.config, { workers, watch: values.watch }, logger)
+    await serve(file, { workers, watch: values.watch }, logger)
     return -1
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
+    if (!(error instanceof ConfigError) && !(error instanceof BindError)) throw error
     console.error(error.message)
     return 1
   }
+}
+
+/** Where `start` looked for its config, and where to find one to start from. */
+function missingConfig(file: string): string {
+  const examples = fileURLToPath(new URL('../examples/', import.meta.url))
+  const lines = [`no config file at ${resolve(file)} (--config ${file}, relative to the working directory ${process.cwd()})`]
+  if (existsSync(examples)) {
+    const names = readdirSync(examples).filter((name) => name.endsWith('.yaml'))
+    lines.push(`start from one of the examples in ${examples}: ${names.join(', ')}`, `e.g. portico start --config ${join(examples, 'portico.yaml')} (npm start runs it with its example backend)`)
+  } else lines.push('docs/config.md describes every field; the project\'s examples/ directory has configs to start from')
+  return lines.join('\n')
 }
 
 main(process.argv.slice(2)).then(

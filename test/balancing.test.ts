@@ -54,8 +54,9 @@ describe('balancing policies', () => {
 
 describe('sticky sessions', () => {
   test('session ids invented by clients cannot grow the bindings past MAX_SESSIONS; the oldest go first', async () => {
-    const { MAX_SESSIONS, StickySessions } = await import('../src/balancing/sticky-session.ts')
-    const sessions = new StickySessions({ type: 'header', name: 'x-session', timeout: 3_600_000 }, ['a', 'b'])
+    const { StickySessions } = await import('../src/balancing/sticky-session.ts')
+    const { MAX_SESSIONS } = await import('../src/balancing/session-table.ts')
+    const sessions = new StickySessions('group', { type: 'header', name: 'x-session', timeout: 3_600_000 }, ['a', 'b'])
     const exchange = (id: string) => ({ headers: ['x-session', id] }) as unknown as Exchange
     const response = { status: 200, headers: {}, body: null }
     for (let i = 0; i < MAX_SESSIONS + 5_000; i++) sessions.bind(exchange(`s${i}`), i % 2, response, 0)

@@ -209,8 +209,10 @@ describe('portico start --workers 2', () => {
       const metrics = await (await request(`http://127.0.0.1:${adminPort}/metrics`)).body.text()
       const served = [...metrics.matchAll(/^portico_requests_total\{api="shop:v1",[^}]*status="200"\} (\d+)$/gm)]
       assert.equal(served.reduce((sum, match) => sum + Number(match[1]), 0), 20, 'the sum over both workers')
-      const view = (await (await request(`http://127.0.0.1:${adminPort}/admin/endpoints`)).body.json()) as { workers: unknown[] }
-      assert.equal(view.workers.length, 2)
+      const view = (await (await request(`http://127.0.0.1:${adminPort}/admin/endpoints`)).body.json()) as { workers: number; endpoints: Array<{ attempts: number }> }
+      assert.equal(view.workers, 2)
+      assert.equal(view.endpoints.length, 1, 'one view of the endpoints, not one per worker')
+      assert.equal(view.endpoints[0]!.attempts, 10, 'the reloaded endpoint: attempts summed over both workers')
     } finally {
       await cli.stop()
       await a.close()

@@ -1,13 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { listen } from '../gateway/bind.ts'
 
 /** Where the admin server gets what it shows; with workers, the primary aggregates theirs. */
 export interface AdminSource {
   metrics(): Promise<{ contentType: string; body: string }>
   endpoints(): Promise<unknown>
+  /** Whether the gateway can serve its APIs now; `body` says what holds it back when not. */
+  ready(): Promise<{ ready: boolean; body: object }>
 }
 
-/** The admin port: `/metrics` for Prometheus, `/health`, and `/admin/endpoints` with the endpoint trees. */
+/**
+ * The admin port: `/metrics` for Prometheus, `/health` (liveness: the process answers), `/ready` (readiness:
+ * config loaded, listeners bound, every API with an endpoint ready) and `/admin/endpoints` with the endpoint trees.
+ */
 export class AdminServer {
   readonly #server: Server
 
@@ -20,13 +26,7 @@ export class AdminServer {
       // Not the error's text: the admin port may be reachable by more people than its operators.
       route(req, res, source).catch(() => json(res, 500, { code: 'INTERNAL_ERROR', message: 'The admin request failed' }))
     })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen({ host, port }, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    await listen(server, 'admin', host, port)
     return new AdminServer(server)
   }
 
@@ -47,6 +47,10 @@ async function route(req: IncomingMessage, res: ServerResponse, source: AdminSou
   const path = (req.url ?? '/').split('?')[0]
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'The admin API is read-only' })
   if (path === '/health') return json(res, 200, { status: 'ok' })
+  if (path === '/ready') {
+    const { ready, body } = await source.ready()
+    return json(res, ready ? 200 : 503, body)
+  }
   if (path === '/metrics') {
     const { contentType, body } = await source.metrics()
     res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) })

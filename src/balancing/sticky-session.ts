@@ -1,40 +1,40 @@
 import { createHash } from 'node:crypto'
 import type { BackendResponse, Exchange } from '../core/endpoint.ts'
 import type { SessionConfig } from './schema.ts'
+import { createSessionTable, type SessionTable } from './session-table.ts'
 
 const DEFAULT_COOKIE = 'PORTICO_STICKY'
 /** The header WSO2's simpleClientSession reads the client's session id from. */
 const CLIENT_SESSION_HEADER = 'clientID'
-/** Header sessions kept per group before expired ones are swept eagerly. */
-const SWEEP_ABOVE = 10_000
-/**
- * Most header sessions kept per group: session ids come from clients, so a client inventing a new one per request
- * must not grow memory without bound. Beyond it the least recently used binding goes first.
- */
-export const MAX_SESSIONS = 100_000
 
 /**
  * Binds a session to the child that served it. With a cookie the binding travels with the client (the cookie
  * names the child by a hash of its id), so it holds across workers and restarts. With a header, a SOAP header or a client
- * session id the binding is kept here, per worker, until `timeout` after its last use.
+ * session id the binding is kept in a session table (one per gateway, shared by its workers) until `timeout`
+ * after its last use.
  */
 export class StickySessions {
   readonly #config: SessionConfig
   readonly #name: string
   readonly #tokens: readonly string[]
-  readonly #bound = new Map<string, { index: number; expires: number }>()
+  readonly #bound: SessionTable | undefined
   readonly #bodyKey: ((body: Buffer) => string | undefined) | undefined
 
   /**
    * `bodyKey` reads the session id from a buffered request body, for a session type whose id travels in the body
    * (`soap`): the endpoint that knows the body's format supplies it, so that balancing knows no protocol.
    */
-  constructor(config: SessionConfig, childIds: readonly string[], bodyKey?: (body: Buffer) => string | undefined) {
+  constructor(groupId: string, config: SessionConfig, childIds: readonly string[], bodyKey?: (body: Buffer) => string | undefined) {
     this.#config = config
     this.#bodyKey = bodyKey
     this.#name = config.name ?? (config.type === 'cookie' ? DEFAULT_COOKIE : CLIENT_SESSION_HEADER)
     // A hash, not the index: a reordered or edited group must not send an old cookie to a different backend.
     this.#tokens = childIds.map((id) => createHash('sha256').update(id).digest('base64url').slice(0, 16))
+    if (config.type !== 'cookie') {
+      // A table per group and set of children: an index means another child once the children change.
+      const digest = createHash('sha256').update(JSON.stringify([config, childIds])).digest('base64url').slice(0, 16)
+      this.#bound = createSessionTable(`${groupId}#${digest}`, config.timeout)
+    }
   }
 
   /** Whether the session id is in the request body (a SOAP header), which must be buffered first. */
@@ -43,28 +43,22 @@ export class StickySessions {
   }
 
   get size(): number {
-    return this.#bound.size
+    return this.#bound?.size ?? 0
   }
 
   /** The child the request's session is bound to, if any. */
-  find(exchange: Exchange, now: number): number | undefined {
+  find(exchange: Exchange, now: number): number | undefined | Promise<number | undefined> {
     const key = this.#key(exchange)
     if (key === undefined) return undefined
     if (this.#config.type === 'cookie') {
       const index = this.#tokens.indexOf(key)
       return index < 0 ? undefined : index
     }
-    const binding = this.#bound.get(key)
-    if (!binding) return undefined
-    if (binding.expires <= now) {
-      this.#bound.delete(key)
-      return undefined
-    }
-    return binding.index
+    return this.#bound?.get(key, now)
   }
 
   /** Binds the request's session to child `index`, setting the cookie on the response when it changes. */
-  bind(exchange: Exchange, index: number, response: BackendResponse, now: number): void {
+  bind(exchange: Exchange, index: number, response: BackendResponse, now: number): void | Promise<void> {
     const key = this.#key(exchange)
     if (this.#config.type === 'cookie') {
       const token = this.#tokens[index]!
@@ -75,19 +69,12 @@ export class StickySessions {
       return
     }
     if (key === undefined) return
-    // Delete then set: the map stays ordered by last use, so expired sessions sit at its front.
-    this.#bound.delete(key)
-    this.#bound.set(key, { index, expires: now + this.#config.timeout })
-    if (this.#bound.size > SWEEP_ABOVE) this.#sweep(now)
+    return this.#bound?.set(key, index, now)
   }
 
-  #sweep(now: number): void {
-    for (const [key, binding] of this.#bound) {
-      if (binding.expires > now && this.#bound.size <= MAX_SESSIONS) break
-      this.#bound.delete(key)
-    }
+  close(): void {
+    this.#bound?.close()
   }
-
 
   /** The session key the request carries: the cookie's value, or the header's. */
   #key(exchange: Exchange): string | undefined {

@@ -30,11 +30,22 @@ const Listener = z.strictObject({
   environmentHeader: z.boolean().default(true),
 })
 
-const Admin = z.strictObject({
-  enabled: z.boolean().default(true),
-  host: z.string().min(1).default('127.0.0.1'),
-  port: z.number().int().min(0).max(65535).default(9901),
-})
+/** Addresses only this machine can reach; the admin port has no authentication or TLS yet. */
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i
+
+const Admin = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9901),
+    /** Allow `host` to be an address other machines can reach: anyone who reaches it reads metrics and endpoint states. */
+    allowRemote: z.boolean().default(false),
+  })
+  .refine((admin) => !admin.enabled || admin.allowRemote || LOOPBACK.test(admin.host), {
+    path: ['host'],
+    message:
+      'is not a loopback address: the admin port has no authentication or TLS, so anyone who reaches it reads metrics and endpoint states; bind it to 127.0.0.1, or set admin.allowRemote: true to accept that',
+  })
 
 const AccessLog = z.strictObject({
   enabled: z.boolean().default(true),
@@ -124,12 +135,29 @@ export const Config = z
     apis: z.array(Api).default([]),
   })
   .superRefine(checkModel)
+  .superRefine(checkPorts)
 
 export type ConfigModel = z.output<typeof Config>
 export type ApiConfig = z.output<typeof Api>
 export type ResourceConfig = z.output<typeof Resource>
 export type ListenerConfig = z.output<typeof Listener>
 export type EndpointsConfig = z.output<typeof Endpoints>
+
+const WILDCARD = new Set(['0.0.0.0', '::'])
+
+/**
+ * Two sockets of the config on one port: workers bind with SO_REUSEPORT, which would let them share it silently,
+ * and one process would fail to start with a message that blames another program.
+ */
+function checkPorts(config: { listeners: ListenerConfig[]; admin: { enabled: boolean; host: string; port: number } }, ctx: z.RefinementCtx): void {
+  const sockets = config.listeners.map((listener, index) => ({ host: listener.host, port: listener.port, path: ['listeners', index, 'port'], name: `listeners[${index}]` }))
+  if (config.admin.enabled) sockets.push({ host: config.admin.host, port: config.admin.port, path: ['admin', 'port'], name: 'admin' })
+  sockets.forEach((socket, index) => {
+    if (socket.port === 0) return
+    const other = sockets.slice(0, index).find((earlier) => earlier.port === socket.port && (earlier.host === socket.host || WILDCARD.has(earlier.host) || WILDCARD.has(socket.host)))
+    if (other) ctx.addIssue({ code: 'custom', path: socket.path, message: `${socket.port} on ${socket.host} is taken by ${other.name} already` })
+  })
+}
 
 /** Rules across fields that a per-field schema cannot state. */
 function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray<typeof Api>> }>>, ctx: z.RefinementCtx): void {

@@ -1,58 +1,62 @@
-import type { LeafConfig } from './schema.ts'
+import { createHash } from 'node:crypto'
 import type { BackendResponse, Endpoint, EndpointStatus, Exchange, FailureKind } from '../core/endpoint.ts'
-import { Delegating, type Interceptor } from './interceptor.ts'
 import { EndpointError } from '../core/endpoint.ts'
+import { isBackendFault } from '../core/error-codes.ts'
 import { classifyFailure } from '../core/failure.ts'
+import { createLeafState, type LeafState, type LeafStateSpec } from '../resilience/leaf-state.ts'
+import { healthCheckUrl } from '../resilience/health-check.ts'
 import { suspensionPolicy } from '../resilience/schema.ts'
 import { tlsConnectOptions } from '../security/tls.ts'
-import { isBackendFault } from '../core/error-codes.ts'
-import { HealthChecker, healthCheckUrl } from '../resilience/health-check.ts'
-import { publishStateChange } from '../resilience/state-events.ts'
-import { Suspension, type Transition } from '../resilience/suspension.ts'
+import { Delegating, type Interceptor } from './interceptor.ts'
+import type { LeafConfig } from './schema.ts'
 
 /** Every leaf's suspension guard; `inGroup` tells whether a group can route around the leaf (its default suspension). */
 export function suspensionGuard(config: LeafConfig & { url?: unknown }, inGroup: boolean): Interceptor {
   return (inner) => new GuardedLeaf(inner, config, inGroup)
 }
 
+/** A leaf's state settings as plain data, which a cluster primary can rebuild from a worker's message. */
+function leafStateSpec(id: string, config: LeafConfig & { url?: unknown }, inGroup: boolean): LeafStateSpec {
+  const digest = createHash('sha256').update(JSON.stringify([config, inGroup])).digest('base64url').slice(0, 16)
+  const check = config.healthCheck
+  const spec: LeafStateSpec = {
+    key: `${id}#${digest}`,
+    id,
+    policy: suspensionPolicy(config, inGroup),
+    thresholds: { healthy: check?.healthyThreshold ?? 1, unhealthy: check?.unhealthyThreshold ?? 1 },
+  }
+  if (check) {
+    // The leaf's TLS settings, but its server name only when the check probes the leaf's own origin.
+    const { servername, ...tls } = tlsConnectOptions(config.security?.tls, id) as { servername?: string }
+    const connect = check.url || servername === undefined ? tls : { ...tls, servername }
+    spec.healthCheck = { url: healthCheckUrl(check, id, config.url), config: check, connect }
+  }
+  return spec
+}
+
 /**
  * Wraps every leaf endpoint, whatever its type: counts attempts and failures by kind, turns configured
- * statuses into failures, runs the suspension state machine and the optional health check, and refuses
- * traffic while the leaf may not take it.
+ * statuses into failures, feeds the leaf's state (suspension and health check) and refuses traffic while
+ * the leaf may not take it.
  */
 export class GuardedLeaf extends Delegating {
-  readonly #suspension: Suspension
+  readonly #state: LeafState
   readonly #failureStatuses: ReadonlySet<number>
-  readonly #health: HealthChecker | undefined
-  readonly #thresholds: { healthy: number; unhealthy: number }
-  #healthy = true
-  #passes = 0
-  #fails = 0
-  #lastCheck: string | undefined
   #attempts = 0
   readonly #failures: Partial<Record<FailureKind, number>> = {}
 
   constructor(inner: Endpoint, config: LeafConfig & { url?: unknown }, inGroup: boolean) {
     super(inner)
-    this.#suspension = new Suspension(suspensionPolicy(config, inGroup))
     this.#failureStatuses = new Set(config.failureStatuses)
-    const check = config.healthCheck
-    this.#thresholds = { healthy: check?.healthyThreshold ?? 1, unhealthy: check?.unhealthyThreshold ?? 1 }
-    if (check) {
-      // The leaf's TLS settings, but its server name only when the check probes the leaf's own origin.
-      const { servername, ...tls } = tlsConnectOptions(config.security?.tls, inner.id) as { servername?: string }
-      const connect = check.url || servername === undefined ? tls : { ...tls, servername }
-      this.#health = new HealthChecker(healthCheckUrl(check, inner.id, config.url), check, (passed, detail) => this.#checked(passed, detail), connect)
-      this.#health.start()
-    }
+    this.#state = createLeafState(leafStateSpec(inner.id, config, inGroup), this)
   }
 
   get state(): string {
-    return this.#healthy ? this.#suspension.state : 'unhealthy'
+    return this.#state.state
   }
 
   override ready(now: number): boolean {
-    return this.#healthy && this.#suspension.ready(now) && this.inner.ready(now)
+    return this.#state.ready(now) && this.inner.ready(now)
   }
 
   async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
@@ -60,89 +64,58 @@ export class GuardedLeaf extends Delegating {
       throw new EndpointError('unavailable', this.id, `${this.id} is ${this.state}${this.#retryText()}`)
     }
     this.#attempts++
-    this.#suspension.begin()
+    this.#state.begin()
     let response: BackendResponse
     try {
       response = await this.inner.send(exchange, signal)
     } catch (error) {
       const failure = classifyFailure(error, this.id)
-      this.#failed(failure.kind)
+      await this.#failed(failure.kind)
       throw failure
     }
     if (this.#failureStatuses.has(response.status)) {
       // The response is dropped: drain it so the pooled connection can be reused.
       response.body?.resume()
-      this.#failed('status')
+      await this.#failed('status')
       throw new EndpointError('status', this.id, `${this.id}: the backend answered ${response.status}, configured as a failure`, { status: response.status })
     }
-    this.#changed(this.#suspension.succeeded())
+    this.#state.succeeded()
     return response
   }
 
   override describe(): EndpointStatus {
-    const retryAt = this.#suspension.retryAt
+    const { state, retryAt, suspensions, suspendedForMs, healthCheck } = this.#state.view()
     const inner = super.describe()
     return {
       ...inner,
       // An active leaf shows its type's own state (e.g. a WSDL that failed to load); otherwise why it takes no traffic.
-      state: this.state === 'active' ? inner.state : this.state,
+      state: state === 'active' ? inner.state : state,
       attempts: this.#attempts,
       failures: { ...this.#failures },
-      suspensions: this.#suspension.suspensions,
+      suspensions,
       ...(retryAt !== undefined ? { nextRetry: new Date(retryAt).toISOString() } : {}),
-      ...(this.#suspension.state === 'suspended' ? { suspendedForMs: this.#suspension.lastDuration } : {}),
-      ...(this.#health ? { healthCheck: { url: this.#health.url, healthy: this.#healthy, last: this.#lastCheck } } : {}),
+      ...(suspendedForMs !== undefined ? { suspendedForMs } : {}),
+      ...(healthCheck ? { healthCheck } : {}),
     }
   }
 
-  override close(): Promise<void> {
-    this.#health?.stop()
-    return super.close()
+  override async close(): Promise<void> {
+    this.#state.close()
+    await super.close()
   }
 
-  #failed(kind: FailureKind): void {
+  /** Counts a failure; a backend fault goes to the leaf's state, and may wait for its verdict (see LeafState). */
+  #failed(kind: FailureKind): void | Promise<void> {
     if (!isBackendFault(kind)) {
-      this.#suspension.release()
+      this.#state.release()
       return
     }
     this.#failures[kind] = (this.#failures[kind] ?? 0) + 1
-    this.#changed(this.#suspension.failed(kind, Date.now()))
-  }
-
-  #checked(passed: boolean, detail: string): void {
-    this.#lastCheck = detail
-    if (passed) {
-      this.#passes++
-      this.#fails = 0
-      // A passing check is proof enough: a leaf suspended by failed requests returns without a client trial.
-      const back = this.#suspension.reset('a health check passed')
-      if (!this.#healthy && this.#passes >= this.#thresholds.healthy) {
-        this.#healthy = true
-        // One change, to the state after the reset: never a passing "suspended" it did not spend time in.
-        this.#publish('unhealthy', this.#suspension.state, `health check passed ${this.#passes} time(s)`)
-      } else if (back && this.#healthy) this.#publish(back.from, back.to, back.reason)
-      return
-    }
-    this.#fails++
-    this.#passes = 0
-    if (this.#healthy && this.#fails >= this.#thresholds.unhealthy) {
-      const from = this.state
-      this.#healthy = false
-      this.#publish(from, 'unhealthy', `health check failed ${this.#fails} time(s): ${detail}`)
-    }
-  }
-
-  #changed(transition: Transition | undefined): void {
-    if (!transition || !this.#healthy) return
-    this.#publish(transition.from, transition.to, transition.reason, transition.until)
-  }
-
-  #publish(from: string, to: string, reason: string, until?: number): void {
-    publishStateChange({ endpoint: this, id: this.id, from, to, reason, ...(until !== undefined ? { until: new Date(until).toISOString() } : {}) })
+    return this.#state.failed(kind, Date.now())
   }
 
   #retryText(): string {
-    const retryAt = this.#suspension.retryAt
-    return this.#healthy && retryAt !== undefined ? ` until ${new Date(retryAt).toISOString()}` : ''
+    const { state, retryAt } = this.#state.view()
+    return state !== 'unhealthy' && retryAt !== undefined ? ` until ${new Date(retryAt).toISOString()}` : ''
   }
 }

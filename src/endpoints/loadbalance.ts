@@ -33,7 +33,7 @@ export class LoadBalanceGroup implements Endpoint {
     const session = config.session
     // A SOAP session's id is a header of the request's envelope: the group, not the policy, knows how to read it.
     const bodyKey = session?.type === 'soap' ? (body: Buffer) => soapSessionId(body, session.soapHeader) : undefined
-    this.#sessions = session ? new StickySessions(session, children.map((child) => child.id), bodyKey) : undefined
+    this.#sessions = session ? new StickySessions(id, session, children.map((child) => child.id), bodyKey) : undefined
     this.#load = children.map(() => 0)
     this.#served = children.map(() => 0)
     this.#limits = {
@@ -50,14 +50,17 @@ export class LoadBalanceGroup implements Endpoint {
       const body = await ReplayableBody.prepare(exchange, this.#limits.replayBufferBytes, this.id)
       if (!body.buffered) body.attach(exchange)
     }
-    const sticky = this.#sessions?.find(exchange, Date.now())
+    const found = this.#sessions?.find(exchange, Date.now())
+    const sticky = found instanceof Promise ? await found : found
     const { response, index } = await sendInTurn(this.id, this.#children, exchange, signal, this.#limits, {
       next: (tried, now) => this.#next(tried, now, sticky),
       started: (index) => this.#load[index]!++,
       settled: (index, response) => this.#settled(index, response),
     })
     this.#served[index]!++
-    this.#sessions?.bind(exchange, index, response, Date.now())
+    const bound = this.#sessions?.bind(exchange, index, response, Date.now())
+    // In a cluster a new binding is known to every worker before the client sees the response.
+    if (bound) await bound
     return response
   }
 
@@ -95,5 +98,7 @@ export class LoadBalanceGroup implements Endpoint {
   }
 
   /** The children are endpoints of the snapshot in their own right; the snapshot closes them. */
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#sessions?.close()
+  }
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { checkTransitions } from '../config/lifecycle-check.ts'
 import { ConfigError } from '../config/load.ts'
 import type { ConfigModel } from '../config/schema.ts'
+import { listen } from './bind.ts'
 import { createListenerServer } from './listener.ts'
 import { RequestPipeline, type Telemetry } from './pipeline.ts'
 import { Snapshot } from './snapshot.ts'
@@ -11,6 +12,8 @@ export interface ListenerAddress {
   name: string
   url: string
   port: number
+  /** The address the socket is bound to, as the system reports it (`0.0.0.0:8280`, `[::1]:8280`). */
+  bound: string
 }
 
 /**
@@ -37,14 +40,7 @@ export class Gateway {
         const pipeline = new RequestPipeline(() => gateway.#snapshot, listener, config.limits.maxHeaders, telemetry)
         const server = createListenerServer(pipeline, config.limits)
         gateway.#servers.push(server)
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject)
-          // With reusePort each worker owns a socket and the kernel spreads connections among them.
-          server.listen({ host: listener.host, port: listener.port, exclusive: options.reusePort, reusePort: options.reusePort }, () => {
-            server.off('error', reject)
-            resolve()
-          })
-        })
+        await listen(server, `listener ${listener.name}`, listener.host, listener.port, { reusePort: options.reusePort })
       }
     } catch (error) {
       await gateway.close()
@@ -61,7 +57,8 @@ export class Gateway {
     return this.#snapshot.config.listeners.map((listener, index) => {
       const address = this.#servers[index]!.address() as AddressInfo
       const host = listener.host === '0.0.0.0' || listener.host === '::' ? '127.0.0.1' : listener.host
-      return { name: listener.name, port: address.port, url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}` }
+      const bound = `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+      return { name: listener.name, port: address.port, bound, url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}` }
     })
   }
 

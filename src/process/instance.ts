@@ -1,13 +1,28 @@
 import { AdminServer } from '../admin/server.ts'
-import { ConfigError, loadConfigFile } from '../config/load.ts'
+import { loadConfigFile } from '../config/load.ts'
 import { protectPort } from '../endpoints/target-guard.ts'
 import type { ConfigModel } from '../config/schema.ts'
+import type { Endpoint } from '../core/endpoint.ts'
 import { logStateChanges } from '../resilience/state-events.ts'
 import { AccessLog } from '../telemetry/access-log.ts'
 import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
 import { GatewayMetrics } from '../telemetry/metrics.ts'
 import { Gateway } from '../gateway/gateway.ts'
+import type { Telemetry } from '../gateway/pipeline.ts'
+import { unreadyApis } from '../gateway/readiness.ts'
+import { logRefusedConfig } from './refused-config.ts'
+
+/** What `/ready` answers for this process. */
+export function readinessAnswer(gateway: Gateway): { ready: boolean; body: object } {
+  const apis = unreadyApis(gateway.snapshot, Date.now())
+  const listeners = gateway.addresses().map((address) => address.bound)
+  return apis.length === 0 ? { ready: true, body: { status: 'ready', listeners } } : { ready: false, body: { status: 'not ready', listeners, apis } }
+}
+
+function openAccessLog(config: ConfigModel): AccessLog | undefined {
+  return config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined
+}
 
 export interface InstanceOptions {
   logger?: Logger
@@ -23,39 +38,44 @@ export class PorticoInstance {
   readonly metrics: GatewayMetrics
   readonly admin: AdminServer | undefined
   readonly logger: Logger
-  readonly #accessLog: AccessLog | undefined
+  /** Shared with the request pipelines: a reload that changes `accessLog` swaps the access log in it. */
+  readonly #telemetry: Telemetry
   readonly #stopStateLog: () => void
   /** Keeps dynamic endpoints away from the admin port while this instance runs. */
   #releaseAdminPort: () => void = () => {}
 
-  private constructor(gateway: Gateway, metrics: GatewayMetrics, admin: AdminServer | undefined, logger: Logger, accessLog: AccessLog | undefined) {
+  private constructor(gateway: Gateway, telemetry: Telemetry, admin: AdminServer | undefined) {
     this.gateway = gateway
-    this.metrics = metrics
+    this.metrics = telemetry.metrics
     this.admin = admin
-    this.logger = logger
-    this.#accessLog = accessLog
+    this.logger = telemetry.logger
+    this.#telemetry = telemetry
+    const { metrics, logger } = telemetry
     registerEndpointMetrics(metrics.registry, () => gateway.snapshot.roots)
-    this.#stopStateLog = logStateChanges(logger, (endpoint) => [...gateway.snapshot.endpoints.values()].includes(endpoint))
+    this.#stopStateLog = logStateChanges(logger, (endpoint) => [...gateway.snapshot.endpoints.values()].includes(endpoint as Endpoint))
   }
 
   static async start(config: ConfigModel, options: InstanceOptions = {}): Promise<PorticoInstance> {
     const logger = options.logger ?? createLogger()
     const metrics = new GatewayMetrics()
-    const accessLog = config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined
-    const gateway = await Gateway.start(config, { metrics, accessLog, logger }, { reusePort: options.reusePort ?? false })
+    const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config), logger }
+    const gateway = await Gateway.start(config, telemetry, { reusePort: options.reusePort ?? false })
     let admin: AdminServer | undefined
     if ((options.admin ?? true) && config.admin.enabled) {
       try {
         admin = await AdminServer.start(config.admin.host, config.admin.port, {
           metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
           endpoints: async () => ({ endpoints: gateway.snapshot.roots.map((endpoint) => endpoint.describe()) }),
+          // Listeners are bound and the config loaded before the admin port opens: what is left is the APIs.
+          ready: async () => readinessAnswer(gateway),
         })
       } catch (error) {
         await gateway.close()
+        telemetry.accessLog?.close()
         throw error
       }
     }
-    const instance = new PorticoInstance(gateway, metrics, admin, logger, accessLog)
+    const instance = new PorticoInstance(gateway, telemetry, admin)
     const adminPort = admin ? Number(new URL(admin.url).port) : config.admin.enabled ? config.admin.port : undefined
     if (adminPort) instance.#releaseAdminPort = protectPort(adminPort)
     return instance
@@ -64,19 +84,27 @@ export class PorticoInstance {
   /** Loads `file` and swaps it in; an invalid file keeps the running config and logs every problem. */
   async reloadFile(file: string): Promise<boolean> {
     try {
-      const config = await loadConfigFile(file)
-      this.gateway.reload(config, file)
+      this.reload(await loadConfigFile(file), file)
       return true
     } catch (error) {
       // Whatever went wrong (an invalid file, a forbidden transition, a file an endpoint needs that is gone),
       // the running config stays and the process keeps serving.
-      if (error instanceof ConfigError) {
-        this.logger.error({ file, issues: error.issues }, `config not reloaded, the running one is kept:\n${error.message}`)
-      } else {
-        this.logger.error({ file, err: error }, `config not reloaded, the running one is kept: ${(error as Error).message}`)
-      }
+      logRefusedConfig(this.logger, file, error)
       return false
     }
+  }
+
+  /** Swaps in `config` (see Gateway.reload), and the access log when `accessLog` changed. */
+  reload(config: ConfigModel, file?: string): void {
+    const before = this.gateway.snapshot.config.accessLog
+    this.gateway.reload(config, file)
+    if (JSON.stringify(before) === JSON.stringify(config.accessLog)) return
+    const previous = this.#telemetry.accessLog
+    // Requests write to whichever log the telemetry holds when they end: from now on, the new one.
+    this.#telemetry.accessLog = openAccessLog(config)
+    previous?.close()
+    const { enabled, path } = config.accessLog
+    this.logger.info({ accessLog: config.accessLog }, enabled ? `access log now written to ${path ?? 'standard output'}` : 'access log now off')
   }
 
 
@@ -89,7 +117,7 @@ export class PorticoInstance {
       await this.gateway.close()
       await this.admin?.close()
       this.#releaseAdminPort()
-      this.#accessLog?.close()
+      this.#telemetry.accessLog?.close()
     })()
     return this.#closing
   }

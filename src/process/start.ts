@@ -3,12 +3,12 @@ import { loadConfigFile } from '../config/load.ts'
 import { watchConfig } from '../config/watch.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import { PorticoInstance } from './instance.ts'
-import { runPrimary, runWorker } from './workers.ts'
+import { logAdmin, runPrimary, runWorker } from './workers.ts'
 
 /**
  * Starts serving `file` and returns once it serves: in this process, or as the primary of `workers` worker
  * processes; a worker serves what its primary sends. SIGTERM and SIGINT stop it gracefully. An invalid file
- * throws ConfigError.
+ * throws ConfigError, a port that cannot be bound BindError.
  */
 export async function serve(file: string, options: { workers: number; watch: boolean }, logger: Logger): Promise<void> {
   if (cluster.isWorker) return runWorker(logger)
@@ -18,8 +18,8 @@ export async function serve(file: string, options: { workers: number; watch: boo
     return
   }
   const instance = await PorticoInstance.start(await loadConfigFile(file), { logger })
-  for (const address of instance.gateway.addresses()) logger.info(`listening on ${address.url} (listener ${address.name})`)
-  if (instance.admin) logger.info(`admin on ${instance.admin.url}`)
+  for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
+  if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
   const stopWatching = watchConfig(file, { watch: options.watch }, () => void instance.reloadFile(file))
   const stop = () => {
     stopWatching()

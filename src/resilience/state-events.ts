@@ -1,10 +1,10 @@
 import { channel } from 'node:diagnostics_channel'
-import type { Endpoint } from '../core/endpoint.ts'
 import type { Logger } from '../telemetry/logger.ts'
 
 /** A leaf changed state; published once per change, never per request. */
 export interface StateChange {
-  endpoint: Endpoint
+  /** The leaf endpoint, or in a cluster primary the shared state itself. */
+  endpoint: object
   id: string
   from: string
   to: string
@@ -27,7 +27,7 @@ export function publishStateChange(change: StateChange): void {
  * Logs the state changes of the endpoints `owns` accepts: a warning when a leaf leaves `active`, info when it
  * returns. Returns the unsubscribe function.
  */
-export function logStateChanges(logger: Logger, owns: (endpoint: Endpoint) => boolean): () => void {
+export function logStateChanges(logger: Logger, owns: (endpoint: object) => boolean): () => void {
   const onMessage = (message: unknown) => {
     const change = message as StateChange
     if (!owns(change.endpoint)) return

@@ -29,6 +29,8 @@ export function registerEndpointMetrics(registry: Registry, roots: () => readonl
     help: 'Each leaf endpoint state: 1 for the state it is in, 0 for the others',
     labelNames: ['endpoint', 'state'],
     registers: [registry],
+    // Under --workers every worker shows the primary's one state: a cluster reports it once, not summed.
+    aggregator: 'first',
     collect() {
       this.reset()
       for (const leaf of leaves()) for (const state of LEAF_STATES) this.set({ endpoint: leaf.id, state }, leaf.state === state ? 1 : 0)
@@ -59,6 +61,7 @@ export function registerEndpointMetrics(registry: Registry, roots: () => readonl
     help: 'Times each leaf endpoint was suspended',
     labelNames: ['endpoint'],
     registers: [registry],
+    aggregator: 'first',
     collect() {
       this.reset()
       for (const leaf of leaves()) this.inc({ endpoint: leaf.id }, leaf.suspensions)
