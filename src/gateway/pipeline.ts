@@ -15,10 +15,8 @@ import type { CompiledApi, CompiledResource } from './api.ts'
 import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from './errors.ts'
 import { backendRequestHeaders, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem } from './headers.ts'
 import type { Snapshot } from './snapshot.ts'
+import { pathProblem } from './request-target.ts'
 import { BadPathEncoding } from './uri-template.ts'
-
-/** `.` and `..` segments, plain or percent-encoded: refused rather than resolved, so no path climbs out of an API. */
-const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i
 
 /** Status logged when the client went away before the response was complete (nginx's convention). */
 const CLIENT_CLOSED = 499
@@ -94,9 +92,8 @@ export class RequestPipeline {
     const badHost = hostProblem(req)
     if (badHost) return this.#fail(res, outcome, 'BAD_REQUEST', badHost)
     const path = outcome.path
-    if (path.charCodeAt(0) !== 47 || DOT_SEGMENT.test(path)) {
-      return this.#fail(res, outcome, 'BAD_REQUEST', 'The request target must be an absolute path without "." or ".." segments')
-    }
+    const badPath = pathProblem(path)
+    if (badPath) return this.#fail(res, outcome, 'BAD_REQUEST', badPath)
     const route = snapshot.router.find(path)
     if (!route) return this.#fail(res, outcome, 'NO_ROUTE')
     const api = route.api
