@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pino from 'pino'
 import { request } from 'undici'
+import type { Logger } from '../src/telemetry/logger.ts'
 import { startEchoBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 import { startNginx, type Nginx } from './support/nginx.ts'
@@ -103,5 +107,168 @@ apis:
     assert.equal(response.statusCode, 200)
     assert.equal((await response.body.json() as { url: string }).url, '/base/repos/a%2Fb/..x/v1.2..3/.well-known')
     assert.equal(echo.requests.length, before + 1)
+  })
+})
+
+/** A pino logger whose lines the test reads. */
+function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)))
+      done()
+    },
+  })
+  return { logger: pino({ level: 'info' }, sink), lines }
+}
+
+/** A SOAP 1.1 envelope of about `bytes` bytes of dense markup (one tiny element per 4 bytes), the costliest to parse. */
+function denseEnvelope(bytes: number): string {
+  const head = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><r:order xmlns:r="urn:r"><r:id>7</r:id>'
+  const tail = '</r:order></s:Body></s:Envelope>'
+  return head + '<i/>'.repeat(Math.max(0, Math.ceil((bytes - head.length - tail.length) / 4))) + tail
+}
+
+/**
+ * Runs `load` while a steady stream of small requests goes to `probeUrl`, and returns the slowest probe's
+ * latency next to the median of the probes sent before the load started (the baseline on this machine now).
+ */
+async function probeDuring(probeUrl: string, load: () => Promise<void>): Promise<{ baselineMs: number; worstMs: number; probes: number }> {
+  const probe = async () => {
+    const start = performance.now()
+    const response = await request(probeUrl)
+    await response.body.text()
+    assert.equal(response.statusCode, 200)
+    return performance.now() - start
+  }
+  const baseline: number[] = []
+  for (let i = 0; i < 20; i++) baseline.push(await probe())
+  baseline.sort((a, b) => a - b)
+  let loading = true
+  const during: number[] = []
+  const probing = (async () => {
+    while (loading) {
+      during.push(await probe())
+      await sleep(5)
+    }
+  })()
+  await load()
+  loading = false
+  await probing
+  return { baselineMs: baseline[10]!, worstMs: Math.max(...during), probes: during.length }
+}
+
+describe('hostile payloads in mediation', () => {
+  let backend: TestBackend
+  let gateway: TestGateway
+  let lines: Array<Record<string, unknown>>
+
+  before(async () => {
+    backend = await startEchoBackend()
+    const captured = capturingLogger()
+    lines = captured.lines
+    gateway = await startGateway(
+      `
+apis:
+  - name: orders
+    context: /orders
+    version: v1
+    resources:
+      - uriTemplate: /xml
+        methods: [POST]
+        inSequence:
+          - property: { name: id, xpath: "$body/r:order/r:id", namespaces: { r: "urn:r" } }
+          - filter:
+              xpath: "count(//i) > 0"
+              then: [ { header: { name: x-has-items, value: "yes" } } ]
+          - header: { name: x-order-id, expression: "has(properties.id) ? properties.id : 'absent'" }
+      - uriTemplate: /json
+        methods: [POST]
+        inSequence:
+          - property: { name: hit, jsonPath: "$.items[?(@.a.b == 1)]" }
+          - header: { name: x-hit, expression: "has(properties.hit) ? 'present' : 'absent'" }
+    endpoints:
+      production: { type: http, url: "${backend.url}" }
+  - name: other
+    context: /other
+    version: v1
+    resources:
+      - uriTemplate: /ping
+        methods: [GET]
+    endpoints:
+      production: { type: http, url: "${backend.url}" }
+`,
+      captured.logger,
+    )
+  })
+  after(async () => {
+    await gateway.close()
+    await backend.close()
+  })
+
+  async function post(path: string, body: string, contentType: string) {
+    const response = await request(`${gateway.url}${path}`, { method: 'POST', body, headers: { 'content-type': contentType } })
+    const text = await response.body.text()
+    return { status: response.statusCode, text }
+  }
+
+  test('JSON, text, DOCTYPE and broken XML bodies give an XPath source no value: the request goes on, nothing logged as an error', async () => {
+    const bodies: Array<[string, string]> = [
+      ['{"order":{"id":7}}', 'application/json'],
+      ['just some text', 'text/plain'],
+      ['', 'text/xml'],
+      ['<!DOCTYPE r [<!ENTITY e "7">]><r:order xmlns:r="urn:r"><r:id>&e;</r:id></r:order>', 'text/xml'],
+      ['<!DOCTYPE', 'text/xml'],
+      ['<r:order xmlns:r="urn:r"><r:id>7</r:order>', 'text/xml'],
+    ]
+    for (const [body, type] of bodies) {
+      const before = backend.requests.length
+      const response = await post('/orders/v1/xml', body, type)
+      assert.equal(response.status, 200, body)
+      assert.equal(backend.requests.length, before + 1, body)
+      assert.equal(backend.requests.at(-1)!.headers['x-order-id'], 'absent', body)
+      assert.equal(backend.requests.at(-1)!.body.toString(), body, 'the backend gets the exact bytes')
+    }
+    assert.deepEqual(lines.filter((line) => Number(line.level) >= 50), [], 'no error logged')
+    assert.ok(!lines.some((line) => JSON.stringify(line).includes('    at ')), 'no stack trace logged')
+  })
+
+  test('a well-formed XML body under the limit gives its value', async () => {
+    const response = await post('/orders/v1/xml', denseEnvelope(32 * 1024), 'text/xml')
+    assert.equal(response.status, 200)
+    assert.equal(backend.requests.at(-1)!.headers['x-order-id'], '7')
+    assert.equal(backend.requests.at(-1)!.headers['x-has-items'], 'yes')
+  })
+
+  test('a JSONPath that throws on this body gives no value, and is logged once as a warning without a stack', async () => {
+    const before = lines.length
+    for (let i = 0; i < 3; i++) {
+      const response = await post('/orders/v1/json', '{"items":[{"x":1}]}', 'application/json')
+      assert.equal(response.status, 200)
+      assert.equal(backend.requests.at(-1)!.headers['x-hit'], 'absent')
+    }
+    const logged = lines.slice(before)
+    assert.equal(logged.length, 1, JSON.stringify(logged))
+    assert.equal(logged[0]!.level, 40)
+    assert.equal(logged[0]!.query, 'jsonPath $.items[?(@.a.b == 1)]')
+    assert.match(String(logged[0]!.problem), /Cannot read properties of undefined/)
+    assert.ok(!JSON.stringify(logged[0]).includes('    at '), 'no stack trace')
+    // A body on which the same JSONPath does not throw still gives its value.
+    await post('/orders/v1/json', '{"items":[{"a":{"b":1}}]}', 'application/json')
+    assert.equal(backend.requests.at(-1)!.headers['x-hit'], 'present')
+  })
+
+  test('a big XML body to an XPath source is 413 at once, and another API never waits for it', async () => {
+    const before = backend.requests.length
+    const body = denseEnvelope(2 * 1024 * 1024)
+    let status = 0
+    const { baselineMs, worstMs, probes } = await probeDuring(`${gateway.url}/other/v1/ping`, async () => {
+      status = (await post('/orders/v1/xml', body, 'text/xml')).status
+    })
+    assert.equal(status, 413)
+    assert.ok(probes > 0)
+    // Parsing it on the event loop took seconds; 400 ms leaves room for a busy 2-core machine.
+    assert.ok(worstMs < baselineMs + 400, `a concurrent request took ${worstMs.toFixed(0)} ms (baseline ${baselineMs.toFixed(1)} ms)`)
+    assert.equal(backend.requests.filter((item) => item.url === '/xml').length, backend.requests.slice(0, before).filter((item) => item.url === '/xml').length)
   })
 })

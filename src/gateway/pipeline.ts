@@ -170,7 +170,8 @@ export class RequestPipeline {
       if (rejection) return this.#fail(res, outcome, rejection.code, rejection.message)
     }
     const mediation = resource.mediation
-    const mediationOptions = mediation && { bodyLimit: snapshot.config.limits.mediationBodyBytes, logger: this.#telemetry.logger }
+    const limits = snapshot.config.limits
+    const mediationOptions = mediation && { bodyLimit: limits.mediationBodyBytes, xmlLimit: limits.mediationXmlBytes, logger: this.#telemetry.logger }
     if (mediation) {
       const stop = await mediation.request(exchange, mediationOptions!)
       if (stop) return this.#stop(res, outcome, stop)

@@ -1,6 +1,6 @@
 import type { MediationContext } from './context.ts'
 import { compileExpression } from './expression.ts'
-import { compileJsonPath, compileXPath } from './payload.ts'
+import { compileJsonPath, compileXPath, XmlTooLarge } from './payload.ts'
 import type {
   FilterMediatorConfig,
   HeaderMediatorConfig,
@@ -64,12 +64,12 @@ class Compiler {
     if (source.jsonPath !== undefined) {
       this.readsPayload = true
       const query = compileJsonPath(source.jsonPath)
-      return (context) => (context.payload ? query.read(context.payload) : undefined)
+      return guarded(`jsonPath ${source.jsonPath}`, undefined, (context) => (context.payload ? query.read(context.payload) : undefined))
     }
     if (source.xpath !== undefined) {
       this.readsPayload = true
       const query = compileXPath(source.xpath, source.namespaces)
-      return (context) => (context.payload ? query.read(context.payload, context.property) : undefined)
+      return guarded(`xpath ${source.xpath}`, undefined, (context) => (context.payload ? query.read(context.payload, context.property) : undefined))
     }
     const value = source.value
     return () => value
@@ -128,7 +128,7 @@ class Compiler {
     if (config.xpath !== undefined) {
       this.readsPayload = true
       const query = compileXPath(config.xpath, config.namespaces)
-      return (context) => (context.payload ? query.test(context.payload, context.property) : false)
+      return guarded(`xpath ${config.xpath}`, false, (context) => (context.payload ? query.test(context.payload, context.property) : false))
     }
     const read = this.source(config.source!)
     const pattern = fullMatch(config.regex!)
@@ -207,6 +207,33 @@ class Compiler {
       const exchange = context.exchange
       context.logger[level]({ requestId: exchange.requestId, api: `${exchange.route.apiName}:${exchange.route.apiVersion}`, mediation: fields }, message)
       return true
+    }
+  }
+}
+
+/**
+ * A payload query that throws at run time (a JSONPath filter reading a property of a missing value, an XPath
+ * function given the wrong arguments) yields `fallback`, as a query that finds nothing does: the body is the
+ * client's, so its shape is no gateway failure. The first failure of each query is logged as a warning, without
+ * a stack, so a broken query is seen without one log line per request. A body too large to parse is no such
+ * case: the mediation refuses it.
+ */
+function guarded<T>(query: string, fallback: T, read: (context: MediationContext) => T): (context: MediationContext) => T {
+  let warned = false
+  return (context) => {
+    try {
+      return read(context)
+    } catch (error) {
+      if (error instanceof XmlTooLarge) throw error
+      if (!warned) {
+        warned = true
+        const exchange = context.exchange
+        context.logger.warn(
+          { requestId: exchange.requestId, api: `${exchange.route.apiName}:${exchange.route.apiVersion}`, query, problem: (error as Error).message },
+          'a payload query failed on this message; its value is absent (logged once per query)',
+        )
+      }
+      return fallback
     }
   }
 }

@@ -22,15 +22,30 @@ const xpath = createRequire(import.meta.url)('xpath') as { parse(expression: str
 
 const SOAP_ENVELOPES = new Set(['http://schemas.xmlsoap.org/soap/envelope/', 'http://www.w3.org/2003/05/soap-envelope'])
 
+/**
+ * A body too large to parse into a DOM on the event loop: xmldom builds one object per node, and a 9.5 MB body
+ * held the loop for seconds, stalling every other API's requests. The mediation answers 413 (or 502 for a
+ * response) rather than letting the value be absent, which would silently change routing.
+ */
+export class XmlTooLarge extends Error {}
+
+/** First character of an XML document (after optional whitespace or a byte order mark). */
+const XML_START = /^[\s\uFEFF]*</
+/** A document type declaration: SOAP forbids one, and an XPath source treats such a body as not XML. */
+const DOCTYPE = /<!DOCTYPE/i
+
 /** One message's body, parsed lazily: as JSON, as XML, or neither. */
 export class Payload {
   readonly bytes: Buffer
+  readonly #xmlLimit: number
   #json: unknown = undefined
   #jsonParsed = false
   #xml: XmlDocument | null | undefined = undefined
 
-  constructor(bytes: Buffer) {
+  /** `xmlLimit`: the largest body `xml()` parses (`limits.mediationXmlBytes`). */
+  constructor(bytes: Buffer, xmlLimit: number) {
     this.bytes = bytes
+    this.#xmlLimit = xmlLimit
   }
 
   /** The body as JSON, or undefined when it is not JSON. */
@@ -46,18 +61,34 @@ export class Payload {
     return this.#json
   }
 
-  /** The body as an XML document, or null when it is not well-formed XML. */
+  /**
+   * The body as an XML document, or null when it is not well-formed XML (JSON, text, empty, or with a DTD).
+   * Throws XmlTooLarge for an XML body over the limit.
+   */
   xml(): XmlDocument | null {
-    if (this.#xml === undefined) {
-      let failed = false
-      const onError = (level: string) => {
-        if (level !== 'warning') failed = true
-      }
-      // xmldom never fetches external entities or DTDs, so a body cannot make the gateway read files or URLs.
-      const document = new DOMParser({ onError }).parseFromString(this.bytes.toString('utf8'), 'text/xml')
-      this.#xml = failed || !document.documentElement ? null : document
-    }
+    if (this.#xml === undefined) this.#xml = this.#parseXml()
     return this.#xml
+  }
+
+  #parseXml(): XmlDocument | null {
+    const text = this.bytes.toString('utf8')
+    // Only what starts like XML is held to the DOM limit: a big JSON body to an XPath source has no XML value.
+    if (!XML_START.test(text) || DOCTYPE.test(text)) return null
+    if (this.bytes.length > this.#xmlLimit) {
+      throw new XmlTooLarge(`${this.bytes.length} bytes, more than limits.mediationXmlBytes (${this.#xmlLimit}) that an XPath source may parse`)
+    }
+    let failed = false
+    const onError = (level: string) => {
+      if (level !== 'warning') failed = true
+    }
+    try {
+      // xmldom never fetches external entities or DTDs, so a body cannot make the gateway read files or URLs.
+      const document = new DOMParser({ onError }).parseFromString(text, 'text/xml')
+      return failed || !document.documentElement ? null : document
+    } catch {
+      // xmldom throws on fatal errors (no root element, mismatched tags) even with onError set.
+      return null
+    }
   }
 }
 

@@ -6,7 +6,7 @@ import type { Logger } from '../telemetry/logger.ts'
 import { compileSequence, type CompiledSequence } from './compile.ts'
 import { MediationContext, type Reply } from './context.ts'
 import { BodyTooLarge, readBody } from '../endpoints/body.ts'
-import { Payload } from './payload.ts'
+import { Payload, XmlTooLarge } from './payload.ts'
 import { flatHeader } from '../gateway/headers.ts'
 
 export type { Reply } from './context.ts'
@@ -17,6 +17,8 @@ export type MediationStop = { reply: Reply } | { error: GatewayErrorCode; messag
 export interface MediationOptions {
   /** Largest body a sequence that reads the payload may buffer. */
   bodyLimit: number
+  /** Largest XML body an XPath source parses into a DOM. */
+  xmlLimit: number
   logger: Logger
 }
 
@@ -58,7 +60,7 @@ export class Mediation {
       try {
         const bytes = await readBody(body, options.bodyLimit, { declaredLength: declaredLength(exchange.headers) })
         if (body !== null) exchange.body = bytes
-        payload = new Payload(bytes)
+        payload = new Payload(bytes, options.xmlLimit)
       } catch (error) {
         if (!(error instanceof BodyTooLarge)) return { error: 'BAD_REQUEST', message: `The request body could not be read: ${(error as Error).message}`, headers: [] }
         // The rest of a streamed body stays unread, so the connection cannot carry another request.
@@ -66,7 +68,12 @@ export class Mediation {
       }
     }
     const context = new MediationContext(exchange, undefined, payload, options.logger)
-    sequence.run(context)
+    try {
+      sequence.run(context)
+    } catch (error) {
+      if (!(error instanceof XmlTooLarge)) throw error
+      return { error: 'PAYLOAD_TOO_LARGE', message: `The request body is too large for this API's XPath mediation: ${error.message}`, headers: [] }
+    }
     return context.reply ? { reply: context.reply } : undefined
   }
 
@@ -88,10 +95,16 @@ export class Mediation {
         }
         response.body = Readable.from([bytes])
       }
-      payload = new Payload(bytes)
+      payload = new Payload(bytes, options.xmlLimit)
     }
     const context = new MediationContext(exchange, response, payload, options.logger)
-    sequence.run(context)
+    try {
+      sequence.run(context)
+    } catch (error) {
+      if (!(error instanceof XmlTooLarge)) throw error
+      response.body?.destroy()
+      return { error: 'BACKEND_BAD_RESPONSE', message: `The backend's response is too large for this API's XPath mediation: ${error.message}`, headers: [] }
+    }
     if (!context.reply) return undefined
     response.body?.destroy()
     return { reply: context.reply }

@@ -230,7 +230,12 @@ export const sequenceFields = {
   outSequence: Sequence.optional(),
 }
 
-/** Largest request (or response) body a sequence that reads the payload buffers; beyond it the answer is 413. */
 export const MediationLimits = {
+  /** Largest request (or response) body a sequence that reads the payload buffers; beyond it the answer is 413. */
   mediationBodyBytes: z.number().int().min(1024).max(1 << 30).default(10 * 1024 * 1024),
+  /**
+   * Largest XML body an XPath source parses into a DOM, which happens on the event loop: dense markup costs
+   * about a millisecond per KiB there, so the default keeps one parse near the 50 ms any request may take.
+   */
+  mediationXmlBytes: z.number().int().min(1024).max(1 << 30).default(64 * 1024),
 }
