@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
@@ -7,6 +11,7 @@ import pino from 'pino'
 import { request } from 'undici'
 import type { Logger } from '../src/telemetry/logger.ts'
 import { startBackend, startEchoBackend, type TestBackend } from './support/backend.ts'
+import { runCli } from './support/cli.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 import { startNginx, type Nginx } from './support/nginx.ts'
 import { rawExchange, statusOf } from './support/raw.ts'
@@ -345,5 +350,53 @@ apis:
     }
     const doctype = `<!DOCTYPE x>${denseEnvelope(64 * 1024)}`
     assert.match((await post(doctype)).text, /document type declaration/)
+  })
+})
+
+describe('files a config names', () => {
+  let dir: string
+  let fifo: string
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'portico-files-'))
+    fifo = join(dir, 'secret.fifo')
+    // A FIFO with no writer: opening it for reading would wait for ever.
+    execFileSync('mkfifo', [fifo])
+    writeFileSync(join(dir, 'big-secret'), 'x'.repeat(100 * 1024))
+  })
+  after(() => rmSync(dir, { recursive: true, force: true }))
+
+  async function validate(endpoint: string) {
+    const file = join(dir, 'portico.yaml')
+    writeFileSync(file, `apis:\n  - name: a\n    context: /a\n    version: v1\n    endpoints:\n      production: ${endpoint}\n`)
+    // Without the checks, each of these hung until this timeout killed it (code null).
+    return runCli(['validate', file], 15_000)
+  }
+
+  const where = 'apis\\[0\\]\\.endpoints\\.production'
+  const cases: Array<[string, string, RegExp]> = [
+    ['wsdl: /dev/zero', '{ type: wsdl, wsdl: /dev/zero, service: S, port: P }', new RegExp(`${where}\\.wsdl: "/dev/zero" is not a regular file`)],
+    ['tls.ca: /dev/urandom', '{ type: http, url: "https://127.0.0.1:1", security: { tls: { ca: /dev/urandom } } }', new RegExp(`${where}\\.security\\.tls\\.ca: "/dev/urandom" is not a regular file`)],
+    ['tls.cert: a directory', '{ type: http, url: "https://127.0.0.1:1", security: { tls: { cert: /tmp, key: /tmp } } }', new RegExp(`${where}\\.security\\.tls\\.cert: "/tmp" is not a regular file`)],
+    ['${file:/dev/zero}', '{ type: http, url: "http://127.0.0.1:1", security: { auth: { type: basic, username: u, password: "${file:/dev/zero}" } } }', new RegExp(`${where}\\.security\\.auth\\.password: \\$\\{file:/dev/zero\\}: "/dev/zero" is not a regular file`)],
+    ['${file:FIFO}', '{ type: http, url: "http://127.0.0.1:1", security: { auth: { type: basic, username: u, password: "${file:FIFO}" } } }', new RegExp(`${where}\\.security\\.auth\\.password: .*secret\\.fifo" is not a regular file`)],
+    ['${file:} too large', '{ type: http, url: "http://127.0.0.1:1", security: { auth: { type: basic, username: u, password: "${file:BIG}" } } }', new RegExp(`${where}\\.security\\.auth\\.password: .*big-secret" is 102400 bytes, more than the 65536 allowed`)],
+    ['openapi: /dev/zero', '{ type: prototype, openapi: /dev/zero }', new RegExp(`${where}\\.openapi: "/dev/zero" is not a regular file`)],
+    ['static response file: /dev/zero', '{ type: prototype, resources: [ { uriTemplate: /x, responses: [ { file: /dev/zero } ] } ] }', new RegExp(`${where}\\.resources\\[0\\]\\.responses\\[0\\]\\.file: "/dev/zero" is not a regular file`)],
+  ]
+  for (const [name, endpoint, expected] of cases) {
+    test(`validate refuses ${name} at once, naming the field`, async () => {
+      const result = await validate(endpoint.replace('FIFO', fifo).replace('BIG', join(dir, 'big-secret')))
+      assert.equal(result.code, 1, result.stderr)
+      assert.match(result.stderr, expected)
+    })
+  }
+
+  test('validate refuses a config file that is a device or a FIFO', async () => {
+    for (const file of ['/dev/zero', fifo]) {
+      const result = await runCli(['validate', file], 15_000)
+      assert.equal(result.code, 1, result.stderr)
+      assert.match(result.stderr, /is not a regular file/)
+    }
   })
 })

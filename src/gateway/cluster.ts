@@ -1,9 +1,8 @@
 import cluster, { type Worker } from 'node:cluster'
-import { readFile } from 'node:fs/promises'
 import { AggregatorRegistry } from 'prom-client'
 import { AdminServer } from '../admin/server.ts'
 import { checkTransitions } from '../config/lifecycle-check.ts'
-import { ConfigError, parseConfig } from '../config/load.ts'
+import { ConfigError, parseConfig, readConfigText } from '../config/load.ts'
 import type { ConfigModel } from '../config/schema.ts'
 import { watchConfig } from '../config/watch.ts'
 import type { Logger } from '../telemetry/logger.ts'
@@ -18,7 +17,7 @@ type ToPrimary = { type: 'ready'; addresses: unknown } | { type: 'described'; id
  * validates config changes once and hands them to every worker, and replaces workers that die.
  */
 export async function runPrimary(file: string, workers: number, watch: boolean, logger: Logger): Promise<void> {
-  let text = await readFile(file, 'utf8')
+  let text = await readConfigText(file)
   let config: ConfigModel = parseConfig(text, file)
   let stopping = false
   const fork = () => {
@@ -54,7 +53,7 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
   const stopWatching = watchConfig(file, { watch }, () => {
     void (async () => {
       try {
-        const nextText = await readFile(file, 'utf8')
+        const nextText = await readConfigText(file)
         const next = parseConfig(nextText, file)
         const issues = checkTransitions(config, next, file)
         if (issues.length > 0) throw new ConfigError(issues)

@@ -1,7 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { Duration } from '../config/duration.ts'
+import { readLocalFileSync } from '../core/local-file.ts'
+
+/** Largest file a prototype reads: a static response's body or an OpenAPI document. */
+export const MAX_PROTOTYPE_FILE_BYTES = 64 * 1024 * 1024
 
 /** Header names as HTTP allows them (RFC 9110 tokens). */
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name')
@@ -19,11 +23,26 @@ const When = z.strictObject({
   uriVariables: z.record(z.string().min(1), Matched).optional(),
 })
 
-/** A file on disk, relative to the directory `portico` runs in; it must exist when the config loads. */
+/**
+ * A regular file on disk, relative to the directory `portico` runs in; it must exist when the config loads. A
+ * device such as /dev/zero would be read for ever, so only regular files of a bounded size pass.
+ */
 const ExistingFile = z
   .string()
   .min(1)
-  .refine((path) => existsSync(path), { error: (issue) => `file "${String(issue.input)}" does not exist`, abort: true })
+  .refine((path) => fileProblem(path) === undefined, { error: (issue) => fileProblem(String(issue.input)), abort: true })
+
+function fileProblem(path: string): string | undefined {
+  let stats
+  try {
+    stats = statSync(path)
+  } catch {
+    return `file "${path}" does not exist`
+  }
+  if (!stats.isFile()) return `"${path}" is not a regular file (a directory, device, FIFO or socket cannot be read as one)`
+  if (stats.size > MAX_PROTOTYPE_FILE_BYTES) return `"${path}" is ${stats.size} bytes, more than the ${MAX_PROTOTYPE_FILE_BYTES} allowed`
+  return undefined
+}
 
 const StaticResponse = z
   .strictObject({
@@ -117,7 +136,7 @@ export function checkPrototypeResources(
 function openApiProblem(path: string): string | undefined {
   let document: unknown
   try {
-    document = parseYaml(readFileSync(path, 'utf8'))
+    document = parseYaml(readLocalFileSync(path, MAX_PROTOTYPE_FILE_BYTES).toString('utf8'))
   } catch (error) {
     return `cannot read "${path}" as YAML or JSON: ${(error as Error).message.split('\n')[0]!.replace(/:$/, '')}`
   }
