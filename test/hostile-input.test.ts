@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pino from 'pino'
 import { request } from 'undici'
+import { VIA } from '../src/gateway/headers.ts'
 import type { Logger } from '../src/telemetry/logger.ts'
 import { startBackend, startEchoBackend, type TestBackend } from './support/backend.ts'
 import { runCli } from './support/cli.ts'
@@ -398,5 +399,117 @@ describe('files a config names', () => {
       assert.equal(result.code, 1, result.stderr)
       assert.match(result.stderr, /is not a regular file/)
     }
+  })
+})
+
+describe('loops and connections', () => {
+  let backend: TestBackend
+  let echo: TestBackend
+  let gateway: TestGateway
+
+  before(async () => {
+    // With a Content-Length, so that an HTTP/1.0 keep-alive connection can carry more than one answer.
+    backend = await startBackend((req, res, body) => {
+      const payload = JSON.stringify({ url: req.url, headers: req.headers, body: body.toString() })
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) })
+      res.end(payload)
+    })
+    // Answers chunked: no length known before the body.
+    echo = await startEchoBackend()
+    // The dynamic endpoint's allow-list reaches the gateway's own listener.
+    gateway = await startGateway(`
+apis:
+  - name: open
+    context: /open
+    version: v1
+    inSequence:
+      - setTarget: { expression: "request.headers['x-target']" }
+    endpoints:
+      production: { type: dynamic, allow: [ { host: 127.0.0.1 } ] }
+  - name: plain
+    context: /plain
+    version: v1
+    endpoints:
+      production: { type: http, url: "${backend.url}" }
+`)
+  })
+  after(async () => {
+    await gateway.close()
+    await backend.close()
+    await echo.close()
+  })
+
+  test('a request that comes back to the gateway through its own listener is refused with 508 on its first return', async () => {
+    const response = await request(`${gateway.url}/open/v1/x`, { headers: { 'x-target': `${gateway.url}/open/v1` } })
+    const body = await response.body.text()
+    // The inner pass answered 508 itself; the outer one relayed it, adding its Via entry once.
+    assert.equal(response.statusCode, 508, body)
+    assert.match(body, /"code":"LOOP_DETECTED"/)
+    assert.equal(response.headers.via, VIA)
+  })
+
+  test('another gateway in the Via chain, even another Portico, is no loop', async () => {
+    const response = await request(`${gateway.url}/plain/v1/x`, { headers: { via: '1.1 portico-0badcafe, 1.0 edge' } })
+    assert.equal(response.statusCode, 200)
+    const seen = (await response.body.json()) as { headers: Record<string, string> }
+    assert.equal(seen.headers.via, `1.1 portico-0badcafe, 1.0 edge, ${VIA}`)
+  })
+
+  test('HTTP/1.0 pipelining: the first request is answered and the connection closed; the second never reaches the backend', async () => {
+    for (const bytes of [
+      // Keep-alive asked for, but the answer has no length (chunked from the backend): HTTP/1.0 must close.
+      'GET /open/v1/one HTTP/1.0\r\nconnection: keep-alive\r\nx-target: ECHO\r\n\r\nGET /open/v1/two HTTP/1.0\r\nx-target: ECHO\r\n\r\n',
+      'GET /plain/v1/one HTTP/1.0\r\n\r\nGET /plain/v1/two HTTP/1.0\r\n\r\n',
+      'POST /plain/v1/one HTTP/1.0\r\ncontent-length: 2\r\n\r\nhiPOST /plain/v1/two HTTP/1.0\r\ncontent-length: 2\r\n\r\nhi',
+      'GET /plain/v1/one HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\nGET /plain/v1/two HTTP/1.1\r\nhost: x\r\n\r\n',
+    ]) {
+      const before = backend.requests.length
+      const start = performance.now()
+      const echoBefore = echo.requests.length
+      const response = await rawExchange(gateway.url, bytes.replaceAll('ECHO', echo.url), 5000)
+      assert.ok(performance.now() - start < 4000, 'the gateway closed the connection')
+      assert.equal([...response.matchAll(/^HTTP\/1\.1 \d{3}/gm)].length, 1, response)
+      assert.equal(statusOf(response), 200, response)
+      assert.match(response, /"url":"\/one"/)
+      const seen = [...backend.requests.slice(before), ...echo.requests.slice(echoBefore)]
+      assert.deepEqual(seen.map((item) => item.url), ['/one'])
+    }
+  })
+
+  test('HTTP/1.0 with keep-alive: both pipelined requests are answered, in order', async () => {
+    const before = backend.requests.length
+    const response = await rawExchange(gateway.url, 'GET /plain/v1/one HTTP/1.0\r\nconnection: keep-alive\r\n\r\nGET /plain/v1/two HTTP/1.0\r\n\r\n', 5000)
+    assert.deepEqual([...response.matchAll(/"url":"(\/\w+)"/g)].map((match) => match[1]), ['/one', '/two'])
+    assert.deepEqual(backend.requests.slice(before).map((item) => item.url), ['/one', '/two'])
+  })
+
+  test('a WebSocket upgrade is refused with 501 at once and the connection closed; nothing reaches the backend', async () => {
+    const before = backend.requests.length
+    const start = performance.now()
+    const response = await rawExchange(
+      gateway.url,
+      'GET /plain/v1/socket HTTP/1.1\r\nhost: x\r\nupgrade: WebSocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\nGET /plain/v1/two HTTP/1.1\r\nhost: x\r\n\r\n',
+      5000,
+    )
+    assert.ok(performance.now() - start < 4000, 'the gateway closed the connection')
+    assert.equal(statusOf(response), 501)
+    assert.match(response, /"code":"UPGRADE_NOT_SUPPORTED"/)
+    assert.match(response, /\r\nconnection: close\r\n/i)
+    assert.equal(backend.requests.length, before)
+  })
+
+  test('another upgrade (h2c) is ignored: the request and its body go to the backend as HTTP/1.1, and the connection closes', async () => {
+    const before = backend.requests.length
+    const start = performance.now()
+    const response = await rawExchange(
+      gateway.url,
+      'POST /plain/v1/one HTTP/1.1\r\nhost: x\r\nupgrade: h2c\r\nconnection: Upgrade, HTTP2-Settings\r\nhttp2-settings: AAMAAABkAAQAoAAAAAIAAAAA\r\ncontent-length: 5\r\n\r\nhelloGET /plain/v1/two HTTP/1.1\r\nhost: x\r\n\r\n',
+      5000,
+    )
+    assert.ok(performance.now() - start < 4000, 'the gateway closed the connection')
+    assert.equal(statusOf(response), 200)
+    const seen = backend.requests.slice(before)
+    assert.deepEqual(seen.map((item) => `${item.url} ${item.body}`), ['/one hello'])
+    assert.equal(seen[0]!.headers.upgrade, undefined, 'Upgrade is hop-by-hop')
   })
 })
