@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster'
-import { readFile, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from './config/load.ts'
+import { readLocalFile } from './core/local-file.ts'
 import { watchConfig } from './config/watch.ts'
 import { runPrimary, runWorker } from './gateway/cluster.ts'
 import { PorticoInstance } from './gateway/instance.ts'
@@ -13,6 +14,9 @@ import { importSynapseSequence } from './import/synapse.ts'
 import { importWso2Project } from './import/wso2.ts'
 import { stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
+
+/** A Synapse sequence is a few kilobytes of XML; a file far larger is not one. */
+const MAX_SEQUENCE_FILE_BYTES = 16 * 1024 * 1024
 
 const USAGE = `Usage:
   portico start [--config FILE] [--watch] [--workers N]   serve the APIs in FILE (default portico.yaml)
@@ -72,7 +76,7 @@ async function importSynapse(args: string[]): Promise<number> {
     console.error(USAGE)
     return 2
   }
-  const imported = importSynapseSequence(await readFile(file, 'utf8'))
+  const imported = importSynapseSequence((await readLocalFile(file, MAX_SEQUENCE_FILE_BYTES)).toString('utf8'))
   console.log(stringify({ [values.flow === 'in' ? 'inSequence' : 'outSequence']: imported.mediators }).trimEnd())
   for (const problem of imported.unsupported) console.error(`${file}: ${problem.path}: ${problem.message}`)
   if (imported.unsupported.length > 0) console.error(`${imported.unsupported.length} part(s) of ${file} not converted`)

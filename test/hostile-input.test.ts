@@ -393,6 +393,17 @@ describe('files a config names', () => {
     })
   }
 
+  test('import refuses a device or a FIFO for every format, at once', async () => {
+    for (const format of ['synapse', 'openapi', 'wso2']) {
+      for (const file of ['/dev/zero', fifo]) {
+        const result = await runCli(['import', format, file], 15_000)
+        assert.notEqual(result.code, 0, `${format} ${file}`)
+        assert.notEqual(result.code, null, `${format} ${file} hung`)
+        assert.match(result.stderr, /is not a regular file/, `${format} ${file}`)
+      }
+    }
+  })
+
   test('validate refuses a config file that is a device or a FIFO', async () => {
     for (const file of ['/dev/zero', fifo]) {
       const result = await runCli(['validate', file], 15_000)
