@@ -290,9 +290,12 @@ describe('hostile SOAP envelopes', () => {
   let gateway: TestGateway
 
   before(async () => {
-    backend = await startBackend((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/xml' })
-      res.end('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>')
+    // Under 1 MiB, the most of an error response the soap endpoint reads to tell a Fault.
+    const bigFault = denseEnvelope(1000 * 1024).replace('<r:order xmlns:r="urn:r">', '<s:Fault><faultcode>s:Server</faultcode><faultstring>no</faultstring><detail><r:order xmlns:r="urn:r">').replace('</r:order>', '</r:order></detail></s:Fault>')
+    backend = await startBackend((req, res) => {
+      const fault = req.url === '/fault'
+      res.writeHead(fault ? 500 : 200, { 'content-type': 'text/xml' })
+      res.end(fault ? bigFault : '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>')
     })
     gateway = await startGateway(`
 apis:
@@ -304,6 +307,12 @@ apis:
       - { uriTemplate: /, methods: [POST] }
     endpoints:
       production: { type: soap, url: "${backend.url}" }
+  - name: faulty
+    context: /faulty
+    version: v1
+    soap: {}
+    endpoints:
+      production: { type: soap, url: "${backend.url}/fault", faultIsFailure: true }
   - name: other
     context: /other
     version: v1
@@ -338,6 +347,23 @@ apis:
     assert.ok(worstMs < baselineMs + 300, `a concurrent request took ${worstMs.toFixed(0)} ms (baseline ${baselineMs.toFixed(1)} ms)`)
     assert.equal(backend.requests.filter((item) => item.method === 'POST').length, backend.requests.slice(0, before).filter((item) => item.method === 'POST').length + 1)
     assert.equal(backend.requests.findLast((item) => item.method === 'POST')!.body.length, Buffer.byteLength(body), 'the backend gets the whole envelope')
+  })
+
+  test("a backend's 1 MB Fault is recognised off the event loop: another API never waits for it", async () => {
+    let response = { status: 0, text: '' }
+    const { baselineMs, worstMs, loopDelayMs, probes } = await probeDuring(`${gateway.url}/other/v1/ping`, async () => {
+      const answer = await request(`${gateway.url}/faulty/v1`, { method: 'POST', body: denseEnvelope(512), headers: { 'content-type': 'text/xml' } })
+      response = { status: answer.statusCode, text: await answer.body.text() }
+    })
+    // Recognised as a Fault (a failure that still carries the backend's answer), and passed on whole.
+    assert.equal(response.status, 500)
+    assert.match(response.text, /<faultcode>s:Server<\/faultcode>/)
+    assert.ok(response.text.length > 1000 * 1024)
+    const metrics = await (await request(`${gateway.adminUrl}/metrics`)).body.text()
+    assert.match(metrics, /portico_upstream_errors_total\{[^}]*kind="soap-fault"[^}]*\} 1/)
+    assert.ok(probes > 0)
+    assert.ok(loopDelayMs < 300, `the event loop was held for ${loopDelayMs.toFixed(0)} ms`)
+    assert.ok(worstMs < baselineMs + 300, `a concurrent request took ${worstMs.toFixed(0)} ms (baseline ${baselineMs.toFixed(1)} ms)`)
   })
 
   test('large and small broken envelopes are refused the same way, wherever they were parsed', async () => {
