@@ -137,11 +137,14 @@ function denseEnvelope(bytes: number): string {
 }
 
 /**
- * Runs `load` while a steady stream of small requests goes to another API at `probeUrl`, and returns the longest
- * event-loop delay seen meanwhile (the gateway runs in this process, so its loop is this one) and the slowest
- * probe's latency, next to the median probe latency before the load started (this machine's baseline now).
+ * Runs `load` `runs` times while a steady stream of small requests goes to another API at `probeUrl`, and returns
+ * how long the gateway stalled: per run, the longer of the event loop's longest delay (the gateway runs in this
+ * process, so its loop is this one) and the slowest probe's latency above the baseline (the median probe before
+ * any load); then the smallest over the runs. Both are taken because the delay histogram has missed a stall
+ * that began right after it was enabled. Parsing on the event loop stalls it in every run; a busy shared
+ * machine stalls it now and then, so the smallest of several runs tells the two apart.
  */
-async function probeDuring(probeUrl: string, load: () => Promise<void>): Promise<{ baselineMs: number; worstMs: number; loopDelayMs: number; probes: number }> {
+async function stallDuring(probeUrl: string, load: () => Promise<void>, runs = 1): Promise<{ stallMs: number; probes: number }> {
   const probe = async () => {
     const start = performance.now()
     const response = await request(probeUrl)
@@ -152,21 +155,28 @@ async function probeDuring(probeUrl: string, load: () => Promise<void>): Promise
   const baseline: number[] = []
   for (let i = 0; i < 20; i++) baseline.push(await probe())
   baseline.sort((a, b) => a - b)
-  let loading = true
-  const during: number[] = []
-  const probing = (async () => {
-    while (loading) {
-      during.push(await probe())
-      await sleep(1)
-    }
-  })()
-  const delay = monitorEventLoopDelay({ resolution: 10 })
-  delay.enable()
-  await load()
-  delay.disable()
-  loading = false
-  await probing
-  return { baselineMs: baseline[10]!, worstMs: Math.max(...during), loopDelayMs: delay.max / 1e6, probes: during.length }
+  const baselineMs = baseline[10]!
+  let stallMs = Infinity
+  let probes = 0
+  for (let run = 0; run < runs; run++) {
+    let loading = true
+    const during: number[] = []
+    const probing = (async () => {
+      while (loading) {
+        during.push(await probe())
+        await sleep(1)
+      }
+    })()
+    const delay = monitorEventLoopDelay({ resolution: 10 })
+    delay.enable()
+    await load()
+    delay.disable()
+    loading = false
+    await probing
+    probes += during.length
+    stallMs = Math.min(stallMs, Math.max(delay.max / 1e6, Math.max(...during) - baselineMs))
+  }
+  return { stallMs, probes }
 }
 
 describe('hostile payloads in mediation', () => {
@@ -273,25 +283,29 @@ apis:
     const before = backend.requests.length
     const body = denseEnvelope(2 * 1024 * 1024)
     let status = 0
-    const { baselineMs, worstMs, loopDelayMs, probes } = await probeDuring(`${gateway.url}/other/v1/ping`, async () => {
+    const { stallMs, probes } = await stallDuring(`${gateway.url}/other/v1/ping`, async () => {
       status = (await post('/orders/v1/xml', body, 'text/xml')).status
-    })
+    }, 2)
     assert.equal(status, 413)
     assert.ok(probes > 0)
     // Parsing it on the event loop took seconds; 300 ms leaves room for a busy 2-core machine.
-    assert.ok(loopDelayMs < 300, `the event loop was held for ${loopDelayMs.toFixed(0)} ms`)
-    assert.ok(worstMs < baselineMs + 300, `a concurrent request took ${worstMs.toFixed(0)} ms (baseline ${baselineMs.toFixed(1)} ms)`)
+    assert.ok(stallMs < 300, `the gateway stalled for ${stallMs.toFixed(0)} ms`)
     assert.equal(backend.requests.filter((item) => item.url === '/xml').length, backend.requests.slice(0, before).filter((item) => item.url === '/xml').length)
   })
 })
 
 describe('hostile SOAP envelopes', () => {
   let backend: TestBackend
+  let second: TestBackend
   let gateway: TestGateway
 
   before(async () => {
     // Under 1 MiB, the most of an error response the soap endpoint reads to tell a Fault.
     const bigFault = denseEnvelope(1000 * 1024).replace('<r:order xmlns:r="urn:r">', '<s:Fault><faultcode>s:Server</faultcode><faultstring>no</faultstring><detail><r:order xmlns:r="urn:r">').replace('</r:order>', '</r:order></detail></s:Fault>')
+    second = await startBackend((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/xml', 'x-backend': 'second' })
+      res.end('<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>')
+    })
     backend = await startBackend((req, res) => {
       const fault = req.url === '/fault'
       res.writeHead(fault ? 500 : 200, { 'content-type': 'text/xml' })
@@ -313,6 +327,16 @@ apis:
     soap: {}
     endpoints:
       production: { type: soap, url: "${backend.url}/fault", faultIsFailure: true }
+  - name: sessions
+    context: /sessions
+    version: v1
+    soap: {}
+    endpoints:
+      production:
+        type: loadbalance
+        replayBufferBytes: 4194304
+        session: { type: soap }
+        endpoints: [{ type: soap, name: first, url: "${backend.url}" }, { type: soap, name: second, url: "${second.url}" }]
   - name: other
     context: /other
     version: v1
@@ -326,6 +350,7 @@ apis:
   after(async () => {
     await gateway.close()
     await backend.close()
+    await second.close()
   })
 
   async function post(body: string) {
@@ -337,33 +362,48 @@ apis:
     const before = backend.requests.length
     const body = denseEnvelope(3.9 * 1024 * 1024)
     let status = 0
-    const { baselineMs, worstMs, loopDelayMs, probes } = await probeDuring(`${gateway.url}/other/v1/ping`, async () => {
+    const { stallMs, probes } = await stallDuring(`${gateway.url}/other/v1/ping`, async () => {
       status = (await post(body)).status
-    })
+    }, 2)
     assert.equal(status, 200)
     assert.ok(probes > 0)
     // Parsed on the event loop it held every other request for 0.6 s and more; 300 ms leaves room for a busy machine.
-    assert.ok(loopDelayMs < 300, `the event loop was held for ${loopDelayMs.toFixed(0)} ms`)
-    assert.ok(worstMs < baselineMs + 300, `a concurrent request took ${worstMs.toFixed(0)} ms (baseline ${baselineMs.toFixed(1)} ms)`)
-    assert.equal(backend.requests.filter((item) => item.method === 'POST').length, backend.requests.slice(0, before).filter((item) => item.method === 'POST').length + 1)
+    assert.ok(stallMs < 300, `the gateway stalled for ${stallMs.toFixed(0)} ms`)
+    assert.equal(backend.requests.filter((item) => item.method === 'POST').length, backend.requests.slice(0, before).filter((item) => item.method === 'POST').length + 2)
     assert.equal(backend.requests.findLast((item) => item.method === 'POST')!.body.length, Buffer.byteLength(body), 'the backend gets the whole envelope')
   })
 
   test("a backend's 1 MB Fault is recognised off the event loop: another API never waits for it", async () => {
     let response = { status: 0, text: '' }
-    const { baselineMs, worstMs, loopDelayMs, probes } = await probeDuring(`${gateway.url}/other/v1/ping`, async () => {
+    const { stallMs, probes } = await stallDuring(`${gateway.url}/other/v1/ping`, async () => {
       const answer = await request(`${gateway.url}/faulty/v1`, { method: 'POST', body: denseEnvelope(512), headers: { 'content-type': 'text/xml' } })
       response = { status: answer.statusCode, text: await answer.body.text() }
-    })
+    }, 3)
     // Recognised as a Fault (a failure that still carries the backend's answer), and passed on whole.
     assert.equal(response.status, 500)
     assert.match(response.text, /<faultcode>s:Server<\/faultcode>/)
     assert.ok(response.text.length > 1000 * 1024)
     const metrics = await (await request(`${gateway.adminUrl}/metrics`)).body.text()
-    assert.match(metrics, /portico_upstream_errors_total\{[^}]*kind="soap-fault"[^}]*\} 1/)
+    assert.match(metrics, /portico_upstream_errors_total\{[^}]*kind="soap-fault"[^}]*\} 3/)
     assert.ok(probes > 0)
-    assert.ok(loopDelayMs < 300, `the event loop was held for ${loopDelayMs.toFixed(0)} ms`)
-    assert.ok(worstMs < baselineMs + 300, `a concurrent request took ${worstMs.toFixed(0)} ms (baseline ${baselineMs.toFixed(1)} ms)`)
+    // Parsed on the event loop, the Fault held it some 250 ms once warm (700 ms cold); off it, 20 to 80 ms here.
+    assert.ok(stallMs < 150, `the gateway stalled for ${stallMs.toFixed(0)} ms`)
+  })
+
+  test('a SOAP session id is read from a 3.9 MB envelope off the event loop, and its requests stay on one backend', async () => {
+    const body = denseEnvelope(3.9 * 1024 * 1024).replace(
+      '<s:Body>',
+      '<s:Header><a:ServiceGroupId xmlns:a="http://ws.apache.org/namespaces/axis2">urn:uuid:big</a:ServiceGroupId></s:Header><s:Body>',
+    )
+    const served: string[] = []
+    const { stallMs } = await stallDuring(`${gateway.url}/other/v1/ping`, async () => {
+      const answer = await request(`${gateway.url}/sessions/v1`, { method: 'POST', body, headers: { 'content-type': 'text/xml' } })
+      await answer.body.text()
+      assert.equal(answer.statusCode, 200)
+      served.push(String(answer.headers['x-backend'] ?? 'first'))
+    }, 3)
+    assert.equal(new Set(served).size, 1, `one session, one backend: ${served.join(', ')}`)
+    assert.ok(stallMs < 300, `the gateway stalled for ${stallMs.toFixed(0)} ms`)
   })
 
   test('large and small broken envelopes are refused the same way, wherever they were parsed', async () => {

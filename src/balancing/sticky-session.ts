@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { SessionConfig } from '../config/group-schema.ts'
 import type { BackendResponse, Exchange } from '../endpoints/endpoint.ts'
-import { soapSessionId } from '../soap/session.ts'
+import { soapSessionIdOffLoop } from '../soap/envelope-thread.ts'
 
 const DEFAULT_COOKIE = 'PORTICO_STICKY'
 /** The header WSO2's simpleClientSession reads the client's session id from. */
@@ -24,6 +24,8 @@ export class StickySessions {
   readonly #name: string
   readonly #tokens: readonly string[]
   readonly #bound = new Map<string, { index: number; expires: number }>()
+  /** Session ids read from requests' envelopes by `readSoapSession`. */
+  readonly #soapKeys = new WeakMap<Exchange, string | undefined>()
 
   constructor(config: SessionConfig, childIds: readonly string[]) {
     this.#config = config
@@ -35,6 +37,15 @@ export class StickySessions {
   /** Whether the session id is in the request body (a SOAP header), which must be buffered first. */
   get readsBody(): boolean {
     return this.#config.type === 'soap'
+  }
+
+  /**
+   * Reads a `soap` session's id from the request's buffered envelope before `find` and `bind` need it: a large
+   * envelope is parsed off the event loop, which those synchronous steps cannot do.
+   */
+  async readSoapSession(exchange: Exchange): Promise<void> {
+    if (this.#config.type !== 'soap' || !Buffer.isBuffer(exchange.body)) return
+    this.#soapKeys.set(exchange, await soapSessionIdOffLoop(exchange.body, this.#config.soapHeader))
   }
 
   get size(): number {
@@ -87,7 +98,7 @@ export class StickySessions {
   /** The session key the request carries: the cookie's value, or the header's. */
   #key(exchange: Exchange): string | undefined {
     if (this.#config.type === 'soap') {
-      return Buffer.isBuffer(exchange.body) ? soapSessionId(exchange.body, this.#config.soapHeader) : undefined
+      return this.#soapKeys.get(exchange)
     }
     const headers = exchange.headers
     const wanted = this.#config.type === 'cookie' ? 'cookie' : this.#name.toLowerCase()

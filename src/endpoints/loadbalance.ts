@@ -61,6 +61,7 @@ export class LoadBalanceGroup implements Endpoint {
       // A SOAP session id sits in the envelope: buffer it (within the replay limit) before choosing.
       const body = await ReplayableBody.prepare(exchange, this.#limits.replayBufferBytes, this.id)
       if (!body.buffered) body.attach(exchange)
+      await this.#sessions.readSoapSession(exchange)
     }
     const sticky = this.#sessions?.find(exchange, Date.now())
     const { response, index } = await sendInTurn(this.id, this.#children, exchange, signal, this.#limits, {

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads'
 import { envelopeProblem } from './envelope.ts'
 import type { EnvelopeJob, EnvelopeVerdict } from './envelope-worker.ts'
 import { isSoapFault } from './fault-detection.ts'
+import { AXIS2_SESSION_HEADER, soapSessionId, type SessionHeader } from './session.ts'
 import type { SoapVersion } from './version.ts'
 
 /**
@@ -21,6 +22,13 @@ export async function envelopeProblemOffLoop(body: Buffer, expected: SoapVersion
 export async function isSoapFaultOffLoop(body: Buffer): Promise<boolean> {
   if (body.length <= INLINE_BYTES) return isSoapFault(body)
   return (await thread.run({ task: 'fault', body })) === true
+}
+
+/** The text of the named SOAP header: the session id a load-balance group's `soap` session reads. */
+export async function soapSessionIdOffLoop(body: Buffer, header: SessionHeader | undefined): Promise<string | undefined> {
+  if (body.length <= INLINE_BYTES) return soapSessionId(body, header)
+  const result = await thread.run({ task: 'session', body, header: header ?? AXIS2_SESSION_HEADER })
+  return typeof result === 'string' ? result : undefined
 }
 
 /** A job without its id (Omit taken over each member of the union). */
