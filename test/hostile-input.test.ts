@@ -36,6 +36,18 @@ apis:
         methods: [GET]
     endpoints:
       production: { type: http, url: "${nginx.url}/files/public" }
+  - name: renamed
+    context: /renamed
+    version: v1
+    inSequence:
+      - property: { name: file, expression: "request.headers['x-file']" }
+      - property: { name: under, expression: "request.headers['x-under']" }
+      - rewrite: { path: "/{file}{+under}" }
+    resources:
+      - uriTemplate: /*
+        methods: [GET]
+    endpoints:
+      production: { type: http, url: "${nginx.url}/files/public" }
   - name: echo
     context: /echo
     version: v1
@@ -94,6 +106,22 @@ apis:
       assert.equal(statusOf(await rawGet(path)), 400, path)
     }
     assert.equal(echo.requests.length, before)
+  })
+
+  test('a rewrite built from client input cannot climb out of the base path either', async () => {
+    const get = async (file: string, under: string) => {
+      const response = await request(`${gateway.url}/renamed/v1/x`, { headers: { 'x-file': file, 'x-under': under } })
+      return { status: response.statusCode, text: await response.body.text() }
+    }
+    const ok = await get('ok.txt', '')
+    assert.equal(ok.status, 200)
+    assert.equal(ok.text, 'public file\n')
+    for (const [file, under] of [['..', '/secret.txt'], ['.', '/../secret.txt'], ['x', '/../../secret.txt'], ['x', '/..']]) {
+      const response = await get(file!, under!)
+      assert.equal(response.status, 400, `${file} ${under}`)
+      assert.match(response.text, /mediation rewrote/)
+      assert.doesNotMatch(response.text, /secret file/)
+    }
   })
 
   test('invalid percent-encoding and %00 are 400 from the gateway itself, as nginx answers them', async () => {

@@ -214,6 +214,12 @@ export class RequestPipeline {
     if (mediation) {
       const stop = await mediation.request(exchange, mediationOptions!)
       if (stop) return this.#stop(res, outcome, stop)
+      // A `rewrite` may build the path from properties, which come from the client's headers or body: it must
+      // not climb out of the endpoint's base path either.
+      if (exchange.path !== route.rest) {
+        const badRewrite = pathProblem(exchange.path)
+        if (badRewrite) return this.#fail(res, outcome, 'BAD_REQUEST', `The path this API's mediation rewrote the request to is refused: ${badRewrite}`)
+      }
     }
 
     const sentAt = performance.now()
