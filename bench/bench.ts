@@ -7,7 +7,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startNginx } from './nginx.ts'
-import { freePort, waitForPort } from './net.ts'
+import { freePort, waitForPort } from '../test/support/net.ts'
 import { scenarios, type Scenario } from './scenarios.ts'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)

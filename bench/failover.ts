@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, waitForPort } from './net.ts'
+import { freePort, waitForPort } from '../test/support/net.ts'
 
 const DURATION_S = 30
 const HANG_B_AT_S = 5

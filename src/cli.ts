@@ -1,17 +1,15 @@
 #!/usr/bin/env node
-import cluster from 'node:cluster'
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
-import { dirname } from 'node:path'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfigFile } from './config/load.ts'
 import { readLocalFile } from './core/local-file.ts'
-import { watchConfig } from './config/watch.ts'
-import { runPrimary, runWorker } from './gateway/cluster.ts'
-import { PorticoInstance } from './gateway/instance.ts'
+import { serve } from './process/start.ts'
 import { importOpenApi } from './import/openapi.ts'
 import { importSynapseSequence } from './import/synapse.ts'
 import { importWso2Project } from './import/wso2.ts'
+import { readWso2Params } from './import/wso2-params.ts'
 import { stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
 
@@ -23,7 +21,9 @@ const USAGE = `Usage:
   portico validate FILE                                   check FILE and list every problem in it
   portico import synapse FILE [--flow in|out]             convert a WSO2 (Synapse) sequence into inSequence/outSequence YAML
   portico import openapi SPEC [-o FILE] [--context PATH]  a prototype API (CREATED) from an OpenAPI 3.x or Swagger 2.0 document
-  portico import wso2 PATH [-o FILE]                      an API from a WSO2 API Manager project (apictl export: directory or zip)`
+  portico import wso2 PATH [-o FILE] [--params FILE [-e ENV]]
+                                                          an API from a WSO2 API Manager project (apictl export: directory or zip),
+                                                          with one environment of an apictl params file applied`
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -95,9 +95,11 @@ async function importOpenApiCommand(args: string[]): Promise<number> {
     console.error(USAGE)
     return 2
   }
+  // The written config names the document, and paths in a config are relative to its own directory.
+  const document = values.output !== undefined && !isAbsolute(file) && resolve(dirname(values.output)) !== process.cwd() ? resolve(file) : file
   let yaml: string
   try {
-    yaml = await importOpenApi(file, values.context === undefined ? {} : { context: values.context })
+    yaml = await importOpenApi(document, values.context === undefined ? {} : { context: values.context })
   } catch (error) {
     console.error(`cannot import ${file}: ${(error as Error).message}`)
     return 1
@@ -117,7 +119,11 @@ async function importOpenApiCommand(args: string[]): Promise<number> {
 async function importWso2Command(args: string[]): Promise<number> {
   let parsed
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { output: { type: 'string', short: 'o' } } })
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { output: { type: 'string', short: 'o' }, params: { type: 'string' }, environment: { type: 'string', short: 'e' } },
+    })
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`)
     return 2
@@ -128,9 +134,17 @@ async function importWso2Command(args: string[]): Promise<number> {
     console.error(USAGE)
     return 2
   }
+  if (values.environment !== undefined && values.params === undefined) {
+    console.error(`--environment names an environment of a params file: give --params FILE too\n${USAGE}`)
+    return 2
+  }
   let imported
   try {
-    imported = await importWso2Project(path, values.output === undefined ? {} : { definitionDirectory: dirname(values.output) })
+    const params = values.params === undefined ? undefined : await readWso2Params(values.params, values.environment)
+    imported = await importWso2Project(path, {
+      ...(values.output === undefined ? {} : { definitionDirectory: dirname(values.output) }),
+      ...(params ? { params } : {}),
+    })
   } catch (error) {
     console.error(`cannot import ${path}: ${(error as Error).message}`)
     return 1
@@ -144,6 +158,7 @@ async function importWso2Command(args: string[]): Promise<number> {
     console.error('set these environment variables before starting the gateway:')
     for (const [variable, holds] of report.variables) console.error(`  ${variable}  (${holds})`)
   }
+  for (const part of report.differences) console.error(`differs from WSO2: ${part.location}: ${part.message}`)
   for (const part of report.leftOut) console.error(`not converted: ${part.location}: ${part.message}`)
   if (report.leftOut.length > 0) console.error(`${report.leftOut.length} part(s) of ${path} not converted`)
   return report.leftOut.length > 0 ? 1 : 0
@@ -164,27 +179,8 @@ async function start(args: string[]): Promise<number> {
     console.error(`--workers must be a whole number of at least 1, got "${values.workers}"`)
     return 2
   }
-  if (cluster.isWorker) {
-    runWorker(logger)
-    return -1
-  }
-  const file = values.config
   try {
-    if (workers > 1) {
-      await runPrimary(file, workers, values.watch, logger)
-      logger.info({ workers, config: file }, `starting ${workers} workers`)
-      return -1
-    }
-    const instance = await PorticoInstance.start(await loadConfigFile(file), { logger })
-    for (const address of instance.gateway.addresses()) logger.info(`listening on ${address.url} (listener ${address.name})`)
-    if (instance.admin) logger.info(`admin on ${instance.admin.url}`)
-    const stopWatching = watchConfig(file, { watch: values.watch }, () => void instance.reloadFile(file))
-    const stop = () => {
-      stopWatching()
-      void instance.close().finally(() => process.exit(0))
-    }
-    process.once('SIGTERM', stop)
-    process.once('SIGINT', stop)
+    await serve(values.config, { workers, watch: values.watch }, logger)
     return -1
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error

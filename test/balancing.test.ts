@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { Exchange } from '../src/endpoints/endpoint.ts'
+import type { Exchange } from '../src/core/endpoint.ts'
 import { LeastConnections } from '../src/balancing/least-connections.ts'
 import type { BalancingPolicy } from '../src/balancing/policy.ts'
 import { PowerOfTwoChoices } from '../src/balancing/power-of-two.ts'

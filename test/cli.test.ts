@@ -81,6 +81,20 @@ describe('portico validate', () => {
     assert.match(result.stderr, /4 problem\(s\) in .*invalid\.yaml/)
   })
 
+  test('a PUBLISHED API with no endpoint at all is refused, saying what it would answer; a CREATED one is accepted', async () => {
+    const file = join(dir, 'unserved.yaml')
+    const api = (lifecycle: string) => `apis:\n  - { name: shop, context: /shop, version: v1, lifecycle: ${lifecycle}, resources: [{ uriTemplate: /orders }] }\n`
+    await writeFile(file, api('PUBLISHED'))
+    const refused = await runCli(['validate', file])
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr, /^unserved\.yaml:2:5: apis\[0\]\.endpoints: the API is PUBLISHED but has no endpoint: every request would answer 404 ENVIRONMENT_NOT_CONFIGURED/m)
+    await writeFile(file, api('CREATED'))
+    assert.equal((await runCli(['validate', file])).code, 0)
+    // Endpoints on a resource are endpoints too.
+    await writeFile(file, `apis:\n  - { name: shop, context: /shop, version: v1, resources: [{ uriTemplate: /orders, endpoints: { sandbox: { type: http, url: "http://127.0.0.1:9" } } }] }\n`)
+    assert.equal((await runCli(['validate', file])).code, 0)
+  })
+
   test('a YAML syntax error, an alias bomb and a missing file are reported, not thrown', async () => {
     const file = join(dir, 'broken.yaml')
     await writeFile(file, 'apis:\n  - name: [unclosed\n')

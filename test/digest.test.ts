@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { describe, test } from 'node:test'
-import { chooseDigestChallenge, digestAuthorization, DigestSession, parseDigestChallenge, type DigestChallenge } from '../src/security/digest.ts'
+import { chooseDigestChallenge, chooseQop, digestAuthorization, DigestNonces, DigestSession, parseDigestChallenge, type DigestChallenge } from '../src/security/digest.ts'
 import { parseChallenges } from '../src/security/challenges.ts'
 
 /** The parameters of a header value such as `Digest a="b", c=d`, for comparing headers. */
@@ -107,6 +107,34 @@ describe('digest computations', () => {
     assert.equal(chosen?.algorithm, 'SHA-256')
     assert.equal(chosen?.nonce, 'b')
     assert.equal(chooseDigestChallenge(parseChallenges('Basic realm="r"')), undefined)
+  })
+
+  test('an empty qop (qop="", as http-auth words a no-qop challenge) is RFC 2069; an unknown qop cannot be answered', () => {
+    const challenge = chooseDigestChallenge(parseChallenges('Digest realm="r", qop="", nonce="n", algorithm="MD5", stale="false"'))
+    assert.deepEqual(challenge?.qop, [])
+    assert.equal(chooseQop(challenge!), undefined)
+    assert.equal(parseDigestChallenge({ realm: 'r', nonce: 'n', qop: 'auth-conf' }), undefined)
+  })
+
+  test('nonces serve one request at a time; an answered one is reused, a failed one dropped, an unsent count withdrawn', () => {
+    const nonces = new DigestNonces({ username: 'u', password: 'p' }, false)
+    const one = nonces.acquire(true)
+    one.accept(parseDigestChallenge({ realm: 'r', nonce: 'one', qop: 'auth' })!)
+    const two = nonces.acquire(true)
+    assert.notEqual(two, one, 'a nonce in use is not handed out again')
+    assert.equal(params(one.authorize(request)!.header).nc, '00000001')
+    nonces.release(one, 'accepted', 1)
+    nonces.release(two, 'failed', undefined)
+    assert.equal(nonces.acquire(true), one)
+    const unsent = one.authorize(request)!
+    assert.equal(params(unsent.header).nc, '00000002')
+    nonces.release(one, 'unsent', unsent.nc)
+    assert.equal(nonces.acquire(true), one)
+    assert.equal(params(one.authorize(request)!.header).nc, '00000002', 'the count never sent is taken again')
+    assert.equal(nonces.acquire(false), one, 'a body that cannot be sent twice shares a known nonce rather than face a challenge')
+    assert.notEqual(nonces.acquire(true), one)
+    const shared = new DigestNonces({ username: 'u', password: 'p' }, true)
+    assert.equal(shared.acquire(true), shared.acquire(true))
   })
 
   test('a session counts nonce uses across requests and restarts the count for a new nonce', () => {

@@ -4,7 +4,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { afterEach, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
-import type { EndpointStatus } from '../src/endpoints/endpoint.ts'
+import type { EndpointStatus } from '../src/core/endpoint.ts'
 import type { StateChange } from '../src/resilience/state-events.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 import { apiWith, closedPort, Fleet, SwitchableBackend, waitFor } from './support/switchable-backend.ts'
@@ -388,7 +388,7 @@ apis:
     await call('GET')
     assert.equal(leaf('primary').state, 'suspended')
     const { parseConfig } = await import('../src/config/load.ts')
-    const next = parseConfig(`${yaml}  - { name: other, context: /other, version: v1 }\n`)
+    const next = parseConfig(`${yaml}  - { name: other, context: /other, version: v1, lifecycle: CREATED }\n`)
     gateway.instance.gateway.reload({ ...next, listeners: gateway.instance.gateway.snapshot.config.listeners })
     assert.equal(gateway.instance.gateway.snapshot.apis.length, 2)
     assert.equal(leaf('primary').state, 'suspended')
@@ -400,15 +400,16 @@ apis:
     const [primary, backup] = await backends.start('primary', 'backup')
     primary!.mode = 'fail-503'
     gateway = await startGateway(
-      apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, 'failureStatuses: [503], suspendOnFailure: { initialDuration: 50ms }')}, ${leafYaml(backup!)}] }`),
+      apiWith(`{ type: failover, endpoints: [${leafYaml(primary!, 'failureStatuses: [503], suspendOnFailure: { initialDuration: 1s }')}, ${leafYaml(backup!)}] }`),
     )
+    // The suspension outlasts ten calls even on a slow, busy machine, so a second trial never sneaks in.
     const changes: StateChange[] = []
     const listener = (message: unknown) => changes.push(message as StateChange)
     subscribe('portico:endpoint:state', listener)
     try {
       for (let i = 0; i < 10; i++) await call('GET')
       primary!.mode = 'ok'
-      await sleep(60)
+      await sleep(1100)
       for (let i = 0; i < 10; i++) await call('GET')
     } finally {
       unsubscribe('portico:endpoint:state', listener)

@@ -9,8 +9,8 @@ import { Hash } from '@smithy/hash-node'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { request } from 'undici'
 import { ConfigError, loadConfigFile, parseConfig } from '../src/config/load.ts'
-import { LambdaEndpoint as LambdaEndpointSchema } from '../src/config/endpoint-schema.ts'
-import { EndpointError, type Exchange } from '../src/endpoints/endpoint.ts'
+import { LambdaEndpoint as LambdaEndpointSchema } from '../src/endpoints/schema.ts'
+import { EndpointError, type Exchange } from '../src/core/endpoint.ts'
 import { LambdaEndpoint } from '../src/endpoints/lambda.ts'
 import { HandledError, ServiceError, startLambdaService, type LambdaService } from './support/lambda-service.ts'
 import { startStsService, type StsService } from './support/sts-service.ts'
@@ -541,6 +541,37 @@ describe('lambda credentials', () => {
   })
 })
 
+describe('lambda static credentials', () => {
+  // AWS's SigV4 test suite signs with AKIDEXAMPLE; LocalStack and other AWS-compatible services take "test".
+  const SHORT_KEYS = [
+    { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+    { accessKeyId: 'test', secretAccessKey: 'test' },
+  ]
+  let lambda: LambdaService
+  let gateway: TestGateway
+
+  before(async () => {
+    lambda = await startLambdaService({ region: REGION, keys: SHORT_KEYS, functions: { plain: () => ({ signed: true }) } })
+    const endpoint = (key: (typeof SHORT_KEYS)[number]) => ({ type: 'lambda', function: 'plain', region: REGION, endpointUrl: lambda.url, credentials: { type: 'static', ...key } })
+    gateway = await startGateway(config([api('akid', endpoint(SHORT_KEYS[0]!)), api('localstack', endpoint(SHORT_KEYS[1]!))]))
+  })
+
+  after(async () => {
+    await gateway?.close()
+    await lambda?.close()
+  })
+
+  test('short access key ids are accepted and sign calls the service verifies', async () => {
+    for (const [name, key] of [['akid', SHORT_KEYS[0]!], ['localstack', SHORT_KEYS[1]!]] as const) {
+      const response = await request(`${gateway.url}/${name}/v1/x`)
+      assert.equal(response.statusCode, 200, name)
+      assert.deepEqual(await response.body.json(), { signed: true })
+      assert.equal(lambda.invocations.at(-1)!.accessKeyId, key.accessKeyId)
+    }
+    assert.deepEqual(lambda.rejections, [])
+  })
+})
+
 describe('lambda config', () => {
   function problems(endpoint: object): string[] {
     try {
@@ -576,6 +607,9 @@ describe('lambda config', () => {
     ])
     assert.deepEqual(problems({ type: 'lambda', function: 'orders', region: 'eu-west-1', credentials: { type: 'static', accessKeyId: 'AKIAPORTICOTEST00001' } }), [
       'apis[0].endpoints.production.credentials.secretAccessKey: is required (string)',
+    ])
+    assert.deepEqual(problems({ type: 'lambda', function: 'orders', region: 'eu-west-1', credentials: { type: 'static', accessKeyId: '', secretAccessKey: 'x' } }), [
+      'apis[0].endpoints.production.credentials.accessKeyId: must not be empty',
     ])
     assert.deepEqual(problems({ type: 'lambda', function: 'orders', region: 'eu-west-1', eventFormat: 'v3' }), ['apis[0].endpoints.production.eventFormat: must be "apigw-v1", "apigw-v2" or "wso2"'])
     assert.deepEqual(problems({ type: 'lambda', function: 'orders', region: 'eu-west-1', invocationType: 'DryRun' }), ['apis[0].endpoints.production.invocationType: must be "RequestResponse" or "Event"'])

@@ -6,6 +6,7 @@ import { checkTransitions } from '../src/config/lifecycle-check.ts'
 import { parseConfig } from '../src/config/load.ts'
 import { startEchoBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
+import { gatewayInFront } from './support/in-front.ts'
 
 /** What a client of an API in each state gets through its production endpoint. */
 const EXPECTED: Record<LifecycleState, { status: number; code?: string }> = {
@@ -17,38 +18,31 @@ const EXPECTED: Record<LifecycleState, { status: number; code?: string }> = {
   RETIRED: { status: 404, code: 'API_RETIRED' },
 }
 
-describe('lifecycle', () => {
-  let backend: TestBackend
-  let gateway: TestGateway
-
-  before(async () => {
-    backend = await startEchoBackend()
-    const apis = LIFECYCLE_STATES.map(
-      (state) => `
+/** One API in each lifecycle state, and a DEPRECATED one with a sunset, all in front of `backendUrl`. */
+const everyState = (backendUrl: string) => `apis:${LIFECYCLE_STATES.map(
+  (state) => `
   - name: ${state.toLowerCase()}
     context: /${state.toLowerCase()}
     version: v1
     lifecycle: ${state}
     endpoints:
-      production: { type: http, url: "${backend.url}" }`,
-    ).join('')
-    gateway = await startGateway(`apis:${apis}
+      production: { type: http, url: "${backendUrl}" }`,
+).join('')}
   - name: sunsetting
     context: /sunsetting
     version: v1
     lifecycle: DEPRECATED
     deprecation: { since: "2026-01-01T00:00:00Z", sunset: "2027-01-01T00:00:00Z", link: "https://example.com/migrate" }
     endpoints:
-      production: { type: http, url: "${backend.url}" }
-`)
-  })
-  after(async () => {
-    await gateway.close()
-    await backend.close()
-  })
+      production: { type: http, url: "${backendUrl}" }
+`
+
+describe('lifecycle', () => {
+  const states = gatewayInFront(everyState)
 
   for (const state of LIFECYCLE_STATES) {
     test(`a ${state} API answers ${EXPECTED[state].status}${EXPECTED[state].code ? ` ${EXPECTED[state].code}` : ''} through its production endpoint`, async () => {
+      const { backend, gateway } = states
       const before = backend.requests.length
       const response = await request(`${gateway.url}/${state.toLowerCase()}/v1/anything`)
       const body = await response.body.text()
@@ -61,6 +55,7 @@ describe('lifecycle', () => {
   }
 
   test('a DEPRECATED API adds Deprecation (RFC 9745), Sunset (RFC 8594) and a deprecation Link', async () => {
+    const { gateway } = states
     const response = await request(`${gateway.url}/sunsetting/v1/x`)
     await response.body.text()
     assert.equal(response.headers.deprecation, `@${Date.parse('2026-01-01T00:00:00Z') / 1000}`)
@@ -86,7 +81,8 @@ describe('lifecycle', () => {
   })
 
   test('a reload that moves an API along a forbidden transition is refused, naming the field and the allowed states', () => {
-    const config = (state: string) => parseConfig(`apis: [{ name: a, context: /a, version: v1, lifecycle: ${state} }]`, 'p.yaml')
+    const { gateway } = states
+    const config = (state: string) => parseConfig(`apis: [{ name: a, context: /a, version: v1, lifecycle: ${state}, endpoints: { production: { type: http, url: "http://127.0.0.1:9" } } }]`, 'p.yaml')
     assert.deepEqual(checkTransitions(config('DEPRECATED'), config('RETIRED')), [])
     const issues = checkTransitions(config('RETIRED'), config('PUBLISHED'), 'p.yaml')
     assert.equal(issues.length, 1)

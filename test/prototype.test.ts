@@ -166,7 +166,7 @@ apis:
   }
 
   test('each mistake is named with its field path', () => {
-    assert.deepEqual(problems('{ type: prototype }'), ['apis[0].endpoints.production: a prototype endpoint needs "resources", "openapi" or both'])
+    assert.deepEqual(problems('{ type: prototype }'), ['apis[0].endpoints.production: a prototype endpoint needs a backend "url", or "resources", "openapi" or both'])
     assert.deepEqual(problems('{ type: prototype, openapi: nowhere.yaml }'), ['apis[0].endpoints.production.openapi: file "nowhere.yaml" does not exist'])
     assert.deepEqual(problems('{ type: prototype, openapi: package.json }'), [
       'apis[0].endpoints.production.openapi: "package.json" is not an OpenAPI 3.0, 3.1 or Swagger 2.0 document (it has no "openapi: 3.0.x", "openapi: 3.1.x" or "swagger: 2.0" field)',

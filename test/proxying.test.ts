@@ -11,7 +11,7 @@ import { request } from 'undici'
 import { startBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 import { rawExchange, statusOf } from './support/raw.ts'
-import { VIA } from '../src/gateway/headers.ts'
+import { VIA } from '../src/core/headers.ts'
 
 // The test needs a full collection before each memory sample; --expose-gc cannot be passed through the runner.
 setFlagsFromString('--expose-gc')

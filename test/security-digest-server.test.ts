@@ -13,7 +13,8 @@ const REALM = 'api@example.org'
 
 interface DigestServerOptions {
   algorithm: string
-  qop: 'auth' | 'auth-int'
+  /** '' words the challenge as the http-auth package does without qop: `qop=""`, an RFC 2069 server. */
+  qop: 'auth' | 'auth-int' | ''
   userhash: boolean
   /** How many requests a nonce serves before the server answers stale=true. */
   nonceUses: number
@@ -35,7 +36,10 @@ function digestServer(options: DigestServerOptions) {
     seen.challenges++
     if (stale) seen.stale++
     res.writeHead(401, {
-      'www-authenticate': `Digest realm="${REALM}", qop="${options.qop}", algorithm=${options.algorithm}, nonce="${nonce}", opaque="op4que"${options.userhash ? ', userhash=true' : ''}${stale ? ', stale=true' : ''}`,
+      'www-authenticate':
+        options.qop === ''
+          ? `Digest realm="${REALM}", qop="", nonce="${nonce}", algorithm="${options.algorithm}", stale="${stale}"`
+          : `Digest realm="${REALM}", qop="${options.qop}", algorithm=${options.algorithm}, nonce="${nonce}", opaque="op4que"${options.userhash ? ', userhash=true' : ''}${stale ? ', stale=true' : ''}`,
     })
     res.end('unauthorized')
   }
@@ -44,6 +48,19 @@ function digestServer(options: DigestServerOptions) {
     if (!credentials) return challenge(res, false)
     const counts = nonces.get(credentials.nonce ?? '')
     if (!counts) return challenge(res, false)
+    if (options.qop === '') {
+      // RFC 2069: no qop, nonce count or cnonce in the answer, and the response hashes only HA1, nonce and HA2.
+      const rfc2069 =
+        credentials.qop === undefined &&
+        credentials.nc === undefined &&
+        credentials.cnonce === undefined &&
+        credentials['username*'] === `UTF-8''${encodeURIComponent(USER.username)}` &&
+        credentials.response === H(`${H(`${USER.username}:${REALM}:${USER.password}`)}:${credentials.nonce}:${H(`${req.method}:${req.url}`)}`)
+      if (!rfc2069) return challenge(res, false)
+      seen.accepted++
+      res.writeHead(200, { 'content-type': 'application/json' })
+      return res.end(JSON.stringify({ method: req.method, url: req.url, body: body.toString() }))
+    }
     if (counts.has(credentials.nc!)) {
       seen.replayedCounts++
       return challenge(res, false)
@@ -79,6 +96,7 @@ describe('Digest against an RFC 7616 server: SHA-256, SHA-512-256-sess, auth-int
     sha256: digestServer({ algorithm: 'SHA-256', qop: 'auth', userhash: false, nonceUses: 1000 }),
     sess: digestServer({ algorithm: 'SHA-512-256-sess', qop: 'auth-int', userhash: true, nonceUses: 3 }),
     md5sess: digestServer({ algorithm: 'MD5-sess', qop: 'auth-int', userhash: false, nonceUses: 1000 }),
+    emptyqop: digestServer({ algorithm: 'MD5', qop: '', userhash: false, nonceUses: 1000 }),
   }
   const backends: Record<string, TestBackend> = {}
   let gateway: TestGateway
@@ -109,15 +127,22 @@ describe('Digest against an RFC 7616 server: SHA-256, SHA-512-256-sess, auth-int
     return { status: response.statusCode, text }
   }
 
-  test('SHA-256 with a non-ASCII user name (username*), and many concurrent requests, each with its own nonce count', async () => {
+  test('SHA-256 with a non-ASCII user name (username*), and many concurrent requests, each with a nonce of its own', async () => {
     assert.equal((await call('/sha256/v1/warm?x=1')).status, 200)
-    const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => call(`/sha256/v1/items/${i}?q=${i}`)))
-    responses.forEach((response, i) => {
-      assert.equal(response.status, 200, response.text)
-      assert.equal(JSON.parse(response.text).url, `/base/items/${i}?q=${i}`)
-    })
+    const burst = async (round: number) => {
+      const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => call(`/sha256/v1/items/${i}?round=${round}`)))
+      responses.forEach((response, i) => {
+        assert.equal(response.status, 200, response.text)
+        assert.equal(JSON.parse(response.text).url, `/base/items/${i}?round=${round}`)
+      })
+    }
+    await burst(1)
+    const challenges = servers.sha256.seen.challenges
+    assert.ok(challenges <= 41, `at most a challenge per request in flight: ${challenges}`)
+    for (let i = 0; i < 10; i++) assert.equal((await call(`/sha256/v1/again/${i}`)).status, 200)
+    assert.equal(servers.sha256.seen.challenges, challenges, 'answered nonces serve later requests pre-emptively')
+    await burst(2)
     assert.equal(servers.sha256.seen.replayedCounts, 0)
-    assert.equal(servers.sha256.seen.challenges, 1, 'one challenge, then every request authenticated pre-emptively')
   })
 
   test('SHA-512-256-sess with auth-int and userhash signs the body, replays it after challenges, and follows stale nonces', async () => {
@@ -136,6 +161,15 @@ describe('Digest against an RFC 7616 server: SHA-256, SHA-512-256-sess, auth-int
     assert.equal(response.status, 502)
     assert.match(JSON.parse(response.text).message, /its 401 carries no Digest challenge the gateway can answer \(schemes offered: basic\)/)
     assert.equal(backends.basiconly!.requests.length, 1)
+  })
+
+  test('qop="" (the http-auth package without qop) is RFC 2069: answered without qop, nc or cnonce', async () => {
+    const first = await call('/emptyqop/v1/menu?size=large')
+    assert.equal(first.status, 200, first.text)
+    assert.equal(JSON.parse(first.text).url, '/base/menu?size=large')
+    const second = await call('/emptyqop/v1/menu?size=small')
+    assert.equal(second.status, 200, second.text)
+    assert.deepEqual(servers.emptyqop.seen, { challenges: 1, stale: 0, accepted: 2, replayedCounts: 0 })
   })
 
   test('MD5-sess with auth-int on a bodiless request hashes the empty body', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { matchesErrorCodes, WSO2_ERROR_CODES } from '../src/resilience/error-codes.ts'
+import { matchesErrorCodes, WSO2_ERROR_CODES } from '../src/core/error-codes.ts'
 import { Suspension } from '../src/resilience/suspension.ts'
 
 const policy = (mark: Partial<{ errorCodes: (number | string)[]; retriesBeforeSuspension: number; retryDelay: number }> = {}, suspend: Partial<{ errorCodes: (number | string)[]; initialDuration: number; progressionFactor: number; maximumDuration: number }> = {}) => ({
@@ -89,7 +89,7 @@ describe('endpoint suspension state machine', () => {
 
 describe('leaf checks across fields', () => {
   test('a leaf without url needs healthCheck.url; TLS on an http:// url is refused; both at their paths inside groups', async () => {
-    const { leafIssues } = await import('../src/config/endpoint-tree.ts')
+    const { leafIssues } = await import('../src/endpoints/tree.ts')
     const check = { path: '/health', interval: 1000, timeout: 500, healthyThreshold: 1, unhealthyThreshold: 1 }
     const group = {
       type: 'failover',

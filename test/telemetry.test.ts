@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test'
 import { request } from 'undici'
 import { startEchoBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
+import { gatewayInFront } from './support/in-front.ts'
 
 /** A working API with one resource and one whose backend port is closed. */
 const shopAndGone = (backendUrl: string) => `apis:
@@ -75,19 +76,10 @@ ${shopAndGone(backend.url)}`)
 })
 
 describe('metrics', () => {
-  let backend: TestBackend
-  let gateway: TestGateway
-
-  before(async () => {
-    backend = await startEchoBackend()
-    gateway = await startGateway(shopAndGone(backend.url))
-  })
-  after(async () => {
-    await gateway.close()
-    await backend.close()
-  })
+  const shop = gatewayInFront(shopAndGone)
 
   test('the admin port serves Prometheus metrics by API, resource and status, latency histograms and upstream errors by kind', async () => {
+    const { gateway } = shop
     for (let i = 0; i < 3; i++) await (await request(`${gateway.url}/shop/v1/items/${i}`)).body.text()
     await (await request(`${gateway.url}/shop/v1/items/1`, { method: 'POST' })).body.text()
     await (await request(`${gateway.url}/gone/v1/x`)).body.text()
@@ -101,6 +93,7 @@ describe('metrics', () => {
   })
 
   test('the admin port has /health and lists endpoints at /admin/endpoints', async () => {
+    const { gateway } = shop
     assert.deepEqual(await (await request(`${gateway.adminUrl}/health`)).body.json(), { status: 'ok' })
     const view = (await (await request(`${gateway.adminUrl}/admin/endpoints`)).body.json()) as { endpoints: Array<{ id: string }> }
     assert.deepEqual(view.endpoints.map((endpoint) => endpoint.id).sort(), ['gone:v1:production', 'shop:v1:production'])

@@ -24,6 +24,9 @@ function apiOf(yaml: string): Json {
 
 const locations = (left: Array<{ location: string }>) => left.map((part) => part.location)
 
+/** What every imported leaf states when WSO2's endpoint config leaves suspension unset: Synapse's defaults. */
+const WSO2_SUSPENSION = { suspendOnFailure: { initialDuration: 30000 }, markForSuspension: { errorCodes: [101504, 101505] } }
+
 /** A copy of a fixture project in a temporary directory, with `edit` applied to its api.yaml. */
 async function editedCopy(dir: string, name: string, edit: (text: string) => string): Promise<string> {
   const target = join(dir, name)
@@ -56,10 +59,11 @@ describe('importing WSO2 API Manager projects', () => {
     assert.deepEqual(api.endpoints.production, {
       type: 'http',
       url: 'https://localhost:9443/am/sample/pizzashack/v1/api/',
+      ...WSO2_SUSPENSION,
       security: { auth: { type: 'basic', username: 'admin', password: '${env:PIZZASHACKAPI_PRODUCTION_PASSWORD}' } },
     })
     // The sandbox's security is disabled in the project.
-    assert.deepEqual(api.endpoints.sandbox, { type: 'http', url: 'https://localhost:9443/am/sample/pizzashack/v1/api/' })
+    assert.deepEqual(api.endpoints.sandbox, { type: 'http', url: 'https://localhost:9443/am/sample/pizzashack/v1/api/', ...WSO2_SUSPENSION })
     assert.doesNotMatch(yaml, /password: admin/)
     assert.deepEqual([...report.variables.keys()], ['PIZZASHACKAPI_PRODUCTION_PASSWORD'])
     // The operations ask for OAuth2 tokens, which Portico does not check: that is said, not dropped.
@@ -135,13 +139,13 @@ describe('importing WSO2 API Manager projects', () => {
     assert.deepEqual(production.session, { type: 'cookie', timeout: 60000 })
     assert.equal(production.endpoints.length, 2)
     // Empty WSO2 settings ("") are defaults, not values.
-    assert.deepEqual(production.endpoints[1], { type: 'http', url: 'https://localhost:9443/am/sample/pizzashack/v3/api/4', timeouts: { response: 180000 } })
+    assert.deepEqual(production.endpoints[1], { type: 'http', url: 'https://localhost:9443/am/sample/pizzashack/v3/api/4', timeouts: { response: 180000 }, ...WSO2_SUSPENSION })
   })
 
   test('a default endpoint becomes dynamic, routed by the converted IN sequence, allowed only the origins the sequence names', async () => {
     const { yaml, report } = await importWso2Project(fixture('dynamic'))
     const api = apiOf(yaml)
-    assert.deepEqual(api.endpoints.production, { type: 'dynamic', allow: [{ host: 'jsonplaceholder.typicode.com', schemes: ['http'], ports: [80] }] })
+    assert.deepEqual(api.endpoints.production, { type: 'dynamic', allow: [{ host: 'jsonplaceholder.typicode.com', schemes: ['http'], ports: [80] }], ...WSO2_SUSPENSION })
     assert.deepEqual(api.inSequence[1], { setTarget: { expression: '("service_ep" in properties ? properties["service_ep"] : "")' } })
     assert.match(report.notes.join('\n'), /review the dynamic endpoint's allow-list \(jsonplaceholder\.typicode\.com\)/)
   })
@@ -157,7 +161,7 @@ describe('importing WSO2 API Manager projects', () => {
     assert.deepEqual(apiOf(yaml).endpoints.production.allow, [{ host: 'change-me.invalid' }])
     assert.ok(report.leftOut.some((part) => part.location === 'api.yaml: data.endpointConfig' && /IN sequence/.test(part.message)))
     // The Basic credentials of the project have no endpoint to go on: reported, not dropped.
-    assert.ok(locations(report.leftOut).includes('api.yaml: endpoint security (production)'))
+    assert.ok(locations(report.leftOut).includes('api.yaml: data.endpointConfig.endpoint_security.production'))
     assert.deepEqual([...report.variables.keys()], [])
   })
 
@@ -234,7 +238,7 @@ describe('importing WSO2 API Manager projects', () => {
       { uriTemplate: '/users/{id}', methods: ['GET'] },
       { uriTemplate: '/users', methods: ['POST'] },
     ])
-    assert.deepEqual(api.endpoints.production, { type: 'http', url: 'http://localhost:8595/users' })
+    assert.deepEqual(api.endpoints.production, { type: 'http', url: 'http://localhost:8595/users', ...WSO2_SUSPENSION })
     assert.deepEqual(report.leftOut, [])
   })
 
@@ -313,13 +317,13 @@ describe('importing WSO2 API Manager projects', () => {
     assert.equal(production.service, 'CalculatorService')
     assert.equal(production.port, 'CalculatorSoap')
     assert.deepEqual(locations(report.leftOut).sort(), [
+      // The sandbox has no address (below), so its Digest credentials have nowhere to go.
+      'api.yaml: data.endpointConfig.endpoint_security.sandbox',
       'api.yaml: data.endpointConfig.production_endpoints.config.somethingNew',
       // The sandbox has no wsdlendpointServiceSandbox / wsdlendpointPortSandbox to name its address.
       'api.yaml: data.endpointConfig.sandbox_endpoints',
       'api.yaml: data.maxTps',
       'api.yaml: data.responseCachingEnabled',
-      // ...so its Digest credentials have nowhere to go.
-      'api.yaml: endpoint security (sandbox)',
     ])
     assert.match(report.leftOut.find((part) => part.location.endsWith('sandbox_endpoints'))!.message, /wsdlendpointServiceSandbox/)
     assert.equal(apiOf(yaml).endpoints.sandbox, undefined)

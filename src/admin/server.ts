@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-/** Where the admin server gets what it shows; in a cluster the primary aggregates its workers. */
+/** Where the admin server gets what it shows; with workers, the primary aggregates theirs. */
 export interface AdminSource {
   metrics(): Promise<{ contentType: string; body: string }>
   endpoints(): Promise<unknown>

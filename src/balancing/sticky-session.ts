@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
-import type { SessionConfig } from '../config/group-schema.ts'
-import type { BackendResponse, Exchange } from '../endpoints/endpoint.ts'
-import { soapSessionIdOffLoop } from '../soap/envelope-thread.ts'
+import type { BackendResponse, Exchange } from '../core/endpoint.ts'
+import type { SessionConfig } from './schema.ts'
 
 const DEFAULT_COOKIE = 'PORTICO_STICKY'
 /** The header WSO2's simpleClientSession reads the client's session id from. */
@@ -24,11 +23,18 @@ export class StickySessions {
   readonly #name: string
   readonly #tokens: readonly string[]
   readonly #bound = new Map<string, { index: number; expires: number }>()
-  /** Session ids read from requests' envelopes by `readSoapSession`. */
-  readonly #soapKeys = new WeakMap<Exchange, string | undefined>()
+  readonly #bodyKey: ((body: Buffer) => Promise<string | undefined>) | undefined
+  /** Session ids read from requests' bodies by `readBodyKey`. */
+  readonly #bodyKeys = new WeakMap<Exchange, string | undefined>()
 
-  constructor(config: SessionConfig, childIds: readonly string[]) {
+  /**
+   * `bodyKey` reads the session id from a buffered request body, for a session type whose id travels in the body
+   * (`soap`): the endpoint that knows the body's format supplies it, so that balancing knows no protocol. It is
+   * asynchronous so that a large body can be parsed off the event loop.
+   */
+  constructor(config: SessionConfig, childIds: readonly string[], bodyKey?: (body: Buffer) => Promise<string | undefined>) {
     this.#config = config
+    this.#bodyKey = bodyKey
     this.#name = config.name ?? (config.type === 'cookie' ? DEFAULT_COOKIE : CLIENT_SESSION_HEADER)
     // A hash, not the index: a reordered or edited group must not send an old cookie to a different backend.
     this.#tokens = childIds.map((id) => createHash('sha256').update(id).digest('base64url').slice(0, 16))
@@ -36,16 +42,13 @@ export class StickySessions {
 
   /** Whether the session id is in the request body (a SOAP header), which must be buffered first. */
   get readsBody(): boolean {
-    return this.#config.type === 'soap'
+    return this.#bodyKey !== undefined
   }
 
-  /**
-   * Reads a `soap` session's id from the request's buffered envelope before `find` and `bind` need it: a large
-   * envelope is parsed off the event loop, which those synchronous steps cannot do.
-   */
-  async readSoapSession(exchange: Exchange): Promise<void> {
-    if (this.#config.type !== 'soap' || !Buffer.isBuffer(exchange.body)) return
-    this.#soapKeys.set(exchange, await soapSessionIdOffLoop(exchange.body, this.#config.soapHeader))
+  /** Reads the session id from the request's buffered body before `find` and `bind`, which are synchronous, need it. */
+  async readBodyKey(exchange: Exchange): Promise<void> {
+    if (!this.#bodyKey || !Buffer.isBuffer(exchange.body)) return
+    this.#bodyKeys.set(exchange, await this.#bodyKey(exchange.body))
   }
 
   get size(): number {
@@ -97,9 +100,7 @@ export class StickySessions {
 
   /** The session key the request carries: the cookie's value, or the header's. */
   #key(exchange: Exchange): string | undefined {
-    if (this.#config.type === 'soap') {
-      return this.#soapKeys.get(exchange)
-    }
+    if (this.#bodyKey) return this.#bodyKeys.get(exchange)
     const headers = exchange.headers
     const wanted = this.#config.type === 'cookie' ? 'cookie' : this.#name.toLowerCase()
     for (let i = 0; i < headers.length; i += 2) {

@@ -1,10 +1,12 @@
-import { basename } from 'node:path'
+import { basename, dirname } from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { readLocalFile } from '../core/local-file.ts'
-import { Endpoint } from './endpoint-schema.ts'
+import { endpointFileIssues } from '../endpoints/file-checks.ts'
+import { Endpoint } from '../endpoints/schema.ts'
 import { formatPath } from './path.ts'
-import { Config, type ConfigModel } from './schema.ts'
+import { resolveRelativePaths } from './relative-paths.ts'
+import { Config, ENVIRONMENTS, type ConfigModel } from './schema.ts'
 import { redactSecrets, resolveSecrets } from './secrets.ts'
 
 /** A config file far larger than any real one is a mistake (or /dev/zero): it is refused, not read. */
@@ -49,7 +51,10 @@ export async function readConfigText(file: string): Promise<string> {
   }
 }
 
-/** Parses YAML (or JSON, which is YAML) and validates it; every problem is reported at once. */
+/**
+ * Parses YAML (or JSON, which is YAML) and validates it; every problem is reported at once. File paths in it are
+ * relative to `file`'s directory.
+ */
 export function parseConfig(text: string, file = 'config'): ConfigModel {
   const name = basename(file)
   const lineCounter = new LineCounter()
@@ -73,14 +78,35 @@ export function parseConfig(text: string, file = 'config'): ConfigModel {
       secrets.problems.map((problem) => ({ file: name, ...locate(document, lineCounter, problem.path), path: formatPath(problem.path), message: problem.message })),
     )
   }
-  const result = Config.safeParse(secrets.data)
-  if (result.success) return result.data
+  const result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
+  if (result.success) {
+    const fileIssues = filesNamedBy(result.data)
+    if (fileIssues.length === 0) return result.data
+    throw new ConfigError(
+      fileIssues.map((issue) => ({ file: name, ...locate(document, lineCounter, issue.path), path: formatPath(issue.path), message: issue.message })),
+    )
+  }
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const path = issue.path.filter((key): key is string | number => typeof key !== 'symbol')
       const position = locate(document, lineCounter, path)
       // A message may quote the value it rejects: never one that came from a secret reference.
       return { file: name, ...position, path: formatPath(path), message: redactSecrets(describe(issue), secrets.values) }
+    }),
+  )
+}
+
+/** Problems with the files a valid config names (WSDL files), which only reading them can find. */
+function filesNamedBy(config: ConfigModel): { path: (string | number)[]; message: string }[] {
+  return config.apis.flatMap((api, index) =>
+    ENVIRONMENTS.flatMap((environment) => {
+      const apiEndpoint = api.endpoints[environment]
+      const issues = apiEndpoint ? endpointFileIssues(apiEndpoint, ['apis', index, 'endpoints', environment]) : []
+      api.resources.forEach((resource, resourceIndex) => {
+        const local = resource.endpoints?.[environment]
+        if (local) issues.push(...endpointFileIssues(local, ['apis', index, 'resources', resourceIndex, 'endpoints', environment]))
+      })
+      return issues
     }),
   )
 }

@@ -1,19 +1,19 @@
 import { z } from 'zod'
-import { Duration } from './duration.ts'
-import { Endpoint } from './endpoint-schema.ts'
-import { LIFECYCLE_STATES } from './lifecycle.ts'
-import { SoapApi } from './soap-schema.ts'
-import { endpointNodes, leafIssues } from './endpoint-tree.ts'
+import { Duration } from '../core/duration.ts'
+import { Endpoint } from '../endpoints/schema.ts'
+import { LIFECYCLE_STATES, servesLiveTraffic } from './lifecycle.ts'
+import { SoapApi } from '../soap/schema.ts'
+import { endpointNodes, leafIssues } from '../endpoints/tree.ts'
 import { formatPath } from './path.ts'
-import { templateVariables } from '../gateway/uri-template.ts'
+import { templateVariables } from '../core/uri-template.ts'
+import { ENVIRONMENTS, type Environment } from '../core/endpoint.ts'
 import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 import { checkPrototypeResources } from '../prototype/config.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
 
-export const ENVIRONMENTS = ['production', 'sandbox'] as const
-export type Environment = (typeof ENVIRONMENTS)[number]
+export { ENVIRONMENTS, type Environment }
 
 const Method = z
   .string()
@@ -142,6 +142,8 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
         ctx.addIssue({ code: 'custom', path: ['apis', index], message: `serves "${path}", which apis[${other}] serves already` })
       } else basePaths.set(path, index)
     }
+    const unserved = unservedApiIssue(api)
+    if (unserved) ctx.addIssue({ code: 'custom', path: ['apis', index, 'endpoints'], message: unserved })
     api.resources.forEach((resource, resourceIndex) => {
       const known = new Set(templateVariables(resource.uriTemplate))
       for (const environment of ENVIRONMENTS) {
@@ -180,6 +182,17 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
       }
     }
   })
+}
+
+/**
+ * A live API (PUBLISHED or DEPRECATED) with no endpoint anywhere, on the API or any resource, would answer every
+ * request with 404 ENVIRONMENT_NOT_CONFIGURED: almost surely a config (or an import) that lost its endpoints.
+ */
+function unservedApiIssue(api: ApiConfig): string | undefined {
+  if (!servesLiveTraffic(api.lifecycle)) return undefined
+  const has = (endpoints: EndpointsConfig | undefined) => ENVIRONMENTS.some((environment) => endpoints?.[environment] !== undefined)
+  if (has(api.endpoints) || api.resources.some((resource) => has(resource.endpoints))) return undefined
+  return `the API is ${api.lifecycle} but has no endpoint: every request would answer 404 ENVIRONMENT_NOT_CONFIGURED. Add endpoints.production (or sandbox), or set lifecycle: CREATED while it has none`
 }
 
 /** The paths an API answers under: context with version, and the bare context for the default version. */

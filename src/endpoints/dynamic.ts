@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
-import type { DynamicEndpointConfig, HttpEndpointConfig } from '../config/endpoint-schema.ts'
-import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from './endpoint.ts'
+import type { DynamicEndpointConfig, HttpEndpointConfig } from './schema.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
 import { HttpEndpoint } from './http.ts'
 import { TargetGuard, TargetRefused } from './target-guard.ts'
 

@@ -1,64 +1,77 @@
-import type { EndpointConfig, LeafConfig } from '../config/endpoint-schema.ts'
-import type { RestToSoapConfig } from '../config/soap-schema.ts'
-import { RestToSoapEndpoint } from '../soap/rest-bridge.ts'
-import { childEndpoints } from '../config/group-schema.ts'
-import { GuardedLeaf } from '../resilience/guarded-leaf.ts'
-import type { Endpoint } from './endpoint.ts'
+import type { Endpoint } from '../core/endpoint.ts'
 import { DynamicEndpoint } from './dynamic.ts'
 import { FailoverGroup } from './failover.ts'
+import type { FailoverEndpointConfig, LoadBalanceEndpointConfig } from './group-schema.ts'
+import { suspensionGuard } from './guarded-leaf.ts'
 import { HttpEndpoint } from './http.ts'
+import { compose, type Interceptor } from './interceptor.ts'
 import { LambdaEndpoint } from './lambda.ts'
+import { LoadBalanceGroup } from './loadbalance.ts'
+import { PrototypeEndpoint } from './prototype.ts'
+import { restToSoap } from './rest-bridge.ts'
+import type { EndpointConfig } from './schema.ts'
+import { backendSecurity } from './secured-endpoint.ts'
+import { childEndpoints } from './tree.ts'
 import { SoapEndpoint } from './soap.ts'
 import { WsdlEndpoint } from './wsdl.ts'
-import { LoadBalanceGroup } from './loadbalance.ts'
-import { SecuredEndpoint } from '../security/secured-endpoint.ts'
-import { PrototypeEndpoint } from './prototype.ts'
+import { PrototypeBackend } from './prototype-backend.ts'
 
 /** Builds child endpoints for groups; the snapshot passes one that reuses unchanged endpoints. */
 export type EndpointBuilder = (config: EndpointConfig, id: string, inGroup: boolean) => Endpoint
+
+type GroupConfig = FailoverEndpointConfig | LoadBalanceEndpointConfig
+type LeafEndpointConfig = Exclude<EndpointConfig, GroupConfig>
+type ConfigOf<T extends EndpointConfig['type']> = Extract<EndpointConfig, { type: T }>
+
+/**
+ * Every leaf type by its config's `type`, as Caddy registers its modules: a new type is one entry here, and the
+ * mapped type refuses a `type` of the schema that has no entry.
+ */
+const LEAVES: { [T in LeafEndpointConfig['type']]: (id: string, config: ConfigOf<T>) => Endpoint } = {
+  http: (id, config) => new HttpEndpoint(id, config),
+  soap: (id, config) => new SoapEndpoint(id, config),
+  wsdl: (id, config) => new WsdlEndpoint(id, config),
+  lambda: (id, config) => new LambdaEndpoint(id, config),
+  dynamic: (id, config) => new DynamicEndpoint(id, config),
+  prototype: (id, config) => (config.url === undefined ? new PrototypeEndpoint(id, config) : new PrototypeBackend(id, { ...config, url: config.url })),
+}
+
+/** Every group type: it gets its children built (or reused) through the snapshot's builder. */
+const GROUPS: { [T in GroupConfig['type']]: (id: string, config: ConfigOf<T>, children: Endpoint[]) => Endpoint } = {
+  failover: (id, config, children) => new FailoverGroup(id, config, children),
+  loadbalance: (id, config, children) => new LoadBalanceGroup(id, config, children),
+}
+
+/**
+ * What every leaf gets, whatever its type, outermost first: each entry reads the leaf's config and returns its
+ * interceptor, or none. REST-to-SOAP is outside the others, so that credentials, suspension and metrics see the
+ * SOAP request it sends, not the client's JSON; backend security is inside the suspension guard, so that a
+ * backend refusing the gateway's credentials counts as a failure of kind `auth`.
+ */
+const LEAF_INTERCEPTORS: readonly ((config: LeafEndpointConfig, inGroup: boolean) => Interceptor | undefined)[] = [
+  restToSoap,
+  suspensionGuard,
+  backendSecurity,
+]
 
 /**
  * Creates the endpoint for one config node. Groups receive `build` to create their children; `inGroup` tells
  * a leaf whether a group can route around it (which decides its default suspension).
  */
 export function createEndpoint(config: EndpointConfig, id: string, build: EndpointBuilder, inGroup = false): Endpoint {
-  switch (config.type) {
-    case 'http':
-      return leaf(new HttpEndpoint(id, config), config, inGroup)
-    case 'lambda':
-      return leaf(new LambdaEndpoint(id, config), config, inGroup)
-    case 'soap':
-      return restToSoap(leaf(new SoapEndpoint(id, config), config, inGroup), config)
-    case 'wsdl':
-      return restToSoap(leaf(new WsdlEndpoint(id, config), config, inGroup), config)
-    case 'failover':
-      return new FailoverGroup(id, config, children(config, id, build))
-    case 'loadbalance':
-      return new LoadBalanceGroup(id, config, children(config, id, build))
-    case 'dynamic':
-      return leaf(new DynamicEndpoint(id, config), config, inGroup)
-    case 'prototype':
-      return leaf(new PrototypeEndpoint(id, config), config, inGroup)
+  if (isGroup(config)) {
+    const create = GROUPS[config.type] as (id: string, config: GroupConfig, children: Endpoint[]) => Endpoint
+    return create(id, config, childEndpoints(config, id).map(([child, childId]) => build(child, childId, true)))
   }
+  const create = LEAVES[config.type] as (id: string, config: LeafEndpointConfig) => Endpoint
+  const interceptors: Interceptor[] = []
+  for (const interceptor of LEAF_INTERCEPTORS) {
+    const wrap = interceptor(config, inGroup)
+    if (wrap) interceptors.push(wrap)
+  }
+  return compose(create(id, config), interceptors)
 }
 
-/**
- * A SOAP leaf exposed as a REST resource when its config has `rest`. Outside the leaf's wrappers, so that
- * credentials, suspension and metrics see the SOAP request the bridge sends, not the client's JSON one.
- */
-function restToSoap(endpoint: Endpoint, config: { rest?: RestToSoapConfig }): Endpoint {
-  return config.rest ? new RestToSoapEndpoint(endpoint, config.rest) : endpoint
-}
-
-/** Every leaf passes through here: the one place for what wraps all leaf types alike. */
-function leaf(endpoint: Endpoint, config: LeafConfig, inGroup: boolean): Endpoint {
-  // Inside the guard, so a backend that refuses the gateway's credentials counts as a failure of kind `auth`.
-  const security = config.security
-  if (security?.auth) endpoint = new SecuredEndpoint(endpoint, { ...security, auth: security.auth })
-  return new GuardedLeaf(endpoint, config, inGroup)
-}
-
-/** A group's children, built (or reused) through the snapshot's builder. */
-function children(group: object, id: string, build: EndpointBuilder): Endpoint[] {
-  return childEndpoints(group, id).map(([child, childId]) => build(child, childId, true))
+function isGroup(config: EndpointConfig): config is GroupConfig {
+  return Object.hasOwn(GROUPS, config.type)
 }

@@ -1,6 +1,6 @@
-import type { FailoverEndpointConfig } from '../config/group-schema.ts'
+import type { FailoverEndpointConfig } from './group-schema.ts'
 import { sendInTurn, type AttemptLimits } from '../resilience/attempts.ts'
-import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from './endpoint.ts'
+import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from '../core/endpoint.ts'
 
 /**
  * An ordered list of endpoints: the request goes to the first ready one, and when that fails, to the next

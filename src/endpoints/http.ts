@@ -1,10 +1,10 @@
 import type { LookupFunction } from 'node:net'
 import { Pool } from 'undici'
-import type { HttpEndpointConfig } from '../config/endpoint-schema.ts'
-import { UrlTemplate } from '../gateway/uri-template.ts'
+import type { HttpEndpointConfig } from './schema.ts'
+import { UrlTemplate } from '../core/uri-template.ts'
 import { tlsConnectOptions } from '../security/tls.ts'
-import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from './endpoint.ts'
-import { classifyFailure } from './failure.ts'
+import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from '../core/endpoint.ts'
+import { classifyFailure } from '../core/failure.ts'
 
 const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i
 

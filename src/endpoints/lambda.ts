@@ -1,12 +1,12 @@
-import type { LambdaEndpointConfig } from '../config/endpoint-schema.ts'
-import { lambdaRegion } from '../config/lambda-schema.ts'
+import type { LambdaEndpointConfig } from './schema.ts'
+import { lambdaRegion } from '../lambda/schema.ts'
 import { credentialProvider } from '../lambda/credentials.ts'
 import { buildEvent } from '../lambda/events.ts'
 import { CredentialsError, defaultLambdaEndpoint, LambdaInvoker, OversizedResult, type InvokeResult } from '../lambda/invoke.ts'
 import { emptyResponse, functionErrorResponse, gatewayError, MalformedResult, resultResponse } from '../lambda/result.ts'
-import { BodyTooLarge, readBody } from './body.ts'
-import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from './endpoint.ts'
-import { classifyFailure } from './failure.ts'
+import { BodyTooLarge, readBody } from '../core/body.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
+import { classifyFailure } from '../core/failure.ts'
 
 /** Lambda accepts at most 6 MB (6 MiB) of event for a synchronous invocation; larger requests are refused here. */
 const MAX_EVENT_BYTES = 6 * 1024 * 1024

@@ -1,27 +1,12 @@
 import { finished } from 'node:stream'
-import type { LoadBalanceEndpointConfig } from '../config/group-schema.ts'
-import { LeastConnections } from '../balancing/least-connections.ts'
+import type { LoadBalanceEndpointConfig } from './group-schema.ts'
+import { createPolicy } from '../balancing/policies.ts'
 import type { BalancingPolicy } from '../balancing/policy.ts'
-import { PowerOfTwoChoices } from '../balancing/power-of-two.ts'
-import { RoundRobin } from '../balancing/round-robin.ts'
 import { StickySessions } from '../balancing/sticky-session.ts'
-import { WeightedRoundRobin } from '../balancing/weighted-round-robin.ts'
+import { soapSessionIdOffLoop } from '../soap/envelope-thread.ts'
 import { sendInTurn, type AttemptLimits } from '../resilience/attempts.ts'
 import { ReplayableBody } from '../resilience/replay.ts'
-import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from './endpoint.ts'
-
-function createPolicy(config: LoadBalanceEndpointConfig, count: number): BalancingPolicy {
-  switch (config.algorithm) {
-    case 'roundRobin':
-      return new RoundRobin()
-    case 'weightedRoundRobin':
-      return new WeightedRoundRobin(config.weights ?? Array.from({ length: count }, () => 1))
-    case 'leastConnections':
-      return new LeastConnections()
-    case 'powerOfTwoChoices':
-      return new PowerOfTwoChoices()
-  }
-}
+import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from '../core/endpoint.ts'
 
 /**
  * Spreads requests over its ready endpoints with one balancing policy; a request whose session is bound to a
@@ -44,8 +29,11 @@ export class LoadBalanceGroup implements Endpoint {
     this.#children = children
     this.isPrototype = children.every((child) => child.isPrototype)
     this.#algorithm = config.algorithm
-    this.#policy = createPolicy(config, children.length)
-    this.#sessions = config.session ? new StickySessions(config.session, children.map((child) => child.id)) : undefined
+    this.#policy = createPolicy(config.algorithm, config.weights, children.length)
+    const session = config.session
+    // A SOAP session's id is a header of the request's envelope: the group, not the policy, knows how to read it.
+    const bodyKey = session?.type === 'soap' ? (body: Buffer) => soapSessionIdOffLoop(body, session.soapHeader) : undefined
+    this.#sessions = session ? new StickySessions(session, children.map((child) => child.id), bodyKey) : undefined
     this.#load = children.map(() => 0)
     this.#served = children.map(() => 0)
     this.#limits = {
@@ -61,7 +49,7 @@ export class LoadBalanceGroup implements Endpoint {
       // A SOAP session id sits in the envelope: buffer it (within the replay limit) before choosing.
       const body = await ReplayableBody.prepare(exchange, this.#limits.replayBufferBytes, this.id)
       if (!body.buffered) body.attach(exchange)
-      await this.#sessions.readSoapSession(exchange)
+      await this.#sessions.readBodyKey(exchange)
     }
     const sticky = this.#sessions?.find(exchange, Date.now())
     const { response, index } = await sendInTurn(this.id, this.#children, exchange, signal, this.#limits, {

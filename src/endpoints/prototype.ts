@@ -1,12 +1,12 @@
-import type { PrototypeEndpointConfig } from '../config/endpoint-schema.ts'
+import type { PrototypeEndpointConfig } from './schema.ts'
 import type { PrototypeResourceConfig } from '../prototype/config.ts'
 import { OpenApiDocument } from '../prototype/openapi/document.ts'
-import { BodyTooLarge } from './body.ts'
+import { BodyTooLarge } from '../core/body.ts'
 import { MAX_PROTOTYPE_BODY_BYTES, readPrototypeRequest, type PrototypeRequest } from '../prototype/request.ts'
 import { problemResponse, toBackendResponse, type PrototypeResponse } from '../prototype/response.ts'
 import { SandboxBusy, ScriptFailure, ScriptSandbox } from '../prototype/script-sandbox.ts'
 import { StaticResponses } from '../prototype/static-responses.ts'
-import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from './endpoint.ts'
+import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from '../core/endpoint.ts'
 
 /** What answers one method set of one resource. */
 interface ResourceAnswer {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
-import { HttpEndpoint as HttpEndpointSchema, type SoapEndpointConfig } from '../config/endpoint-schema.ts'
+import { HttpEndpoint as HttpEndpointSchema, type SoapEndpointConfig } from './schema.ts'
 import { isSoapFaultOffLoop } from '../soap/envelope-thread.ts'
-import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from './endpoint.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
 import { HttpEndpoint } from './http.ts'
 
 /** Faults are small; a longer error response is passed on without being inspected. */

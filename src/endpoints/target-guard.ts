@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns'
 import { BlockList, isIP, type LookupFunction } from 'node:net'
 import { networkInterfaces } from 'node:os'
-import type { DynamicEndpointConfig } from '../config/endpoint-schema.ts'
+import type { DynamicEndpointConfig } from './schema.ts'
 
 /**
  * Decides which targets a dynamic endpoint may reach: the allow-list of origins first, then the addresses

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream'
-import type { WsdlEndpointConfig } from '../config/endpoint-schema.ts'
+import type { WsdlEndpointConfig } from './schema.ts'
 import { WsdlBundle, wsdlQuery, type WsdlPort } from '../soap/wsdl.ts'
-import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from './endpoint.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
+import { problemText } from '../core/problem.ts'
 import { SoapEndpoint } from './soap.ts'
 
 /**
@@ -49,7 +50,7 @@ export class WsdlEndpoint implements Endpoint {
         return { bundle, port, soap }
       } catch (error) {
         this.#loading = undefined
-        this.#problem = (error as Error).message
+        this.#problem = problemText(error)
         throw new EndpointError('unavailable', this.id, `${this.id}: the WSDL ${this.#config.wsdl} cannot be used: ${this.#problem}`, { cause: error })
       }
     })()

@@ -1,27 +1,25 @@
 import type { LifecycleState } from '../config/lifecycle.ts'
 import { HTTP_METHODS, type ApiConfig, type Environment, type ResourceConfig } from '../config/schema.ts'
-import type { Endpoint, Exchange, ExchangeRoute } from '../endpoints/endpoint.ts'
-import { envelopeCheck } from '../soap/envelope-check.ts'
-import { soapFaultFormatter } from '../soap/fault.ts'
-import type { ErrorFormatter, GatewayErrorCode } from './errors.ts'
-import { Mediation } from '../mediation/run.ts'
-import { ResourceTemplate, type UriVariables } from './uri-template.ts'
+import type { Endpoint, ExchangeRoute } from '../core/endpoint.ts'
+import type { ErrorFormatter } from '../core/errors.ts'
+import type { ApiFilter } from '../core/filter.ts'
+import { ResourceTemplate, type UriVariables } from '../core/uri-template.ts'
 
-/** A resource ready to serve: its template, methods, endpoints per environment and metric handles. */
+/** A resource ready to serve: its template, methods, endpoints per environment and its API filters. */
 export class CompiledResource {
   readonly template: ResourceTemplate
   readonly route: ExchangeRoute
   readonly endpoints: Partial<Record<Environment, Endpoint>>
   readonly #methods: ReadonlySet<string>
   readonly allowed: readonly string[]
-  /** The IN and OUT sequences of the API and this resource; undefined when there are none. */
-  readonly mediation: Mediation | undefined
+  /** What the API does around the endpoint here (request checks, mediation), in the order a request passes. */
+  readonly filters: readonly ApiFilter[]
 
-  constructor(api: ApiConfig, config: ResourceConfig, endpoints: Partial<Record<Environment, Endpoint>>) {
+  constructor(api: ApiConfig, config: ResourceConfig, endpoints: Partial<Record<Environment, Endpoint>>, filters: readonly ApiFilter[]) {
     this.template = new ResourceTemplate(config.uriTemplate)
     this.route = { apiName: api.name, apiVersion: api.version, uriTemplate: config.uriTemplate }
     this.endpoints = endpoints
-    this.mediation = Mediation.compile(api, config)
+    this.filters = filters
     // "All methods" means the ones an API describes; TRACE (cross-site tracing) and CONNECT (tunnels) never pass.
     const methods = new Set<string>(config.methods ?? HTTP_METHODS)
     if (methods.has('GET')) methods.add('HEAD')
@@ -39,15 +37,6 @@ export type ResourceMatch =
   | { allowed: string[] }
   | undefined
 
-/** Why a request check refused a request; answered as that gateway error. */
-export interface RequestRejection {
-  code: GatewayErrorCode
-  message: string
-}
-
-/** Looks at a request before it goes to the endpoint, and may refuse it. */
-export type RequestCheck = (exchange: Exchange) => Promise<RequestRejection | undefined>
-
 export class CompiledApi {
   readonly name: string
   readonly version: string
@@ -59,8 +48,6 @@ export class CompiledApi {
   readonly resources: readonly CompiledResource[]
   /** Renders the API's gateway errors when they are not JSON (SOAP Faults for a SOAP API). */
   readonly errorFormatter: ErrorFormatter | undefined
-  /** Runs on every request before its endpoint (SOAP envelope validation). */
-  readonly checkRequest: RequestCheck | undefined
 
   constructor(config: ApiConfig, resources: CompiledResource[], deprecatedSince: number | undefined) {
     this.name = config.name
@@ -73,8 +60,9 @@ export class CompiledApi {
       .sort((a, b) => b.resource.template.specificity - a.resource.template.specificity || a.index - b.index)
       .map(({ resource }) => resource)
     this.lifecycleHeaders = config.lifecycle === 'DEPRECATED' ? deprecationHeaders(config, deprecatedSince) : []
-    this.errorFormatter = config.soap ? soapFaultFormatter : undefined
-    this.checkRequest = config.soap?.validate ? envelopeCheck(config.soap.maxEnvelopeBytes) : undefined
+    // A filter that renders errors reads only the API's config, so every resource's chain has the same one; it
+    // also formats the errors answered before any resource matched.
+    this.errorFormatter = resources[0]?.filters.find((filter) => filter.formatError)?.formatError
   }
 
   /** The resource for a method and path, the methods allowed there (for 405), or undefined (no resource). */

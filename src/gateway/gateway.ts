@@ -39,7 +39,7 @@ export class Gateway {
         gateway.#servers.push(server)
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject)
-          // With reusePort each cluster worker owns a socket and the kernel spreads connections among them.
+          // With reusePort each worker owns a socket and the kernel spreads connections among them.
           server.listen({ host: listener.host, port: listener.port, exclusive: options.reusePort, reusePort: options.reusePort }, () => {
             server.off('error', reject)
             resolve()

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConfigModel } from '../config/schema.ts'
-import { errorBody, GATEWAY_ERRORS, type GatewayErrorCode } from './errors.ts'
+import { errorBody, GATEWAY_ERRORS, type GatewayErrorCode } from '../core/errors.ts'
 import type { RequestPipeline } from './pipeline.ts'
 
 type Limits = ConfigModel['limits']

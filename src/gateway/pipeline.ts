@@ -4,20 +4,20 @@ import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { servesLiveTraffic } from '../config/lifecycle.ts'
 import type { Environment, ListenerConfig } from '../config/schema.ts'
-import { EndpointError, type Endpoint, type Exchange } from '../endpoints/endpoint.ts'
-import { readBody } from '../endpoints/body.ts'
-import { classifyFailure } from '../endpoints/failure.ts'
+import { EndpointError, type Endpoint, type Exchange } from '../core/endpoint.ts'
+import { readBody } from '../core/body.ts'
+import { classifyFailure } from '../core/failure.ts'
 import { GroupFailure } from '../resilience/attempts.ts'
-import type { MediationStop } from '../mediation/run.ts'
+import type { FilterContext, FilterStop } from '../core/filter.ts'
 import type { AccessLog } from '../telemetry/access-log.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { GatewayMetrics } from '../telemetry/metrics.ts'
 import type { CompiledApi, CompiledResource } from './api.ts'
-import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from './errors.ts'
-import { backendRequestHeaders, cameBackThroughVia, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem } from './headers.ts'
+import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from '../core/errors.ts'
+import { backendRequestHeaders, cameBackThroughVia, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem } from '../core/headers.ts'
 import type { Snapshot } from './snapshot.ts'
 import { pathProblem } from './request-target.ts'
-import { BadPathEncoding } from './uri-template.ts'
+import { BadPathEncoding } from '../core/uri-template.ts'
 
 /** Header values that list the token `upgrade` or `websocket` (case-insensitive, RFC 6455 section 4.2.1). */
 const UPGRADE_TOKEN = /(?:^|,)\s*upgrade\s*(?:,|$)/i
@@ -54,6 +54,7 @@ export class RequestPipeline {
   readonly #listener: ListenerConfig
   readonly #maxHeaderFields: number
   readonly #telemetry: Telemetry
+  readonly #filterContext: FilterContext
   /** The latest answer on each HTTP/1.0 connection. */
   readonly #http10Answers = new WeakMap<Socket, ServerResponse>()
 
@@ -62,6 +63,7 @@ export class RequestPipeline {
     this.#listener = listener
     this.#maxHeaderFields = maxHeaders * 2
     this.#telemetry = telemetry
+    this.#filterContext = { logger: telemetry.logger }
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -204,22 +206,16 @@ export class RequestPipeline {
       client: { address: outcome.client, protocol: 'http', host: req.headers.host ?? '' },
     }
 
-    if (api.checkRequest) {
-      const rejection = await api.checkRequest(exchange)
-      if (rejection) return this.#fail(res, outcome, rejection.code, rejection.message)
-    }
-    const mediation = resource.mediation
-    const limits = snapshot.config.limits
-    const mediationOptions = mediation && { bodyLimit: limits.mediationBodyBytes, xmlLimit: limits.mediationXmlBytes, logger: this.#telemetry.logger }
-    if (mediation) {
-      const stop = await mediation.request(exchange, mediationOptions!)
+    const filters = resource.filters
+    for (let i = 0; i < filters.length; i++) {
+      const stop = await filters[i]!.request?.(exchange, this.#filterContext)
       if (stop) return this.#stop(res, outcome, stop)
-      // A `rewrite` may build the path from properties, which come from the client's headers or body: it must
-      // not climb out of the endpoint's base path either.
-      if (exchange.path !== route.rest) {
-        const badRewrite = pathProblem(exchange.path)
-        if (badRewrite) return this.#fail(res, outcome, 'BAD_REQUEST', `The path this API's mediation rewrote the request to is refused: ${badRewrite}`)
-      }
+    }
+    // A mediation `rewrite` may build the path from properties, which come from the client's headers or body: it
+    // must not climb out of the endpoint's base path either.
+    if (exchange.path !== route.rest) {
+      const badRewrite = pathProblem(exchange.path)
+      if (badRewrite) return this.#fail(res, outcome, 'BAD_REQUEST', `The path this API's mediation rewrote the request to is refused: ${badRewrite}`)
     }
 
     const sentAt = performance.now()
@@ -236,10 +232,12 @@ export class RequestPipeline {
     }
     outcome.upstreamMs = performance.now() - sentAt
     this.#telemetry.metrics.upstream(endpoint.id, outcome.upstreamMs / 1000)
-    if (mediation) {
+    for (let i = filters.length - 1; i >= 0; i--) {
+      const filter = filters[i]!
+      if (!filter.response) continue
       let stop
       try {
-        stop = await mediation.response(exchange, response, mediationOptions!)
+        stop = await filter.response(exchange, response, this.#filterContext)
       } catch (error) {
         // The backend's body would otherwise hold its pooled connection until the idle timeout.
         response.body?.destroy()
@@ -274,9 +272,9 @@ export class RequestPipeline {
     return asked === 'production' || asked === 'sandbox' ? asked : undefined
   }
 
-  /** Ends the exchange as a mediation sequence decided: its `respond` reply, or an error. */
-  #stop(res: ServerResponse, outcome: Outcome, stop: MediationStop): void {
-    if ('error' in stop) return this.#fail(res, outcome, stop.error, stop.message, stop.headers)
+  /** Ends the exchange as a filter decided: its reply (a mediation `respond`), or an error. */
+  #stop(res: ServerResponse, outcome: Outcome, stop: FilterStop): void {
+    if ('code' in stop) return this.#fail(res, outcome, stop.code, stop.message, stop.headers)
     const { status, headers, body } = stop.reply
     const lifecycle = outcome.api?.lifecycleHeaders ?? []
     res.writeHead(status, [...headers, 'content-length', String(body.length), 'x-request-id', outcome.requestId, ...lifecycle])

@@ -1,8 +1,9 @@
-import type { EndpointConfig } from '../config/endpoint-schema.ts'
-import { childEndpoints } from '../config/group-schema.ts'
+import type { EndpointConfig } from '../endpoints/schema.ts'
+import { childEndpoints } from '../endpoints/tree.ts'
 import { apiBasePaths, ENVIRONMENTS, type ConfigModel, type Environment } from '../config/schema.ts'
-import type { Endpoint } from '../endpoints/endpoint.ts'
+import type { Endpoint } from '../core/endpoint.ts'
 import { createEndpoint } from '../endpoints/factory.ts'
+import { filterChain } from '../filters/chain.ts'
 import { CompiledApi, CompiledResource } from './api.ts'
 import { Router } from './router.ts'
 
@@ -66,7 +67,7 @@ export class Snapshot {
             resourceEndpoints[environment] = endpoint
             roots.add(endpoint)
           }
-          return new CompiledResource(api, resource, resourceEndpoints)
+          return new CompiledResource(api, resource, resourceEndpoints, filterChain(api, resource, config.limits))
         })
         const key = `${api.name}:${api.version}`
         if (api.lifecycle === 'DEPRECATED') deprecatedSince.set(key, previous?.deprecatedSince.get(key) ?? Date.now())

@@ -1,4 +1,4 @@
-import { KNOWN_WSO2_CODES } from '../resilience/error-codes.ts'
+import { KNOWN_WSO2_CODES, WSO2_ERROR_CODES } from '../core/error-codes.ts'
 import type { Environment } from '../config/schema.ts'
 import type { ImportReport } from './wso2-report.ts'
 
@@ -8,10 +8,21 @@ import type { ImportReport } from './wso2-report.ts'
  */
 
 type Json = Record<string, unknown>
+
+/** Synapse's suspension when none is configured (`SynapseConstants.DEFAULT_ENDPOINT_SUSPEND_TIME`). */
+const WSO2_SUSPEND_DURATION = 30_000
+/** What Synapse treats as a timeout when an endpoint lists no timeout codes (`AbstractEndpoint.isTimeout`). */
+const WSO2_TIMEOUT_CODES = [101504, 101505] as const
+/** Codes a config may name that no Portico failure kind carries. */
+const NEVER_REPORTED: ReadonlySet<number> = new Set(
+  [...KNOWN_WSO2_CODES].filter((code) => code !== -1 && !(Object.values(WSO2_ERROR_CODES) as Array<number | undefined>).includes(code)),
+)
 export type EndpointOut = Record<string, unknown>
 
 export interface EndpointContext {
   report: ImportReport
+  /** Where `endpointConfig` is, for report lines: `api.yaml: data.endpointConfig`. */
+  where: string
   /** Prefix of the environment variables that hold this API's secrets, e.g. `PIZZASHACKAPI`. */
   secretPrefix: string
   /** `endpoint_security` (4.x) or the API's `endpointSecurity` (3.x), by environment. */
@@ -19,8 +30,6 @@ export interface EndpointContext {
   /** Environments whose security went onto at least one endpoint; the rest is reported. */
   securityUsed: Set<Environment>
 }
-
-const WHERE = 'api.yaml: data.endpointConfig'
 
 /** Keys of `endpointConfig` that the conversion reads; any other key with a value is reported. */
 const KNOWN_KEYS = new Set([
@@ -50,18 +59,26 @@ const KNOWN_KEYS = new Set([
   'wsdlendpointPortSandbox',
 ])
 
-export function unknownEndpointKeys(config: Json, report: ImportReport): void {
+export function unknownEndpointKeys(config: Json, context: EndpointContext): void {
+  const { report } = context
   for (const [key, value] of Object.entries(config)) {
-    if (!KNOWN_KEYS.has(key) && hasValue(value)) report.leave(`${WHERE}.${key}`, `"${key}" is not converted`)
+    if (!KNOWN_KEYS.has(key) && hasValue(value)) report.leave(`${context.where}.${key}`, `"${key}" is not converted`)
   }
 }
+
+/** Endpoint types converted per environment; `default`, `awslambda` and prototypes are the importer's own cases. */
+const CONVERTED_TYPES = new Set(['http', 'address', 'wsdl', 'failover', 'load_balance'])
 
 /** The endpoint of one environment for the endpoint types that are not per resource (all but awslambda). */
 export function environmentEndpoint(config: Json, environment: Environment, context: EndpointContext): EndpointOut | undefined {
   const type = String(config.endpoint_type ?? 'http')
+  if (!CONVERTED_TYPES.has(type)) {
+    const why = type === 'sequence_backend' ? ': its backend is a mediation sequence deployed with the API, which Portico does not run as a backend' : ''
+    return context.report.leave(`${context.where}.endpoint_type`, `the endpoint type "${type}" is not converted${why}`)
+  }
   const primary = config[`${environment}_endpoints`]
   if (primary === undefined || primary === null) return undefined
-  const at = `${WHERE}.${environment}_endpoints`
+  const at = `${context.where}.${environment}_endpoints`
   switch (type) {
     case 'http':
     case 'address':
@@ -72,16 +89,15 @@ export function environmentEndpoint(config: Json, environment: Environment, cont
       return failoverGroup(config, environment, context)
     case 'load_balance':
       return loadBalanceGroup(config, environment, context)
-    default:
-      return context.report.leave(`${WHERE}.endpoint_type`, `the endpoint type "${type}" is not converted`)
   }
+  return undefined
 }
 
 function failoverGroup(config: Json, environment: Environment, context: EndpointContext): EndpointOut | undefined {
   const primary = config[`${environment}_endpoints`]
   const failovers = config[`${environment}_failovers`]
-  const members: Array<[Json, string]> = [[asObject(Array.isArray(primary) ? primary[0] : primary), `${WHERE}.${environment}_endpoints`]]
-  if (Array.isArray(failovers)) failovers.forEach((child, index) => members.push([asObject(child), `${WHERE}.${environment}_failovers[${index}]`]))
+  const members: Array<[Json, string]> = [[asObject(Array.isArray(primary) ? primary[0] : primary), `${context.where}.${environment}_endpoints`]]
+  if (Array.isArray(failovers)) failovers.forEach((child, index) => members.push([asObject(child), `${context.where}.${environment}_failovers[${index}]`]))
   const endpoints = members.map(([child, at]) => leaf(child, childType(child), environment, at, context)).filter(isEndpoint)
   if (endpoints.length === 0) return undefined
   if (endpoints.length === 1) return endpoints[0]
@@ -91,29 +107,30 @@ function failoverGroup(config: Json, environment: Environment, context: Endpoint
 function loadBalanceGroup(config: Json, environment: Environment, context: EndpointContext): EndpointOut | undefined {
   const list = config[`${environment}_endpoints`]
   const children = Array.isArray(list) ? list : [list]
-  const endpoints = children.map((child, index) => leaf(asObject(child), childType(asObject(child)), environment, `${WHERE}.${environment}_endpoints[${index}]`, context)).filter(isEndpoint)
+  const endpoints = children.map((child, index) => leaf(asObject(child), childType(asObject(child)), environment, `${context.where}.${environment}_endpoints[${index}]`, context)).filter(isEndpoint)
   if (endpoints.length === 0) return undefined
   const group: EndpointOut = { type: 'loadbalance', algorithm: 'roundRobin', endpoints }
   const algorithm = String(config.algoClassName ?? config.algoCombo ?? '')
   if (algorithm && !algorithm.endsWith('.RoundRobin')) {
-    context.report.leave(`${WHERE}.algoClassName`, `the algorithm class "${algorithm}" is not converted; round robin is used`)
+    context.report.leave(`${context.where}.algoClassName`, `the algorithm class "${algorithm}" is not converted; round robin is used`)
   }
   if (String(config.failOver ?? 'true').toLowerCase() === 'false') group.failover = false
-  const session = sessionOf(config, context.report)
+  const session = sessionOf(config, context)
   if (session) group.session = session
   return group
 }
 
 /** WSO2's session management for load balancing: Synapse's http (transport), soap and simpleClientSession dispatchers. */
-function sessionOf(config: Json, report: ImportReport): EndpointOut | undefined {
+function sessionOf(config: Json, context: EndpointContext): EndpointOut | undefined {
+  const { report } = context
   const management = String(config.sessionManagement ?? '').trim()
   const type = { transport: 'cookie', http: 'cookie', soap: 'soap', simpleClientSession: 'clientSession', clientid: 'clientSession' }[management]
   if (!type) {
-    if (management && management !== 'none') report.leave(`${WHERE}.sessionManagement`, `the session management "${management}" is not converted`)
+    if (management && management !== 'none') report.leave(`${context.where}.sessionManagement`, `the session management "${management}" is not converted`)
     return undefined
   }
   const session: EndpointOut = { type }
-  const timeout = milliseconds(config.sessionTimeOut, `${WHERE}.sessionTimeOut`, report)
+  const timeout = milliseconds(config.sessionTimeOut, `${context.where}.sessionTimeOut`, report)
   if (timeout !== undefined && timeout > 0) session.timeout = timeout
   return session
 }
@@ -147,28 +164,11 @@ function withLeafSettings(out: EndpointOut, endpoint: Json, environment: Environ
   const where = `${at}.config`
   const response = milliseconds(config.actionDuration, `${where}.actionDuration`, report)
   if (response !== undefined) out.timeouts = { response }
+  else report.differ(context.where, 'an endpoint without actionDuration waits for the response headers for 60 s (timeouts.response); WSO2 waits until its transport\'s socket timeout')
+  report.differ(context.where, 'a suspended endpoint answers 503 ENDPOINT_UNAVAILABLE where WSO2 answers fault 303001; when a suspension ends, one trial request at a time goes through where WSO2 lets every request through (docs/failover.md)')
   if (config.actionSelect === 'discard') report.leave(`${where}.actionSelect`, '"discard" (drop the message on timeout) is not converted: a timeout is a failure the client sees')
 
-  const suspend: EndpointOut = {}
-  const suspendCodes = errorCodes(config.suspendErrorCode, `${where}.suspendErrorCode`, report)
-  if (suspendCodes.length > 0) suspend.errorCodes = suspendCodes
-  const initial = milliseconds(config.suspendDuration, `${where}.suspendDuration`, report)
-  if (initial !== undefined) suspend.initialDuration = initial
-  const maximum = milliseconds(config.suspendMaxDuration, `${where}.suspendMaxDuration`, report)
-  if (maximum !== undefined) suspend.maximumDuration = maximum
-  const factor = number(config.factor, `${where}.factor`, report)
-  if (factor !== undefined) suspend.progressionFactor = Math.max(1, factor)
-  if (Object.keys(suspend).length > 0) out.suspendOnFailure = suspend
-
-  // WSO2 spells it "retryErroCode".
-  const mark: EndpointOut = {}
-  const retryCodes = errorCodes(config.retryErroCode ?? config.retryErrorCode, `${where}.retryErroCode`, report)
-  if (retryCodes.length > 0) mark.errorCodes = retryCodes
-  const retries = number(config.retryTimeOut, `${where}.retryTimeOut`, report)
-  if (retries !== undefined) mark.retriesBeforeSuspension = Math.trunc(retries)
-  const delay = milliseconds(config.retryDelay, `${where}.retryDelay`, report)
-  if (delay !== undefined) mark.retryDelay = delay
-  if (Object.keys(mark).length > 0) out.markForSuspension = mark
+  Object.assign(out, suspensionOf(config, where, report))
 
   const known = new Set(['actionDuration', 'actionSelect', 'suspendErrorCode', 'suspendDuration', 'suspendMaxDuration', 'factor', 'retryErroCode', 'retryErrorCode', 'retryTimeOut', 'retryDelay'])
   for (const [key, value] of Object.entries(config)) if (!known.has(key) && hasValue(value)) report.leave(`${where}.${key}`, `"${key}" is not converted`)
@@ -176,6 +176,37 @@ function withLeafSettings(out: EndpointOut, endpoint: Json, environment: Environ
   const security = backendSecurity(context.security[environment], environment, context)
   if (security) out.security = security
   return out
+}
+
+/**
+ * The suspension settings of one WSO2 endpoint `config` (`where` is its place), WSO2's defaults written out.
+ * API Manager writes suspendOnFailure and markForSuspension on every endpoint, with Synapse's defaults for what
+ * the Publisher left empty: any failure suspends, for 30 s, a lone endpoint too (fault 303001 while suspended);
+ * 101504 and 101505 are timeouts. Portico's own defaults differ (a lone leaf is never suspended, no failure is a
+ * timeout), so the imported leaf states WSO2's values.
+ */
+export function suspensionOf(config: Json, where: string, report: ImportReport): EndpointOut {
+  const suspend: EndpointOut = {}
+  const suspendCodes = errorCodes(config.suspendErrorCode, `${where}.suspendErrorCode`, report)
+  if (suspendCodes.length > 0) suspend.errorCodes = suspendCodes
+  const initial = signedNumber(config.suspendDuration, `${where}.suspendDuration`, report)
+  // Synapse suspends for its default 30 s when the duration is negative (the Publisher's "-1").
+  suspend.initialDuration = initial === undefined || initial < 0 ? WSO2_SUSPEND_DURATION : Math.round(initial)
+  const maximum = milliseconds(config.suspendMaxDuration, `${where}.suspendMaxDuration`, report)
+  if (maximum !== undefined) suspend.maximumDuration = maximum
+  const factor = number(config.factor, `${where}.factor`, report)
+  if (factor !== undefined && factor < 1) report.differ(`${where}.factor`, `a factor of ${factor} shortens each suspension in WSO2; Portico's progressionFactor is at least 1, so it is 1`)
+  if (factor !== undefined) suspend.progressionFactor = Math.max(1, factor)
+
+  // WSO2 spells it "retryErroCode".
+  const mark: EndpointOut = {}
+  const retryCodes = errorCodes(config.retryErroCode ?? config.retryErrorCode, `${where}.retryErroCode`, report)
+  mark.errorCodes = retryCodes.length > 0 ? retryCodes : [...WSO2_TIMEOUT_CODES]
+  const retries = number(config.retryTimeOut, `${where}.retryTimeOut`, report)
+  if (retries !== undefined) mark.retriesBeforeSuspension = Math.trunc(retries)
+  const delay = milliseconds(config.retryDelay, `${where}.retryDelay`, report)
+  if (delay !== undefined) mark.retryDelay = delay
+  return { suspendOnFailure: suspend, markForSuspension: mark }
 }
 
 /** Backend credentials; passwords and client secrets become `${env:...}` references. */
@@ -191,7 +222,7 @@ function backendSecurity(security: Json | undefined, environment: Environment, c
   if (type === 'BASIC' || type === 'DIGEST') {
     const username = typeof security.username === 'string' ? security.username : ''
     if (!username) return report.leave(`${at}.username`, `${type} security without a username is not converted`)
-    const password = report.secret(variable('PASSWORD'), `the ${environment} backend's ${type} password for user "${username}"`)
+    const password = secretOf(security.password, variable('PASSWORD'), `the ${environment} backend's ${type} password for user "${username}"`, report)
     return { auth: { type: type.toLowerCase(), username, password } }
   }
   if (type === 'OAUTH') {
@@ -202,11 +233,11 @@ function backendSecurity(security: Json | undefined, environment: Environment, c
       tokenUrl: security.tokenUrl,
       grantType: grant,
       clientId: security.clientId,
-      clientSecret: report.secret(variable('CLIENT_SECRET'), `the ${environment} backend's OAuth client secret`),
+      clientSecret: secretOf(security.clientSecret, variable('CLIENT_SECRET'), `the ${environment} backend's OAuth client secret`, report),
     }
     if (grant === 'password') {
       auth.username = security.username
-      auth.password = report.secret(variable('PASSWORD'), `the ${environment} backend's OAuth resource owner password`)
+      auth.password = secretOf(security.password, variable('PASSWORD'), `the ${environment} backend's OAuth resource owner password`, report)
     }
     return { auth }
   }
@@ -231,8 +262,8 @@ export function lambdaEndpoint(config: Json, operation: Json, at: string, contex
   if (config.access_method === 'stored') {
     credentials = {
       type: 'static',
-      accessKeyId: report.secret(`${context.secretPrefix}_AWS_ACCESS_KEY_ID`, 'the AWS access key id'),
-      secretAccessKey: report.secret(`${context.secretPrefix}_AWS_SECRET_ACCESS_KEY`, 'the AWS secret access key'),
+      accessKeyId: secretOf(config.amznAccessKey, `${context.secretPrefix}_AWS_ACCESS_KEY_ID`, 'the AWS access key id', report),
+      secretAccessKey: secretOf(config.amznSecretKey, `${context.secretPrefix}_AWS_SECRET_ACCESS_KEY`, 'the AWS secret access key', report),
     }
   }
   if (isEnabled(config.assume_role)) {
@@ -245,15 +276,43 @@ export function lambdaEndpoint(config: Json, operation: Json, at: string, contex
   return out
 }
 
-function errorCodes(value: unknown, at: string, report: ImportReport): number[] {
+/**
+ * The `${env:...}` reference for a secret. A value that is itself a variable, `${NAME}` (as apictl params files
+ * write secrets), is read from that same variable; any other value stays where it was and `fallback` is named.
+ */
+function secretOf(value: unknown, fallback: string, holds: string, report: ImportReport): string {
+  const variable = typeof value === 'string' ? /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value.trim())?.[1] : undefined
+  return report.secret(variable ?? fallback, holds)
+}
+
+/**
+ * Error codes as Portico takes them. 101501 (an I/O error while receiving the response) comes from WSO2's older
+ * NHTTP transport; Portico names that failure `reset`, together with 101505. The codes Portico accepts but never
+ * reports are kept and the difference is said: an endpoint listing only those would never suspend.
+ */
+function errorCodes(value: unknown, at: string, report: ImportReport): Array<number | string> {
   const list = Array.isArray(value) ? value : hasValue(value) ? String(value).split(',') : []
-  const codes: number[] = []
+  const codes: Array<number | string> = []
   for (const item of list) {
     const code = Number(String(item).trim())
-    if (Number.isInteger(code) && KNOWN_WSO2_CODES.has(code)) codes.push(code)
+    if (code === 101501) {
+      report.differ(at, '101501 (an I/O error while receiving the response) is written as the failure kind "reset", which Portico also reports as 101505 (connection closed)')
+      if (!codes.includes('reset')) codes.push('reset')
+    } else if (Number.isInteger(code) && NEVER_REPORTED.has(code)) {
+      report.differ(at, `${code} is accepted but Portico reports no failure under it: it never moves this endpoint`)
+      codes.push(code)
+    } else if (Number.isInteger(code) && KNOWN_WSO2_CODES.has(code)) codes.push(code)
     else report.leave(at, `the error code "${String(item)}" is not one Portico knows`)
   }
   return codes
+}
+
+/** A number that may be negative (WSO2's "-1"); undefined when unset. */
+function signedNumber(value: unknown, at: string, report: ImportReport): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined
+  const parsed = Number(value)
+  if (Number.isFinite(parsed)) return parsed
+  return report.leave(at, `"${String(value)}" is not a number`)
 }
 
 /** WSO2 stores numbers as strings, empty when unset. */

@@ -2,19 +2,23 @@ import { writeFile } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import { parse as parseYaml, stringify } from 'yaml'
 import { parseConfig } from '../config/load.ts'
-import { LIFECYCLE_STATES } from '../config/lifecycle.ts'
+import { LIFECYCLE_STATES, servesPrototypes, type LifecycleState } from '../config/lifecycle.ts'
 import { ENVIRONMENTS, HTTP_METHODS } from '../config/schema.ts'
 import { importSynapseSequence } from './synapse.ts'
-import { asObject, environmentEndpoint, hasValue, isEnabledSecurity, lambdaEndpoint, unknownEndpointKeys, type EndpointContext, type EndpointOut } from './wso2-endpoints.ts'
+import { asObject, environmentEndpoint, hasValue, isEnabledSecurity, lambdaEndpoint, suspensionOf, unknownEndpointKeys, type EndpointContext, type EndpointOut } from './wso2-endpoints.ts'
 import { fromLegacyModel, isLegacyModel } from './wso2-legacy.ts'
+import { applyParams, type Wso2Params } from './wso2-params.ts'
 import { readWso2Project, type Wso2Project } from './wso2-project.ts'
 import { ImportReport } from './wso2-report.ts'
+import { ApiShape, EndpointConfigShape, fieldOf, fitShape, LegacyApiShape } from './wso2-shape.ts'
 
 type Json = Record<string, unknown>
 
 export interface Wso2ImportOptions {
   /** Where a definition taken out of a zip is written, for a prototype endpoint to read; the current directory by default. */
   definitionDirectory?: string
+  /** One environment of an apictl params file, applied before converting (docs/wso2-import.md). */
+  params?: Wso2Params
 }
 
 export interface Wso2Import {
@@ -58,28 +62,31 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
   const written: string[] = []
   const apiFile = API_FILES.find((name) => project.files.has(name))
   if (!apiFile) throw new Error(`${path} has no api.yaml or api.json: not an API project exported by apictl`)
-  const document = asObject(parseYaml(project.files.get(apiFile)!.toString('utf8')))
+  const document = readDocument(project, apiFile)
   if (document.data !== undefined && document.type !== 'api') {
     throw new Error(`${apiFile} holds a "${String(document.type)}", not an API (type: api); API products and other artifacts are not imported`)
   }
   const raw = document.data !== undefined ? asObject(document.data) : document
-  const data = isLegacyModel(raw) ? fromLegacyModel(raw) : raw
-  const at = (field: string) => `${apiFile}: data.${field}`
+  const where = document.data !== undefined ? `${apiFile}: data` : `${apiFile}:`
+  // Every value the conversion reads is checked first: what does not fit is reported and left out, never met.
+  const data: Json = isLegacyModel(raw)
+    ? fitShape(ApiShape, fromLegacyModel(fitShape(LegacyApiShape, raw, where, report)), where, report)
+    : fitShape(ApiShape, raw, where, report)
+  const at = (field: string) => fieldOf(where, field)
+  if (options.params) applyParams(data, options.params, report)
 
-  const name = typeof data.name === 'string' && data.name ? data.name : undefined
-  const version = data.version === undefined ? undefined : String(data.version)
-  if (!name || !version) throw new Error(`${apiFile} has no API name or version`)
-  const api: Json = { name, context: contextOf(data, version), version }
-  const lifecycle = String(data.lifeCycleStatus ?? data.status ?? 'PUBLISHED').toUpperCase()
-  if ((LIFECYCLE_STATES as readonly string[]).includes(lifecycle)) api.lifecycle = lifecycle
-  else report.leave(at('lifeCycleStatus'), `the lifecycle state "${lifecycle}" is not one of ${LIFECYCLE_STATES.join(', ')}; the API is PUBLISHED`)
+  const name = String(data.name)
+  const version = String(data.version)
+  const api: Json = { name, context: contextOf(data, version, at('context'), report), version }
+  api.lifecycle = lifecycleOf(data, at('lifeCycleStatus'), report)
   if (data.isDefaultVersion === true || data.isDefaultVersion === 'true') api.defaultVersion = true
 
-  const endpointConfig = typeof data.endpointConfig === 'string' ? parseEndpointConfig(data.endpointConfig, apiFile) : asObject(data.endpointConfig)
-  const context: EndpointContext = { report, secretPrefix: secretPrefix(name), security: securityByEnvironment(data, endpointConfig), securityUsed: new Set() }
-  const listed = Array.isArray(data.operations) ? data.operations.map((operation, index): [Json, string] => [asObject(operation), `${apiFile}: data.operations[${index}]`]) : []
+  const endpointWhere = at('endpointConfig')
+  const endpointConfig = typeof data.endpointConfig === 'string' ? parseEndpointConfig(data.endpointConfig, endpointWhere, report) : asObject(data.endpointConfig)
+  const context: EndpointContext = { report, where: endpointWhere, secretPrefix: secretPrefix(name), security: securityByEnvironment(data, endpointConfig), securityUsed: new Set() }
+  const listed = Array.isArray(data.operations) ? data.operations.map((operation, index): [Json, string] => [asObject(operation), `${at('operations')}[${index}]`]) : []
   // 3.x exports often keep the resources in the definition only.
-  const located = listed.length > 0 ? listed : operationsOfDefinition(project)
+  const located = listed.length > 0 ? listed : operationsOfDefinition(project, report)
   const operations = located.map(([operation]) => operation)
   const isLambda = endpointConfig.endpoint_type === 'awslambda'
   api.resources = resourcesOf(located, isLambda ? endpointConfig : undefined, context)
@@ -90,28 +97,39 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
   if (sequences.out) api.outSequence = sequences.out
 
   const implementation = String(data.endpointImplementationType ?? 'ENDPOINT').toUpperCase()
-  if (implementation === 'INLINE' || implementation === 'MOCKED_OAS' || endpointConfig.implementation_status === 'prototyped') {
+  // Once WSO2 publishes a prototyped API, the gateway calls its endpoint as any other: the marker alone makes no prototype.
+  const prototyped = endpointConfig.implementation_status === 'prototyped' && servesPrototypes(api.lifecycle as LifecycleState)
+  if (implementation === 'INLINE' || implementation === 'MOCKED_OAS' || (prototyped && !hasEndpointUrl(endpointConfig))) {
     const endpoint = await prototypeEndpoint(project, report, options, written, name, version)
     if (endpoint) api.endpoints = { production: endpoint, sandbox: endpoint }
   } else if (endpointConfig.endpoint_type === 'default') {
-    const endpoint = dynamicEndpoint([...(sequences.in ?? []), ...(sequences.out ?? [])], report)
-    api.endpoints = { production: endpoint, sandbox: endpoint }
-    if (!sequences.in) report.leave(at('endpointConfig'), 'a default (dynamic) endpoint without an IN sequence that sets the address has no address to go to')
+    const dynamic = dynamicEndpoint([...(sequences.in ?? []), ...(sequences.out ?? [])], report)
+    const endpoints: Json = {}
+    for (const environment of ENVIRONMENTS) {
+      // WSO2's default endpoint carries the production (or sandbox) entry's timeout and suspension settings.
+      const entry = asObject(endpointConfig[`${environment}_endpoints`])
+      const place = `${endpointWhere}.${environment}_endpoints.config`
+      const response = Number(asObject(entry.config).actionDuration)
+      endpoints[environment] = { ...dynamic, ...(response > 0 ? { timeouts: { response } } : {}), ...suspensionOf(asObject(entry.config), place, report) }
+    }
+    api.endpoints = endpoints
+    if (!sequences.in) report.leave(endpointWhere, 'a default (dynamic) endpoint without an IN sequence that sets the address has no address to go to')
   } else if (!isLambda && hasValue(endpointConfig)) {
     const endpoints: Json = {}
     for (const environment of ENVIRONMENTS) {
       const endpoint = environmentEndpoint(endpointConfig, environment, context)
-      if (endpoint) endpoints[environment] = endpoint
+      // WSO2's Prototype endpoint is "a type of HTTP endpoint": the same leaf, served only while the API is a prototype.
+      if (endpoint) endpoints[environment] = prototyped ? asPrototype(endpoint, `${endpointWhere}.${environment}_endpoints`, report) : endpoint
     }
-    api.endpoints = endpoints
-  } else if (!isLambda) {
-    report.leave(at('endpointConfig'), 'the API has no endpoints: every request would fail')
+    if (Object.keys(endpoints).length > 0) api.endpoints = endpoints
   }
-  if (hasValue(endpointConfig)) unknownEndpointKeys(endpointConfig, report)
+  if (hasValue(endpointConfig)) unknownEndpointKeys(endpointConfig, context)
+  if (!hasEndpoints(api)) unservedApi(api, endpointConfig, endpointWhere, at('lifeCycleStatus'), report)
   for (const environment of ENVIRONMENTS) {
     const security = context.security[environment]
     if (security && isEnabledSecurity(security) && !context.securityUsed.has(environment)) {
-      report.leave(`${apiFile}: endpoint security (${environment})`, 'backend credentials with no endpoint to go on are not converted (dynamic, prototype and awslambda endpoints take none)')
+      const place = hasValue(endpointConfig.endpoint_security) ? `${endpointWhere}.endpoint_security.${environment}` : at('endpointSecurity')
+      report.leave(place, 'backend credentials with no endpoint to go on are not converted (dynamic, prototype and awslambda endpoints take none)')
     }
   }
 
@@ -125,18 +143,93 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
   return { yaml, report, written }
 }
 
-/** 3.x stores `endpointConfig` as JSON text. */
-function parseEndpointConfig(text: string, apiFile: string): Json {
+/** The API file as YAML (JSON is YAML); a file that is neither is an error naming it, not a parser's stack. */
+function readDocument(project: Wso2Project, file: string): Json {
+  let parsed: unknown
   try {
-    return asObject(JSON.parse(text))
+    parsed = parseYaml(project.files.get(file)!.toString('utf8'))
   } catch (error) {
-    throw new Error(`${apiFile}: endpointConfig is not JSON (${(error as Error).message})`)
+    throw new Error(`${file} is not YAML or JSON: ${(error as Error).message.split('\n')[0]}`)
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${file} does not hold an API (an object with name, version and context)`)
+  return parsed as Json
+}
+
+/**
+ * The lifecycle state. WSO2 creates APIs as CREATED: an export or payload without a state is not published
+ * (and live) just by being imported. A state Portico does not have (PRE-RELEASED, a custom lifecycle's) is CREATED too.
+ */
+function lifecycleOf(data: Json, at: string, report: ImportReport): string {
+  if (data.lifeCycleStatus === undefined || data.lifeCycleStatus === null || data.lifeCycleStatus === '') {
+    report.note(`${at} is not set: the API is imported as CREATED, as WSO2 creates APIs; set lifecycle: PUBLISHED to serve it`)
+    return 'CREATED'
+  }
+  const state = String(data.lifeCycleStatus).toUpperCase()
+  if ((LIFECYCLE_STATES as readonly string[]).includes(state)) return state
+  report.leave(at, `the lifecycle state "${state}" is not one of ${LIFECYCLE_STATES.join(', ')}; the API is imported as CREATED`)
+  return 'CREATED'
+}
+
+/** Whether some environment of `endpointConfig` names a URL: a prototyped API with one is WSO2's Prototype endpoint. */
+function hasEndpointUrl(config: Json): boolean {
+  return ENVIRONMENTS.some((environment) => {
+    const entries = config[`${environment}_endpoints`]
+    return (Array.isArray(entries) ? entries : [entries]).some((entry) => typeof asObject(entry).url === 'string' && String(asObject(entry).url).trim() !== '')
+  })
+}
+
+/** An http leaf (or every http leaf of a group) as a prototype endpoint with the same fields. */
+function asPrototype(endpoint: EndpointOut, at: string, report: ImportReport): EndpointOut {
+  if (Array.isArray(endpoint.endpoints)) return { ...endpoint, endpoints: endpoint.endpoints.map((child: EndpointOut) => asPrototype(child, at, report)) }
+  if (endpoint.type === 'http') return { ...endpoint, type: 'prototype' }
+  report.leave(at, `a prototyped API's ${String(endpoint.type)} endpoint is written as a real one: Portico's prototype backend is an http endpoint; the API is served once it is published`)
+  return endpoint
+}
+
+function hasEndpoints(api: Json): boolean {
+  if (hasValue(api.endpoints)) return true
+  return Array.isArray(api.resources) && api.resources.some((resource) => hasValue(asObject(resource).endpoints))
+}
+
+/**
+ * An API that ends up with no endpoint at all. Its endpoint type (e.g. WSO2's `sequence_backend`, whose backend
+ * is a mediation sequence) or its missing endpoints are reported; a live API becomes CREATED, since `validate`
+ * refuses a PUBLISHED API with nothing to answer it.
+ */
+function unservedApi(api: Json, endpointConfig: Json, at: string, lifecycleAt: string, report: ImportReport): void {
+  const type = endpointConfig.endpoint_type
+  if (!hasValue(endpointConfig)) report.leave(at, 'the API has no endpointConfig: no endpoint is written')
+  else if (!report.leftOut.some((part) => part.location.startsWith(at))) {
+    report.leave(at, `no endpoint could be converted from the ${typeof type === 'string' ? `"${type}" ` : ''}endpoint configuration`)
+  }
+  if (api.lifecycle === 'PUBLISHED' || api.lifecycle === 'DEPRECATED') {
+    report.leave(lifecycleAt, `the API is ${String(api.lifecycle)} in WSO2 but has no endpoint here: it is imported as CREATED (a published API without endpoints would answer every request with 404)`)
+    api.lifecycle = 'CREATED'
   }
 }
 
-/** The context without the `/{version}` (or `/1.0.0`) that WSO2 appends; `{version}` elsewhere stays where it is. */
-function contextOf(data: Json, version: string): string {
-  let context = String(data.contextTemplate ?? data.context ?? `/${String(data.name).toLowerCase()}`)
+/** 3.x stores `endpointConfig` as JSON text. */
+function parseEndpointConfig(text: string, at: string, report: ImportReport): Json {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    report.leave(at, `is not JSON (${(error as Error).message}); no endpoint is converted`)
+    return {}
+  }
+  return fitShape(EndpointConfigShape, parsed, at, report)
+}
+
+/**
+ * The context without the `/{version}` (or `/1.0.0`) that WSO2 appends; `{version}` elsewhere stays where it is.
+ * WSO2 prepends a missing leading `/` (a Publisher payload may leave it out) and drops a trailing one: so does this.
+ */
+function contextOf(data: Json, version: string, at: string, report: ImportReport): string {
+  const given = String(data.contextTemplate ?? data.context ?? `/${String(data.name).toLowerCase()}`).trim()
+  let context = given
+  if (!context.startsWith('/')) context = `/${context}`
+  if (context.length > 1 && context.endsWith('/')) context = context.replace(/\/+$/, '')
+  if (context !== given) report.note(`${at} "${given}" is served as "${context}", as WSO2 does`)
   if (context.endsWith('/{version}')) context = context.slice(0, -'/{version}'.length)
   else if (!context.includes('{version}') && context.endsWith(`/${version}`)) context = context.slice(0, -(version.length + 1))
   return context || '/'
@@ -191,11 +284,21 @@ function resourcesOf(operations: Array<[Json, string]>, lambda: Json | undefined
   return [...byKey.values()].sort((a, b) => Number(String(a.uriTemplate).endsWith('*')) - Number(String(b.uriTemplate).endsWith('*')))
 }
 
+/** A definition file as an object; one that does not parse is reported and read as empty. */
+function readDefinition(project: Wso2Project, file: string, report: ImportReport): Json {
+  try {
+    return asObject(parseYaml(project.files.get(file)!.toString('utf8')))
+  } catch (error) {
+    report.leave(file, `is not YAML or JSON (${(error as Error).message.split('\n')[0]}); its operations are not read`)
+    return {}
+  }
+}
+
 /** The operations of the definition, each with where it was found. */
-function operationsOfDefinition(project: Wso2Project): Array<[Json, string]> {
+function operationsOfDefinition(project: Wso2Project, report: ImportReport): Array<[Json, string]> {
   const file = DEFINITION_FILES.find((candidate) => project.files.has(candidate))
   if (!file) return []
-  const definition = asObject(parseYaml(project.files.get(file)!.toString('utf8')))
+  const definition = readDefinition(project, file, report)
   const operations: Array<[Json, string]> = []
   for (const [target, item] of Object.entries(asObject(definition.paths))) {
     for (const [method, value] of Object.entries(asObject(item))) {
@@ -263,7 +366,7 @@ function projectFileChecks(project: Wso2Project, report: ImportReport): void {
   }
   const environments = project.files.get('deployment_environments.yaml')
   if (environments) {
-    const list = asObject(parseYaml(environments.toString('utf8'))).data
+    const list = readDefinition(project, 'deployment_environments.yaml', report).data
     const names = Array.isArray(list) ? list.map((entry) => String(asObject(entry).deploymentEnvironment ?? '?')) : []
     report.note(`deployment_environments.yaml names gateway environments ${names.join(', ')}: Portico serves the API wherever this config runs`)
   }
@@ -333,7 +436,7 @@ async function prototypeEndpoint(project: Wso2Project, report: ImportReport, opt
   const file = DEFINITION_FILES.find((candidate) => project.files.has(candidate))
   if (!file) return report.leave('Definitions/swagger.yaml', 'a prototyped API without its definition has nothing to answer from; no endpoint is written')
   const bytes = project.files.get(file)!
-  const definition = asObject(parseYaml(bytes.toString('utf8')))
+  const definition = readDefinition(project, file, report)
   for (const [path, item] of Object.entries(asObject(definition.paths))) {
     for (const [method, operation] of Object.entries(asObject(item))) {
       if (hasValue(asObject(operation)['x-mediation-script'])) {

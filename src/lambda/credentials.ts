@@ -1,6 +1,6 @@
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers'
 import { memoize } from '@smithy/property-provider'
-import type { LambdaEndpointConfig } from '../config/endpoint-schema.ts'
+import type { LambdaCredentialsConfig } from './schema.ts'
 
 export interface AwsCredentials {
   readonly accessKeyId: string
@@ -11,7 +11,7 @@ export interface AwsCredentials {
 
 export type CredentialProvider = () => Promise<AwsCredentials>
 
-type CredentialsConfig = LambdaEndpointConfig['credentials']
+type CredentialsConfig = LambdaCredentialsConfig
 
 /**
  * Temporary credentials are renewed this long before they expire, so a request never signs with credentials

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer'
-import type { Exchange } from '../endpoints/endpoint.ts'
-import { flatHeader } from '../gateway/headers.ts'
+import type { Exchange } from '../core/endpoint.ts'
+import { flatHeader } from '../core/headers.ts'
 
 export type EventFormat = 'apigw-v1' | 'apigw-v2' | 'wso2'
 

@@ -3,7 +3,7 @@ import { Hash } from '@smithy/hash-node'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { Pool } from 'undici'
 import type { CredentialProvider } from './credentials.ts'
-import { BodyTooLarge, readBody } from '../endpoints/body.ts'
+import { BodyTooLarge, readBody } from '../core/body.ts'
 
 /** The Invoke API answers with at most 6 MB for a synchronous call; a little more leaves room for headers of errors. */
 const MAX_RESULT_BYTES = 6 * 1024 * 1024 + 64 * 1024

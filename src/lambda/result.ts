@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
-import type { BackendResponse } from '../endpoints/endpoint.ts'
-import { errorBody, GATEWAY_ERRORS, type GatewayErrorCode } from '../gateway/errors.ts'
+import type { BackendResponse } from '../core/endpoint.ts'
+import { errorBody, GATEWAY_ERRORS, type GatewayErrorCode } from '../core/errors.ts'
 
 /** The longest function error message passed to the client; the rest is cut. */
 const MAX_ERROR_MESSAGE = 1024

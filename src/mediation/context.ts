@@ -1,4 +1,4 @@
-import type { BackendResponse, Exchange } from '../endpoints/endpoint.ts'
+import type { BackendResponse, Exchange } from '../core/endpoint.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { ExpressionScope } from './expression.ts'
 import type { Payload } from './payload.ts'

@@ -230,6 +230,9 @@ export const sequenceFields = {
   outSequence: Sequence.optional(),
 }
 
+/** The sequences of an API or a resource. */
+export type SequencesConfig = z.output<z.ZodObject<typeof sequenceFields>>
+
 export const MediationLimits = {
   /** Largest request (or response) body a sequence that reads the payload buffers; beyond it the answer is 413. */
   mediationBodyBytes: z.number().int().min(1024).max(1 << 30).default(10 * 1024 * 1024),

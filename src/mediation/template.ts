@@ -1,4 +1,4 @@
-import type { UriVariables } from '../gateway/uri-template.ts'
+import type { UriVariables } from '../core/uri-template.ts'
 
 /**
  * A template over properties and URI variables, as `setTarget`, `rewrite` and `respond` use it:

@@ -1,10 +1,7 @@
-import { statSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { Duration } from '../config/duration.ts'
-import { readLocalFileSync } from '../core/local-file.ts'
+import { Duration } from '../core/duration.ts'
 
-/** Largest file a prototype reads: a static response's body or an OpenAPI document. */
+/** Largest file a prototype reads: a static response's body or an OpenAPI document (and its `$ref`s). */
 export const MAX_PROTOTYPE_FILE_BYTES = 64 * 1024 * 1024
 
 /** Header names as HTTP allows them (RFC 9110 tokens). */
@@ -23,26 +20,8 @@ const When = z.strictObject({
   uriVariables: z.record(z.string().min(1), Matched).optional(),
 })
 
-/**
- * A regular file on disk, relative to the directory `portico` runs in; it must exist when the config loads. A
- * device such as /dev/zero would be read for ever, so only regular files of a bounded size pass.
- */
-const ExistingFile = z
-  .string()
-  .min(1)
-  .refine((path) => fileProblem(path) === undefined, { error: (issue) => fileProblem(String(issue.input)), abort: true })
-
-function fileProblem(path: string): string | undefined {
-  let stats
-  try {
-    stats = statSync(path)
-  } catch {
-    return `file "${path}" does not exist`
-  }
-  if (!stats.isFile()) return `"${path}" is not a regular file (a directory, device, FIFO or socket cannot be read as one)`
-  if (stats.size > MAX_PROTOTYPE_FILE_BYTES) return `"${path}" is ${stats.size} bytes, more than the ${MAX_PROTOTYPE_FILE_BYTES} allowed`
-  return undefined
-}
+/** A file on disk, relative to the directory `portico` runs in; the loader checks that it exists (file-checks.ts). */
+const ExistingFile = z.string().min(1)
 
 const StaticResponse = z
   .strictObject({
@@ -91,25 +70,32 @@ const ScriptLimits = z.strictObject({
 
 /**
  * Fields of a `type: prototype` endpoint, spread into its schema next to the fields every leaf has. Kept apart
- * from endpoint-schema.ts so that the prototype's config lives with its code.
+ * from endpoints/schema.ts so that the prototype's config lives with its code.
  */
 export const prototypeFields = {
   /** Per-resource static responses and scripts; they take precedence over `openapi`. */
   resources: z.array(PrototypeResource).default([]),
   /** An OpenAPI 3.0 or 3.1 (or Swagger 2.0) document, YAML or JSON, that answers what the resources above do not. */
-  openapi: ExistingFile.superRefine((path, ctx) => {
-    const problem = openApiProblem(path)
-    if (problem) ctx.addIssue({ code: 'custom', message: problem })
-  }).optional(),
+  openapi: ExistingFile.optional(),
   /** Whether requests are checked against the OpenAPI document (400/422 with the problems when they fail). */
   validateRequests: z.boolean().default(true),
   scriptLimits: ScriptLimits.prefault({}),
 }
 
 /** Rules across the prototype's fields; for the endpoint schema's `superRefine`. */
-export function checkPrototype(config: { resources: unknown[]; openapi?: string | undefined }, ctx: z.RefinementCtx): void {
-  if (config.resources.length === 0 && config.openapi === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'a prototype endpoint needs "resources", "openapi" or both' })
+export function checkPrototype(
+  config: { resources: unknown[]; openapi?: string | undefined; url?: string | undefined; pool?: unknown },
+  ctx: z.RefinementCtx,
+): void {
+  const mocks = config.resources.length > 0 || config.openapi !== undefined
+  if (config.url !== undefined && mocks) {
+    // A backend reads the request's body as it streams; a mock reads it whole first. One request cannot go to both.
+    ctx.addIssue({ code: 'custom', path: ['url'], message: 'a prototype endpoint is either a backend "url" or mocks ("resources", "openapi"), not both' })
+  } else if (config.url === undefined && !mocks) {
+    ctx.addIssue({ code: 'custom', message: 'a prototype endpoint needs a backend "url", or "resources", "openapi" or both' })
+  }
+  if (config.pool !== undefined && config.url === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['pool'], message: 'is used only with a backend "url"' })
   }
 }
 
@@ -130,21 +116,6 @@ export function checkPrototypeResources(
       })
     }
   })
-}
-
-/** A quick check at load time that the file is an OpenAPI document; its full reading happens at start. */
-function openApiProblem(path: string): string | undefined {
-  let document: unknown
-  try {
-    document = parseYaml(readLocalFileSync(path, MAX_PROTOTYPE_FILE_BYTES).toString('utf8'))
-  } catch (error) {
-    return `cannot read "${path}" as YAML or JSON: ${(error as Error).message.split('\n')[0]!.replace(/:$/, '')}`
-  }
-  const { openapi, swagger } = (document ?? {}) as { openapi?: unknown; swagger?: unknown }
-  const supported = (typeof openapi === 'string' && /^3\.[01]\./.test(openapi)) || swagger === '2.0'
-  if (!supported) return `"${path}" is not an OpenAPI 3.0, 3.1 or Swagger 2.0 document (it has no "openapi: 3.0.x", "openapi: 3.1.x" or "swagger: 2.0" field)`
-  if (typeof (document as { paths?: unknown }).paths !== 'object') return `"${path}" has no "paths"`
-  return undefined
 }
 
 export type PrototypeResourceConfig = z.output<typeof PrototypeResource>

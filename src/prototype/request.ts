@@ -1,5 +1,5 @@
-import { readBody } from '../endpoints/body.ts'
-import type { Exchange } from '../endpoints/endpoint.ts'
+import { readBody } from '../core/body.ts'
+import type { Exchange } from '../core/endpoint.ts'
 
 /** Prototypes answer from the whole request body, so they hold it in memory; this bounds how much. */
 export const MAX_PROTOTYPE_BODY_BYTES = 1_048_576

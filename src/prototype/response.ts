@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
-import type { BackendResponse } from '../endpoints/endpoint.ts'
-import { errorBody } from '../gateway/errors.ts'
+import type { BackendResponse } from '../core/endpoint.ts'
+import { errorBody } from '../core/errors.ts'
 
 /** A response a prototype built; headers in lower case. */
 export interface PrototypeResponse {

@@ -1,6 +1,6 @@
-import { EndpointError, type BackendResponse, type Endpoint, type Exchange, type FailureKind } from '../endpoints/endpoint.ts'
-import { classifyFailure } from '../endpoints/failure.ts'
-import { neverReachedBackend } from './error-codes.ts'
+import { EndpointError, type BackendResponse, type Endpoint, type Exchange, type FailureKind } from '../core/endpoint.ts'
+import { classifyFailure } from '../core/failure.ts'
+import { neverReachedBackend } from '../core/error-codes.ts'
 import { ReplayableBody } from './replay.ts'
 
 /** Methods whose repetition has the effect of one request (RFC 9110 §9.2.2). */

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici'
-import type { HealthCheckConfig } from '../config/resilience-schema.ts'
+import type { HealthCheckConfig } from './schema.ts'
 
 const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i
 

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { EndpointError, type Exchange } from '../endpoints/endpoint.ts'
+import { EndpointError, type Exchange } from '../core/endpoint.ts'
 
 /**
  * The request body of one exchange as a group sends it, possibly more than once. A body up to the limit is

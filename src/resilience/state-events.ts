@@ -1,5 +1,5 @@
 import { channel } from 'node:diagnostics_channel'
-import type { Endpoint } from '../endpoints/endpoint.ts'
+import type { Endpoint } from '../core/endpoint.ts'
 import type { Logger } from '../telemetry/logger.ts'
 
 /** A leaf changed state; published once per change, never per request. */

@@ -1,6 +1,6 @@
-import type { FailureKind } from '../endpoints/endpoint.ts'
-import type { suspensionPolicy } from '../config/resilience-schema.ts'
-import { matchesErrorCodes } from './error-codes.ts'
+import type { FailureKind } from '../core/endpoint.ts'
+import type { suspensionPolicy } from './schema.ts'
+import { matchesErrorCodes } from '../core/error-codes.ts'
 
 /**
  * `active`: takes traffic. `timeout`: failed with a markForSuspension code, still tried (after retryDelay)

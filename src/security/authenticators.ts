@@ -1,7 +1,7 @@
-import type { AuthConfig } from '../config/security-schema.ts'
+import type { AuthConfig } from './schema.ts'
 import { basicAuthorization } from './basic.ts'
 import { parseChallenges } from './challenges.ts'
-import { chooseDigestChallenge, DigestSession, type DigestRequest } from './digest.ts'
+import { chooseDigestChallenge, DigestNonces, type DigestRequest, type DigestSession } from './digest.ts'
 import { OAuth2TokenSource } from './oauth2.ts'
 
 /** One try at the backend: the Authorization value sent (if any) and what it was made from. */
@@ -11,7 +11,16 @@ export interface Attempt {
   readonly basis: string | undefined
   /** Whether the header was made before this exchange saw a challenge (a Digest nonce from an earlier exchange). */
   readonly preemptive: boolean
+  /** The Digest nonce this exchange holds until it is settled, and the count the header took. */
+  readonly session?: DigestSession | undefined
+  readonly nc?: number | undefined
 }
+
+/**
+ * How an exchange's last attempt ended: answered with something else than 401, answered with 401, never sent
+ * (its answer to a challenge was given up), or failed on the way (it may or may not have reached the backend).
+ */
+export type Outcome = 'accepted' | 'refused' | 'unsent' | 'failed'
 
 /** What to do after a 401: try again with a new attempt, or give up and say why. */
 export type Verdict = Attempt | { readonly refused: string }
@@ -24,6 +33,8 @@ export interface Authenticator {
   first(request: DigestRequest): Promise<Attempt>
   /** The next attempt after the backend answered `attempt` with 401 and these `WWW-Authenticate` values. */
   next(wwwAuthenticate: string | string[] | undefined, attempt: Attempt, request: DigestRequest): Promise<Verdict>
+  /** The exchange is over; `attempt` was its last. */
+  settle?(attempt: Attempt, outcome: Outcome): void
   describe(): Record<string, unknown>
   /** Releases what the authenticator holds of its own (the token endpoint's connections). */
   close?(): Promise<void>
@@ -34,7 +45,7 @@ export function createAuthenticator(config: AuthConfig, endpointId: string): Aut
     case 'basic':
       return new BasicAuthenticator(basicAuthorization(config.username, config.password))
     case 'digest':
-      return new DigestAuthenticator(new DigestSession(config))
+      return new DigestAuthenticator(new DigestNonces(config, config.sharedNonce), config.sharedNonce)
     case 'oauth2':
       return new OAuth2Authenticator(new OAuth2TokenSource(config, endpointId))
   }
@@ -66,15 +77,20 @@ class BasicAuthenticator implements Authenticator {
 class DigestAuthenticator implements Authenticator {
   readonly type = 'digest'
   readonly replays = true
-  readonly #session: DigestSession
+  readonly #nonces: DigestNonces
+  readonly #sharedNonce: boolean
+  /** Requests the backend answered with something other than 401: the credentials were right then. */
+  #accepted = 0
 
-  constructor(session: DigestSession) {
-    this.#session = session
+  constructor(nonces: DigestNonces, sharedNonce: boolean) {
+    this.#nonces = nonces
+    this.#sharedNonce = sharedNonce
   }
 
   async first(request: DigestRequest): Promise<Attempt> {
-    const authorized = this.#session.authorize(request)
-    return { header: authorized?.header, basis: authorized?.nonce, preemptive: authorized !== undefined }
+    const session = this.#nonces.acquire(request.body !== undefined)
+    const authorized = session.authorize(request)
+    return { header: authorized?.header, basis: authorized?.nonce, preemptive: authorized !== undefined, session, nc: authorized?.nc }
   }
 
   async next(wwwAuthenticate: string | string[] | undefined, attempt: Attempt, request: DigestRequest): Promise<Verdict> {
@@ -88,16 +104,36 @@ class DigestAuthenticator implements Authenticator {
     // right but the nonce expired (stale), or when the nonce came from an earlier exchange (the server may have
     // restarted and forgotten it). Otherwise the credentials themselves were refused.
     const worthRetrying = attempt.header === undefined || challenge.stale || (attempt.preemptive && attempt.basis !== challenge.nonce)
-    if (!worthRetrying) return { refused: "it refused the gateway's Digest credentials" }
-    this.#session.accept(challenge)
-    const authorized = this.#session.authorize(request)
+    if (!worthRetrying) return { refused: this.#refusal() }
+    const session = attempt.session!
+    session.accept(challenge)
+    const authorized = session.authorize(request)
     if (!authorized) return { refused: 'its Digest challenge asks for qop=auth-int, which needs a request body held in memory' }
-    return { header: authorized.header, basis: authorized.nonce, preemptive: false }
+    return { header: authorized.header, basis: authorized.nonce, preemptive: false, session, nc: authorized.nc }
+  }
+
+  settle(attempt: Attempt, outcome: Outcome): void {
+    if (outcome === 'accepted') this.#accepted++
+    this.#nonces.release(attempt.session!, outcome, attempt.nc)
+  }
+
+  /**
+   * Why a fresh answer was refused. With a shared nonce, after the same credentials were accepted, the likely
+   * cause is the order of nonce counts, not the password: a server that checks counts strictly answers a count
+   * that overtook another with a plain 401, just as it answers a wrong password.
+   */
+  #refusal(): string {
+    if (!this.#sharedNonce || this.#accepted === 0) return "it refused the gateway's Digest credentials"
+    return (
+      "it refused Digest credentials it had accepted before, while concurrent requests shared one nonce: the server checks that nonce " +
+      'counts arrive in order (as Apache httpd does with AuthDigestNcCheck On), which requests sharing a nonce cannot promise; ' +
+      'set security.auth.sharedNonce to false'
+    )
   }
 
   describe(): Record<string, unknown> {
-    const challenge = this.#session.challenge
-    return { auth: 'digest', algorithm: challenge?.algorithm, qop: challenge?.qop }
+    const challenge = this.#nonces.challenge
+    return { auth: 'digest', algorithm: challenge?.algorithm, qop: challenge?.qop, sharedNonce: this.#sharedNonce }
   }
 }
 

@@ -2,8 +2,8 @@
  * HTTP Digest access authentication, client side (RFC 7616, and RFC 2617/2069 servers).
  *
  * Written here rather than taken from npm: the packages there (digest-fetch, digest-header, @mreal/digest-auth)
- * wrap `fetch` or stop at MD5 and MD5-sess; none offers userhash, SHA-512-256, a nonce count shared by
- * concurrent requests and a way to send through an undici pool together. The RFC's own worked examples are its unit tests
+ * wrap `fetch` or stop at MD5 and MD5-sess; none offers userhash, SHA-512-256, nonce counts kept in order under
+ * concurrency and a way to send through an undici pool together. The RFC's own worked examples are its unit tests
  * (test/digest.test.ts).
  */
 import { createHash, randomBytes } from 'node:crypto'
@@ -67,8 +67,9 @@ export function parseDigestChallenge(parameters: Record<string, string>): Digest
   if (!algorithm) return undefined
   const offered = (parameters.qop ?? '').split(',').map((value) => value.trim().toLowerCase())
   const qop = (['auth', 'auth-int'] as const).filter((value) => offered.includes(value))
-  // A server that offers qop values, none of which we know, cannot be answered.
-  if (parameters.qop !== undefined && qop.length === 0) return undefined
+  // An empty qop (`qop=""`, as the http-auth package sends in its no-qop mode) offers nothing: RFC 2069. A server
+  // that offers qop values, none of which we know, cannot be answered.
+  if (offered.some((value) => value !== '') && qop.length === 0) return undefined
   return {
     realm,
     nonce,
@@ -147,8 +148,8 @@ function encodeRfc5987(value: string): string {
 }
 
 /**
- * The Digest state of one endpoint: the last challenge and its nonce count. Concurrent requests share it, each
- * taking the next count, so the server sees every (nonce, nc) pair once.
+ * One nonce and its count. The nonce is used by one request at a time (see DigestNonces), so the counts reach
+ * the server in the order they were taken.
  */
 export class DigestSession {
   readonly #credentials: DigestCredentials
@@ -174,12 +175,78 @@ export class DigestSession {
    * The header for `request` under the current challenge (sent pre-emptively once a nonce is known), or
    * undefined with no challenge yet or when the challenge needs a body that is not in memory.
    */
-  authorize(request: DigestRequest): { header: string; nonce: string } | undefined {
+  authorize(request: DigestRequest): { header: string; nonce: string; nc: number } | undefined {
     const challenge = this.#challenge
     if (!challenge) return undefined
     if (chooseQop(challenge) === 'auth-int' && request.body === undefined) return undefined
     this.#nc++
     const cnonce = randomBytes(16).toString('base64url')
-    return { header: digestAuthorization({ challenge, credentials: this.#credentials, request, nc: this.#nc, cnonce }), nonce: challenge.nonce }
+    return { header: digestAuthorization({ challenge, credentials: this.#credentials, request, nc: this.#nc, cnonce }), nonce: challenge.nonce, nc: this.#nc }
+  }
+
+  /**
+   * Count `nc` was taken but never sent: when no later count was taken, the next request takes it again, so the
+   * server sees no gap.
+   */
+  withdraw(nc: number): void {
+    if (this.#nc === nc) this.#nc--
+  }
+}
+
+/**
+ * The nonces of one endpoint. A nonce serves one request at a time: a server may demand that nonce counts arrive
+ * in order (Apache httpd with `AuthDigestNcCheck On` wants exactly one more than the last it read, http-auth
+ * wants more than the last), which concurrent requests sharing a nonce cannot promise, since they race on
+ * their way to the server. So each request in flight holds a nonce of its own; a nonce is reused once its
+ * request was answered, and new ones are asked for (one 401 each) as concurrency grows. With `shared`, every
+ * request uses the one nonce, each with its own count: no extra challenges, for servers that take counts in any order.
+ */
+export class DigestNonces {
+  readonly #credentials: DigestCredentials
+  /** The one nonce every request uses, in shared mode. */
+  readonly #shared: DigestSession | undefined
+  /** Nonces whose last request was answered, most recently used last. */
+  readonly #idle: DigestSession[] = []
+  /** Requests in flight per nonce: one at most, except in shared mode. */
+  readonly #inFlight = new Map<DigestSession, number>()
+
+  constructor(credentials: DigestCredentials, shared: boolean) {
+    this.#credentials = credentials
+    this.#shared = shared ? new DigestSession(credentials) : undefined
+  }
+
+  /** The most recent challenge, for the admin view. */
+  get challenge(): DigestChallenge | undefined {
+    return (this.#shared ?? this.#idle.at(-1) ?? this.#inFlight.keys().next().value)?.challenge
+  }
+
+  /**
+   * A nonce for one request: an idle one (the most recently used, likeliest still fresh), or else a new, empty
+   * one, which costs a challenge. A request whose body cannot be sent twice cannot survive a challenge, so it
+   * rather shares a nonce in use than take an empty one.
+   */
+  acquire(canReplay: boolean): DigestSession {
+    const busy = canReplay ? undefined : [...this.#inFlight.keys()].findLast((session) => session.challenge !== undefined)
+    const session = this.#shared ?? this.#idle.pop() ?? busy ?? new DigestSession(this.#credentials)
+    this.#inFlight.set(session, (this.#inFlight.get(session) ?? 0) + 1)
+    return session
+  }
+
+  /** How many other requests are using this nonce now (only ever more than none in shared mode). */
+  sharing(session: DigestSession): number {
+    return (this.#inFlight.get(session) ?? 1) - 1
+  }
+
+  /**
+   * Gives the nonce back after its request. A request that failed on the way may or may not have reached the
+   * server, so its nonce is dropped: a count the server did not see would break the order it checks.
+   */
+  release(session: DigestSession, outcome: 'accepted' | 'refused' | 'unsent' | 'failed', nc: number | undefined): void {
+    const left = (this.#inFlight.get(session) ?? 1) - 1
+    if (left > 0) this.#inFlight.set(session, left)
+    else this.#inFlight.delete(session)
+    if (outcome === 'unsent' && nc !== undefined) session.withdraw(nc)
+    if (session === this.#shared || left > 0) return
+    if (outcome !== 'failed' && session.challenge) this.#idle.push(session)
   }
 }

@@ -1,6 +1,6 @@
 import * as oauth from 'oauth4webapi'
 import { Agent, fetch as undiciFetch } from 'undici'
-import type { OAuth2AuthConfig } from '../config/security-schema.ts'
+import type { OAuth2AuthConfig } from './schema.ts'
 import { tlsConnectOptions } from './tls.ts'
 
 /** A token obtained from the token endpoint, and when to stop using it. */

@@ -1,4 +1,4 @@
-import type { TlsConfig } from '../config/security-schema.ts'
+import type { TlsConfig } from './schema.ts'
 
 /** Endpoints already warned about, so that a reload does not repeat the warning for the same endpoint. */
 const warned = new Set<string>()

@@ -1,9 +1,13 @@
-import type { Exchange } from '../endpoints/endpoint.ts'
-import type { RequestCheck, RequestRejection } from '../gateway/api.ts'
-import { BodyTooLarge, readBody } from '../endpoints/body.ts'
+import type { Exchange } from '../core/endpoint.ts'
+import type { FilterStop } from '../core/filter.ts'
+import { BodyTooLarge, readBody } from '../core/body.ts'
 import { envelopeProblemOffLoop } from './envelope-thread.ts'
 import type { SoapVersion } from './version.ts'
-import { flatHeader } from '../gateway/headers.ts'
+import { flatHeader } from '../core/headers.ts'
+
+/** Why the check refused a request: the gateway error it is answered with. */
+type RequestRejection = Extract<FilterStop, { code: unknown }>
+type RequestCheck = (exchange: Exchange) => Promise<RequestRejection | undefined>
 
 /**
  * A request check for SOAP APIs: a POST must carry a well-formed SOAP envelope (no DTD, an `Envelope` root in

@@ -1,4 +1,4 @@
-import type { ErrorFormatter, GatewayErrorCode } from '../gateway/errors.ts'
+import type { ErrorFormatter, GatewayErrorCode } from '../core/errors.ts'
 import { CONTENT_TYPE, ENVELOPE_NAMESPACE, requestSoapVersion, type SoapVersion } from './version.ts'
 
 /** Namespace of the `<portico:error>` detail that carries the gateway's stable error code in a Fault. */

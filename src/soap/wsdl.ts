@@ -2,14 +2,33 @@ import { basename, dirname, resolve } from 'node:path'
 import { XMLBuilder } from 'fast-xml-parser'
 import { request } from 'undici'
 import { LocalFileProblem, readLocalFile, readLocalFileSync } from '../core/local-file.ts'
-import { BodyTooLarge, readBody } from '../endpoints/body.ts'
-import { childrenOf, elementsOf, localName, namespaceOf, parseOrdered, scopeOf, tagOf, type OrderedNode } from './xml.ts'
+import { BodyTooLarge, readBody } from '../core/body.ts'
+import { childrenOf, elementsOf, localName, namespaceOf, parseOrdered, prefixOf, scopeOf, tagOf, type OrderedNode } from './xml.ts'
 import { escapeXml } from './fault.ts'
 import type { SoapVersion } from './version.ts'
 
 const WSDL11_SOAP = 'http://schemas.xmlsoap.org/wsdl/soap/'
 const WSDL11_SOAP12 = 'http://schemas.xmlsoap.org/wsdl/soap12/'
+const WSDL11_HTTP = 'http://schemas.xmlsoap.org/wsdl/http/'
 const WSDL20 = 'http://www.w3.org/ns/wsdl'
+/** WS-Addressing (the W3C recommendation and the 2004 submission): WCF repeats a port's address in an EndpointReference. */
+const ADDRESSING = new Set(['http://www.w3.org/2005/08/addressing', 'http://schemas.xmlsoap.org/ws/2004/08/addressing'])
+
+/** The namespaces an undeclared prefix most likely stood for, to name the declaration that is missing. */
+const USUAL_PREFIXES: Record<string, string> = {
+  wsdl: 'http://schemas.xmlsoap.org/wsdl/',
+  soap: WSDL11_SOAP,
+  soap12: WSDL11_SOAP12,
+  http: WSDL11_HTTP,
+  mime: 'http://schemas.xmlsoap.org/wsdl/mime/',
+  xsd: 'http://www.w3.org/2001/XMLSchema',
+  xs: 'http://www.w3.org/2001/XMLSchema',
+  s: 'http://www.w3.org/2001/XMLSchema',
+  xsi: 'http://www.w3.org/2001/XMLSchema-instance',
+  soapenc: 'http://schemas.xmlsoap.org/soap/encoding/',
+  wsaw: 'http://www.w3.org/2006/05/addressing/wsdl',
+  wsa10: 'http://www.w3.org/2005/08/addressing',
+}
 
 /** Most documents one WSDL may pull in through imports and includes. */
 const MAX_DOCUMENTS = 64
@@ -28,9 +47,12 @@ export class WsdlProblem extends Error {}
 export interface WsdlPort {
   service: string
   port: string
+  /** Absolute: a relative address is resolved against the URL of the WSDL document it appears in. */
   address: string
   /** SOAP 1.1 or 1.2 after the address element's namespace; undefined for WSDL 2.0 endpoints. */
   version: SoapVersion | undefined
+  /** Why the address cannot be used (not an http(s) URL, or relative in a document read from a file). */
+  problem?: string | undefined
 }
 
 /** A WSDL or XSD document as it is served: `?wsdl` for the root, `?wsdl=<name>` or `?xsd=<name>` for the rest. */
@@ -47,6 +69,8 @@ interface LoadedDocument {
   kind: 'wsdl' | 'xsd'
   /** Attributes that point at other documents: rewritten once every document's served name is known. */
   references: Array<{ attributes: Record<string, string>; name: string; location: string }>
+  /** Prefixes used on elements or attributes without a declaration in scope, each with the first name using it. */
+  undeclared: Map<string, string>
 }
 
 /**
@@ -79,6 +103,8 @@ export class WsdlBundle {
         throw new WsdlProblem(`cannot load ${location}: ${(error as Error).message}`, { cause: error })
       }
       const document = inspect(location, nodes, ports)
+      const undeclared = undeclaredProblem(document)
+      if (undeclared) throw new WsdlProblem(undeclared)
       loaded.push(document)
       byLocation.set(location, document)
       for (const reference of document.references) queue.push(reference.location)
@@ -132,6 +158,8 @@ export function wsdlFileProblem(file: string, service: string, port: string): st
   }
   const ports: WsdlPort[] = []
   const document = inspect(file, nodes, ports)
+  const undeclared = undeclaredProblem(document)
+  if (undeclared) return undeclared
   if (document.kind !== 'wsdl') return `${file} is not a WSDL document (its root is not <definitions> or <description>)`
   // The service may sit in a WSDL this one imports; that is only known once the imports are loaded.
   if (ports.length === 0 && document.references.length > 0) return undefined
@@ -145,12 +173,17 @@ export function wsdlFileProblem(file: string, service: string, port: string): st
 
 function findPort(ports: readonly WsdlPort[], service: string, port: string): WsdlPort {
   const found = ports.find((candidate) => candidate.service === service && candidate.port === port)
+  if (found?.problem) throw new WsdlProblem(found.problem)
   if (found) return found
   const known = ports.map((candidate) => `${candidate.service}/${candidate.port}`).join(', ') || 'none'
   throw new WsdlProblem(`has no SOAP port "${port}" in service "${service}"; its SOAP ports (service/port): ${known}`)
 }
 
-/** The document's kind, the ports it declares and the references it makes to other documents. */
+/**
+ * The document's kind, the ports it declares and the references it makes to other documents. Every address a
+ * client could use to reach the service without the gateway is pointed at GATEWAY_URL: SOAP 1.1 and 1.2
+ * addresses, HTTP GET/POST binding addresses, WSDL 2.0 endpoints and WS-Addressing endpoint references.
+ */
 function inspect(location: string, nodes: OrderedNode[], ports: WsdlPort[]): LoadedDocument {
   const root = elementsOf(nodes)[0]
   const rootName = root ? localName(tagOf(root)) : ''
@@ -159,23 +192,31 @@ function inspect(location: string, nodes: OrderedNode[], ports: WsdlPort[]): Loa
     nodes,
     kind: rootName === 'definitions' || rootName === 'description' ? 'wsdl' : 'xsd',
     references: [],
+    undeclared: new Map(),
   }
   const walk = (node: OrderedNode, scope: ReadonlyMap<string, string>, parents: readonly OrderedNode[]): void => {
     const tag = tagOf(node)
     const name = localName(tag)
     const inner = scopeOf(node, scope)
+    noteUndeclared(tag, inner, document.undeclared)
     const attributes = node[':@']
+    const parent = parents.at(-1)
+    const inPort = parent !== undefined && localName(tagOf(parent)) === 'port'
     if (attributes) {
-      const parent = parents.at(-1)
-      if (name === 'address' && attributes.location !== undefined && parent && localName(tagOf(parent)) === 'port') {
-        const namespace = namespaceOf(tag, inner)
+      for (const attribute in attributes) if (!attribute.startsWith('xmlns')) noteUndeclared(attribute, inner, document.undeclared, true)
+      const namespace = namespaceOf(tag, inner)
+      if (name === 'address' && attributes.location !== undefined && inPort) {
         if (namespace === WSDL11_SOAP || namespace === WSDL11_SOAP12) {
           const service = parents.at(-2)?.[':@']?.name ?? ''
-          ports.push({ service, port: parent[':@']?.name ?? '', address: attributes.location, version: namespace === WSDL11_SOAP ? '1.1' : '1.2' })
+          const port = parent[':@']?.name ?? ''
+          ports.push({ service, port, version: namespace === WSDL11_SOAP ? '1.1' : '1.2', ...serviceAddress(attributes.location, location, port) })
+          attributes.location = GATEWAY_URL
+        } else if (namespace === WSDL11_HTTP) {
           attributes.location = GATEWAY_URL
         }
-      } else if (name === 'endpoint' && attributes.address !== undefined && namespaceOf(tag, inner) === WSDL20) {
-        ports.push({ service: parents.at(-1)?.[':@']?.name ?? '', port: attributes.name ?? '', address: attributes.address, version: undefined })
+      } else if (name === 'endpoint' && attributes.address !== undefined && namespace === WSDL20) {
+        const port = attributes.name ?? ''
+        ports.push({ service: parent?.[':@']?.name ?? '', port, version: undefined, ...serviceAddress(attributes.address, location, port) })
         attributes.address = GATEWAY_URL
       } else if (name === 'import' || name === 'include' || name === 'redefine' || name === 'override') {
         const attribute = attributes.schemaLocation !== undefined ? 'schemaLocation' : attributes.location !== undefined ? 'location' : undefined
@@ -183,12 +224,63 @@ function inspect(location: string, nodes: OrderedNode[], ports: WsdlPort[]): Loa
       }
     }
     const children = elementsOf(childrenOf(node))
+    if (inPort && name === 'EndpointReference' && ADDRESSING.has(namespaceOf(tag, inner) ?? '')) {
+      const address = children.find((child) => localName(tagOf(child)) === 'Address')
+      if (address) address[tagOf(address)] = [{ '#text': GATEWAY_URL }]
+    }
     if (children.length === 0) return
     const path = [...parents, node]
     for (const child of children) walk(child, inner, path)
   }
   if (root) walk(root, new Map(), [])
   return document
+}
+
+/**
+ * A port's address made absolute against the URL of the document it is written in, as a client reading that
+ * document resolves it (.NET services often write `/service.asmx`); or why it cannot be used.
+ */
+function serviceAddress(address: string, documentLocation: string, port: string): { address: string; problem?: string } {
+  const trimmed = address.trim()
+  if (/^https?:\/\//i.test(documentLocation)) {
+    try {
+      const url = new URL(trimmed, documentLocation)
+      if (url.protocol === 'http:' || url.protocol === 'https:') return { address: url.href }
+    } catch {
+      // Reported below, as any address that is not an http(s) URL.
+    }
+  } else if (/^https?:\/\/[^/?#\s]/i.test(trimmed) && URL.canParse(trimmed)) {
+    return { address: trimmed }
+  } else if (!/^[a-z][a-z0-9+.-]*:/i.test(trimmed)) {
+    return {
+      address: trimmed,
+      problem:
+        `port "${port}" has the relative address "${trimmed}", which resolves against the URL the WSDL is served from, ` +
+        `but ${documentLocation} was read from a file: set wsdl to the service's own WSDL URL (such as ` +
+        `https://host${trimmed.startsWith('/') ? '' : '/'}${trimmed}?wsdl), or write the absolute address into the file`,
+    }
+  }
+  return { address: trimmed, problem: `port "${port}" has the address "${trimmed}", which is not an http(s) URL` }
+}
+
+/** Records a prefix that has no declaration in scope (`xml` is always bound, `xmlns` declares). */
+function noteUndeclared(qualified: string, scope: ReadonlyMap<string, string>, undeclared: Map<string, string>, attribute = false): void {
+  const prefix = prefixOf(qualified)
+  if (prefix === '' || prefix === 'xml' || prefix === 'xmlns' || scope.has(prefix) || undeclared.has(prefix)) return
+  undeclared.set(prefix, attribute ? `attribute ${qualified}` : `<${qualified}>`)
+}
+
+/**
+ * A document that uses a namespace prefix it never declares is not namespace-well-formed: SOAP clients refuse
+ * it, and its elements (a `soap:address` among them) mean nothing. Names each prefix and the likely declaration.
+ */
+function undeclaredProblem(document: LoadedDocument): string | undefined {
+  if (document.undeclared.size === 0) return undefined
+  const each = [...document.undeclared].map(([prefix, first]) => {
+    const usual = USUAL_PREFIXES[prefix]
+    return `"${prefix}" (first on ${first})${usual ? `: declare it, likely as xmlns:${prefix}="${usual}"` : ''}`
+  })
+  return `${document.location} uses namespace prefixes it never declares, so it is not namespace-well-formed XML: ${each.join('; ')}`
 }
 
 const builder = new XMLBuilder({

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
-import type { Endpoint, EndpointStatus } from '../endpoints/endpoint.ts'
+import type { Endpoint, EndpointStatus } from '../core/endpoint.ts'
 
 const LEAF_STATES = ['active', 'timeout', 'suspended', 'unhealthy'] as const
 

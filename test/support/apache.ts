@@ -16,12 +16,14 @@ export interface ApacheUser {
 
 export interface Apache {
   url: string
-  /** `METHOD PATH STATUS` for every request Apache answered, in order. */
+  /** `METHOD PATH STATUS` for every request Apache answered, in order (its own wake-up calls left out). */
   accessLog(): string[]
+  /** What Apache logged as errors and warnings (mod_auth_digest says here why it refused credentials). */
+  errorLog(): string
   close(): Promise<void>
 }
 
-/** Whether Apache httpd (Debian's apache2) and its auth modules are installed; `.ci/run` installs them. */
+/** Whether Apache httpd (Debian's apache2) and its auth modules are installed; `npm test` installs them first (scripts/prepare-test-env.sh). */
 export function apacheAvailable(): boolean {
   return existsSync(APACHE) && modulesDir() !== undefined
 }
@@ -41,14 +43,16 @@ async function freePort(): Promise<number> {
 /**
  * Starts Apache httpd in the foreground with its own config in a temp dir: `/basic/` behind mod_auth_basic,
  * `/digest/` behind mod_auth_digest (MD5, qop=auth), `/stale/` the same with nonces that expire after one
- * second. Each holds `echo.cgi`, which answers with the authenticated user, the method and the request body.
+ * second, `/strict/` the same with `AuthDigestNcCheck On` (each nonce count must be one more than the last the
+ * server read). Each holds `echo.cgi`, which answers with the authenticated user, the method and the request
+ * body. (Apache 2.4.71 refuses RFC 2069 answers altogether, so no-qop servers are tested elsewhere.)
  */
 export async function startApache(users: { basic: ApacheUser; digest: ApacheUser }): Promise<Apache> {
   const modules = modulesDir()!
   const dir = mkdtempSync(join(tmpdir(), 'portico-apache-'))
   const port = await freePort()
   const htdocs = join(dir, 'htdocs')
-  for (const area of ['basic', 'digest', 'stale']) {
+  for (const area of ['basic', 'digest', 'stale', 'strict']) {
     mkdirSync(join(htdocs, area), { recursive: true })
     writeFileSync(
       join(htdocs, area, 'echo.cgi'),
@@ -89,6 +93,8 @@ export async function startApache(users: { basic: ApacheUser; digest: ApacheUser
       load('auth_basic', 'auth_basic'),
       load('auth_digest', 'auth_digest'),
       load('cgi', 'cgi'),
+      // Room for the client records AuthDigestNcCheck keeps (one per opaque); the default holds only a few.
+      'AuthDigestShmemSize 1048576',
       `LogFormat "%m %U %>s" short`,
       `CustomLog ${dir}/access.log short`,
       `DocumentRoot ${htdocs}`,
@@ -105,13 +111,20 @@ export async function startApache(users: { basic: ApacheUser; digest: ApacheUser
       `  AuthUserFile ${dir}/htpasswd`,
       '  Require valid-user',
       '</Location>',
-      ...[['digest', 300], ['stale', 1]].flatMap(([area, lifetime]) => [
+      ...(
+        [
+          ['digest', 300, ''],
+          ['stale', 1, ''],
+          ['strict', 300, 'AuthDigestNcCheck On'],
+        ] as const
+      ).flatMap(([area, lifetime, extra]) => [
         `<Location /${area}/>`,
         '  AuthType Digest',
         `  AuthName "${realm}"`,
         '  AuthDigestProvider file',
         `  AuthUserFile ${dir}/htdigest`,
         `  AuthDigestNonceLifetime ${lifetime}`,
+        ...(extra ? [`  ${extra}`] : []),
         '  Require valid-user',
         '</Location>',
       ]),
@@ -138,7 +151,12 @@ export async function startApache(users: { basic: ApacheUser; digest: ApacheUser
   }
   return {
     url: `http://127.0.0.1:${port}`,
-    accessLog: () => readFileSync(join(dir, 'access.log'), 'utf8').split('\n').filter(Boolean),
+    // `OPTIONS *` is Apache's own "internal dummy connection", made when it scales its processes down.
+    accessLog: () =>
+      readFileSync(join(dir, 'access.log'), 'utf8')
+        .split('\n')
+        .filter((line) => line !== '' && !line.startsWith('OPTIONS * ')),
+    errorLog,
     close: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve))

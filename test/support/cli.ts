@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
 
 /** A free TCP port on 127.0.0.1, for configs that must name their ports (the CLI binds what the file says). */
-export { freePort } from '../../bench/net.ts'
+export { freePort } from './net.ts'
 
 /** Runs `portico ARGS` to completion and returns its exit code and output. */
 export function runCli(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -1,5 +1,5 @@
 import { parseConfig } from '../../src/config/load.ts'
-import { PorticoInstance } from '../../src/gateway/instance.ts'
+import { PorticoInstance } from '../../src/process/instance.ts'
 import { createLogger, type Logger } from '../../src/telemetry/logger.ts'
 
 export interface TestGateway {

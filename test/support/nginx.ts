@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { freePort, waitForPort } from '../../bench/net.ts'
+import { freePort, waitForPort } from './net.ts'
 
 const NGINX = '/usr/sbin/nginx'
 

@@ -1,4 +1,4 @@
-import type { UriVariables } from '../../gateway/uri-template.ts'
+import type { UriVariables } from '../../core/uri-template.ts'
 import type { PrototypeRequest } from '../request.ts'
 import { problemResponse, type PrototypeResponse } from '../response.ts'
 import type { Located, OpenApiDocument } from './document.ts'

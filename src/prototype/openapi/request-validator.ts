@@ -1,5 +1,5 @@
 import type { ErrorObject, ValidateFunction } from 'ajv'
-import type { UriVariables } from '../../gateway/uri-template.ts'
+import type { UriVariables } from '../../core/uri-template.ts'
 import type { PrototypeRequest } from '../request.ts'
 import type { RequestProblem } from '../response.ts'
 import type { JsonObject, Located, OpenApiDocument } from './document.ts'

@@ -1,0 +1,32 @@
+import { prototypeFileIssues } from '../prototype/file-checks.ts'
+import { wsdlFileProblem } from '../soap/wsdl.ts'
+import type { EndpointConfig } from './schema.ts'
+import { endpointNodes } from './tree.ts'
+
+type Path = (string | number)[]
+type Issue = { path: Path; message: string }
+
+/** The leaf types that name files, each with what reads them; paths are below the leaf's. */
+const CHECKS: { [T in EndpointConfig['type']]?: (leaf: Extract<EndpointConfig, { type: T }>) => Issue[] } = {
+  wsdl: (leaf) => {
+    if (/^https?:\/\//i.test(leaf.wsdl)) return []
+    const problem = wsdlFileProblem(leaf.wsdl, leaf.service, leaf.port)
+    return problem ? [{ path: ['wsdl'], message: problem }] : []
+  },
+  prototype: (leaf) => prototypeFileIssues(leaf),
+}
+
+/**
+ * What is wrong with the files an endpoint tree names (a `wsdl` leaf's WSDL file, a `prototype` leaf's OpenAPI
+ * document and response files), found by reading them. Kept out of the schema, which reads nothing; the loader
+ * runs it once the schema has passed, so that `portico validate` reports these problems as it reports the schema's.
+ */
+export function endpointFileIssues(endpoint: EndpointConfig, path: Path): Issue[] {
+  const issues: Issue[] = []
+  for (const { node, path: at } of endpointNodes(endpoint, path)) {
+    const leaf = node as EndpointConfig
+    const check = CHECKS[leaf.type] as ((leaf: EndpointConfig) => Issue[]) | undefined
+    for (const issue of check?.(leaf) ?? []) issues.push({ path: [...at, ...issue.path], message: issue.message })
+  }
+  return issues
+}

@@ -1,0 +1,30 @@
+import cluster from 'node:cluster'
+import { loadConfigFile } from '../config/load.ts'
+import { watchConfig } from '../config/watch.ts'
+import type { Logger } from '../telemetry/logger.ts'
+import { PorticoInstance } from './instance.ts'
+import { runPrimary, runWorker } from './workers.ts'
+
+/**
+ * Starts serving `file` and returns once it serves: in this process, or as the primary of `workers` worker
+ * processes; a worker serves what its primary sends. SIGTERM and SIGINT stop it gracefully. An invalid file
+ * throws ConfigError.
+ */
+export async function serve(file: string, options: { workers: number; watch: boolean }, logger: Logger): Promise<void> {
+  if (cluster.isWorker) return runWorker(logger)
+  if (options.workers > 1) {
+    await runPrimary(file, options.workers, options.watch, logger)
+    logger.info({ workers: options.workers, config: file }, `starting ${options.workers} workers`)
+    return
+  }
+  const instance = await PorticoInstance.start(await loadConfigFile(file), { logger })
+  for (const address of instance.gateway.addresses()) logger.info(`listening on ${address.url} (listener ${address.name})`)
+  if (instance.admin) logger.info(`admin on ${instance.admin.url}`)
+  const stopWatching = watchConfig(file, { watch: options.watch }, () => void instance.reloadFile(file))
+  const stop = () => {
+    stopWatching()
+    void instance.close().finally(() => process.exit(0))
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+}

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+
+// scripts/prepare-test-env.sh, which `npm test` runs first. PORTICO_PREPARE_PRETEND_MISSING makes it see a package
+// or service as absent; the failure paths run as `nobody`, who can neither install nor start anything.
+const SCRIPT = fileURLToPath(new URL('../scripts/prepare-test-env.sh', import.meta.url))
+const isRoot = process.getuid?.() === 0
+const asNobody = isRoot && existsSync('/usr/bin/setpriv')
+
+function prepare(pretendMissing: string, nobody: boolean) {
+  const command = nobody ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', 'bash', SCRIPT] : ['bash', SCRIPT]
+  const started = performance.now()
+  const result = spawnSync(command[0]!, command.slice(1), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PORTICO_PREPARE_PRETEND_MISSING: pretendMissing },
+    timeout: 60_000,
+  })
+  return { code: result.status, stderr: result.stderr, ms: performance.now() - started }
+}
+
+describe('npm test prepares the machine (scripts/prepare-test-env.sh)', () => {
+  test('npm test runs the preparation before the type check and the tests', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { test: string } }
+    assert.match(pkg.scripts.test, /^bash scripts\/prepare-test-env\.sh && /)
+  })
+
+  test('with everything present it is a silent no-op that takes well under a second', () => {
+    const { code, stderr, ms } = prepare('', false)
+    assert.equal(code, 0, stderr)
+    assert.equal(stderr, '')
+    assert.ok(ms < 1_500, `took ${Math.round(ms)} ms`)
+  })
+
+  test('a missing package that this user cannot install stops at once with the one command that installs it', { skip: !asNobody && 'needs root and setpriv to run as nobody' }, () => {
+    const { code, stderr, ms } = prepare('nginx apache2-utils', true)
+    assert.equal(code, 1)
+    assert.match(stderr, /not installed: apache2-utils nginx\./)
+    assert.match(stderr, /^ {2}sudo apt-get update && sudo apt-get install -y --no-install-recommends apache2-utils nginx$/m)
+    assert.ok(ms < 1_500, `took ${Math.round(ms)} ms`)
+  })
+
+  test('PostgreSQL or Redis that cannot be started is said clearly and does not fail the tests while none needs it', { skip: !asNobody && 'needs root and setpriv to run as nobody' }, () => {
+    const { code, stderr } = prepare('postgresql redis', true)
+    assert.equal(code, 0, stderr)
+    assert.match(stderr, /postgresql is not reachable on 127\.0\.0\.1:5432 \(.+\); no test needs it yet, so the tests go on\./)
+    assert.match(stderr, /redis is not reachable on 127\.0\.0\.1:6379 \(.+\); no test needs it yet, so the tests go on\./)
+  })
+})
