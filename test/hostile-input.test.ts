@@ -477,7 +477,7 @@ describe('files a config names', () => {
     ['${file:FIFO}', '{ type: http, url: "http://127.0.0.1:1", security: { auth: { type: basic, username: u, password: "${file:FIFO}" } } }', new RegExp(`${where}\\.security\\.auth\\.password: .*secret\\.fifo" is not a regular file`)],
     ['${file:} too large', '{ type: http, url: "http://127.0.0.1:1", security: { auth: { type: basic, username: u, password: "${file:BIG}" } } }', new RegExp(`${where}\\.security\\.auth\\.password: .*big-secret" is 102400 bytes, more than the 65536 allowed`)],
     ['openapi: /dev/zero', '{ type: prototype, openapi: /dev/zero }', new RegExp(`${where}\\.openapi: "/dev/zero" is not a regular file`)],
-    ['static response file: /dev/zero', '{ type: prototype, resources: [ { uriTemplate: /x, responses: [ { file: /dev/zero } ] } ] }', new RegExp(`${where}\\.resources\\[0\\]\\.responses\\[0\\]\\.file: "/dev/zero" is not a regular file`)],
+    ['static response file: /dev/zero', '{ type: prototype, resources: [ { uriTemplate: "/*", responses: [ { file: /dev/zero } ] } ] }', new RegExp(`${where}\\.resources\\[0\\]\\.responses\\[0\\]\\.file: "/dev/zero" is not a regular file`)],
   ]
   for (const [name, endpoint, expected] of cases) {
     test(`validate refuses ${name} at once, naming the field`, async () => {
