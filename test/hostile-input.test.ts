@@ -91,6 +91,9 @@ apis:
       '/static/v1/..;/secret.txt',
       '/static/v1/a/.%2fok.txt',
       '/static/v1/%2e',
+      '/static/v1/%c0%ae%c0%ae/secret.txt',
+      '/static/v1/%C0%AF..%c1%9csecret.txt',
+      '/static/v1/%e0%80%ae%e0%80%ae/secret.txt',
     ]
     for (const path of forms) {
       const response = await rawGet(path)

@@ -9,6 +9,11 @@
 
 /** `%` not followed by two hex digits. */
 const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/
+/**
+ * Lead bytes of overlong UTF-8 forms (`%c0%ae` is an overlong `.`): never valid UTF-8, but decoders that do not
+ * check (old IIS, some Java ones) read them as `.`, `/` or `\`.
+ */
+const OVERLONG_UTF8 = /%c[01]|%e0%[89]|%f0%8/i
 /** Escapes that decode to `.`, `/` or `\`. */
 const ENCODED_DOT = /%2e/gi
 const ENCODED_SLASH = /%2f/gi
@@ -26,6 +31,7 @@ export function pathProblem(path: string): string | undefined {
   if (path.includes('%')) {
     if (BAD_ESCAPE.test(path)) return 'The path has a "%" that is not followed by two hexadecimal digits'
     if (path.includes('%00')) return 'The path has an encoded NUL character (%00)'
+    if (OVERLONG_UTF8.test(path)) return 'The path has an overlong UTF-8 encoding (such as %c0%ae), which some servers read as "." or "/"'
     decoded = path.replace(ENCODED_DOT, '.').replace(ENCODED_SLASH, '/').replace(ENCODED_BACKSLASH, '\\')
   }
   if (DOT_SEGMENT.test(decoded)) return 'The path must not have "." or ".." segments, plain or percent-encoded'
