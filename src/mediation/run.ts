@@ -66,6 +66,7 @@ export class Mediation {
         // The rest of a streamed body stays unread, so the connection cannot carry another request.
         return { error: 'PAYLOAD_TOO_LARGE', message: `The request body is too large for this API's mediation: ${error.message}`, headers: Buffer.isBuffer(body) ? [] : ['connection', 'close'] }
       }
+      await payload.answerOffLoop(sequence.xpathJobs)
     }
     const context = new MediationContext(exchange, undefined, payload, options.logger)
     try {
@@ -96,6 +97,7 @@ export class Mediation {
         response.body = Readable.from([bytes])
       }
       payload = new Payload(bytes, options.xmlLimit)
+      await payload.answerOffLoop(sequence.xpathJobs)
     }
     const context = new MediationContext(exchange, response, payload, options.logger)
     try {
