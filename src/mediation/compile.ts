@@ -1,6 +1,6 @@
 import type { MediationContext } from './context.ts'
 import { compileExpression } from './expression.ts'
-import { compileJsonPath, compileXPath, XmlTooLarge } from './payload.ts'
+import { compileJsonPath, compileXPath, XmlTooLarge, type XPathJob } from './payload.ts'
 import type {
   FilterMediatorConfig,
   HeaderMediatorConfig,
@@ -20,20 +20,25 @@ type Step = (context: MediationContext) => boolean
 
 type Read = (context: MediationContext) => unknown
 
-/** A sequence compiled once at config load, and whether it needs the message's body in memory. */
+/**
+ * A sequence compiled once at config load, whether it needs the message's body in memory, and the XPath queries
+ * that can be answered before it runs (off the event loop, for a large body).
+ */
 export interface CompiledSequence {
   readonly run: Step
   readonly readsPayload: boolean
+  readonly xpathJobs: readonly XPathJob[]
 }
 
 export function compileSequence(mediators: readonly MediatorConfig[]): CompiledSequence {
   const compiler = new Compiler()
   const run = compiler.sequence(mediators)
-  return { run, readsPayload: compiler.readsPayload }
+  return { run, readsPayload: compiler.readsPayload, xpathJobs: compiler.xpathJobs }
 }
 
 class Compiler {
   readsPayload = false
+  readonly xpathJobs: XPathJob[] = []
 
   sequence(mediators: readonly MediatorConfig[]): Step {
     const steps = mediators.map((mediator) => this.mediator(mediator))
@@ -68,7 +73,8 @@ class Compiler {
     }
     if (source.xpath !== undefined) {
       this.readsPayload = true
-      const query = compileXPath(source.xpath, source.namespaces)
+      const query = compileXPath(source.xpath, source.namespaces, 'string')
+      if (query.job) this.xpathJobs.push(query.job)
       return guarded(`xpath ${source.xpath}`, undefined, (context) => (context.payload ? query.read(context.payload, context.property) : undefined))
     }
     const value = source.value
@@ -127,7 +133,8 @@ class Compiler {
     }
     if (config.xpath !== undefined) {
       this.readsPayload = true
-      const query = compileXPath(config.xpath, config.namespaces)
+      const query = compileXPath(config.xpath, config.namespaces, 'boolean')
+      if (query.job) this.xpathJobs.push(query.job)
       return guarded(`xpath ${config.xpath}`, false, (context) => (context.payload ? query.test(context.payload, context.property) : false))
     }
     const read = this.source(config.source!)

@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module'
 import { DOMParser, type Document as XmlDocument, type Node as XmlNode } from '@xmldom/xmldom'
 import { JSONPath } from 'jsonpath-plus'
+import { WorkerThread } from '../core/worker-thread.ts'
+import type { XPathAnswers, XPathWork } from './xpath-worker.ts'
 
 /**
  * Reading a message's payload: JSONPath (jsonpath-plus) over JSON bodies and XPath 1.0 (xpath, over an
@@ -23,11 +25,30 @@ const xpath = createRequire(import.meta.url)('xpath') as { parse(expression: str
 const SOAP_ENVELOPES = new Set(['http://schemas.xmlsoap.org/soap/envelope/', 'http://www.w3.org/2003/05/soap-envelope'])
 
 /**
- * A body too large to parse into a DOM on the event loop: xmldom builds one object per node, and a 9.5 MB body
- * held the loop for seconds, stalling every other API's requests. The mediation answers 413 (or 502 for a
- * response) rather than letting the value be absent, which would silently change routing.
+ * An XML body too large for an XPath source: over `limits.mediationXmlBytes`, or, for an XPath that reads
+ * properties (and so must run on the event loop), over INLINE_XML_BYTES. The mediation answers 413 (or 502 for
+ * a response) rather than letting the value be absent, which would silently change routing.
  */
 export class XmlTooLarge extends Error {}
+
+/**
+ * XML bodies up to this size are parsed and queried on the event loop; larger ones in a worker thread. xmldom
+ * builds one object per node: 64 KiB of the densest markup took 30 to 100 ms to parse here and a `//i` query over
+ * it as long again, and a 9.5 MB body held the loop for seconds, stalling every other API's requests.
+ */
+export const INLINE_XML_BYTES = 16 * 1024
+
+/** An XPath query that reads no property, so that it can be answered before the sequence runs, off the loop. */
+export interface XPathJob {
+  readonly expression: string
+  readonly namespaces: Record<string, string>
+  readonly kind: 'string' | 'boolean'
+}
+
+/** What the worker found for one job: its value, or the message of the error evaluating it threw. */
+export type XPathAnswer = { value: string | boolean } | { error: string }
+
+const xpathThread = new WorkerThread<XPathWork, XPathAnswers>(new URL('./xpath-worker.ts', import.meta.url))
 
 /** First character of an XML document (after optional whitespace or a byte order mark). */
 const XML_START = /^[\s\uFEFF]*</
@@ -38,14 +59,39 @@ const DOCTYPE = /<!DOCTYPE/i
 export class Payload {
   readonly bytes: Buffer
   readonly #xmlLimit: number
+  readonly #inlineXmlBytes: number
   #json: unknown = undefined
   #jsonParsed = false
   #xml: XmlDocument | null | undefined = undefined
+  #answers: Map<XPathJob, XPathAnswer> | undefined = undefined
 
-  /** `xmlLimit`: the largest body `xml()` parses (`limits.mediationXmlBytes`). */
-  constructor(bytes: Buffer, xmlLimit: number) {
+  /**
+   * `xmlLimit`: the largest XML body an XPath source reads (`limits.mediationXmlBytes`); `inlineXmlBytes`: the
+   * largest `xml()` parses where it is called (the worker thread parses up to the limit).
+   */
+  constructor(bytes: Buffer, xmlLimit: number, inlineXmlBytes = INLINE_XML_BYTES) {
     this.bytes = bytes
     this.#xmlLimit = xmlLimit
+    this.#inlineXmlBytes = inlineXmlBytes
+  }
+
+  /**
+   * Answers `jobs` in the worker thread when the body is XML too large to parse on the event loop (and within
+   * the limit), so that the sequence, which runs synchronously, finds their values ready.
+   */
+  async answerOffLoop(jobs: readonly XPathJob[]): Promise<void> {
+    if (jobs.length === 0 || this.bytes.length <= this.#inlineXmlBytes || this.bytes.length > this.#xmlLimit || !this.#looksLikeXml()) return
+    const answers = await xpathThread.run({ body: this.bytes, jobs })
+    if (answers === null) {
+      this.#xml = null
+      return
+    }
+    this.#answers = new Map(jobs.map((job, index) => [job, answers[index]!]))
+  }
+
+  /** The worker's answer to `job`, when it was answered off the event loop. */
+  answerOf(job: XPathJob): XPathAnswer | undefined {
+    return this.#answers?.get(job)
   }
 
   /** The body as JSON, or undefined when it is not JSON. */
@@ -70,13 +116,22 @@ export class Payload {
     return this.#xml
   }
 
-  #parseXml(): XmlDocument | null {
+  /** Only what starts like XML, without a DTD, is parsed (and held to the limits): a JSON body has no XML value. */
+  #looksLikeXml(): boolean {
     const text = this.bytes.toString('utf8')
-    // Only what starts like XML is held to the DOM limit: a big JSON body to an XPath source has no XML value.
-    if (!XML_START.test(text) || DOCTYPE.test(text)) return null
-    if (this.bytes.length > this.#xmlLimit) {
-      throw new XmlTooLarge(`${this.bytes.length} bytes, more than limits.mediationXmlBytes (${this.#xmlLimit}) that an XPath source may parse`)
+    return XML_START.test(text) && !DOCTYPE.test(text)
+  }
+
+  #parseXml(): XmlDocument | null {
+    if (!this.#looksLikeXml()) return null
+    const length = this.bytes.length
+    if (length > this.#xmlLimit) {
+      throw new XmlTooLarge(`${length} bytes, more than limits.mediationXmlBytes (${this.#xmlLimit}) that an XPath source may read`)
     }
+    if (length > this.#inlineXmlBytes) {
+      throw new XmlTooLarge(`${length} bytes, more than the ${this.#inlineXmlBytes} an XPath that reads properties ($ctx:) may read: it runs on the event loop`)
+    }
+    const text = this.bytes.toString('utf8')
     let failed = false
     const onError = (level: string) => {
       if (level !== 'warning') failed = true
@@ -125,16 +180,22 @@ export function jsonPathProblem(path: string): string | undefined {
 
 export interface XPathQuery {
   readonly kind: 'xpath'
+  /** The job to answer it off the event loop, for a query that reads no property. */
+  readonly job: XPathJob | undefined
   read(payload: Payload, property: (name: string) => unknown): string | undefined
   test(payload: Payload, property: (name: string) => unknown): boolean
 }
+
+/** A variable with a prefix (`$ctx:name`) reads a property; `$body` and `$header` read the message. */
+const PROPERTY_VARIABLE = /\$[A-Za-z_][\w.-]*:/
 
 /**
  * Compiles an XPath 1.0 expression with its namespace prefixes. As in Synapse, `$body` and `$header` are the
  * SOAP Body and Header elements, and `$ctx:name` reads the property `name`.
  */
-export function compileXPath(expression: string, namespaces: Record<string, string> = {}): XPathQuery {
+export function compileXPath(expression: string, namespaces: Record<string, string> = {}, kind: XPathJob['kind'] = 'string'): XPathQuery {
   const evaluator = xpath.parse(expression)
+  const job = PROPERTY_VARIABLE.test(expression) ? undefined : { expression, namespaces, kind }
   const allNamespaces = { ctx: 'urn:portico:properties', ...namespaces }
   const options = (document: XmlDocument, property: (name: string) => unknown): XPathOptions => ({
     node: document,
@@ -151,15 +212,26 @@ export function compileXPath(expression: string, namespaces: Record<string, stri
   })
   return {
     kind: 'xpath',
+    job,
     read(payload, property) {
+      const answer = job && payload.answerOf(job)
+      if (answer) return String(answerValue(answer))
       const document = payload.xml()
       return document ? evaluator.evaluateString(options(document, property)) : undefined
     },
     test(payload, property) {
+      const answer = job && payload.answerOf(job)
+      if (answer) return answerValue(answer) === true
       const document = payload.xml()
       return document ? evaluator.evaluateBoolean(options(document, property)) : false
     },
   }
+}
+
+/** An answer's value; an error the evaluation threw in the worker is thrown here, where the query is read. */
+function answerValue(answer: XPathAnswer): string | boolean {
+  if ('error' in answer) throw new Error(answer.error)
+  return answer.value
 }
 
 export function xpathProblem(expression: string): string | undefined {

@@ -60,6 +60,7 @@ export class Mediation implements ApiFilter {
         // The rest of a streamed body stays unread, so the connection cannot carry another request.
         return { code: 'PAYLOAD_TOO_LARGE', message: `The request body is too large for this API's mediation: ${error.message}`, headers: Buffer.isBuffer(body) ? [] : ['connection', 'close'] }
       }
+      await payload.answerOffLoop(sequence.xpathJobs)
     }
     const run = new MediationContext(exchange, undefined, payload, context.logger)
     try {
@@ -90,6 +91,7 @@ export class Mediation implements ApiFilter {
         response.body = Readable.from([bytes])
       }
       payload = new Payload(bytes, this.#xmlLimit)
+      await payload.answerOffLoop(sequence.xpathJobs)
     }
     const run = new MediationContext(exchange, response, payload, context.logger)
     try {

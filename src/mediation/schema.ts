@@ -237,8 +237,9 @@ export const MediationLimits = {
   /** Largest request (or response) body a sequence that reads the payload buffers; beyond it the answer is 413. */
   mediationBodyBytes: z.number().int().min(1024).max(1 << 30).default(10 * 1024 * 1024),
   /**
-   * Largest XML body an XPath source parses into a DOM, which happens on the event loop: dense markup costs
-   * about a millisecond per KiB there, so the default keeps one parse near the 50 ms any request may take.
+   * Largest XML body an XPath source reads. One over 16 KiB is parsed and queried in a worker thread, off the
+   * event loop, but its DOM still costs memory (some 100 bytes per byte of the densest markup) and the worker's
+   * time, which other XPath mediations wait for.
    */
-  mediationXmlBytes: z.number().int().min(1024).max(1 << 30).default(64 * 1024),
+  mediationXmlBytes: z.number().int().min(1024).max(1 << 30).default(1024 * 1024),
 }
