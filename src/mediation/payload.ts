@@ -1,8 +1,6 @@
 import { createRequire } from 'node:module'
 import { DOMParser, type Document as XmlDocument, type Node as XmlNode } from '@xmldom/xmldom'
 import { JSONPath } from 'jsonpath-plus'
-import { WorkerThread } from '../core/worker-thread.ts'
-import type { XPathAnswers, XPathWork } from './xpath-worker.ts'
 
 /**
  * Reading a message's payload: JSONPath (jsonpath-plus) over JSON bodies and XPath 1.0 (xpath, over an
@@ -48,8 +46,6 @@ export interface XPathJob {
 /** What the worker found for one job: its value, or the message of the error evaluating it threw. */
 export type XPathAnswer = { value: string | boolean } | { error: string }
 
-const xpathThread = new WorkerThread<XPathWork, XPathAnswers>(new URL('./xpath-worker.ts', import.meta.url))
-
 /** First character of an XML document (after optional whitespace or a byte order mark). */
 const XML_START = /^[\s\uFEFF]*</
 /** A document type declaration: SOAP forbids one, and an XPath source treats such a body as not XML. */
@@ -75,18 +71,15 @@ export class Payload {
     this.#inlineXmlBytes = inlineXmlBytes
   }
 
-  /**
-   * Answers `jobs` in the worker thread when the body is XML too large to parse on the event loop (and within
-   * the limit), so that the sequence, which runs synchronously, finds their values ready.
-   */
-  async answerOffLoop(jobs: readonly XPathJob[]): Promise<void> {
-    if (jobs.length === 0 || this.bytes.length <= this.#inlineXmlBytes || this.bytes.length > this.#xmlLimit || !this.#looksLikeXml()) return
-    const answers = await xpathThread.run({ body: this.bytes, jobs })
-    if (answers === null) {
-      this.#xml = null
-      return
-    }
-    this.#answers = new Map(jobs.map((job, index) => [job, answers[index]!]))
+  /** Whether the body is XML too large to parse on the event loop, yet within the limit: one for the worker. */
+  get parsesOffLoop(): boolean {
+    return this.bytes.length > this.#inlineXmlBytes && this.bytes.length <= this.#xmlLimit && this.#looksLikeXml()
+  }
+
+  /** Takes the worker's answers to `jobs`, in order; null when it found the body is not well-formed XML. */
+  answered(jobs: readonly XPathJob[], answers: readonly XPathAnswer[] | null): void {
+    if (answers === null) this.#xml = null
+    else this.#answers = new Map(jobs.map((job, index) => [job, answers[index]!]))
   }
 
   /** The worker's answer to `job`, when it was answered off the event loop. */
