@@ -102,7 +102,7 @@ export class Payload {
 
   /**
    * The body as an XML document, or null when it is not well-formed XML (JSON, text, empty, or with a DTD).
-   * Throws XmlTooLarge for an XML body over the limit.
+   * Throws XmlTooLarge for an XML body over the limit, or too large to parse here, on the event loop.
    */
   xml(): XmlDocument | null {
     if (this.#xml === undefined) this.#xml = this.#parseXml()
