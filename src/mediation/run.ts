@@ -7,7 +7,7 @@ import { compileSequence, type CompiledSequence } from './compile.ts'
 import { MediationContext, type Reply } from './context.ts'
 import { BodyTooLarge, readBody } from '../endpoints/body.ts'
 import { Payload, XmlTooLarge } from './payload.ts'
-import { answerXPathOffLoop } from './xpath-thread.ts'
+import { answerOffLoop } from './payload-thread.ts'
 import { flatHeader } from '../gateway/headers.ts'
 
 export type { Reply } from './context.ts'
@@ -67,7 +67,7 @@ export class Mediation {
         // The rest of a streamed body stays unread, so the connection cannot carry another request.
         return { error: 'PAYLOAD_TOO_LARGE', message: `The request body is too large for this API's mediation: ${error.message}`, headers: Buffer.isBuffer(body) ? [] : ['connection', 'close'] }
       }
-      await answerXPathOffLoop(payload, sequence.xpathJobs)
+      await answerOffLoop(payload, sequence.payloadJobs)
     }
     const context = new MediationContext(exchange, undefined, payload, options.logger)
     try {
@@ -98,7 +98,7 @@ export class Mediation {
         response.body = Readable.from([bytes])
       }
       payload = new Payload(bytes, options.xmlLimit)
-      await answerXPathOffLoop(payload, sequence.xpathJobs)
+      await answerOffLoop(payload, sequence.payloadJobs)
     }
     const context = new MediationContext(exchange, response, payload, options.logger)
     try {
