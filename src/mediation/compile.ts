@@ -1,6 +1,6 @@
 import type { MediationContext } from './context.ts'
 import { compileExpression } from './expression.ts'
-import { compileJsonPath, compileXPath, XmlTooLarge, type XPathJob } from './payload.ts'
+import { compileJsonPath, compileXPath, XmlTooLarge, type PayloadJob } from './payload.ts'
 import type {
   FilterMediatorConfig,
   HeaderMediatorConfig,
@@ -21,24 +21,24 @@ type Step = (context: MediationContext) => boolean
 type Read = (context: MediationContext) => unknown
 
 /**
- * A sequence compiled once at config load, whether it needs the message's body in memory, and the XPath queries
- * that can be answered before it runs (off the event loop, for a large body).
+ * A sequence compiled once at config load, whether it needs the message's body in memory, and the payload
+ * queries that can be answered before it runs (off the event loop, for a large body).
  */
 export interface CompiledSequence {
   readonly run: Step
   readonly readsPayload: boolean
-  readonly xpathJobs: readonly XPathJob[]
+  readonly payloadJobs: readonly PayloadJob[]
 }
 
 export function compileSequence(mediators: readonly MediatorConfig[]): CompiledSequence {
   const compiler = new Compiler()
   const run = compiler.sequence(mediators)
-  return { run, readsPayload: compiler.readsPayload, xpathJobs: compiler.xpathJobs }
+  return { run, readsPayload: compiler.readsPayload, payloadJobs: compiler.payloadJobs }
 }
 
 class Compiler {
   readsPayload = false
-  readonly xpathJobs: XPathJob[] = []
+  readonly payloadJobs: PayloadJob[] = []
 
   sequence(mediators: readonly MediatorConfig[]): Step {
     const steps = mediators.map((mediator) => this.mediator(mediator))
@@ -69,12 +69,13 @@ class Compiler {
     if (source.jsonPath !== undefined) {
       this.readsPayload = true
       const query = compileJsonPath(source.jsonPath)
+      this.payloadJobs.push(query.job)
       return guarded(`jsonPath ${source.jsonPath}`, undefined, (context) => (context.payload ? query.read(context.payload) : undefined))
     }
     if (source.xpath !== undefined) {
       this.readsPayload = true
       const query = compileXPath(source.xpath, source.namespaces, 'string')
-      if (query.job) this.xpathJobs.push(query.job)
+      if (query.job) this.payloadJobs.push(query.job)
       return guarded(`xpath ${source.xpath}`, undefined, (context) => (context.payload ? query.read(context.payload, context.property) : undefined))
     }
     const value = source.value
@@ -134,7 +135,7 @@ class Compiler {
     if (config.xpath !== undefined) {
       this.readsPayload = true
       const query = compileXPath(config.xpath, config.namespaces, 'boolean')
-      if (query.job) this.xpathJobs.push(query.job)
+      if (query.job) this.payloadJobs.push(query.job)
       return guarded(`xpath ${config.xpath}`, false, (context) => (context.payload ? query.test(context.payload, context.property) : false))
     }
     const read = this.source(config.source!)

@@ -36,15 +36,23 @@ export class XmlTooLarge extends Error {}
  */
 export const INLINE_XML_BYTES = 16 * 1024
 
-/** An XPath query that reads no property, so that it can be answered before the sequence runs, off the loop. */
-export interface XPathJob {
-  readonly expression: string
-  readonly namespaces: Record<string, string>
-  readonly kind: 'string' | 'boolean'
-}
+/**
+ * JSON bodies up to this size are parsed and queried on the event loop; larger ones in the worker thread.
+ * JSON.parse is fast (5 to 10 ms per MiB here) but a `$..id` over 5 MiB took 200 ms; below this a body costs
+ * a few milliseconds, and does not wait behind a large XML body in the worker.
+ */
+export const INLINE_JSON_BYTES = 256 * 1024
+
+/**
+ * A payload query that reads no property, so that it can be answered before the sequence runs, off the event
+ * loop: an XPath read as a string or a boolean, or a JSONPath.
+ */
+export type PayloadJob =
+  | { readonly kind: 'string' | 'boolean'; readonly expression: string; readonly namespaces: Record<string, string> }
+  | { readonly kind: 'jsonPath'; readonly path: string }
 
 /** What the worker found for one job: its value, or the message of the error evaluating it threw. */
-export type XPathAnswer = { value: string | boolean } | { error: string }
+export type PayloadAnswer = { value: unknown } | { error: string }
 
 /** First character of an XML document (after optional whitespace or a byte order mark). */
 const XML_START = /^[\s\uFEFF]*</
@@ -59,7 +67,7 @@ export class Payload {
   #json: unknown = undefined
   #jsonParsed = false
   #xml: XmlDocument | null | undefined = undefined
-  #answers: Map<XPathJob, XPathAnswer> | undefined = undefined
+  #answers: Map<PayloadJob, PayloadAnswer> | undefined = undefined
 
   /**
    * `xmlLimit`: the largest XML body an XPath source reads (`limits.mediationXmlBytes`); `inlineXmlBytes`: the
@@ -71,19 +79,26 @@ export class Payload {
     this.#inlineXmlBytes = inlineXmlBytes
   }
 
-  /** Whether the body is XML too large to parse on the event loop, yet within the limit: one for the worker. */
-  get parsesOffLoop(): boolean {
-    return this.bytes.length > this.#inlineXmlBytes && this.bytes.length <= this.#xmlLimit && this.#looksLikeXml()
+  /**
+   * Of `jobs`, those the worker thread should answer: XPath queries over XML too large to parse on the event
+   * loop (yet within the limit), JSONPath queries over a large body that is not XML.
+   */
+  offLoopJobs(jobs: readonly PayloadJob[]): PayloadJob[] {
+    const length = this.bytes.length
+    if (jobs.length === 0 || length <= Math.min(this.#inlineXmlBytes, INLINE_JSON_BYTES)) return []
+    const xml = this.#looksLikeXml()
+    const xpathOffLoop = xml && length > this.#inlineXmlBytes && length <= this.#xmlLimit
+    const jsonOffLoop = !xml && length > INLINE_JSON_BYTES
+    return jobs.filter((job) => (job.kind === 'jsonPath' ? jsonOffLoop : xpathOffLoop))
   }
 
-  /** Takes the worker's answers to `jobs`, in order; null when it found the body is not well-formed XML. */
-  answered(jobs: readonly XPathJob[], answers: readonly XPathAnswer[] | null): void {
-    if (answers === null) this.#xml = null
-    else this.#answers = new Map(jobs.map((job, index) => [job, answers[index]!]))
+  /** Takes the worker's answers to `jobs`, in order. */
+  answered(jobs: readonly PayloadJob[], answers: readonly PayloadAnswer[]): void {
+    this.#answers = new Map(jobs.map((job, index) => [job, answers[index]!]))
   }
 
   /** The worker's answer to `job`, when it was answered off the event loop. */
-  answerOf(job: XPathJob): XPathAnswer | undefined {
+  answerOf(job: PayloadJob): PayloadAnswer | undefined {
     return this.#answers?.get(job)
   }
 
@@ -142,6 +157,8 @@ export class Payload {
 
 export interface JsonPathQuery {
   readonly kind: 'jsonPath'
+  /** The job to answer it off the event loop. */
+  readonly job: PayloadJob
   read(payload: Payload): unknown
 }
 
@@ -149,9 +166,13 @@ export interface JsonPathQuery {
 export function compileJsonPath(path: string): JsonPathQuery {
   // jsonpath-plus parses lazily and caches the parsed path by its text, so the first evaluation here warms it.
   JSONPath({ path, json: {}, wrap: true, eval: 'safe' })
+  const job: PayloadJob = { kind: 'jsonPath', path }
   return {
     kind: 'jsonPath',
+    job,
     read(payload) {
+      const answer = payload.answerOf(job)
+      if (answer) return answerValue(answer)
       const json = payload.json()
       if (json === undefined || json === null || typeof json !== 'object') return undefined
       const found = JSONPath({ path, json, wrap: true, eval: 'safe' }) as unknown[]
@@ -174,7 +195,7 @@ export function jsonPathProblem(path: string): string | undefined {
 export interface XPathQuery {
   readonly kind: 'xpath'
   /** The job to answer it off the event loop, for a query that reads no property. */
-  readonly job: XPathJob | undefined
+  readonly job: PayloadJob | undefined
   read(payload: Payload, property: (name: string) => unknown): string | undefined
   test(payload: Payload, property: (name: string) => unknown): boolean
 }
@@ -186,9 +207,9 @@ const PROPERTY_VARIABLE = /\$[A-Za-z_][\w.-]*:/
  * Compiles an XPath 1.0 expression with its namespace prefixes. As in Synapse, `$body` and `$header` are the
  * SOAP Body and Header elements, and `$ctx:name` reads the property `name`.
  */
-export function compileXPath(expression: string, namespaces: Record<string, string> = {}, kind: XPathJob['kind'] = 'string'): XPathQuery {
+export function compileXPath(expression: string, namespaces: Record<string, string> = {}, kind: 'string' | 'boolean' = 'string'): XPathQuery {
   const evaluator = xpath.parse(expression)
-  const job = PROPERTY_VARIABLE.test(expression) ? undefined : { expression, namespaces, kind }
+  const job: PayloadJob | undefined = PROPERTY_VARIABLE.test(expression) ? undefined : { expression, namespaces, kind }
   const allNamespaces = { ctx: 'urn:portico:properties', ...namespaces }
   const options = (document: XmlDocument, property: (name: string) => unknown): XPathOptions => ({
     node: document,
@@ -208,7 +229,10 @@ export function compileXPath(expression: string, namespaces: Record<string, stri
     job,
     read(payload, property) {
       const answer = job && payload.answerOf(job)
-      if (answer) return String(answerValue(answer))
+      if (answer) {
+        const value = answerValue(answer)
+        return value === undefined ? undefined : String(value)
+      }
       const document = payload.xml()
       return document ? evaluator.evaluateString(options(document, property)) : undefined
     },
@@ -222,7 +246,7 @@ export function compileXPath(expression: string, namespaces: Record<string, stri
 }
 
 /** An answer's value; an error the evaluation threw in the worker is thrown here, where the query is read. */
-function answerValue(answer: XPathAnswer): string | boolean {
+function answerValue(answer: PayloadAnswer): unknown {
   if ('error' in answer) throw new Error(answer.error)
   return answer.value
 }

@@ -6,7 +6,7 @@ import { MediationContext } from './context.ts'
 import { BodyTooLarge, readBody } from '../core/body.ts'
 import { Payload, XmlTooLarge } from './payload.ts'
 import type { SequencesConfig } from './schema.ts'
-import { answerXPathOffLoop } from './xpath-thread.ts'
+import { answerOffLoop } from './payload-thread.ts'
 import { flatHeader } from '../core/headers.ts'
 
 /**
@@ -61,7 +61,7 @@ export class Mediation implements ApiFilter {
         // The rest of a streamed body stays unread, so the connection cannot carry another request.
         return { code: 'PAYLOAD_TOO_LARGE', message: `The request body is too large for this API's mediation: ${error.message}`, headers: Buffer.isBuffer(body) ? [] : ['connection', 'close'] }
       }
-      await answerXPathOffLoop(payload, sequence.xpathJobs)
+      await answerOffLoop(payload, sequence.payloadJobs)
     }
     const run = new MediationContext(exchange, undefined, payload, context.logger)
     try {
@@ -92,7 +92,7 @@ export class Mediation implements ApiFilter {
         response.body = Readable.from([bytes])
       }
       payload = new Payload(bytes, this.#xmlLimit)
-      await answerXPathOffLoop(payload, sequence.xpathJobs)
+      await answerOffLoop(payload, sequence.payloadJobs)
     }
     const run = new MediationContext(exchange, response, payload, context.logger)
     try {
