@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster'
 import { existsSync, readdirSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { ConfigError, loadConfigFile } from './config/load.ts'
+import { readLocalFile } from './core/local-file.ts'
 import { BindError } from './gateway/bind.ts'
 import { serve } from './process/start.ts'
 import { importOpenApi } from './import/openapi.ts'
@@ -15,6 +16,9 @@ import { importWso2Project } from './import/wso2.ts'
 import { readWso2Params } from './import/wso2-params.ts'
 import { stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
+
+/** A Synapse sequence is a few kilobytes of XML; a file far larger is not one. */
+const MAX_SEQUENCE_FILE_BYTES = 16 * 1024 * 1024
 
 /** Usage of each command, printed by `portico COMMAND --help` and after a usage error. */
 const COMMANDS = {
@@ -127,7 +131,7 @@ async function importSynapse(args: string[]): Promise<number> {
     console.error(`Usage: ${COMMANDS['import synapse']}`)
     return 2
   }
-  const imported = importSynapseSequence(await readFile(file, 'utf8'))
+  const imported = importSynapseSequence((await readLocalFile(file, MAX_SEQUENCE_FILE_BYTES)).toString('utf8'))
   console.log(stringify({ [values.flow === 'in' ? 'inSequence' : 'outSequence']: imported.mediators }).trimEnd())
   for (const problem of imported.unsupported) console.error(`${file}: ${problem.path}: ${problem.message}`)
   if (imported.unsupported.length > 0) console.error(`${imported.unsupported.length} part(s) of ${file} not converted`)

@@ -43,7 +43,7 @@ function capturingLogger() {
 function run(mediators: MediatorConfig[], target: Exchange, body?: string) {
   const { logger, lines } = capturingLogger()
   const sequence = compileSequence(mediators)
-  const context = new MediationContext(target, undefined, body === undefined ? undefined : new Payload(Buffer.from(body)), logger)
+  const context = new MediationContext(target, undefined, body === undefined ? undefined : new Payload(Buffer.from(body), 65_536), logger)
   sequence.run(context)
   return { context, lines, readsPayload: sequence.readsPayload }
 }

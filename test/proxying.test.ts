@@ -11,6 +11,7 @@ import { request } from 'undici'
 import { startBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 import { rawExchange, statusOf } from './support/raw.ts'
+import { VIA } from '../src/core/headers.ts'
 
 // The test needs a full collection before each memory sample; --expose-gc cannot be passed through the runner.
 setFlagsFromString('--expose-gc')
@@ -145,7 +146,7 @@ apis:
     assert.equal(seen.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1')
     assert.equal(seen.headers['x-forwarded-proto'], 'http')
     assert.equal(seen.headers['x-forwarded-host'], 'api.example')
-    assert.equal(seen.headers.via, '1.0 edge, 1.1 portico')
+    assert.equal(seen.headers.via, `1.0 edge, ${VIA}`)
     assert.equal(seen.headers.host, `127.0.0.1:${backend.port}`)
   })
 
@@ -156,7 +157,7 @@ apis:
     assert.deepEqual(response.headers['x-multi'], ['one', 'two'])
     assert.equal(response.headers['x-secret-hop'], undefined)
     assert.notEqual(response.headers['keep-alive'], 'timeout=99')
-    assert.equal(response.headers.via, '1.1 upstream-cache, 1.1 portico')
+    assert.equal(response.headers.via, `1.1 upstream-cache, ${VIA}`)
   })
 
   test('HEAD gets headers without a body; 204 and 304 pass through without a body', async () => {

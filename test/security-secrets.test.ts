@@ -97,7 +97,7 @@ apis:
       'apis[0].endpoints.production.security.auth.password: ${env:PORTICO_TEST_MISSING}: the environment variable PORTICO_TEST_MISSING is not set',
     ])
     assert.deepEqual(problems(endpointWith('{ auth: { type: basic, username: "${file:/nonexistent/user}", password: "${file:relative}" } }')), [
-      'apis[0].endpoints.production.security.auth.username: ${file:/nonexistent/user}: cannot read the file (ENOENT)',
+      'apis[0].endpoints.production.security.auth.username: ${file:/nonexistent/user}: cannot read the file "/nonexistent/user" (ENOENT)',
       'apis[0].endpoints.production.security.auth.password: ${file:relative}: the path must be absolute',
     ])
     const config = parseConfig(endpointWith('{ auth: { type: basic, username: u, password: "$${env:HOME}" } }'), 'test.yaml')
@@ -120,7 +120,7 @@ apis:
       'apis[0].endpoints.production.security.auth.username: must not contain ":" (RFC 7617)',
     ])
     assert.deepEqual(problems(endpointWith('{ tls: { cert: /nonexistent/client.pem }, forwardClientAuthorization: Authorization }')), [
-      'apis[0].endpoints.production.security.tls.cert: cannot read "/nonexistent/client.pem" (ENOENT)',
+      'apis[0].endpoints.production.security.tls.cert: cannot read the file "/nonexistent/client.pem" (ENOENT)',
       'apis[0].endpoints.production.security.forwardClientAuthorization: must not be "authorization"',
     ])
     assert.deepEqual(problems(endpointWith('{ tls: { key: "-----BEGIN PRIVATE KEY-----\\nnot a key\\n-----END PRIVATE KEY-----" } }')).map((problem) => problem.replace(/ \(.*\)$/, '')), [

@@ -521,6 +521,6 @@ apis:
 apis:
   - { name: calc, context: /calc, version: v1, endpoints: { production: { type: wsdl, wsdl: /nonexistent/x.wsdl, service: S, port: P } } }
 `
-    assert.throws(() => parseConfig(yaml, 'soap.yaml'), /apis\[0\]\.endpoints\.production\.wsdl: cannot use \/nonexistent\/x\.wsdl: ENOENT/)
+    assert.throws(() => parseConfig(yaml, 'soap.yaml'), /apis\[0\]\.endpoints\.production\.wsdl: cannot read the file "\/nonexistent\/x\.wsdl" \(ENOENT\)/)
   })
 })

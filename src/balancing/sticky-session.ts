@@ -18,13 +18,16 @@ export class StickySessions {
   readonly #name: string
   readonly #tokens: readonly string[]
   readonly #bound: SessionTable | undefined
-  readonly #bodyKey: ((body: Buffer) => string | undefined) | undefined
+  readonly #bodyKey: ((body: Buffer) => Promise<string | undefined>) | undefined
+  /** Session ids read from requests' bodies by `readBodyKey`. */
+  readonly #bodyKeys = new WeakMap<Exchange, string | undefined>()
 
   /**
    * `bodyKey` reads the session id from a buffered request body, for a session type whose id travels in the body
-   * (`soap`): the endpoint that knows the body's format supplies it, so that balancing knows no protocol.
+   * (`soap`): the endpoint that knows the body's format supplies it, so that balancing knows no protocol. It is
+   * asynchronous so that a large body can be parsed off the event loop.
    */
-  constructor(groupId: string, config: SessionConfig, childIds: readonly string[], bodyKey?: (body: Buffer) => string | undefined) {
+  constructor(groupId: string, config: SessionConfig, childIds: readonly string[], bodyKey?: (body: Buffer) => Promise<string | undefined>) {
     this.#config = config
     this.#bodyKey = bodyKey
     this.#name = config.name ?? (config.type === 'cookie' ? DEFAULT_COOKIE : CLIENT_SESSION_HEADER)
@@ -40,6 +43,12 @@ export class StickySessions {
   /** Whether the session id is in the request body (a SOAP header), which must be buffered first. */
   get readsBody(): boolean {
     return this.#bodyKey !== undefined
+  }
+
+  /** Reads the session id from the request's buffered body before `find` and `bind`, which are synchronous, need it. */
+  async readBodyKey(exchange: Exchange): Promise<void> {
+    if (!this.#bodyKey || !Buffer.isBuffer(exchange.body)) return
+    this.#bodyKeys.set(exchange, await this.#bodyKey(exchange.body))
   }
 
   get size(): number {
@@ -78,7 +87,7 @@ export class StickySessions {
 
   /** The session key the request carries: the cookie's value, or the header's. */
   #key(exchange: Exchange): string | undefined {
-    if (this.#bodyKey) return Buffer.isBuffer(exchange.body) ? this.#bodyKey(exchange.body) : undefined
+    if (this.#bodyKey) return this.#bodyKeys.get(exchange)
     const headers = exchange.headers
     const wanted = this.#config.type === 'cookie' ? 'cookie' : this.#name.toLowerCase()
     for (let i = 0; i < headers.length; i += 2) {

@@ -1,13 +1,16 @@
-import { readFile } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
+import { readLocalFile } from '../core/local-file.ts'
 import { endpointFileIssues } from '../endpoints/file-checks.ts'
 import { Endpoint } from '../endpoints/schema.ts'
 import { formatPath } from './path.ts'
 import { resolveRelativePaths } from './relative-paths.ts'
 import { Config, ENVIRONMENTS, type ConfigModel } from './schema.ts'
 import { redactSecrets, resolveSecrets } from './secrets.ts'
+
+/** A config file far larger than any real one is a mistake (or /dev/zero): it is refused, not read. */
+const MAX_CONFIG_FILE_BYTES = 64 * 1024 * 1024
 
 const ENDPOINT_TYPES = Endpoint.options.map((option) => option.shape.type.value)
 
@@ -36,13 +39,16 @@ export function formatIssue(issue: ConfigIssue): string {
 }
 
 export async function loadConfigFile(file: string): Promise<ConfigModel> {
-  let text: string
+  return parseConfig(await readConfigText(file), file)
+}
+
+/** The text of a config file: a regular file of a bounded size. Throws ConfigError saying why not. */
+export async function readConfigText(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8')
+    return (await readLocalFile(file, MAX_CONFIG_FILE_BYTES)).toString('utf8')
   } catch (error) {
-    throw new ConfigError([{ file, path: '', message: `cannot read the file: ${(error as Error).message}` }])
+    throw new ConfigError([{ file, path: '', message: (error as Error).message }])
   }
-  return parseConfig(text, file)
 }
 
 /**

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs'
+import { readLocalFileSync } from '../core/local-file.ts'
+
+/** A secret is a password, a token or a key: far smaller than this. */
+const MAX_SECRET_FILE_BYTES = 64 * 1024
 
 /** `${env:NAME}` or `${file:/path}`; `$${` is a literal `${`. */
 const REFERENCE = /\$(\$)?\{(env|file):([^}]*)\}/g
@@ -59,9 +62,9 @@ function fromEnvironment(name: string): { value: string } | { problem: string } 
 function fromFile(path: string): { value: string } | { problem: string } {
   if (!path.startsWith('/')) return { problem: `\${file:${path}}: the path must be absolute` }
   try {
-    return { value: readFileSync(path, 'utf8').replace(/\r?\n$/, '') }
+    return { value: readLocalFileSync(path, MAX_SECRET_FILE_BYTES).toString('utf8').replace(/\r?\n$/, '') }
   } catch (error) {
-    return { problem: `\${file:${path}}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` }
+    return { problem: `\${file:${path}}: ${(error as Error).message}` }
   }
 }
 

@@ -24,6 +24,8 @@ export const GATEWAY_ERRORS = {
   BACKEND_TIMEOUT: { status: 504, message: 'The backend did not respond in time' },
   LAMBDA_FUNCTION_ERROR: { status: 502, message: 'The Lambda function failed' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed to handle the request' },
+  UPGRADE_NOT_SUPPORTED: { status: 501, message: 'The gateway does not switch protocols: WebSocket is not supported' },
+  LOOP_DETECTED: { status: 508, message: 'The request came back to the gateway it passed through' },
   TARGET_NOT_SET: { status: 500, message: "The API's mediation set no target for its dynamic endpoint" },
   TARGET_NOT_ALLOWED: { status: 403, message: "The target address is not allowed by the API's dynamic endpoint" },
 } as const satisfies Record<string, { status: number; message: string }>

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones a proxy must not pass on. */
@@ -25,7 +26,14 @@ const REPLACED_ON_REQUEST = new Set([
 ])
 
 export const ENVIRONMENT_HEADER = 'x-portico-environment'
-export const VIA = '1.1 portico'
+/**
+ * This gateway's `Via` entry. Its pseudonym carries a random id per process, so that a request that comes back
+ * (an endpoint or a dynamic allow-list that reaches the gateway's own listener) is recognised by its own entry,
+ * while a chain of distinct Portico gateways is not mistaken for a loop. With several workers, a loop returns
+ * to one it passed through within as many hops as there are workers.
+ */
+export const VIA_PSEUDONYM = `portico-${randomBytes(4).toString('hex')}`
+export const VIA = `1.1 ${VIA_PSEUDONYM}`
 
 /** Names listed in `Connection`, which are hop-by-hop for this message only. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
@@ -93,6 +101,15 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders, requestId: s
   out.push('via', via ? `${via}, ${VIA}` : VIA, 'x-request-id', requestId)
   for (const item of extra) out.push(item)
   return out
+}
+
+/** Whether the request's `Via` names this gateway: it passed through here already and would loop. */
+export function cameBackThroughVia(req: IncomingMessage): boolean {
+  const via = req.headers.via
+  if (via === undefined || !via.includes(VIA_PSEUDONYM)) return false
+  // `Via: 1.1 portico-0a1b2c3d (comment), HTTP/1.0 edge`: the received-by field is the second word of an entry.
+  for (const entry of via.split(',')) if (entry.trim().split(/\s+/)[1] === VIA_PSEUDONYM) return true
+  return false
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/

@@ -3,7 +3,7 @@ import type { LoadBalanceEndpointConfig } from './group-schema.ts'
 import { createPolicy } from '../balancing/policies.ts'
 import type { BalancingPolicy } from '../balancing/policy.ts'
 import { StickySessions } from '../balancing/sticky-session.ts'
-import { soapSessionId } from '../soap/session.ts'
+import { soapSessionIdOffLoop } from '../soap/envelope-thread.ts'
 import { sendInTurn, type AttemptLimits } from '../resilience/attempts.ts'
 import { ReplayableBody } from '../resilience/replay.ts'
 import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from '../core/endpoint.ts'
@@ -32,7 +32,7 @@ export class LoadBalanceGroup implements Endpoint {
     this.#policy = createPolicy(config.algorithm, config.weights, children.length)
     const session = config.session
     // A SOAP session's id is a header of the request's envelope: the group, not the policy, knows how to read it.
-    const bodyKey = session?.type === 'soap' ? (body: Buffer) => soapSessionId(body, session.soapHeader) : undefined
+    const bodyKey = session?.type === 'soap' ? (body: Buffer) => soapSessionIdOffLoop(body, session.soapHeader) : undefined
     this.#sessions = session ? new StickySessions(id, session, children.map((child) => child.id), bodyKey) : undefined
     this.#load = children.map(() => 0)
     this.#served = children.map(() => 0)
@@ -49,6 +49,7 @@ export class LoadBalanceGroup implements Endpoint {
       // A SOAP session id sits in the envelope: buffer it (within the replay limit) before choosing.
       const body = await ReplayableBody.prepare(exchange, this.#limits.replayBufferBytes, this.id)
       if (!body.buffered) body.attach(exchange)
+      await this.#sessions.readBodyKey(exchange)
     }
     const found = this.#sessions?.find(exchange, Date.now())
     const sticky = found instanceof Promise ? await found : found

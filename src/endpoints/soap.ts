@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { HttpEndpoint as HttpEndpointSchema, type SoapEndpointConfig } from './schema.ts'
-import { isSoapFault } from '../soap/fault-detection.ts'
+import { isSoapFaultOffLoop } from '../soap/envelope-thread.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
 import { HttpEndpoint } from './http.ts'
 
@@ -33,7 +33,7 @@ export class SoapEndpoint implements Endpoint {
     const body = await peek(response.body, MAX_FAULT_BYTES)
     if (!Buffer.isBuffer(body)) return { ...response, body }
     const buffered = { ...response, body: Readable.from([body]) }
-    if (!isSoapFault(body)) return buffered
+    if (!(await isSoapFaultOffLoop(body))) return buffered
     this.#faults++
     throw new EndpointError('soap-fault', this.id, `${this.id}: the backend answered with a SOAP Fault (status ${response.status})`, {
       status: response.status,

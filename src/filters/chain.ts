@@ -6,6 +6,7 @@ import { soapApiFilter } from '../soap/api-filter.ts'
 /** What the filter factories read from the config's `limits`. */
 export interface FilterLimits {
   readonly mediationBodyBytes: number
+  readonly mediationXmlBytes: number
 }
 
 /** Makes one filter for a resource of an API, or none when the API asks nothing of it there. */
@@ -19,7 +20,7 @@ type FilterFactory = (api: ApiConfig, resource: ResourceConfig, limits: FilterLi
 const FILTERS: readonly FilterFactory[] = [
   // First: a SOAP API's errors are Faults, and an envelope that is not one goes no further.
   (api) => (api.soap ? soapApiFilter(api.soap) : undefined),
-  (api, resource, limits) => Mediation.compile(api, resource, limits.mediationBodyBytes),
+  (api, resource, limits) => Mediation.compile(api, resource, limits.mediationBodyBytes, limits.mediationXmlBytes),
 ]
 
 /** The filters of one resource, built with the snapshot. */

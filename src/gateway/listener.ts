@@ -21,6 +21,10 @@ export function createListenerServer(pipeline: RequestPipeline, limits: Limits):
       maxHeadersCount: limits.maxHeaders + 1,
       // The pipeline answers a missing Host with the gateway's JSON error instead of node's empty 400.
       requireHostHeader: false,
+      // No request switches protocols: one that asks to is a plain request to the pipeline (its body read as
+      // any other), which answers it and closes the connection. Without this, node hands the socket to an
+      // 'upgrade' listener or, with none, stops reading it: the bytes after the request are lost and it hangs.
+      shouldUpgradeCallback: () => false,
     } as Parameters<typeof createServer>[0],
     pipeline.handle,
   )
@@ -39,6 +43,10 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy()
     return
   }
+  // Bytes after a request that closes the connection (HTTP/1.0 without keep-alive, `Connection: close`): node
+  // stops parsing, and that request's answer is still to be sent; an error now would replace it. Node closes
+  // the connection once the answer is out, so the pipelined requests are neither answered nor forwarded.
+  if (error.code === 'HPE_CLOSED_CONNECTION') return
   let code: GatewayErrorCode = 'BAD_REQUEST'
   if (error.code === 'HPE_HEADER_OVERFLOW') code = 'HEADERS_TOO_LARGE'
   else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') code = 'REQUEST_TIMEOUT'

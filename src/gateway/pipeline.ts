@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { servesLiveTraffic } from '../config/lifecycle.ts'
 import type { Environment, ListenerConfig } from '../config/schema.ts'
@@ -13,12 +14,14 @@ import type { Logger } from '../telemetry/logger.ts'
 import type { GatewayMetrics } from '../telemetry/metrics.ts'
 import type { CompiledApi, CompiledResource } from './api.ts'
 import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from '../core/errors.ts'
-import { backendRequestHeaders, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem } from '../core/headers.ts'
+import { backendRequestHeaders, cameBackThroughVia, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem } from '../core/headers.ts'
 import type { Snapshot } from './snapshot.ts'
+import { pathProblem } from './request-target.ts'
 import { BadPathEncoding } from '../core/uri-template.ts'
 
-/** `.` and `..` segments, plain or percent-encoded: refused rather than resolved, so no path climbs out of an API. */
-const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i
+/** Header values that list the token `upgrade` or `websocket` (case-insensitive, RFC 6455 section 4.2.1). */
+const UPGRADE_TOKEN = /(?:^|,)\s*upgrade\s*(?:,|$)/i
+const WEBSOCKET_TOKEN = /(?:^|,)\s*websocket\s*(?:,|$)/i
 
 /** Status logged when the client went away before the response was complete (nginx's convention). */
 const CLIENT_CLOSED = 499
@@ -52,6 +55,8 @@ export class RequestPipeline {
   readonly #maxHeaderFields: number
   readonly #telemetry: Telemetry
   readonly #filterContext: FilterContext
+  /** The latest answer on each HTTP/1.0 connection. */
+  readonly #http10Answers = new WeakMap<Socket, ServerResponse>()
 
   constructor(snapshot: () => Snapshot, listener: ListenerConfig, maxHeaders: number, telemetry: Telemetry) {
     this.#snapshot = snapshot
@@ -62,6 +67,23 @@ export class RequestPipeline {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    // HTTP/1.0 has no chunked encoding, so an answer of unknown length ends the connection, and a request
+    // pipelined behind it would reach the backend yet never be answered. Such a request waits for the answer
+    // before it, and is dropped, unforwarded, when that answer closes the connection.
+    if (req.httpVersionMinor === 0) {
+      const previous = this.#http10Answers.get(req.socket)
+      this.#http10Answers.set(req.socket, res)
+      if (previous && !previous.writableFinished) {
+        previous.once('close', () => {
+          if (previous.writableFinished && previous.shouldKeepAlive) this.#start(req, res)
+        })
+        return
+      }
+    }
+    this.#start(req, res)
+  }
+
+  #start(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? ''
     const queryAt = url.indexOf('?')
     const outcome: Outcome = {
@@ -95,10 +117,24 @@ export class RequestPipeline {
     if (req.rawHeaders.length > this.#maxHeaderFields) return this.#fail(res, outcome, 'HEADERS_TOO_LARGE')
     const badHost = hostProblem(req)
     if (badHost) return this.#fail(res, outcome, 'BAD_REQUEST', badHost)
-    const path = outcome.path
-    if (path.charCodeAt(0) !== 47 || DOT_SEGMENT.test(path)) {
-      return this.#fail(res, outcome, 'BAD_REQUEST', 'The request target must be an absolute path without "." or ".." segments')
+    const upgrade = req.headers.upgrade
+    // An upgrade is asked for only with `Connection: upgrade`; a lone Upgrade header is just hop-by-hop.
+    if (upgrade !== undefined && UPGRADE_TOKEN.test(req.headers.connection ?? '')) {
+      // node parses nothing more on a connection after a request that asks to switch protocols, so the answer
+      // closes it: bytes sent after it are never left waiting.
+      res.shouldKeepAlive = false
+      // Relaying WebSocket needs the endpoint contract to hand over a connection, not a response: refused until
+      // it does. Any other upgrade (h2c) is ignored, as RFC 9110 section 7.8 allows, and served over HTTP/1.1.
+      if (WEBSOCKET_TOKEN.test(upgrade)) {
+        return this.#fail(res, outcome, 'UPGRADE_NOT_SUPPORTED', 'This gateway does not relay WebSocket connections; the request was not forwarded')
+      }
     }
+    if (cameBackThroughVia(req)) {
+      return this.#fail(res, outcome, 'LOOP_DETECTED', "The request already passed through this gateway (its own Via entry): an endpoint's URL or a dynamic endpoint's allow-list reaches the gateway itself")
+    }
+    const path = outcome.path
+    const badPath = pathProblem(path)
+    if (badPath) return this.#fail(res, outcome, 'BAD_REQUEST', badPath)
     const route = snapshot.router.find(path)
     if (!route) return this.#fail(res, outcome, 'NO_ROUTE')
     const api = route.api
@@ -174,6 +210,12 @@ export class RequestPipeline {
     for (let i = 0; i < filters.length; i++) {
       const stop = await filters[i]!.request?.(exchange, this.#filterContext)
       if (stop) return this.#stop(res, outcome, stop)
+    }
+    // A mediation `rewrite` may build the path from properties, which come from the client's headers or body: it
+    // must not climb out of the endpoint's base path either.
+    if (exchange.path !== route.rest) {
+      const badRewrite = pathProblem(exchange.path)
+      if (badRewrite) return this.#fail(res, outcome, 'BAD_REQUEST', `The path this API's mediation rewrote the request to is refused: ${badRewrite}`)
     }
 
     const sentAt = performance.now()

@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises'
 import { parse as parseYaml, stringify } from 'yaml'
 import { parseConfig } from '../config/load.ts'
+import { readLocalFile } from '../core/local-file.ts'
+import { MAX_PROTOTYPE_FILE_BYTES } from '../prototype/config.ts'
 import { OpenApiDocument } from '../prototype/openapi/document.ts'
 
 export interface OpenApiImportOptions {
@@ -14,7 +15,7 @@ export interface OpenApiImportOptions {
  * already checked by the same validation `portico validate` runs.
  */
 export async function importOpenApi(file: string, options: OpenApiImportOptions = {}): Promise<string> {
-  const raw = parseYaml(await readFile(file, 'utf8')) as { info?: { title?: unknown; version?: unknown } } | null
+  const raw = parseYaml((await readLocalFile(file, MAX_PROTOTYPE_FILE_BYTES)).toString('utf8')) as { info?: { title?: unknown; version?: unknown } } | null
   const document = await OpenApiDocument.load(file)
   const title = typeof raw?.info?.title === 'string' && raw.info.title.trim() ? raw.info.title.trim() : 'Imported API'
   const version = String(raw?.info?.version ?? '1.0.0').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 64) || '1.0.0'

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { EndpointConfigShape, fitShape } from './wso2-shape.ts'
 import type { ImportReport } from './wso2-report.ts'
+import { readLocalFile } from '../core/local-file.ts'
 
 /**
  * apictl's deployment params file (`apictl import api --params FILE`): per environment, the endpoints, routing
@@ -63,11 +63,14 @@ const ParamsFile = z.looseObject({
   environments: z.array(z.looseObject({ name: unset(Scalar), configs: unset(z.unknown()) }), { error: 'has no "environments" list' }),
 })
 
+/** A params file lists a few environments' endpoints and secrets: far smaller than this. */
+const MAX_PARAMS_FILE_BYTES = 16 * 1024 * 1024
+
 /** Reads a params file and picks the environment to apply: the one named, or the only one. */
 export async function readWso2Params(file: string, environment: string | undefined): Promise<Wso2Params> {
   let document: unknown
   try {
-    document = parseYaml(await readFile(file, 'utf8'))
+    document = parseYaml((await readLocalFile(file, MAX_PARAMS_FILE_BYTES)).toString('utf8'))
   } catch (error) {
     throw new Error(`${file} is not a params file: ${(error as Error).message.split('\n')[0]}`)
   }

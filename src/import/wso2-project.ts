@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
 import { unzipSync } from 'fflate'
+import { readLocalFile } from '../core/local-file.ts'
 
 /**
  * The files of a WSO2 API project as `apictl export api` writes it: a directory, or a zip holding one directory
@@ -22,7 +23,7 @@ export async function readWso2Project(path: string): Promise<Wso2Project> {
   const info = await stat(path)
   if (info.isDirectory()) return { source: path, directory: path, files: await readDirectory(path) }
   if (info.size > MAX_PROJECT_BYTES) throw new Error(`${path} is larger than ${MAX_PROJECT_BYTES} bytes: not an API project`)
-  const bytes = await readFile(path)
+  const bytes = await readLocalFile(path, MAX_PROJECT_BYTES)
   if (bytes.length < 4 || bytes.readUInt32LE(0) !== 0x04034b50) throw new Error(`${path} is neither a directory nor a zip file`)
   const entries = unzipSync(bytes)
   const files = new Map<string, Buffer>()

@@ -1,6 +1,6 @@
 import type { MediationContext } from './context.ts'
 import { compileExpression } from './expression.ts'
-import { compileJsonPath, compileXPath } from './payload.ts'
+import { compileJsonPath, compileXPath, XmlTooLarge, type PayloadJob } from './payload.ts'
 import type {
   FilterMediatorConfig,
   HeaderMediatorConfig,
@@ -20,20 +20,25 @@ type Step = (context: MediationContext) => boolean
 
 type Read = (context: MediationContext) => unknown
 
-/** A sequence compiled once at config load, and whether it needs the message's body in memory. */
+/**
+ * A sequence compiled once at config load, whether it needs the message's body in memory, and the payload
+ * queries that can be answered before it runs (off the event loop, for a large body).
+ */
 export interface CompiledSequence {
   readonly run: Step
   readonly readsPayload: boolean
+  readonly payloadJobs: readonly PayloadJob[]
 }
 
 export function compileSequence(mediators: readonly MediatorConfig[]): CompiledSequence {
   const compiler = new Compiler()
   const run = compiler.sequence(mediators)
-  return { run, readsPayload: compiler.readsPayload }
+  return { run, readsPayload: compiler.readsPayload, payloadJobs: compiler.payloadJobs }
 }
 
 class Compiler {
   readsPayload = false
+  readonly payloadJobs: PayloadJob[] = []
 
   sequence(mediators: readonly MediatorConfig[]): Step {
     const steps = mediators.map((mediator) => this.mediator(mediator))
@@ -64,12 +69,14 @@ class Compiler {
     if (source.jsonPath !== undefined) {
       this.readsPayload = true
       const query = compileJsonPath(source.jsonPath)
-      return (context) => (context.payload ? query.read(context.payload) : undefined)
+      this.payloadJobs.push(query.job)
+      return guarded(`jsonPath ${source.jsonPath}`, undefined, (context) => (context.payload ? query.read(context.payload) : undefined))
     }
     if (source.xpath !== undefined) {
       this.readsPayload = true
-      const query = compileXPath(source.xpath, source.namespaces)
-      return (context) => (context.payload ? query.read(context.payload, context.property) : undefined)
+      const query = compileXPath(source.xpath, source.namespaces, 'string')
+      if (query.job) this.payloadJobs.push(query.job)
+      return guarded(`xpath ${source.xpath}`, undefined, (context) => (context.payload ? query.read(context.payload, context.property) : undefined))
     }
     const value = source.value
     return () => value
@@ -127,8 +134,9 @@ class Compiler {
     }
     if (config.xpath !== undefined) {
       this.readsPayload = true
-      const query = compileXPath(config.xpath, config.namespaces)
-      return (context) => (context.payload ? query.test(context.payload, context.property) : false)
+      const query = compileXPath(config.xpath, config.namespaces, 'boolean')
+      if (query.job) this.payloadJobs.push(query.job)
+      return guarded(`xpath ${config.xpath}`, false, (context) => (context.payload ? query.test(context.payload, context.property) : false))
     }
     const read = this.source(config.source!)
     const pattern = fullMatch(config.regex!)
@@ -207,6 +215,33 @@ class Compiler {
       const exchange = context.exchange
       context.logger[level]({ requestId: exchange.requestId, api: `${exchange.route.apiName}:${exchange.route.apiVersion}`, mediation: fields }, message)
       return true
+    }
+  }
+}
+
+/**
+ * A payload query that throws at run time (a JSONPath filter reading a property of a missing value, an XPath
+ * function given the wrong arguments) yields `fallback`, as a query that finds nothing does: the body is the
+ * client's, so its shape is no gateway failure. The first failure of each query is logged as a warning, without
+ * a stack, so a broken query is seen without one log line per request. A body too large to parse is no such
+ * case: the mediation refuses it.
+ */
+function guarded<T>(query: string, fallback: T, read: (context: MediationContext) => T): (context: MediationContext) => T {
+  let warned = false
+  return (context) => {
+    try {
+      return read(context)
+    } catch (error) {
+      if (error instanceof XmlTooLarge) throw error
+      if (!warned) {
+        warned = true
+        const exchange = context.exchange
+        context.logger.warn(
+          { requestId: exchange.requestId, api: `${exchange.route.apiName}:${exchange.route.apiVersion}`, query, problem: (error as Error).message },
+          'a payload query failed on this message; its value is absent (logged once per query)',
+        )
+      }
+      return fallback
     }
   }
 }

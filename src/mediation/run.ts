@@ -4,8 +4,9 @@ import type { ApiFilter, FilterContext, FilterStop } from '../core/filter.ts'
 import { compileSequence, type CompiledSequence } from './compile.ts'
 import { MediationContext } from './context.ts'
 import { BodyTooLarge, readBody } from '../core/body.ts'
-import { Payload } from './payload.ts'
+import { Payload, XmlTooLarge } from './payload.ts'
 import type { SequencesConfig } from './schema.ts'
+import { answerOffLoop } from './payload-thread.ts'
 import { flatHeader } from '../core/headers.ts'
 
 /**
@@ -17,15 +18,18 @@ export class Mediation implements ApiFilter {
   readonly #out: CompiledSequence | undefined
   /** Largest body a sequence that reads the payload may buffer. */
   readonly #bodyLimit: number
+  /** Largest XML body an XPath source parses into a DOM. */
+  readonly #xmlLimit: number
 
-  private constructor(inSequence: CompiledSequence | undefined, outSequence: CompiledSequence | undefined, bodyLimit: number) {
+  private constructor(inSequence: CompiledSequence | undefined, outSequence: CompiledSequence | undefined, bodyLimit: number, xmlLimit: number) {
     this.#in = inSequence
     this.#out = outSequence
     this.#bodyLimit = bodyLimit
+    this.#xmlLimit = xmlLimit
   }
 
   /** The resource's mediation, or undefined when neither it nor its API declares a sequence. */
-  static compile(api: SequencesConfig, resource: SequencesConfig, bodyLimit: number): Mediation | undefined {
+  static compile(api: SequencesConfig, resource: SequencesConfig, bodyLimit: number, xmlLimit: number): Mediation | undefined {
     const inMediators = [...(api.inSequence ?? []), ...(resource.inSequence ?? [])]
     const outMediators = [...(resource.outSequence ?? []), ...(api.outSequence ?? [])]
     if (inMediators.length === 0 && outMediators.length === 0) return undefined
@@ -33,6 +37,7 @@ export class Mediation implements ApiFilter {
       inMediators.length > 0 ? compileSequence(inMediators) : undefined,
       outMediators.length > 0 ? compileSequence(outMediators) : undefined,
       bodyLimit,
+      xmlLimit,
     )
   }
 
@@ -50,15 +55,21 @@ export class Mediation implements ApiFilter {
       try {
         const bytes = await readBody(body, this.#bodyLimit, { declaredLength: declaredLength(exchange.headers) })
         if (body !== null) exchange.body = bytes
-        payload = new Payload(bytes)
+        payload = new Payload(bytes, this.#xmlLimit)
       } catch (error) {
         if (!(error instanceof BodyTooLarge)) return { code: 'BAD_REQUEST', message: `The request body could not be read: ${(error as Error).message}`, headers: [] }
         // The rest of a streamed body stays unread, so the connection cannot carry another request.
         return { code: 'PAYLOAD_TOO_LARGE', message: `The request body is too large for this API's mediation: ${error.message}`, headers: Buffer.isBuffer(body) ? [] : ['connection', 'close'] }
       }
+      await answerOffLoop(payload, sequence.payloadJobs)
     }
     const run = new MediationContext(exchange, undefined, payload, context.logger)
-    sequence.run(run)
+    try {
+      sequence.run(run)
+    } catch (error) {
+      if (!(error instanceof XmlTooLarge)) throw error
+      return { code: 'PAYLOAD_TOO_LARGE', message: `The request body is too large for this API's XPath mediation: ${error.message}`, headers: [] }
+    }
     return run.reply ? { reply: run.reply } : undefined
   }
 
@@ -80,10 +91,17 @@ export class Mediation implements ApiFilter {
         }
         response.body = Readable.from([bytes])
       }
-      payload = new Payload(bytes)
+      payload = new Payload(bytes, this.#xmlLimit)
+      await answerOffLoop(payload, sequence.payloadJobs)
     }
     const run = new MediationContext(exchange, response, payload, context.logger)
-    sequence.run(run)
+    try {
+      sequence.run(run)
+    } catch (error) {
+      if (!(error instanceof XmlTooLarge)) throw error
+      response.body?.destroy()
+      return { code: 'BACKEND_BAD_RESPONSE', message: `The backend's response is too large for this API's XPath mediation: ${error.message}`, headers: [] }
+    }
     if (!run.reply) return undefined
     response.body?.destroy()
     return { reply: run.reply }

@@ -233,7 +233,13 @@ export const sequenceFields = {
 /** The sequences of an API or a resource. */
 export type SequencesConfig = z.output<z.ZodObject<typeof sequenceFields>>
 
-/** Largest request (or response) body a sequence that reads the payload buffers; beyond it the answer is 413. */
 export const MediationLimits = {
+  /** Largest request (or response) body a sequence that reads the payload buffers; beyond it the answer is 413. */
   mediationBodyBytes: z.number().int().min(1024).max(1 << 30).default(10 * 1024 * 1024),
+  /**
+   * Largest XML body an XPath source reads. One over 16 KiB is parsed and queried in a worker thread, off the
+   * event loop, but its DOM still costs memory (some 100 bytes per byte of the densest markup) and the worker's
+   * time, which other XPath mediations wait for.
+   */
+  mediationXmlBytes: z.number().int().min(1024).max(1 << 30).default(1024 * 1024),
 }

@@ -1,9 +1,8 @@
 import cluster, { type Worker } from 'node:cluster'
-import { readFile } from 'node:fs/promises'
 import { AggregatorRegistry } from 'prom-client'
 import { AdminServer } from '../admin/server.ts'
 import { checkTransitions } from '../config/lifecycle-check.ts'
-import { ConfigError, parseConfig } from '../config/load.ts'
+import { ConfigError, parseConfig, readConfigText } from '../config/load.ts'
 import type { ConfigModel } from '../config/schema.ts'
 import { watchConfig } from '../config/watch.ts'
 import type { EndpointStatus } from '../core/endpoint.ts'
@@ -131,15 +130,6 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
   }
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
-}
-
-/** The config file's text, or a ConfigError that says it cannot be read. */
-async function readConfigText(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8')
-  } catch (error) {
-    throw new ConfigError([{ file, path: '', message: `cannot read the file: ${(error as Error).message}` }])
-  }
 }
 
 /** Logs where the admin port listens; one reachable from other machines gets a warning every start. */

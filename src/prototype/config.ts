@@ -1,6 +1,9 @@
 import { z } from 'zod'
 import { Duration } from '../core/duration.ts'
 
+/** Largest file a prototype reads: a static response's body or an OpenAPI document (and its `$ref`s). */
+export const MAX_PROTOTYPE_FILE_BYTES = 64 * 1024 * 1024
+
 /** Header names as HTTP allows them (RFC 9110 tokens). */
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name')
 

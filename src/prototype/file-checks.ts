@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
-import type { PrototypeResourceConfig } from './config.ts'
+import { readLocalFileSync } from '../core/local-file.ts'
+import { MAX_PROTOTYPE_FILE_BYTES, type PrototypeResourceConfig } from './config.ts'
 
 /**
  * What is wrong with the files a prototype endpoint names (its responses' files, its OpenAPI document), found by
@@ -10,13 +11,12 @@ export function prototypeFileIssues(config: { resources: readonly PrototypeResou
   const issues: { path: (string | number)[]; message: string }[] = []
   config.resources.forEach((resource, resourceIndex) => {
     resource.responses?.forEach((response, index) => {
-      if (response.file !== undefined && !existsSync(response.file)) {
-        issues.push({ path: ['resources', resourceIndex, 'responses', index, 'file'], message: `file "${response.file}" does not exist` })
-      }
+      const problem = response.file === undefined ? undefined : fileProblem(response.file)
+      if (problem) issues.push({ path: ['resources', resourceIndex, 'responses', index, 'file'], message: problem })
     })
   })
   if (config.openapi !== undefined) {
-    const problem = existsSync(config.openapi) ? openApiProblem(config.openapi) : `file "${config.openapi}" does not exist`
+    const problem = fileProblem(config.openapi) ?? openApiProblem(config.openapi)
     if (problem) issues.push({ path: ['openapi'], message: problem })
   }
   return issues
@@ -26,7 +26,7 @@ export function prototypeFileIssues(config: { resources: readonly PrototypeResou
 function openApiProblem(path: string): string | undefined {
   let document: unknown
   try {
-    document = parseYaml(readFileSync(path, 'utf8'))
+    document = parseYaml(readLocalFileSync(path, MAX_PROTOTYPE_FILE_BYTES).toString('utf8'))
   } catch (error) {
     return `cannot read "${path}" as YAML or JSON: ${(error as Error).message.split('\n')[0]!.replace(/:$/, '')}`
   }
@@ -34,5 +34,21 @@ function openApiProblem(path: string): string | undefined {
   const supported = (typeof openapi === 'string' && /^3\.[01]\./.test(openapi)) || swagger === '2.0'
   if (!supported) return `"${path}" is not an OpenAPI 3.0, 3.1 or Swagger 2.0 document (it has no "openapi: 3.0.x", "openapi: 3.1.x" or "swagger: 2.0" field)`
   if (typeof (document as { paths?: unknown }).paths !== 'object') return `"${path}" has no "paths"`
+  return undefined
+}
+
+/**
+ * Why a file a prototype names cannot be read: missing, or not a regular file of a bounded size. A device such
+ * as /dev/zero would be read for ever.
+ */
+function fileProblem(path: string): string | undefined {
+  let stats
+  try {
+    stats = statSync(path)
+  } catch {
+    return `file "${path}" does not exist`
+  }
+  if (!stats.isFile()) return `"${path}" is not a regular file (a directory, device, FIFO or socket cannot be read as one)`
+  if (stats.size > MAX_PROTOTYPE_FILE_BYTES) return `"${path}" is ${stats.size} bytes, more than the ${MAX_PROTOTYPE_FILE_BYTES} allowed`
   return undefined
 }

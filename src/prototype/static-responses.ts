@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { extname } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { StaticResponseConfig } from './config.ts'
+import { readLocalFileSync } from '../core/local-file.ts'
+import { MAX_PROTOTYPE_FILE_BYTES, type StaticResponseConfig } from './config.ts'
 import type { PrototypeRequest } from './request.ts'
 import type { PrototypeResponse } from './response.ts'
 
@@ -47,7 +47,7 @@ function fixedResponse(config: StaticResponseConfig): PrototypeResponse {
   let body: Buffer | string = ''
   let type: string | undefined
   if (config.file !== undefined) {
-    body = readFileSync(config.file)
+    body = readLocalFileSync(config.file, MAX_PROTOTYPE_FILE_BYTES)
     type = FILE_TYPES[extname(config.file).toLowerCase()] ?? 'application/octet-stream'
   } else if (typeof config.body === 'string') {
     body = config.body

@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readLocalFileSync } from '../core/local-file.ts'
 import { z } from 'zod'
 import { Duration } from '../core/duration.ts'
 
@@ -23,15 +23,18 @@ const DigestAuth = z.strictObject({
   sharedNonce: z.boolean().default(false),
 })
 
+/** A CA bundle with every public root is some 250 KB; a PEM file larger than this is not one. */
+const MAX_PEM_FILE_BYTES = 4 * 1024 * 1024
+
 /** PEM text itself (for example from `${env:...}`), or the path of a file that holds it. */
 function pem(kind: 'certificate' | 'key') {
   return z.string().transform((value, ctx) => {
     let text = value
     if (!value.trimStart().startsWith('-----BEGIN')) {
       try {
-        text = readFileSync(value, 'utf8')
+        text = readLocalFileSync(value, MAX_PEM_FILE_BYTES).toString('utf8')
       } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `cannot read "${value}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` })
+        ctx.addIssue({ code: 'custom', message: (error as Error).message })
         return z.NEVER
       }
     }

@@ -1,7 +1,7 @@
 import type { Exchange } from '../core/endpoint.ts'
 import type { FilterStop } from '../core/filter.ts'
 import { BodyTooLarge, readBody } from '../core/body.ts'
-import { readEnvelope } from './envelope.ts'
+import { envelopeProblemOffLoop } from './envelope-thread.ts'
 import type { SoapVersion } from './version.ts'
 import { flatHeader } from '../core/headers.ts'
 
@@ -12,7 +12,8 @@ type RequestCheck = (exchange: Exchange) => Promise<RequestRejection | undefined
 /**
  * A request check for SOAP APIs: a POST must carry a well-formed SOAP envelope (no DTD, an `Envelope` root in
  * the SOAP 1.1 or 1.2 namespace that matches the content type, with a `Body`). The body is buffered up to
- * `maxBytes` and handed on as a buffer, which also lets a failover group send it again.
+ * `maxBytes` and handed on as a buffer, which also lets a failover group send it again. A large one is parsed
+ * off the event loop.
  */
 export function envelopeCheck(maxBytes: number): RequestCheck {
   return async (exchange: Exchange): Promise<RequestRejection | undefined> => {
@@ -25,17 +26,10 @@ export function envelopeCheck(maxBytes: number): RequestCheck {
       return { code: 'BAD_REQUEST', message: 'The request body could not be read to the end' }
     }
     exchange.body = body
-    const problem = envelopeProblem(body, contentTypeVersion(exchange.headers))
+    const expected = contentTypeVersion(exchange.headers)
+    const problem = await envelopeProblemOffLoop(body, expected)
     return problem ? { code: 'BAD_REQUEST', message: `The request is not a valid SOAP envelope: ${problem}` } : undefined
   }
-}
-
-/** What is wrong with an envelope, or undefined when it is a SOAP envelope of the expected version. */
-export function envelopeProblem(body: Buffer, expected: SoapVersion | undefined): string | undefined {
-  const envelope = readEnvelope(body.toString('utf8'))
-  if ('problem' in envelope) return envelope.problem
-  if (expected && expected !== envelope.version) return `the envelope is SOAP ${envelope.version} but the content type says SOAP ${expected}`
-  return undefined
 }
 
 /** The SOAP version the content type names: `text/xml` is 1.1, `application/soap+xml` 1.2, others unknown. */

@@ -50,6 +50,14 @@ export function readEnvelope(text: string): Envelope | { problem: string } {
   return envelope
 }
 
+/** What is wrong with an envelope, or undefined when it is a SOAP envelope of the expected version. */
+export function envelopeProblem(body: Uint8Array, expected: SoapVersion | undefined): string | undefined {
+  const envelope = readEnvelope(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
+  if ('problem' in envelope) return envelope.problem
+  if (expected && expected !== envelope.version) return `the envelope is SOAP ${envelope.version} but the content type says SOAP ${expected}`
+  return undefined
+}
+
 /** Whether an element has this local name in this namespace. */
 export function isElement(element: ScopedElement, namespace: string | undefined, name: string): boolean {
   const tag = tagOf(element.node)

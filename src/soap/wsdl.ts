@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import { XMLBuilder } from 'fast-xml-parser'
 import { request } from 'undici'
+import { LocalFileProblem, readLocalFile, readLocalFileSync } from '../core/local-file.ts'
 import { BodyTooLarge, readBody } from '../core/body.ts'
 import { childrenOf, elementsOf, localName, namespaceOf, parseOrdered, prefixOf, scopeOf, tagOf, type OrderedNode } from './xml.ts'
 import { escapeXml } from './fault.ts'
@@ -33,7 +32,7 @@ const USUAL_PREFIXES: Record<string, string> = {
 
 /** Most documents one WSDL may pull in through imports and includes. */
 const MAX_DOCUMENTS = 64
-/** Largest WSDL or XSD document read from a URL. */
+/** Largest WSDL or XSD document read from a file or a URL. */
 const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 /**
@@ -152,8 +151,9 @@ export function wsdlQuery(query: string): WsdlQuery | undefined {
 export function wsdlFileProblem(file: string, service: string, port: string): string | undefined {
   let nodes: OrderedNode[]
   try {
-    nodes = parseOrdered(readFileSync(file, 'utf8'))
+    nodes = parseOrdered(readLocalFileSync(file, MAX_DOCUMENT_BYTES).toString('utf8'))
   } catch (error) {
+    if (error instanceof LocalFileProblem) return error.message
     return `cannot use ${file}: ${(error as Error).message}`
   }
   const ports: WsdlPort[] = []
@@ -345,7 +345,7 @@ function absoluteLocation(location: string, base: string | undefined): string {
 }
 
 async function readDocument(location: string, timeoutMs: number): Promise<string> {
-  if (!/^https?:\/\//i.test(location)) return readFile(location, 'utf8')
+  if (!/^https?:\/\//i.test(location)) return (await readLocalFile(location, MAX_DOCUMENT_BYTES)).toString('utf8')
   const response = await request(location, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
   if (response.statusCode !== 200) {
     await response.body.dump()

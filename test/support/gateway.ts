@@ -1,6 +1,6 @@
 import { parseConfig } from '../../src/config/load.ts'
 import { PorticoInstance } from '../../src/process/instance.ts'
-import { createLogger } from '../../src/telemetry/logger.ts'
+import { createLogger, type Logger } from '../../src/telemetry/logger.ts'
 
 export interface TestGateway {
   instance: PorticoInstance
@@ -15,8 +15,9 @@ export interface TestGateway {
 /**
  * Starts an in-process gateway on ephemeral ports from YAML (or JSON) text. Without `listeners:` it listens on
  * 127.0.0.1 on an ephemeral port; the admin port is ephemeral; the access log is off unless the config turns it on.
+ * `logger` replaces the silent default, for tests that read what the gateway logs.
  */
-export async function startGateway(yaml: string): Promise<TestGateway> {
+export async function startGateway(yaml: string, logger?: Logger): Promise<TestGateway> {
   const parsed = parseConfig(yaml, 'test.yaml')
   const config = {
     ...parsed,
@@ -24,7 +25,7 @@ export async function startGateway(yaml: string): Promise<TestGateway> {
     admin: { ...parsed.admin, host: '127.0.0.1', port: 0 },
     accessLog: yaml.includes('accessLog:') ? parsed.accessLog : { ...parsed.accessLog, enabled: false },
   }
-  const instance = await PorticoInstance.start(config, { logger: createLogger(process.env.PORTICO_LOG_LEVEL ?? 'silent') })
+  const instance = await PorticoInstance.start(config, { logger: logger ?? createLogger(process.env.PORTICO_LOG_LEVEL ?? 'silent') })
   const addresses = instance.gateway.addresses()
   return {
     instance,

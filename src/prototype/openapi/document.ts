@@ -1,9 +1,12 @@
-import { bundle } from '@apidevtools/json-schema-ref-parser'
+import { fileURLToPath } from 'node:url'
+import { bundle, type FileInfo } from '@apidevtools/json-schema-ref-parser'
 import { upgrade } from '@scalar/openapi-upgrader'
 import { Ajv, type Options as AjvOptions } from 'ajv'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
+import { readLocalFile } from '../../core/local-file.ts'
 import { ResourceTemplate, type UriVariables } from '../../core/uri-template.ts'
+import { MAX_PROTOTYPE_FILE_BYTES } from '../config.ts'
 import { DOCUMENT_ID, escapePointer, nodeAt } from './json-pointer.ts'
 import { OpenApiOperation } from './operation.ts'
 
@@ -69,7 +72,7 @@ export class OpenApiDocument {
    * 2.0 document is upgraded to OpenAPI 3.0 first.
    */
   static async load(file: string): Promise<OpenApiDocument> {
-    let document = (await bundle(file, { resolve: { http: false } })) as JsonObject
+    let document = (await bundle(file, { resolve: { http: false, file: { read: readReferencedFile } } })) as JsonObject
     if (document.swagger === '2.0') document = upgrade(document, '3.0') as unknown as JsonObject
     const version = document.openapi
     if (typeof version !== 'string' || !/^3\.[01]\./.test(version)) {
@@ -162,3 +165,8 @@ const SCHEMA_KEYWORDS = new Set([
   'items', 'prefixItems', 'additionalProperties', 'unevaluatedProperties', 'unevaluatedItems', 'contains',
   'propertyNames', 'not', 'if', 'then', 'else', 'allOf', 'anyOf', 'oneOf', 'additionalItems',
 ])
+
+/** The document and every file its `$ref`s name: regular files of a bounded size only, as every config file. */
+function readReferencedFile(file: FileInfo): Promise<Buffer> {
+  return readLocalFile(file.url.startsWith('file:') ? fileURLToPath(file.url) : decodeURI(file.url), MAX_PROTOTYPE_FILE_BYTES)
+}
