@@ -27,4 +27,9 @@ export interface ApiFilter {
   response?(exchange: Exchange, response: BackendResponse, context: FilterContext): Promise<FilterStop | undefined>
   /** Renders every gateway error of the API in its own format (a SOAP API's Faults) instead of JSON. */
   readonly formatError?: ErrorFormatter
+  /**
+   * Set by consumer authentication: the filter sets the exchange's environment (from the consumer's key type),
+   * so the pipeline chooses the endpoint after the filters and ignores the client's environment header.
+   */
+  readonly choosesEnvironment?: boolean
 }

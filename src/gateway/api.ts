@@ -14,15 +14,20 @@ export class CompiledResource {
   readonly allowed: readonly string[]
   /** What the API does around the endpoint here (request checks, mediation), in the order a request passes. */
   readonly filters: readonly ApiFilter[]
+  /** Consumer authentication decides the environment: the endpoint is chosen after the request filters. */
+  readonly choosesEnvironment: boolean
 
   constructor(api: ApiConfig, config: ResourceConfig, endpoints: Partial<Record<Environment, Endpoint>>, filters: readonly ApiFilter[]) {
     this.template = new ResourceTemplate(config.uriTemplate)
     this.route = { apiName: api.name, apiVersion: api.version, uriTemplate: config.uriTemplate }
     this.endpoints = endpoints
     this.filters = filters
+    this.choosesEnvironment = filters.some((filter) => filter.choosesEnvironment)
     // "All methods" means the ones an API describes; TRACE (cross-site tracing) and CONNECT (tunnels) never pass.
     const methods = new Set<string>(config.methods ?? HTTP_METHODS)
     if (methods.has('GET')) methods.add('HEAD')
+    // A CORS preflight is an OPTIONS to a resource that may accept only GET: the CORS filter answers it.
+    if (api.cors) methods.add('OPTIONS')
     this.#methods = methods
     this.allowed = [...methods]
   }
