@@ -3,6 +3,8 @@ import { createHash, createPublicKey } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { SignJWT, type JWTPayload } from 'jose'
@@ -363,5 +365,25 @@ describe('consumer authentication: config checks', () => {
 
   test('a resource naming a scheme the API does not configure is refused', () => {
     assert.throws(load('{ apiKey: { keys: [] } }', '{ uriTemplate: /x, security: [oauth2] }'), /resources\[0\]\.security\[0\]: names oauth2/)
+  })
+})
+
+describe('portico hash-key and hash-password', () => {
+  const cli = (command: string, input: string) =>
+    spawnSync(process.execPath, [fileURLToPath(new URL('../src/cli.ts', import.meta.url)), command], { input, encoding: 'utf8', timeout: 20_000 })
+
+  test('hash-key prints the sha256 hex of the key on standard input, without its trailing newline', () => {
+    const result = cli('hash-key', `${PROD_KEY}\n`)
+    assert.equal(result.status, 0, result.stderr)
+    assert.equal(result.stdout.trim(), sha256(PROD_KEY))
+  })
+
+  test('hash-password prints a scrypt hash the config accepts; an empty input is a usage error', () => {
+    const result = cli('hash-password', 'hunter2')
+    assert.equal(result.status, 0, result.stderr)
+    const hash = result.stdout.trim()
+    assert.match(hash, /^scrypt\$16384\$8\$1\$/)
+    assert.doesNotThrow(() => parseConfig(`apis:\n  - { name: A, context: /a, version: v1, security: { basicAuth: { users: [{ username: u, passwordHash: "${hash}" }] } }, endpoints: { production: { type: http, url: "http://127.0.0.1:1" } } }\n`, 'a.yaml'))
+    assert.equal(cli('hash-password', '').status, 2)
   })
 })

@@ -104,7 +104,14 @@ export const SCRYPT_HASH = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A
 
 const BasicUser = z.strictObject({
   username: z.string().min(1).refine((name) => !name.includes(':'), 'must not contain ":" (RFC 7617)'),
-  passwordHash: z.string().regex(SCRYPT_HASH, 'must be scrypt$N$r$p$salt$hash (npm run portico -- hash-password)'),
+  passwordHash: z
+    .string()
+    .regex(SCRYPT_HASH, 'must be scrypt$N$r$p$salt$hash (npm run portico -- hash-password)')
+    .refine((hash) => {
+      const [, N = '0', r = '0'] = SCRYPT_HASH.exec(hash) ?? []
+      // scrypt takes a power of two above 1 for N; a cost over 2^20 would stall every check for seconds.
+      return Number(N) > 1 && (Number(N) & (Number(N) - 1)) === 0 && Number(N) * Number(r) <= 2 ** 23
+    }, 'has an N that is not a power of two, or a cost too high to check per request'),
   /** The application the user stands for in logs and on the exchange; the username when unset. */
   application: z.string().min(1).optional(),
   keyType: KeyType.default('PRODUCTION'),
