@@ -105,6 +105,13 @@ apis:
       apiKey:
         jwt: { keys: ["${wso2KeyPem}"] }
     endpoints: ${endpoints}
+  - name: Strict
+    context: /strict
+    version: v1
+    security:
+      oauth2:
+        jwt: { issuer: "${auth.issuer}", audience: "${ORDERS}", jwksUrl: "${auth.issuer}/jwks", clockSkew: 0s }
+    endpoints: ${endpoints}
   - name: Open
     context: /open
     version: v1
@@ -228,6 +235,17 @@ apis:
       const token = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: auth.signingKey().kid }).setExpirationTime('5m').sign(stranger.privateKey)
       await refused(token, /signature/)
     })
+  })
+
+  test('a token verified once is remembered, but refused once its exp has passed', async () => {
+    const key = auth.signingKey()
+    const exp = Math.floor(Date.now() / 1000) + 2
+    const token = await new SignJWT({ iss: auth.issuer, aud: ORDERS, sub: 'short-lived', client_id: 'prod-app' }).setProtectedHeader({ alg: 'RS256', kid: key.kid }).setExpirationTime(exp).sign(key.privateKey)
+    assert.equal((await call('/strict/v1/x', bearer(token))).status, 200)
+    await sleep(exp * 1000 - Date.now() + 200)
+    const late = await call('/strict/v1/x', bearer(token))
+    assert.equal(late.status, 401, late.text)
+    assert.equal(late.json().message, 'The token has expired')
   })
 
   test('JWKS rotation: a token signed with the new key passes once the cooldown allows a fetch; the old key still verifies', async () => {
