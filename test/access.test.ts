@@ -368,6 +368,48 @@ apis:
   })
 })
 
+describe('consumer authentication: an authorization server that cannot be reached', () => {
+  let gateway: TestGateway
+  let backend: TestBackend
+  before(async () => {
+    backend = await startBackend((_req, res) => res.end('reached'))
+    // A port nothing listens on: the JWKS and introspection endpoints are down.
+    const closed = await startBackend(() => {})
+    const down = closed.url
+    await closed.close()
+    gateway = await startGateway(`
+apis:
+  - name: Jwks
+    context: /jwks
+    version: v1
+    security: { oauth2: { jwt: { jwksUrl: "${down}/jwks" } } }
+    endpoints: { production: { type: http, url: "${backend.url}" } }
+  - name: Introspect
+    context: /introspect
+    version: v1
+    security: { oauth2: { introspection: { url: "${down}/introspect", clientId: gw, clientSecret: s } } }
+    endpoints: { production: { type: http, url: "${backend.url}" } }
+`)
+  })
+  after(async () => {
+    await gateway?.close()
+    await backend?.close()
+  })
+
+  test('503 AUTH_SERVER_UNAVAILABLE, the token in no answer, the backend not called', async () => {
+    const stranger = await signingKey('k')
+    const jwt = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'RS256', kid: 'k' }).setExpirationTime('5m').sign(stranger.privateKey)
+    for (const [path, token] of [['/jwks/v1/x', jwt], ['/introspect/v1/x', 'opaque-token-value']] as const) {
+      const response = await request(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${token}` } })
+      const text = await response.body.text()
+      assert.equal(response.statusCode, 503, `${path}: ${text}`)
+      assert.equal((JSON.parse(text) as { code: string }).code, 'AUTH_SERVER_UNAVAILABLE')
+      assert.ok(!text.includes(token))
+    }
+    assert.equal(backend.requests.length, 0)
+  })
+})
+
 describe('consumer authentication: config checks', () => {
   const load = (security: string, resource = '{ uriTemplate: /x }') =>
     () => parseConfig(`apis:\n  - { name: A, context: /a, version: v1, security: ${security}, resources: [${resource}], endpoints: { production: { type: http, url: "http://127.0.0.1:1" } } }\n`, 'access.yaml')
