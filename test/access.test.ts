@@ -338,6 +338,9 @@ apis:
     const actual = await call('/orders/v1/orders', { origin: 'https://shop.example', apikey: PROD_KEY })
     assert.equal(actual.headers['access-control-allow-origin'], 'https://shop.example')
     assert.equal(actual.headers.vary, 'Origin')
+    const unauthenticated = await call('/orders/v1/orders', { origin: 'https://shop.example' })
+    assert.equal(unauthenticated.status, 401)
+    assert.equal(unauthenticated.headers['access-control-allow-origin'], 'https://shop.example', 'a browser script could not read the 401')
   })
 
   test('mediation reads the consumer: an IN sequence answers with subject, application and key type', async () => {

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import type { BackendResponse, Exchange } from '../core/endpoint.ts'
 import type { ApiFilter, FilterStop } from '../core/filter.ts'
 import { flatHeader } from '../core/headers.ts'
@@ -53,6 +54,12 @@ export class CorsFilter implements ApiFilter {
     }
     if (this.#exposeHeaders) response.headers['access-control-expose-headers'] = this.#exposeHeaders
     return undefined
+  }
+
+  /** A gateway error (a 401, a 503) to an allowed origin carries the CORS headers, so the script can read it. */
+  readonly errorHeaders = (requestHeaders: IncomingHttpHeaders): readonly string[] => {
+    const origin = requestHeaders.origin
+    return origin !== undefined && this.#allows(origin) ? this.#originHeaders(origin) : []
   }
 
   #allows(origin: string): boolean {

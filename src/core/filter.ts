@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Logger } from 'pino'
 import type { BackendResponse, Exchange } from './endpoint.ts'
 import type { ErrorFormatter, GatewayErrorCode } from './errors.ts'
@@ -32,4 +33,6 @@ export interface ApiFilter {
    * so the pipeline chooses the endpoint after the filters and ignores the client's environment header.
    */
   readonly choosesEnvironment?: boolean
+  /** Headers every gateway error of the API carries (CORS, so a browser script can read a 401), given the request's. */
+  readonly errorHeaders?: (requestHeaders: IncomingHttpHeaders) => readonly string[]
 }

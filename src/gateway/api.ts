@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import type { LifecycleState } from '../config/lifecycle.ts'
 import { HTTP_METHODS, type ApiConfig, type Environment, type ResourceConfig } from '../config/schema.ts'
 import type { Endpoint, ExchangeRoute } from '../core/endpoint.ts'
@@ -53,6 +54,8 @@ export class CompiledApi {
   readonly resources: readonly CompiledResource[]
   /** Renders the API's gateway errors when they are not JSON (SOAP Faults for a SOAP API). */
   readonly errorFormatter: ErrorFormatter | undefined
+  /** Headers the API adds to its gateway errors (CORS), from the request's headers. */
+  readonly errorHeaders: ((requestHeaders: IncomingHttpHeaders) => readonly string[]) | undefined
 
   constructor(config: ApiConfig, resources: CompiledResource[], deprecatedSince: number | undefined) {
     this.name = config.name
@@ -68,6 +71,7 @@ export class CompiledApi {
     // A filter that renders errors reads only the API's config, so every resource's chain has the same one; it
     // also formats the errors answered before any resource matched.
     this.errorFormatter = resources[0]?.filters.find((filter) => filter.formatError)?.formatError
+    this.errorHeaders = resources[0]?.filters.find((filter) => filter.errorHeaders)?.errorHeaders
   }
 
   /** The resource for a method and path, the methods allowed there (for 405), or undefined (no resource). */
