@@ -264,10 +264,10 @@ export class RequestPipeline {
   #fail(res: ServerResponse, outcome: Outcome, code: GatewayErrorCode, message?: string, headers?: readonly string[]): void {
     outcome.code = code
     const api = outcome.api
-    const lifecycle = api?.errorHeaders ? [...(api.lifecycleHeaders), ...api.errorHeaders(outcome.requestHeaders)] : api?.lifecycleHeaders ?? []
-    const formatter = outcome.api?.errorFormatter
+    const apiHeaders = api?.errorHeaders ? [...api.lifecycleHeaders, ...api.errorHeaders(outcome.requestHeaders)] : api?.lifecycleHeaders ?? []
+    const formatter = api?.errorFormatter
     const format = formatter && { formatter, requestHeaders: outcome.requestHeaders }
-    sendError(res, code, outcome.requestId, message, headers ? [...headers, ...lifecycle] : lifecycle, format)
+    sendError(res, code, outcome.requestId, message, headers ? [...headers, ...apiHeaders] : apiHeaders, format)
   }
 
   #finish(res: ServerResponse, outcome: Outcome): void {
