@@ -111,6 +111,7 @@ apis:
     security:
       oauth2:
         jwt: { issuer: "${auth.issuer}", audience: "${ORDERS}", jwksUrl: "${auth.issuer}/jwks", clockSkew: 0s }
+      passCredential: true
     endpoints: ${endpoints}
   - name: Open
     context: /open
@@ -235,6 +236,12 @@ apis:
       const token = await new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: auth.signingKey().kid }).setExpirationTime('5m').sign(stranger.privateKey)
       await refused(token, /signature/)
     })
+  })
+
+  test('passCredential: true hands the consumer\'s Authorization on to the backend', async () => {
+    const token = await auth.token(PROD_APP, ORDERS, 'orders:read')
+    const response = await call('/strict/v1/x', bearer(token))
+    assert.equal(response.json().headers.authorization, `Bearer ${token}`)
   })
 
   test('a token verified once is remembered, but refused once its exp has passed', async () => {

@@ -11,6 +11,7 @@ import { CredentialRefused, ServerUnavailable } from './refusal.ts'
 import { SCHEMES, type ApiSecurityConfig, type OAuth2Config, type ResourceAccessConfig, type Scheme } from './schema.ts'
 
 const BEARER_REALM = 'Bearer realm="portico"'
+const AUTHORIZATION: ReadonlySet<string> = new Set(['authorization'])
 
 /** What checks one API's credentials; shared by its resources, so a JWKS or introspection cache is per API. */
 interface Checkers {
@@ -54,8 +55,9 @@ export class ConsumerAuthentication implements ApiFilter {
   readonly #scopes: readonly string[]
   readonly #checkers: Checkers
   readonly #security: ApiSecurityConfig
-  /** Headers the client may not send on: the consumer header (a forged identity) and used credentials. */
-  readonly #consumerHeader: string | undefined
+  /** The consumer header's name: a client's own is removed, so no one can send an identity. */
+  readonly #consumerHeader: ReadonlySet<string> | undefined
+  readonly #apiKeyHeader: ReadonlySet<string> | undefined
 
   constructor(security: ApiSecurityConfig, resource: ResourceAccessConfig) {
     this.#security = security
@@ -63,11 +65,12 @@ export class ConsumerAuthentication implements ApiFilter {
     this.#schemes = new Set(open ? [] : (resource.security ?? SCHEMES).filter((scheme) => security[scheme] !== undefined))
     this.#scopes = resource.scopes ?? []
     this.#checkers = checkers(security)
-    this.#consumerHeader = security.consumerHeader?.name.toLowerCase()
+    this.#consumerHeader = security.consumerHeader && new Set([security.consumerHeader.name.toLowerCase()])
+    this.#apiKeyHeader = security.apiKey && new Set([security.apiKey.name.toLowerCase()])
   }
 
   async request(exchange: Exchange, context: FilterContext): Promise<FilterStop | undefined> {
-    if (this.#consumerHeader) exchange.headers = withoutHeaders(exchange.headers, new Set([this.#consumerHeader]))
+    if (this.#consumerHeader) exchange.headers = withoutHeaders(exchange.headers, this.#consumerHeader)
     if (this.#schemes.size === 0) return undefined
     const authorization = flatHeader(exchange.headers, 'authorization')
     let consumer: Consumer
@@ -111,11 +114,11 @@ export class ConsumerAuthentication implements ApiFilter {
       const scheme = authorization.slice(0, space < 0 ? undefined : space).toLowerCase()
       const credential = space < 0 ? '' : authorization.slice(space + 1).trim()
       if (scheme === 'bearer' && c.oauth2 && this.#schemes.has('oauth2')) {
-        this.#remove(exchange, 'authorization')
+        this.#remove(exchange, AUTHORIZATION)
         return this.#bearer(c.oauth2, credential)
       }
       if (scheme === 'basic' && c.basicAuth && this.#schemes.has('basicAuth')) {
-        this.#remove(exchange, 'authorization')
+        this.#remove(exchange, AUTHORIZATION)
         return c.basicAuth.consumer(credential)
       }
     }
@@ -124,10 +127,8 @@ export class ConsumerAuthentication implements ApiFilter {
       const name = apiKey.name.toLowerCase()
       const key = apiKey.in === 'header' ? flatHeader(exchange.headers, name) : queryValue(exchange.query, apiKey.name)
       if (key !== undefined) {
-        if (!this.#security.passCredential) {
-          if (apiKey.in === 'header') exchange.headers = withoutHeaders(exchange.headers, new Set([name]))
-          else exchange.query = withoutParameter(exchange.query, apiKey.name)
-        }
+        if (apiKey.in === 'header') this.#remove(exchange, this.#apiKeyHeader!)
+        else if (!this.#security.passCredential) exchange.query = withoutParameter(exchange.query, apiKey.name)
         return c.apiKey.consumer(key)
       }
     }
@@ -141,8 +142,8 @@ export class ConsumerAuthentication implements ApiFilter {
     throw new CredentialRefused('The token is not accepted')
   }
 
-  #remove(exchange: Exchange, lowerName: string): void {
-    if (!this.#security.passCredential) exchange.headers = withoutHeaders(exchange.headers, new Set([lowerName]))
+  #remove(exchange: Exchange, lowerNames: ReadonlySet<string>): void {
+    if (!this.#security.passCredential) exchange.headers = withoutHeaders(exchange.headers, lowerNames)
   }
 
   /** RFC 6750 section 3.1: a request without credentials gets the challenges and no error code. */
@@ -164,7 +165,8 @@ export class ConsumerAuthentication implements ApiFilter {
     if (this.#schemes.has('oauth2')) headers.push('www-authenticate', BEARER_REALM)
     if (this.#schemes.has('basicAuth')) headers.push('www-authenticate', `Basic realm="${this.#checkers.basicAuth!.realm}", charset="UTF-8"`)
     if (this.#schemes.has('apiKey')) headers.push('www-authenticate', `APIKey realm="portico", ${this.#security.apiKey!.in}="${this.#security.apiKey!.name}"`)
-    if (headers.length === 0) headers.push('www-authenticate', 'Mutual realm="portico"')
+    // Client certificates have no HTTP scheme of their own; a 401 still names what would pass.
+    if (headers.length === 0) headers.push('www-authenticate', 'ClientCertificate realm="portico"')
     return headers
   }
 }
