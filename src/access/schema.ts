@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto'
+import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import { z } from 'zod'
 import { Duration } from '../core/duration.ts'
 
@@ -20,7 +20,7 @@ export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS5
 const PublicKey = z.string().superRefine((text, ctx) => {
   try {
     const trimmed = text.trim()
-    if (trimmed.startsWith('{')) createPublicKey({ key: JSON.parse(trimmed) as import('node:crypto').JsonWebKey, format: 'jwk' })
+    if (trimmed.startsWith('{')) createPublicKey({ key: JSON.parse(trimmed) as JsonWebKey, format: 'jwk' })
     else createPublicKey(trimmed)
   } catch (error) {
     ctx.addIssue({ code: 'custom', message: `is not a public key as PEM or JWK (${(error as Error).message})` })
