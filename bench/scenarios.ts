@@ -1,6 +1,8 @@
 // What `npm run bench` measures. Each scenario is one request shape sent through Portico and, for reference,
 // through the Node floor (bench/floor.ts) to the same nginx location in the same run.
 
+import { exportSPKI, generateKeyPair, SignJWT } from 'jose'
+
 export interface Scenario {
   name: string
   description: string
@@ -16,6 +18,24 @@ export interface Scenario {
   /** The `apis:` entries of the gateway's config, given nginx's origin. */
   apis(upstream: string): string
 }
+
+/**
+ * An RS256 access token as an authorization server would issue it (WSO2's claims: `keytype`, `client_id`,
+ * `scope`), signed once per run by a key made here; the gateway verifies it with the public key in its config.
+ */
+const JWT_BENCH = await (async () => {
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true })
+  const now = Math.floor(Date.now() / 1000)
+  const token = await new SignJWT({ client_id: 'bench-app', scope: 'orders:read', keytype: 'PRODUCTION' })
+    .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: 'bench' })
+    .setIssuer('https://idp.bench')
+    .setAudience('https://bench.example')
+    .setSubject('bench-user')
+    .setIssuedAt(now)
+    .setExpirationTime(now + 86_400)
+    .sign(privateKey)
+  return { token, pem: (await exportSPKI(publicKey)).trim().replaceAll('\n', '\\n') }
+})()
 
 export const SMALL_BODY = 'x'.repeat(99) + '\n'
 
@@ -51,6 +71,26 @@ export const scenarios: Scenario[] = [
     context: /bench
     version: 1.0.0
     resources: [{ uriTemplate: /small, methods: [GET] }]
+    endpoints:
+      production: { type: http, url: "${upstream}" }
+`,
+  },
+  {
+    name: 'jwt-get-small',
+    description: 'as get-small, with a JWT bearer token (RS256, ~600 bytes) verified at the gateway: signature, iss, aud, exp, scope',
+    target: 1.35,
+    method: 'GET',
+    headers: { authorization: `Bearer ${JWT_BENCH.token}` },
+    upstreamPath: '/small',
+    porticoPath: '/jwt/1.0.0/small',
+    apis: (upstream) => `
+  - name: Jwt
+    context: /jwt
+    version: 1.0.0
+    security:
+      oauth2:
+        jwt: { issuer: "https://idp.bench", audience: "https://bench.example", keys: ["${JWT_BENCH.pem}"] }
+    resources: [{ uriTemplate: /small, methods: [GET], scopes: ["orders:read"] }]
     endpoints:
       production: { type: http, url: "${upstream}" }
 `,

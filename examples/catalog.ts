@@ -1,5 +1,6 @@
 import type { Server } from 'node:http'
 import { startBasicAuthBackend, startEchoBackend, startLambdaStandIn } from './backends.ts'
+import { startAuthorizationServer } from './authorization-server.ts'
 import { startPizzaShackBackend } from './pizzashack-backend.ts'
 import { startSoapBackend } from './soap-backend.ts'
 
@@ -79,6 +80,16 @@ export const examples: Record<string, Example> = {
     backends: async () => [await startBasicAuthBackend(9081, 'orders-sandbox', 'gateway', 'pässwort (UTF-8 is fine)')],
     samples: [{ path: '/orders/v1/items', headers: { 'X-Portico-Environment': 'sandbox' }, status: 200, contains: '"backend":"orders-sandbox"' }],
     note: "the sandbox endpoint's Basic-protected backend runs locally; the Digest and OAuth2 endpoints name hosts of a real deployment",
+  },
+  access: {
+    backends: async () => Promise.all([startEchoBackend(9281, 'orders-production'), startEchoBackend(9282, 'orders-sandbox'), startAuthorizationServer(9190)]),
+    samples: [
+      { path: '/orders/v1/items', headers: { apikey: 'demo-production-key' }, status: 200, contains: '"backend":"orders-production"' },
+      { path: '/orders/v1/items', headers: { apikey: 'demo-sandbox-key' }, status: 200, contains: '"backend":"orders-sandbox"' },
+      { path: '/orders/v1/items', status: 401, contains: 'MISSING_CREDENTIALS' },
+      { path: '/orders/v1/health', status: 200, contains: '"status":"ok"' },
+    ],
+    note: 'tokens: curl -s -u shop-sandbox:sandbox-secret -d grant_type=client_credentials -d scope=orders:read localhost:9190/token (docs/access.md)',
   },
   'wso2-import': {
     backends: async () => [await startEchoBackend(8595, 'users')],

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster'
+import { createHash } from 'node:crypto'
 import { existsSync, readdirSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { hashPassword } from './access/basic.ts'
 import { ConfigError, loadConfigFile } from './config/load.ts'
 import { readLocalFile } from './core/local-file.ts'
 import { BindError } from './gateway/bind.ts'
@@ -36,6 +38,10 @@ const COMMANDS = {
   'import wso2': `portico import wso2 PATH [-o FILE] [--params FILE [-e ENV]]
   An API from a WSO2 API Manager project (apictl export: directory or zip), with one environment of an
   apictl params file applied.`,
+  'hash-key': `portico hash-key < KEY
+  The sha256 (hex) of an API key read from standard input, for security.apiKey.keys[].sha256.`,
+  'hash-password': `portico hash-password < PASSWORD
+  The scrypt hash of a password read from standard input, for security.basicAuth.users[].passwordHash.`,
 } as const
 
 const USAGE = `Usage: portico COMMAND [OPTIONS]   (portico COMMAND --help for one command)
@@ -66,10 +72,31 @@ async function main(argv: string[]): Promise<number> {
       return validate(rest)
     case 'import':
       return importCommand(rest)
+    case 'hash-key':
+      return hashSecret('key')
+    case 'hash-password':
+      return hashSecret('password')
     default:
       console.error(`Unknown command "${command}".\n${USAGE}`)
       return 2
   }
+}
+
+/**
+ * Prints the hash of a secret read from standard input (not an argument, which `ps` and shell history would
+ * keep); one trailing newline, as `echo` adds, is not part of it.
+ */
+async function hashSecret(kind: 'key' | 'password'): Promise<number> {
+  let text = ''
+  process.stdin.setEncoding('utf8')
+  for await (const chunk of process.stdin) text += chunk
+  const secret = text.replace(/\r?\n$/, '')
+  if (!secret) {
+    console.error(`No ${kind} on standard input.\nUsage: ${COMMANDS[kind === 'key' ? 'hash-key' : 'hash-password']}`)
+    return 2
+  }
+  console.log(kind === 'key' ? createHash('sha256').update(secret).digest('hex') : await hashPassword(secret))
+  return 0
 }
 
 /** The usage of the command `argv` names: `import` with its format, or all of `import` when none is known. */

@@ -349,7 +349,7 @@ ${sequence}
           - property: { name: x, expression: "lower(request.path)" }`),
     )
     assert.deepEqual(found, [
-      'apis[0].resources[0].inSequence[0].filter.if: is not a valid CEL expression: unknown name "requst"; expressions see request, response, properties, api, environment',
+      'apis[0].resources[0].inSequence[0].filter.if: is not a valid CEL expression: unknown name "requst"; expressions see request, response, properties, api, environment, consumer',
       'apis[0].resources[0].inSequence[1].property.expression: is not a valid CEL expression: unknown function "lower"',
     ])
   })

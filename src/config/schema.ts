@@ -9,6 +9,7 @@ import { templateVariables } from '../core/uri-template.ts'
 import { ENVIRONMENTS, type Environment } from '../core/endpoint.ts'
 import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 import { checkPrototypeResources } from '../prototype/config.ts'
+import { ApiSecurity, Cors, resourceAccessFields } from '../access/schema.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -96,6 +97,7 @@ const Resource = z.strictObject({
   /** Endpoints for this resource only, replacing the API's. */
   endpoints: Endpoints.optional(),
   ...sequenceFields,
+  ...resourceAccessFields,
 })
 
 const Deprecation = z.strictObject({
@@ -123,6 +125,10 @@ export const Api = z.strictObject({
   endpoints: Endpoints.default({}),
   /** Makes this a SOAP API: gateway errors become SOAP Faults; optional envelope validation (docs/soap.md). */
   soap: SoapApi.optional(),
+  /** Consumer authentication (docs/access.md): without it the API is open, as it always was. */
+  security: ApiSecurity.optional(),
+  /** CORS answered at the gateway (docs/access.md#cors). */
+  cors: Cors.optional(),
   ...sequenceFields,
 })
 
@@ -173,6 +179,14 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
     const unserved = unservedApiIssue(api)
     if (unserved) ctx.addIssue({ code: 'custom', path: ['apis', index, 'endpoints'], message: unserved })
     api.resources.forEach((resource, resourceIndex) => {
+      for (const [i, scheme] of (resource.security ?? []).entries()) {
+        if (!api.security?.[scheme]) {
+          ctx.addIssue({ code: 'custom', path: ['apis', index, 'resources', resourceIndex, 'security', i], message: `names ${scheme}, which the API's security does not configure` })
+        }
+      }
+      if ((resource.scopes?.length || resource.security?.length) && !api.security) {
+        ctx.addIssue({ code: 'custom', path: ['apis', index, 'resources', resourceIndex, resource.scopes?.length ? 'scopes' : 'security'], message: 'needs the API\'s security: without it the API is open' })
+      }
       const known = new Set(templateVariables(resource.uriTemplate))
       for (const environment of ENVIRONMENTS) {
         const local = resource.endpoints?.[environment]

@@ -80,12 +80,28 @@ export interface Exchange {
   /** The request body: the client's stream, a buffered copy that can be sent again, or none. */
   body: Readable | Buffer | null
   readonly route: ExchangeRoute
-  readonly environment: Environment
+  /** Production or sandbox: the listener's or the client's choice, or the consumer's key type on an API with security. */
+  environment: Environment
+  /** Who called, once consumer authentication accepted a credential; undefined on an open API or resource. */
+  consumer?: Consumer
   /** Values that mediators set, visible to later mediators, URI templates and the OUT flow. */
   readonly properties: Map<string, unknown>
   /** The address chosen for a dynamic endpoint. */
   target: string | undefined
   readonly client: { readonly address: string; readonly protocol: 'http' | 'https'; readonly host: string }
+}
+
+/** The consumer a credential identified: what mediation, the access log and the backend's header may see. */
+export interface Consumer {
+  /** The token's `sub`, the API key's application, the Basic username or the certificate's subject. */
+  readonly subject: string
+  readonly application: string | undefined
+  readonly keyType: 'PRODUCTION' | 'SANDBOX'
+  readonly scopes: readonly string[]
+  /** The scheme that accepted the credential: `oauth2`, `apiKey`, `basicAuth` or `mutualTls`. */
+  readonly scheme: string
+  /** The verified token's claims (or introspection result); empty for schemes without claims. */
+  readonly claims: Readonly<Record<string, unknown>>
 }
 
 export interface BackendResponse {

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Logger } from 'pino'
 import type { BackendResponse, Exchange } from './endpoint.ts'
 import type { ErrorFormatter, GatewayErrorCode } from './errors.ts'
@@ -27,4 +28,11 @@ export interface ApiFilter {
   response?(exchange: Exchange, response: BackendResponse, context: FilterContext): Promise<FilterStop | undefined>
   /** Renders every gateway error of the API in its own format (a SOAP API's Faults) instead of JSON. */
   readonly formatError?: ErrorFormatter
+  /**
+   * Set by consumer authentication: the filter sets the exchange's environment (from the consumer's key type),
+   * so the pipeline chooses the endpoint after the filters and ignores the client's environment header.
+   */
+  readonly choosesEnvironment?: boolean
+  /** Headers every gateway error of the API carries (CORS, so a browser script can read a 401), given the request's. */
+  readonly errorHeaders?: (requestHeaders: IncomingHttpHeaders) => readonly string[]
 }

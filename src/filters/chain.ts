@@ -1,5 +1,7 @@
 import type { ApiFilter } from '../core/filter.ts'
 import type { ApiConfig, ResourceConfig } from '../config/schema.ts'
+import { ConsumerAuthentication } from '../access/consumer-auth.ts'
+import { CorsFilter } from '../access/cors.ts'
 import { Mediation } from '../mediation/run.ts'
 import { soapApiFilter } from '../soap/api-filter.ts'
 
@@ -20,6 +22,10 @@ type FilterFactory = (api: ApiConfig, resource: ResourceConfig, limits: FilterLi
 const FILTERS: readonly FilterFactory[] = [
   // First: a SOAP API's errors are Faults, and an envelope that is not one goes no further.
   (api) => (api.soap ? soapApiFilter(api.soap) : undefined),
+  // Before authentication: a browser's preflight carries no credentials.
+  (api) => (api.cors ? new CorsFilter(api.cors) : undefined),
+  // Before mediation: a refused request costs no mediation, and a sequence sees who the consumer is.
+  (api, resource) => (api.security ? new ConsumerAuthentication(api.security, resource) : undefined),
   (api, resource, limits) => Mediation.compile(api, resource, limits.mediationBodyBytes, limits.mediationXmlBytes),
 ]
 

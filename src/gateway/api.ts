@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import type { LifecycleState } from '../config/lifecycle.ts'
 import { HTTP_METHODS, type ApiConfig, type Environment, type ResourceConfig } from '../config/schema.ts'
 import type { Endpoint, ExchangeRoute } from '../core/endpoint.ts'
@@ -14,15 +15,20 @@ export class CompiledResource {
   readonly allowed: readonly string[]
   /** What the API does around the endpoint here (request checks, mediation), in the order a request passes. */
   readonly filters: readonly ApiFilter[]
+  /** Consumer authentication decides the environment: the endpoint is chosen after the request filters. */
+  readonly choosesEnvironment: boolean
 
   constructor(api: ApiConfig, config: ResourceConfig, endpoints: Partial<Record<Environment, Endpoint>>, filters: readonly ApiFilter[]) {
     this.template = new ResourceTemplate(config.uriTemplate)
     this.route = { apiName: api.name, apiVersion: api.version, uriTemplate: config.uriTemplate }
     this.endpoints = endpoints
     this.filters = filters
+    this.choosesEnvironment = filters.some((filter) => filter.choosesEnvironment)
     // "All methods" means the ones an API describes; TRACE (cross-site tracing) and CONNECT (tunnels) never pass.
     const methods = new Set<string>(config.methods ?? HTTP_METHODS)
     if (methods.has('GET')) methods.add('HEAD')
+    // A CORS preflight is an OPTIONS to a resource that may accept only GET: the CORS filter answers it.
+    if (api.cors) methods.add('OPTIONS')
     this.#methods = methods
     this.allowed = [...methods]
   }
@@ -48,6 +54,8 @@ export class CompiledApi {
   readonly resources: readonly CompiledResource[]
   /** Renders the API's gateway errors when they are not JSON (SOAP Faults for a SOAP API). */
   readonly errorFormatter: ErrorFormatter | undefined
+  /** Headers the API adds to its gateway errors (CORS), from the request's headers. */
+  readonly errorHeaders: ((requestHeaders: IncomingHttpHeaders) => readonly string[]) | undefined
 
   constructor(config: ApiConfig, resources: CompiledResource[], deprecatedSince: number | undefined) {
     this.name = config.name
@@ -63,6 +71,7 @@ export class CompiledApi {
     // A filter that renders errors reads only the API's config, so every resource's chain has the same one; it
     // also formats the errors answered before any resource matched.
     this.errorFormatter = resources[0]?.filters.find((filter) => filter.formatError)?.formatError
+    this.errorHeaders = resources[0]?.filters.find((filter) => filter.errorHeaders)?.errorHeaders
   }
 
   /** The resource for a method and path, the methods allowed there (for 405), or undefined (no resource). */

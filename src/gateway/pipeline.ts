@@ -4,7 +4,7 @@ import type { Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { servesLiveTraffic } from '../config/lifecycle.ts'
 import type { Environment, ListenerConfig } from '../config/schema.ts'
-import { EndpointError, type Endpoint, type Exchange } from '../core/endpoint.ts'
+import { EndpointError, type Consumer, type Endpoint, type Exchange } from '../core/endpoint.ts'
 import { readBody } from '../core/body.ts'
 import { classifyFailure } from '../core/failure.ts'
 import { GroupFailure } from '../resilience/attempts.ts'
@@ -44,6 +44,7 @@ interface Outcome {
   resource: CompiledResource | undefined
   endpoint: Endpoint | undefined
   environment: Environment | undefined
+  consumer: Consumer | undefined
   code: GatewayErrorCode | undefined
   upstreamMs: number | undefined
 }
@@ -97,6 +98,7 @@ export class RequestPipeline {
       resource: undefined,
       endpoint: undefined,
       environment: undefined,
+      consumer: undefined,
       code: undefined,
       upstreamMs: undefined,
     }
@@ -157,20 +159,15 @@ export class RequestPipeline {
     const resource = match.resource
     outcome.resource = resource
 
-    const environment = this.#environment(req)
+    // On an API with consumer authentication the consumer's key type chooses, after the filters; a header never does.
+    const environment = resource.choosesEnvironment ? this.#listener.environment : this.#environment(req)
     if (!environment) {
       return this.#fail(res, outcome, 'BAD_REQUEST', `${ENVIRONMENT_HEADER} must be "production" or "sandbox"`)
     }
-    outcome.environment = environment
-    const endpoint = resource.endpoints[environment]
-    if (!endpoint) {
-      return this.#fail(res, outcome, 'ENVIRONMENT_NOT_CONFIGURED', `API ${api.key} has no ${environment} endpoint`)
-    }
-    outcome.endpoint = endpoint
-    if (servesLiveTraffic(api.lifecycle) === endpoint.isPrototype) {
-      return endpoint.isPrototype
-        ? this.#fail(res, outcome, 'PROTOTYPE_NOT_SERVED', `API ${api.key} is ${api.lifecycle}; its prototype endpoint no longer serves it`)
-        : this.#fail(res, outcome, 'API_NOT_PUBLISHED', `API ${api.key} is ${api.lifecycle}; only a prototype endpoint serves it until it is published`)
+    let endpoint: Endpoint | undefined
+    if (!resource.choosesEnvironment) {
+      endpoint = this.#endpoint(res, outcome, api, resource, environment)
+      if (!endpoint) return
     }
 
     if (req.headers.expect !== undefined) res.writeContinue()
@@ -209,7 +206,15 @@ export class RequestPipeline {
     const filters = resource.filters
     for (let i = 0; i < filters.length; i++) {
       const stop = await filters[i]!.request?.(exchange, this.#filterContext)
-      if (stop) return this.#stop(res, outcome, stop)
+      if (stop) {
+        outcome.consumer = exchange.consumer
+        return this.#stop(res, outcome, stop)
+      }
+    }
+    outcome.consumer = exchange.consumer
+    if (!endpoint) {
+      endpoint = this.#endpoint(res, outcome, api, resource, exchange.environment)
+      if (!endpoint) return
     }
     // A mediation `rewrite` may build the path from properties, which come from the client's headers or body: it
     // must not climb out of the endpoint's base path either.
@@ -265,6 +270,23 @@ export class RequestPipeline {
     relay(response.body, res)
   }
 
+  /** The resource's endpoint for the environment, checked against the API's lifecycle; undefined once it failed the request. */
+  #endpoint(res: ServerResponse, outcome: Outcome, api: CompiledApi, resource: CompiledResource, environment: Environment): Endpoint | undefined {
+    outcome.environment = environment
+    const endpoint = resource.endpoints[environment]
+    if (!endpoint) {
+      this.#fail(res, outcome, 'ENVIRONMENT_NOT_CONFIGURED', `API ${api.key} has no ${environment} endpoint`)
+      return undefined
+    }
+    outcome.endpoint = endpoint
+    if (servesLiveTraffic(api.lifecycle) === endpoint.isPrototype) {
+      if (endpoint.isPrototype) this.#fail(res, outcome, 'PROTOTYPE_NOT_SERVED', `API ${api.key} is ${api.lifecycle}; its prototype endpoint no longer serves it`)
+      else this.#fail(res, outcome, 'API_NOT_PUBLISHED', `API ${api.key} is ${api.lifecycle}; only a prototype endpoint serves it until it is published`)
+      return undefined
+    }
+    return endpoint
+  }
+
   /** The environment the request asked for, the listener's otherwise; undefined when the ask is invalid. */
   #environment(req: IncomingMessage): Environment | undefined {
     const asked = this.#listener.environmentHeader ? req.headers[ENVIRONMENT_HEADER] : undefined
@@ -283,10 +305,11 @@ export class RequestPipeline {
 
   #fail(res: ServerResponse, outcome: Outcome, code: GatewayErrorCode, message?: string, headers?: readonly string[]): void {
     outcome.code = code
-    const lifecycle = outcome.api?.lifecycleHeaders ?? []
-    const formatter = outcome.api?.errorFormatter
+    const api = outcome.api
+    const apiHeaders = api?.errorHeaders ? [...api.lifecycleHeaders, ...api.errorHeaders(outcome.requestHeaders)] : api?.lifecycleHeaders ?? []
+    const formatter = api?.errorFormatter
     const format = formatter && { formatter, requestHeaders: outcome.requestHeaders }
-    sendError(res, code, outcome.requestId, message, headers ? [...headers, ...lifecycle] : lifecycle, format)
+    sendError(res, code, outcome.requestId, message, headers ? [...headers, ...apiHeaders] : apiHeaders, format)
   }
 
   #finish(res: ServerResponse, outcome: Outcome): void {
@@ -304,6 +327,9 @@ export class RequestPipeline {
       resource: outcome.resource?.route.uriTemplate,
       endpoint: outcome.endpoint?.id,
       environment: outcome.environment,
+      // Who called, never with what: the credential stays out of every log.
+      subject: outcome.consumer?.subject,
+      application: outcome.consumer?.application,
       code: outcome.code,
       client: outcome.client,
       durationMs: Math.round(durationMs * 1000) / 1000,

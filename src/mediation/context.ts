@@ -72,8 +72,21 @@ export class MediationContext {
       properties: exchange.properties,
       api: new Map([['name', route.apiName], ['version', route.apiVersion], ['uriTemplate', route.uriTemplate]]),
       environment: exchange.environment,
+      consumer: consumerScope(exchange),
     }
   }
+}
+
+function consumerScope(exchange: Exchange): Map<string, unknown> {
+  const consumer = exchange.consumer
+  if (!consumer) return new Map()
+  return new Map<string, unknown>([
+    ['subject', consumer.subject],
+    ['application', consumer.application ?? ''],
+    ['keyType', consumer.keyType],
+    ['scopes', [...consumer.scopes]],
+    ['claims', new Map(Object.entries(consumer.claims))],
+  ])
 }
 
 function responseHeaders(headers: BackendResponse['headers']): Map<string, string> {

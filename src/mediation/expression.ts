@@ -9,18 +9,20 @@ import { strings } from '@bufbuild/cel/ext'
  * Payloads are read with JSONPath and XPath sources instead, which is what WSO2 sequences use.
  */
 
-/** What an expression sees: `request`, `response` (OUT flow only), `properties`, `api`, `environment`. */
+/** What an expression sees: `request`, `response` (OUT flow only), `properties`, `api`, `environment`, `consumer`. */
 export interface ExpressionScope {
   request: unknown
   response: unknown
   properties: unknown
   api: unknown
   environment: string
+  /** Who called (subject, application, keyType, scopes, claims): empty on an API without consumer authentication. */
+  consumer: unknown
 }
 
 export type CompiledExpression = (scope: ExpressionScope) => unknown
 
-const VARIABLES = ['request', 'response', 'properties', 'api', 'environment'] as const
+const VARIABLES = ['request', 'response', 'properties', 'api', 'environment', 'consumer'] as const
 
 const environment = celEnv({
   variables: {
@@ -29,6 +31,7 @@ const environment = celEnv({
     properties: CelScalar.DYN,
     api: CelScalar.DYN,
     environment: CelScalar.STRING,
+    consumer: CelScalar.DYN,
   },
   funcs: strings,
 })

@@ -9,6 +9,9 @@ export interface AccessLogEntry {
   resource?: string
   endpoint?: string
   environment?: string
+  /** The consumer's subject and application on an API with consumer authentication; never a credential. */
+  subject?: string
+  application?: string
   /** Error code when the gateway answered with an error. */
   code?: string
   client: string
