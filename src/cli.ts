@@ -30,7 +30,8 @@ const COMMANDS = {
     --store STORE       sqlite:DIR (a data directory) or postgres://USER@HOST:PORT/DATABASE; serves the
                         publisher API on the admin port and follows every deployment
     --environment LABEL the gateway environment this node serves (default: default)
-    --poll SECONDS      look for a new config version this often without a notification (default: 5)`,
+    --poll SECONDS      look for a new config version this often without a notification (default: 5)
+    --port N, --admin-port N   this node's first listener and admin port, over the store's settings`,
   apply: `portico apply -f FILE --store STORE [--dry-run]
   Make the store hold what FILE holds, as one new config version; print what changes.`,
   export: `portico export --store STORE [-o FILE]
@@ -238,6 +239,8 @@ async function start(args: string[]): Promise<number> {
       store: { type: 'string' },
       environment: { type: 'string', default: 'default' },
       poll: { type: 'string', default: '5' },
+      port: { type: 'string' },
+      'admin-port': { type: 'string' },
     },
   })
   if (!parsed) return 2
@@ -250,7 +253,11 @@ async function start(args: string[]): Promise<number> {
       return 2
     }
     try {
-      const { stop } = await serveFromStore(values.store, { environment: values.environment, pollMs: poll * 1000 }, logger)
+      const ports = {
+        ...(values.port === undefined ? {} : { port: Number(values.port) }),
+        ...(values['admin-port'] === undefined ? {} : { adminPort: Number(values['admin-port']) }),
+      }
+      const { stop } = await serveFromStore(values.store, { environment: values.environment, pollMs: poll * 1000, ...ports }, logger)
       const shutdown = () => void stop().finally(() => process.exit(0))
       process.once('SIGTERM', shutdown)
       process.once('SIGINT', shutdown)

@@ -15,6 +15,9 @@ export interface StoreNodeOptions {
   /** How often to look for a new version even without a notification. */
   pollMs: number
   nodeId?: string
+  /** Ports of this node that differ from the store's settings (several nodes on one machine). */
+  port?: number
+  adminPort?: number
 }
 
 /**
@@ -32,7 +35,7 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
   let applied = latest?.version ?? 0
   const build = (document: Parameters<typeof nodeConfig>[0] | undefined, version: number): { config: ConfigModel; hash: string } => {
     const raw = document ? nodeConfig(document, options.environment) : {}
-    return { config: parseConfig(JSON.stringify(raw), `store version ${version}`), hash: hashOf(raw) }
+    return { config: parseConfig(JSON.stringify(withPorts(raw, options)), `store version ${version}`), hash: hashOf(raw) }
   }
   const first = build(latest?.document, applied)
   let connected = store.engine === 'sqlite'
@@ -93,4 +96,16 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
     await store.close()
   }
   return { instance, stop }
+}
+
+/** The node's own ports over the store's settings: the first listener's and the admin port. */
+function withPorts(raw: Record<string, unknown>, options: StoreNodeOptions): Record<string, unknown> {
+  const out = { ...raw }
+  if (options.port !== undefined) {
+    const listeners = Array.isArray(raw.listeners) && raw.listeners.length > 0 ? [...(raw.listeners as object[])] : [{}]
+    listeners[0] = { ...listeners[0], port: options.port }
+    out.listeners = listeners
+  }
+  if (options.adminPort !== undefined) out.admin = { ...(raw.admin as object | undefined), port: options.adminPort }
+  return out
 }
