@@ -303,15 +303,15 @@ async function applyCommand(args: string[]): Promise<number> {
     return 2
   }
   try {
-    // The loader reports problems with lines and columns; the store keeps the file's own text (secret references
-    // unresolved), with paths made relative to nothing.
+    // The loader reports problems with their lines and columns; the store then keeps the file's own data (secret
+    // references unresolved, so no secret value enters the store), with its file paths made absolute.
     await loadConfigFile(file)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     console.error(error.message)
     return 1
   }
-  const raw = resolveRelativePaths(parseYaml(await readFile(file, 'utf8')) ?? {}, dirname(file)) as Record<string, unknown>
+  const raw = resolveRelativePaths(parseYaml(await readFile(file, 'utf8')) ?? {}, resolve(dirname(file))) as Record<string, unknown>
   const store = await ConfigStore.open(url)
   try {
     const result = await store.apply(raw, `cli:${process.env.USER ?? 'apply'}`, { dryRun: parsed.values['dry-run'], environment })
