@@ -31,7 +31,9 @@ const COMMANDS = {
                         publisher API on the admin port and follows every deployment
     --environment LABEL the gateway environment this node serves (default: default)
     --poll SECONDS      look for a new config version this often without a notification (default: 5)
-    --port N, --admin-port N   this node's first listener and admin port, over the store's settings`,
+    --port N, --admin-port N   this node's first listener and admin port, over the store's settings
+    --data DIR          where the node keeps a copy of the config it serves, used when it starts while the
+                        database is unreachable (default: the SQLite data directory, or ./portico-data)`,
   apply: `portico apply -f FILE --store STORE [--dry-run]
   Make the store hold what FILE holds, as one new config version; print what changes.`,
   export: `portico export --store STORE [-o FILE]
@@ -241,6 +243,7 @@ async function start(args: string[]): Promise<number> {
       poll: { type: 'string', default: '5' },
       port: { type: 'string' },
       'admin-port': { type: 'string' },
+      data: { type: 'string' },
     },
   })
   if (!parsed) return 2
@@ -256,6 +259,7 @@ async function start(args: string[]): Promise<number> {
       const ports = {
         ...(values.port === undefined ? {} : { port: Number(values.port) }),
         ...(values['admin-port'] === undefined ? {} : { adminPort: Number(values['admin-port']) }),
+        ...(values.data === undefined ? {} : { dataDirectory: values.data }),
       }
       const { stop } = await serveFromStore(values.store, { environment: values.environment, pollMs: poll * 1000, ...ports }, logger)
       const shutdown = () => void stop().finally(() => process.exit(0))

@@ -159,6 +159,7 @@ export class Publisher {
         const status = { 'not-found': 404, invalid: 400, conflict: 409, stale: 412 }[error.kind]
         return send(res, status, { code: error.kind.toUpperCase().replace('-', '_'), message: error.message, ...(error.issues.length ? { errors: error.issues } : {}) })
       }
+      if (unreachable(error)) return send(res, 503, { code: 'STORE_UNAVAILABLE', message: 'The config store is unreachable; this node serves its last applied config. Retry later.' })
       throw error
     }
   }
@@ -171,6 +172,12 @@ export class Publisher {
     if (scope && !token.scopes.includes(scope)) throw new HttpError(403, 'FORBIDDEN', `The token lacks the "${scope}" scope`)
     return `token:${token.name}`
   }
+}
+
+/** Connection failures (refused, reset, timed out) and PostgreSQL's shutdown and connection errors (57P, 08). */
+function unreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' && (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND)$/.test(code) || /^(57P0|08)/.test(code))
 }
 
 function numberOf(query: URLSearchParams, name: string): number | undefined {

@@ -1,11 +1,11 @@
 import { hostname } from 'node:os'
 import { Publisher } from '../admin/publisher.ts'
 import { parseConfig } from '../config/load.ts'
-import type { ConfigModel } from '../config/schema.ts'
 import { watchVersions } from '../store/change-feed.ts'
-import { hashOf, nodeConfig } from '../store/document.ts'
+import { hashOf, nodeConfig, type VersionDocument } from '../store/document.ts'
 import { ConfigStore } from '../store/store.ts'
 import type { Logger } from '../telemetry/logger.ts'
+import { AppliedCopy } from './applied-copy.ts'
 import { PorticoInstance } from './instance.ts'
 import { logAdmin } from './workers.ts'
 
@@ -14,59 +14,78 @@ export interface StoreNodeOptions {
   environment: string
   /** How often to look for a new version even without a notification. */
   pollMs: number
+  /** Where the node keeps its copy of the last applied config (default: the SQLite data directory, or ./portico-data). */
+  dataDirectory?: string
   nodeId?: string
   /** Ports of this node that differ from the store's settings (several nodes on one machine). */
   port?: number
   adminPort?: number
 }
 
+const RETRY_MS = 2000
+
 /**
  * Serves what a config store holds: the latest config version at start, then every newer one, each built beside the
  * running snapshot and swapped in (as a file reload); a version the node cannot apply leaves it on its last good
- * one. Each node records what it applied, so the publisher API can tell whether a deployment reached every node.
+ * one. Each node records what it applied, so the publisher API can tell whether a deployment reached every node,
+ * and keeps a copy on its disk: started while the database is unreachable, it serves that copy and catches up once
+ * the database answers.
  */
 export async function serveFromStore(url: string, options: StoreNodeOptions, logger: Logger): Promise<{ instance: PorticoInstance; stop: () => Promise<void> }> {
-  const store = await ConfigStore.open(url)
+  const store = ConfigStore.create(url)
   const nodeId = options.nodeId ?? `${hostname()}:${process.pid}`
-  const token = await store.firstToken()
-  // Shown this once and stored only as a hash: there are no default credentials.
-  if (token) process.stdout.write(`Admin token (shown once, keep it): ${token}\n`)
-  const latest = await store.latestVersion()
-  let applied = latest?.version ?? 0
-  const build = (document: Parameters<typeof nodeConfig>[0] | undefined, version: number): { config: ConfigModel; hash: string } => {
-    const raw = document ? nodeConfig(document, options.environment) : {}
-    return { config: parseConfig(JSON.stringify(withPorts(raw, options)), `store version ${version}`), hash: hashOf(raw) }
+  const copy = new AppliedCopy(options.dataDirectory ?? (store.engine === 'sqlite' ? store.location.target : 'portico-data'), options.environment)
+  const configOf = (document: VersionDocument | undefined) => withPorts(document ? nodeConfig(document, options.environment) : {}, options)
+
+  let connected = false
+  let start: { version: number; config: Record<string, unknown> }
+  try {
+    await connectStore(store)
+    connected = true
+    const latest = await store.latestVersion()
+    start = { version: latest?.version ?? 0, config: configOf(latest?.document) }
+  } catch (error) {
+    const cached = copy.read()
+    if (!cached) throw error
+    logger.warn({ err: (error as Error).message, version: cached.version, copy: copy.file }, `the store is unreachable; serving the local copy of config version ${cached.version}`)
+    start = cached
   }
-  const first = build(latest?.document, applied)
-  let connected = store.engine === 'sqlite'
-  const instance = await PorticoInstance.start(first.config, {
+  let applied = start.version
+  const instance = await PorticoInstance.start(parseConfig(JSON.stringify(start.config), `store version ${applied}`), {
     logger,
     publisher: new Publisher(store),
     health: () => ({ store: { engine: store.engine, connected, appliedVersion: applied, node: nodeId } }),
   })
-  await store.recordApplied(nodeId, applied, first.hash)
+  const record = async (version: number, config: Record<string, unknown>, error?: string) => {
+    const hash = error ? '' : hashOf(config)
+    if (!error) copy.write({ version, hash, config })
+    await store.recordApplied(nodeId, version, hash, error)
+  }
+  if (connected) await record(applied, start.config)
   for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
   if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
   logger.info({ store: store.engine, version: applied, node: nodeId }, `serving config version ${applied} from the ${store.engine} store`)
 
-  let running: Promise<void> | undefined
-  let again = false
   const catchUp = async () => {
     const next = await store.latestVersion()
     if (!next || next.version <= applied) return
+    const config = configOf(next.document)
     try {
-      const built = build(next.document, next.version)
-      instance.reload(built.config, `store version ${next.version}`, true)
-      applied = next.version
-      await store.recordApplied(nodeId, next.version, built.hash)
-      logger.info({ version: next.version }, `applied config version ${next.version}`)
+      instance.reload(parseConfig(JSON.stringify(config), `store version ${next.version}`), `store version ${next.version}`, true)
     } catch (error) {
       // The node stays on its last good config and says why, once per version.
       applied = next.version
       logger.error({ version: next.version, err: (error as Error).message }, `config version ${next.version} refused; serving the previous one`)
-      await store.recordApplied(nodeId, next.version, '', (error as Error).message).catch(() => {})
+      await store.recordApplied(nodeId, next.version, '', (error as Error).message)
+      return
     }
+    applied = next.version
+    logger.info({ version: next.version }, `applied config version ${next.version}`)
+    await record(next.version, config)
   }
+
+  let running: Promise<void> | undefined
+  let again = false
   const wake = () => {
     if (running) {
       again = true
@@ -82,20 +101,49 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
         }
       })
   }
-  const stopWatching = watchVersions(store, wake, {
-    pollMs: options.pollMs,
-    onState: (up) => {
-      if (up !== connected) logger[up ? 'info' : 'warn'](up ? 'store connection up' : 'store connection lost; serving the last applied config')
-      connected = up
-    },
-  })
+  let stopped = false
+  let stopWatching = () => {}
+  let retry: NodeJS.Timeout | undefined
+  const follow = () => {
+    stopWatching = watchVersions(store, wake, {
+      pollMs: options.pollMs,
+      onState: (up) => {
+        if (up !== connected) logger[up ? 'info' : 'warn'](up ? 'store connection up' : 'store connection lost; serving the last applied config')
+        connected = up
+      },
+    })
+  }
+  const reconnect = async () => {
+    if (stopped) return
+    try {
+      await connectStore(store)
+      connected = true
+      logger.info('store reachable again; catching up')
+      follow()
+      wake()
+    } catch {
+      retry = setTimeout(() => void reconnect(), RETRY_MS)
+    }
+  }
+  if (connected) follow()
+  else retry = setTimeout(() => void reconnect(), RETRY_MS)
+
   const stop = async () => {
+    stopped = true
+    clearTimeout(retry)
     stopWatching()
     await running
     await instance.close()
     await store.close()
   }
   return { instance, stop }
+}
+
+/** Migrates, and on a store without admin tokens prints the first one: shown this once, stored only hashed. */
+async function connectStore(store: ConfigStore): Promise<void> {
+  await store.prepare()
+  const token = await store.firstToken()
+  if (token) process.stdout.write(`Admin token (shown once, keep it): ${token}\n`)
 }
 
 /** The node's own ports over the store's settings: the first listener's and the admin port. */

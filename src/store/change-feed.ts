@@ -14,7 +14,8 @@ export function watchVersions(store: ConfigStore, wake: () => void, options: { p
   let retry: NodeJS.Timeout | undefined
   const listen = async () => {
     if (stopped) return
-    const next = new pg.Client(postgresConfig(store.location))
+    // Named, so an operator (or a test) can tell the nodes' listening connections apart.
+    const next = new pg.Client({ ...postgresConfig(store.location), application_name: `portico-listen:${store.location.schema ?? ''}`.slice(0, 63) })
     client = next
     const reconnect = () => {
       if (client !== next || stopped) return

@@ -38,15 +38,31 @@ export function postgresConfig(location: StoreLocation): pg.ClientConfig {
   return { connectionString: location.target, ...(location.schema ? { options: `-c search_path=${location.schema}` } : {}) }
 }
 
-/** Opens the store's database and brings its schema up to date. */
-export async function connect(location: StoreLocation): Promise<Kysely<Tables>> {
+/**
+ * The store's database: SQLite opens its file at the first query; PostgreSQL connects then too, so a node can be
+ * created while its database is down.
+ */
+export function connect(location: StoreLocation): Kysely<Tables> {
   if (location.engine === 'sqlite') {
-    mkdirSync(location.target, { recursive: true })
-    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: openSqlite(join(location.target, 'portico.db')) }) })
-    await migrate(db as Kysely<unknown>, 'sqlite')
-    return db
+    const file = join(location.target, 'portico.db')
+    return new Kysely<Tables>({
+      dialect: new SqliteDialect({
+        database: async () => {
+          mkdirSync(location.target, { recursive: true })
+          return openSqlite(file)
+        },
+      }),
+    })
   }
-  if (location.schema) {
+  const pool = new pg.Pool({ ...postgresConfig(location), max: 5 })
+  // An idle client whose server went away reports here; the next query opens a new one.
+  pool.on('error', () => {})
+  return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) })
+}
+
+/** Creates the PostgreSQL schema when named, and brings the tables up to date. */
+export async function prepare(location: StoreLocation, db: Kysely<Tables>): Promise<void> {
+  if (location.engine === 'postgres' && location.schema) {
     const client = new pg.Client({ connectionString: location.target })
     await client.connect()
     try {
@@ -55,10 +71,5 @@ export async function connect(location: StoreLocation): Promise<Kysely<Tables>> 
       await client.end()
     }
   }
-  const pool = new pg.Pool({ ...postgresConfig(location), max: 5 })
-  // An idle client whose server went away reports here; the next query opens a new one.
-  pool.on('error', () => {})
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) })
-  await migrate(db as Kysely<unknown>, 'postgres')
-  return db
+  await migrate(db as Kysely<unknown>, location.engine)
 }

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events'
 import { sql, type Kysely, type Transaction } from 'kysely'
 import { ConfigError, parseConfig } from '../config/load.ts'
 import type { LifecycleState } from '../config/lifecycle.ts'
-import { connect, parseStoreUrl, type Engine, type StoreLocation } from './connect.ts'
+import { connect, parseStoreUrl, prepare, type Engine, type StoreLocation } from './connect.ts'
 import { hashOf, type VersionDocument } from './document.ts'
 import { StoreError, type FieldIssue } from './errors.ts'
 import { availableActions, normalizeState, takeAction } from './lifecycle-actions.ts'
@@ -59,9 +59,22 @@ export class ConfigStore {
     this.db = db
   }
 
+  /** Opens the store and brings its tables up to date. */
   static async open(url: string): Promise<ConfigStore> {
+    const store = ConfigStore.create(url)
+    await store.prepare()
+    return store
+  }
+
+  /** The store without touching its database yet (a node may start while it is down); `prepare` before use. */
+  static create(url: string): ConfigStore {
     const location = parseStoreUrl(url)
-    return new ConfigStore(location, await connect(location))
+    return new ConfigStore(location, connect(location))
+  }
+
+  /** Creates the schema when needed and runs the migrations; throws while the database is unreachable. */
+  async prepare(): Promise<void> {
+    await prepare(this.location, this.db)
   }
 
   async close(): Promise<void> {
