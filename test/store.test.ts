@@ -154,3 +154,17 @@ for (const engine of ENGINES) {
     })
   })
 }
+
+test('PRE-RELEASED (WSO2 4.1+) is accepted for PROTOTYPED, in a file applied to the store and in the file schema', async () => {
+  const location = freshStore('sqlite')
+  const store = await ConfigStore.open(location.url)
+  try {
+    await store.apply({ apis: [{ ...pizza(), lifecycle: 'PRE-RELEASED', resources: [{ uriTemplate: '/menu' }], endpoints: { production: { type: 'prototype', resources: [{ uriTemplate: '/menu', responses: [{ body: 'soon' }] }] } } }] }, 'test')
+    const [api] = (await store.listApis()).list
+    assert.equal(api!.lifecycle, 'PROTOTYPED')
+    assert.deepEqual((await store.lifecycle(api!.id)).availableTransitions.map((step) => step.event), ['Publish', 'Demote to Created'])
+  } finally {
+    await store.close()
+    await location.drop()
+  }
+})

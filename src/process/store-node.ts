@@ -36,14 +36,16 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
   const nodeId = options.nodeId ?? `${hostname()}:${process.pid}`
   const copy = new AppliedCopy(options.dataDirectory ?? (store.engine === 'sqlite' ? store.location.target : 'portico-data'), options.environment)
   const configOf = (document: VersionDocument | undefined) => withPorts(document ? nodeConfig(document, options.environment) : {}, options)
+  // Of what the store says, before this node's own ports: nodes serving one version report one hash.
+  const hashFor = (document: VersionDocument | undefined) => hashOf(document ? nodeConfig(document, options.environment) : {})
 
   let connected = false
-  let start: { version: number; config: Record<string, unknown> }
+  let start: { version: number; hash: string; config: Record<string, unknown> }
   try {
     await connectStore(store)
     connected = true
     const latest = await store.latestVersion()
-    start = { version: latest?.version ?? 0, config: configOf(latest?.document) }
+    start = { version: latest?.version ?? 0, hash: hashFor(latest?.document), config: configOf(latest?.document) }
   } catch (error) {
     const cached = copy.read()
     if (!cached) throw error
@@ -56,12 +58,11 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
     publisher: new Publisher(store),
     health: () => ({ store: { engine: store.engine, connected, appliedVersion: applied, node: nodeId } }),
   })
-  const record = async (version: number, config: Record<string, unknown>, error?: string) => {
-    const hash = error ? '' : hashOf(config)
-    if (!error) copy.write({ version, hash, config })
-    await store.recordApplied(nodeId, version, hash, error)
+  const record = async (applied: { version: number; hash: string; config: Record<string, unknown> }) => {
+    copy.write(applied)
+    await store.recordApplied(nodeId, applied.version, applied.hash)
   }
-  if (connected) await record(applied, start.config)
+  if (connected) await record(start)
   for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
   if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
   logger.info({ store: store.engine, version: applied, node: nodeId }, `serving config version ${applied} from the ${store.engine} store`)
@@ -81,7 +82,7 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
     }
     applied = next.version
     logger.info({ version: next.version }, `applied config version ${next.version}`)
-    await record(next.version, config)
+    await record({ version: next.version, hash: hashFor(next.document), config })
   }
 
   let running: Promise<void> | undefined
