@@ -162,6 +162,36 @@ for (const engine of ENGINES) {
       assert.equal(((await health.body.json()) as { store: { engine: string } }).store.engine, engine)
     })
 
+    test('applications: keys whose secret is shown once and stored hashed; subscriptions with a tier, only to live APIs', async () => {
+      const app = await call('POST', '/applications', { body: { name: 'mobile', throttlingPolicy: 'Gold' } })
+      assert.deepEqual([app.status, app.body.throttlingPolicy], [201, 'Gold'])
+      assert.equal((await call('POST', '/applications', { body: { name: 'mobile' } })).status, 409)
+      const bad = await call('POST', '/applications', { body: { throttlingPolicy: 'no spaces' } })
+      assert.deepEqual(bad.body.errors.map((issue: { path: string }) => issue.path), ['name', 'throttlingPolicy'])
+      const keys = await call('POST', `/applications/${app.body.id}/generate-keys`, { body: { keyType: 'PRODUCTION' } })
+      assert.equal(keys.status, 201)
+      assert.ok(keys.body.consumerSecret.length >= 40)
+      const listed = await call('GET', `/applications/${app.body.id}/keys`)
+      assert.deepEqual(listed.body.list.map((key: { keyType: string; consumerKey: string }) => [key.keyType, key.consumerKey]), [['PRODUCTION', keys.body.consumerKey]])
+      assert.ok(!listed.text.includes(keys.body.consumerSecret))
+      assert.deepEqual(await store.applications.verifyKey(keys.body.consumerKey, keys.body.consumerSecret), { applicationId: app.body.id, keyType: 'PRODUCTION' })
+      assert.equal(await store.applications.verifyKey(keys.body.consumerKey, 'guess'), undefined)
+      const weather = (await call('GET', '/apis?query=name:weather')).body.list[0].id
+      const refused = await call('POST', '/subscriptions', { body: { applicationId: app.body.id, apiId: weather, throttlingPolicy: 'Gold' } })
+      assert.deepEqual([refused.status, refused.body.message], [409, 'API Weather v1 is CREATED: only PUBLISHED and PROTOTYPED APIs take subscriptions'])
+      const pizzaId = (await call('GET', '/apis?query=name:pizza')).body.list[0].id
+      await call('POST', `/apis/${pizzaId}/lifecycle?action=Re-Publish`)
+      const subscribed = await call('POST', '/subscriptions', { body: { applicationId: app.body.id, apiId: pizzaId, throttlingPolicy: 'Silver' } })
+      assert.deepEqual([subscribed.status, subscribed.body.throttlingPolicy, subscribed.body.status], [201, 'Silver', 'UNBLOCKED'])
+      assert.equal((await call('POST', '/subscriptions', { body: { applicationId: app.body.id, apiId: pizzaId } })).status, 409)
+      assert.equal((await call('GET', `/subscriptions?apiId=${pizzaId}`)).body.count, 1)
+      assert.equal((await call('POST', '/subscriptions', { token: viewer, body: { applicationId: app.body.id, apiId: pizzaId } })).status, 403)
+      assert.equal((await call('DELETE', `/subscriptions/${subscribed.body.id}`)).status, 204)
+      assert.equal((await call('GET', `/subscriptions?applicationId=${app.body.id}`)).body.count, 0)
+      assert.equal((await call('DELETE', `/applications/${app.body.id}`)).status, 204)
+      assert.equal((await call('GET', `/applications/${app.body.id}`)).status, 404)
+    })
+
     test('new version from an existing one; tokens are created, listed without their text and revoked', async () => {
       const id = (await call('GET', '/apis?query=name:pizza')).body.list[0].id
       const copy = await call('POST', `/apis/${id}/new-version`, { body: { version: 'v2' } })

@@ -21,6 +21,7 @@ const errors = {
   '412': answer('If-Match names an older ETag', ERROR),
 }
 const id = { name: 'apiId', in: 'path', required: true, schema: { type: 'string' } }
+const appId = { name: 'applicationId', in: 'path', required: true, schema: { type: 'string' } }
 const ifMatch = { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } }
 const scoped = (scope: string) => ({ security: [{ token: [scope] }] })
 
@@ -69,6 +70,21 @@ export function openApiDocument(): object {
         post: { summary: 'Deploy a revision to a gateway environment', ...scoped('publish'), parameters: [id], requestBody: json({ type: 'object', required: ['revisionId'], properties: { revisionId: { type: 'string' }, environment: { type: 'string', default: 'default' } } }), responses: { '201': answer('The config version that carries it'), ...errors } },
       },
       '/apis/{apiId}/deployments/{environment}': { delete: { summary: 'Undeploy', ...scoped('publish'), parameters: [id, { name: 'environment', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': answer('The config version'), ...errors } } },
+      '/applications': {
+        get: { summary: 'Applications', ...scoped('view'), responses: { '200': answer('Applications'), ...errors } },
+        post: { summary: 'Create an application', ...scoped('subscribe'), requestBody: json({ type: 'object', required: ['name'], properties: { name: { type: 'string' }, throttlingPolicy: { type: 'string', default: 'Unlimited' }, description: { type: 'string' } } }), responses: { '201': answer('The application'), ...errors } },
+      },
+      '/applications/{applicationId}': {
+        get: { summary: 'One application', ...scoped('view'), parameters: [appId], responses: { '200': answer('The application'), ...errors } },
+        delete: { summary: 'Delete an application, its keys and subscriptions', ...scoped('subscribe'), parameters: [appId], responses: { '204': { description: 'Deleted' }, ...errors } },
+      },
+      '/applications/{applicationId}/generate-keys': { post: { summary: 'New consumer key and secret (the secret is in this answer only)', ...scoped('subscribe'), parameters: [appId], requestBody: json({ type: 'object', required: ['keyType'], properties: { keyType: { enum: ['PRODUCTION', 'SANDBOX'] } } }), responses: { '201': answer('The key and secret'), ...errors } } },
+      '/applications/{applicationId}/keys': { get: { summary: 'Consumer keys, without secrets', ...scoped('view'), parameters: [appId], responses: { '200': answer('Keys'), ...errors } } },
+      '/subscriptions': {
+        get: { summary: 'Subscriptions, by apiId or applicationId', ...scoped('view'), parameters: ['apiId', 'applicationId'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })), responses: { '200': answer('Subscriptions'), ...errors } },
+        post: { summary: 'Subscribe an application to a PUBLISHED or PROTOTYPED API with a throttling tier', ...scoped('subscribe'), requestBody: json({ type: 'object', required: ['applicationId', 'apiId'], properties: { applicationId: { type: 'string' }, apiId: { type: 'string' }, throttlingPolicy: { type: 'string', default: 'Unlimited' } } }), responses: { '201': answer('The subscription'), ...errors } },
+      },
+      '/subscriptions/{subscriptionId}': { delete: { summary: 'Unsubscribe', ...scoped('subscribe'), parameters: [{ name: 'subscriptionId', in: 'path', required: true, schema: { type: 'string' } }], responses: { '204': { description: 'Removed' }, ...errors } } },
       '/nodes': { get: { summary: 'What each node applied', ...scoped('view'), responses: { '200': answer('Nodes'), ...errors } } },
       '/tokens': {
         get: { summary: 'Admin tokens (never their text)', ...scoped('manage'), responses: { '200': answer('Tokens'), ...errors } },

@@ -120,6 +120,30 @@ export class Publisher {
       const latest = await s.latestVersion()
       send(res, 200, { latestVersion: latest?.version ?? 0, nodes: await s.nodes() })
     })
+    const apps = store.applications
+    this.#add('GET', '/applications', 'view', async ({ res }) => {
+      const list = await apps.list()
+      send(res, 200, { count: list.length, list })
+    })
+    this.#add('POST', '/applications', 'subscribe', async ({ res, body, actor }) => send(res, 201, await apps.create(((await body()) ?? {}) as object, actor)))
+    this.#add('GET', '/applications/([^/]+)', 'view', async ({ res, params }) => send(res, 200, await apps.get(params[0]!)))
+    this.#add('DELETE', '/applications/([^/]+)', 'subscribe', async ({ res, params, actor }) => {
+      await apps.delete(params[0]!, actor)
+      send(res, 204)
+    })
+    this.#add('POST', '/applications/([^/]+)/generate-keys', 'subscribe', async ({ res, params, body, actor }) => {
+      send(res, 201, await apps.generateKeys(params[0]!, (((await body()) ?? {}) as { keyType?: unknown }).keyType, actor))
+    })
+    this.#add('GET', '/applications/([^/]+)/keys', 'view', async ({ res, params }) => send(res, 200, { list: await apps.keys(params[0]!) }))
+    this.#add('GET', '/subscriptions', 'view', async ({ res, query }) => {
+      const list = await apps.subscriptions({ apiId: query.get('apiId') ?? undefined, applicationId: query.get('applicationId') ?? undefined })
+      send(res, 200, { count: list.length, list })
+    })
+    this.#add('POST', '/subscriptions', 'subscribe', async ({ res, body, actor }) => send(res, 201, await apps.subscribe(((await body()) ?? {}) as object, actor)))
+    this.#add('DELETE', '/subscriptions/([^/]+)', 'subscribe', async ({ res, params, actor }) => {
+      await apps.unsubscribe(params[0]!, actor)
+      send(res, 204)
+    })
     this.#add('GET', '/tokens', 'manage', async ({ res }) => send(res, 200, { list: await s.listTokens() }))
     this.#add('POST', '/tokens', 'manage', async ({ res, body, actor }) => {
       const input = ((await body()) ?? {}) as { name?: unknown; scopes?: unknown }

@@ -17,3 +17,10 @@ export class StoreError extends Error {
     this.issues = issues
   }
 }
+
+/** A unique constraint refused the row, on either engine: the record exists, or a concurrent change made it. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string }).code
+  const message = (error as Error).message ?? ''
+  return code === '23505' || /UNIQUE constraint failed/.test(message)
+}

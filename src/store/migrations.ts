@@ -91,6 +91,39 @@ function migrations(engine: Engine): Record<string, Migration> {
         await sql`create index lifecycle_history_api on lifecycle_history (api_id, id)`.execute(db)
       },
     },
+    '002-applications': {
+      async up(db) {
+        await db.schema
+          .createTable('applications')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('throttling_policy', 'text', (c) => c.notNull())
+          .addColumn('description', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('applications_owner_name', ['owner', 'name'])
+          .execute()
+        await db.schema
+          .createTable('application_keys')
+          .addColumn('application_id', 'text', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+          .addColumn('key_type', 'text', (c) => c.notNull())
+          .addColumn('consumer_key', 'text', (c) => c.notNull().unique())
+          .addColumn('secret_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('application_keys_pk', ['application_id', 'key_type'])
+          .execute()
+        await db.schema
+          .createTable('subscriptions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('application_id', 'text', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+          .addColumn('api_id', 'text', (c) => c.notNull().references('apis.id').onDelete('cascade'))
+          .addColumn('throttling_policy', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('subscriptions_application_api', ['application_id', 'api_id'])
+          .execute()
+      },
+    },
   }
 }
 

@@ -5,10 +5,12 @@ import { ConfigError, parseConfig } from '../config/load.ts'
 import type { LifecycleState } from '../config/lifecycle.ts'
 import { connect, parseStoreUrl, prepare, type Engine, type StoreLocation } from './connect.ts'
 import { hashOf, type VersionDocument } from './document.ts'
-import { StoreError, type FieldIssue } from './errors.ts'
+import { Applications } from './applications.ts'
+import { audit } from './audit.ts'
+import { isUniqueViolation, StoreError, type FieldIssue } from './errors.ts'
 import { availableActions, normalizeState, takeAction } from './lifecycle-actions.ts'
 import type { Tables } from './tables.ts'
-import { keepStoredSecrets, redacted } from './write-only-secrets.ts'
+import { keepStoredSecrets } from './write-only-secrets.ts'
 
 /** The channel whose notifications carry only a config version number. */
 export const CHANNEL = 'portico_config'
@@ -52,11 +54,13 @@ export class ConfigStore {
   readonly db: Kysely<Tables>
   /** Emits `version` (a number) after a commit that made one, for nodes in this process. */
   readonly changes = new EventEmitter()
+  readonly applications: Applications
 
   private constructor(location: StoreLocation, db: Kysely<Tables>) {
     this.location = location
     this.engine = location.engine
     this.db = db
+    this.applications = new Applications(db)
   }
 
   /** Opens the store and brings its tables up to date. */
@@ -158,6 +162,7 @@ export class ConfigStore {
         throw new StoreError('conflict', `the API is deployed to ${deployed.map((row) => row.environment).join(', ')}: undeploy it first, or delete with ?force=true`)
       }
       await tx.deleteFrom('deployments').where('api_id', '=', id).execute()
+      await tx.deleteFrom('subscriptions').where('api_id', '=', id).execute()
       await tx.deleteFrom('lifecycle_history').where('api_id', '=', id).execute()
       await tx.deleteFrom('revisions').where('api_id', '=', id).execute()
       await tx.deleteFrom('apis').where('id', '=', id).execute()
@@ -391,6 +396,7 @@ export class ConfigStore {
         changes.push(`- api ${existing.name} ${existing.version}`)
         if (options.dryRun) continue
         await tx.deleteFrom('deployments').where('api_id', '=', existing.id).execute()
+        await tx.deleteFrom('subscriptions').where('api_id', '=', existing.id).execute()
         await tx.deleteFrom('lifecycle_history').where('api_id', '=', existing.id).execute()
         await tx.deleteFrom('revisions').where('api_id', '=', existing.id).execute()
         await tx.deleteFrom('apis').where('id', '=', existing.id).execute()
@@ -525,12 +531,6 @@ async function setSettings(tx: Tx, settings: Record<string, unknown>): Promise<v
   await tx.insertInto('settings').values({ key: 'gateway', value }).onConflict((conflict) => conflict.column('key').doUpdateSet({ value })).execute()
 }
 
-async function audit(tx: Tx, actor: string, action: string, target: string, before: unknown, after: unknown): Promise<void> {
-  await tx
-    .insertInto('audit_log')
-    .values({ at: now(), actor, action, target, before: before === undefined ? null : JSON.stringify(redacted(before)), after: after === undefined ? null : JSON.stringify(redacted(after)) })
-    .execute()
-}
 
 function toApi(row: Tables['apis']): StoredApi {
   const lifecycle = row.lifecycle as LifecycleState
@@ -582,10 +582,4 @@ function deploymentStatus(nodes: { version: number; error: string | null }[], la
   if (nodes.length > 0 && applied.length === nodes.length) return 'deployed'
   if (nodes.length > 0 && nodes.every((node) => node.version >= latest && node.error !== null)) return 'failed'
   return applied.length === 0 ? 'pending' : 'partially deployed'
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: string }).code
-  const message = (error as Error).message ?? ''
-  return code === '23505' || /UNIQUE constraint failed/.test(message)
 }

@@ -22,5 +22,9 @@ export interface Tables {
   config_versions: { version: number; document: string; hash: string; reason: string; created_by: string; created_at: string }
   node_status: { node_id: string; version: number; hash: string; error: string | null; applied_at: string }
   admin_tokens: { id: string; name: string; hash: string; scopes: string; created_at: string }
+  applications: { id: string; name: string; owner: string; throttling_policy: string; description: string | null; created_at: string }
+  /** Consumer keys per application and key type (PRODUCTION, SANDBOX); the secret only as a hash. */
+  application_keys: { application_id: string; key_type: string; consumer_key: string; secret_hash: string; created_at: string }
+  subscriptions: { id: string; application_id: string; api_id: string; throttling_policy: string; status: string; created_at: string }
   audit_log: { id: Generated<number>; at: string; actor: string; action: string; target: string; before: string | null; after: string | null }
 }
