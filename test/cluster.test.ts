@@ -124,3 +124,62 @@ test('a node started while its database is unreachable serves its local copy of 
     rmSync(data, { recursive: true, force: true })
   }
 })
+
+test('three nodes on one PostgreSQL: 20 deployments while traffic runs; no request fails, every node ends on the last version', async () => {
+  const location = freshStore('postgres')
+  const backends = [await startEchoBackend('blue'), await startEchoBackend('green')]
+  const store = await ConfigStore.open(location.url)
+  await store.apply({ accessLog: { enabled: false } }, 'test')
+  await store.createToken('test', SCOPES, 'test')
+  const ports = [await freePort(), await freePort(), await freePort()]
+  const nodes = []
+  for (const port of ports) nodes.push(startCli(['start', '--store', location.url, '--port', String(port), '--admin-port', String(await freePort()), '--poll', '2']))
+  let running = true
+  const outcomes = { ok: 0, failed: [] as string[] }
+  try {
+    await Promise.all(nodes.map((node) => node.waitForLog('serving config version')))
+    const id = await publish(store, 'live', backends[0]!.url)
+    for (const port of ports) await eventually(`node ${port} serves /live`, async () => (await status(`http://127.0.0.1:${port}/live/v1/x`)) === 200)
+    const load = (async () => {
+      while (running) {
+        await Promise.all(
+          ports.map(async (port) => {
+            try {
+              const code = await status(`http://127.0.0.1:${port}/live/v1/x`)
+              if (code === 200) outcomes.ok++
+              else outcomes.failed.push(`${port}: ${code}`)
+            } catch (error) {
+              outcomes.failed.push(`${port}: ${(error as Error).message}`)
+            }
+          }),
+        )
+      }
+    })()
+    let last = 0
+    for (let change = 1; change <= 20; change++) {
+      const api = await store.getApi(id)
+      const { lifecycle: _lifecycle, ...config } = api.config
+      await store.updateApi(id, { ...config, endpoints: { production: { type: 'http', url: backends[change % 2]!.url } } }, 'test', api.etag)
+      last = (await store.deploy(id, (await store.createRevision(id, 'test')).id, 'default', 'test')).version
+    }
+    await eventually('every node records the last version', async () => {
+      const records = await store.nodes()
+      return records.length === 3 && records.every((record) => record.version === last && record.error === null)
+    }, 20_000)
+    running = false
+    await load
+    assert.deepEqual(outcomes.failed, [])
+    assert.ok(outcomes.ok > 30, `only ${outcomes.ok} requests answered`)
+    // The last deployment points at the blue backend (20 is even): every node now sends there.
+    const before = backends[0]!.requests.length
+    for (const port of ports) assert.equal(await status(`http://127.0.0.1:${port}/live/v1/x`), 200)
+    assert.equal(backends[0]!.requests.length, before + 3)
+    assert.equal((await store.deployments(id))[0]!.status, 'deployed')
+  } finally {
+    running = false
+    await Promise.all(nodes.map((node) => node.stop()))
+    await store.close()
+    for (const backend of backends) await backend.close()
+    await location.drop()
+  }
+})
