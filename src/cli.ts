@@ -250,6 +250,10 @@ async function start(args: string[]): Promise<number> {
   const { values } = parsed
   const logger = createLogger()
   if (values.store !== undefined) {
+    if (args.includes('--workers') || args.includes('--watch') || args.includes('--config') || args.includes('-c')) {
+      console.error(`--store serves what the store holds, in one process: --config, --watch and --workers are for a config file\nUsage: ${COMMANDS.start}`)
+      return 2
+    }
     const poll = Number(values.poll)
     if (!(poll > 0)) {
       console.error(`--poll must be a number of seconds above 0, got "${values.poll}"`)

@@ -279,3 +279,12 @@ test('a second gateway process on the same PostgreSQL picks up a deployment', as
     await location.drop()
   }
 })
+
+test('start --store refuses the file options (--config, --watch, --workers) and an unknown store scheme', async () => {
+  const refused = await runCli(['start', '--store', 'sqlite:./never-made', '--workers', '2'])
+  assert.equal(refused.code, 2)
+  assert.match(refused.stderr, /--store serves what the store holds, in one process/)
+  const unknown = await runCli(['start', '--store', 'mysql://localhost/x'])
+  assert.equal(unknown.code, 1)
+  assert.match(unknown.stderr, /"mysql:\/\/localhost\/x" is not a store: use sqlite:DIR or postgres:\/\//)
+})

@@ -168,3 +168,19 @@ test('PRE-RELEASED (WSO2 4.1+) is accepted for PROTOTYPED, in a file applied to 
     await location.drop()
   }
 })
+
+test('one default version per API name: making v2 the default takes it from v1', async () => {
+  const location = freshStore('sqlite')
+  const store = await ConfigStore.open(location.url)
+  try {
+    const v1 = await store.createApi({ ...pizza('v1'), defaultVersion: true }, 'test')
+    const v2 = await store.newVersion(v1.id, 'v2', 'test', true)
+    assert.equal(v2.config.defaultVersion, true)
+    const after = await store.getApi(v1.id)
+    assert.equal(after.config.defaultVersion, false)
+    assert.equal(after.etag, v1.etag + 1)
+  } finally {
+    await store.close()
+    await location.drop()
+  }
+})

@@ -123,6 +123,7 @@ export class ConfigStore {
       await tx.insertInto('apis').values(api).execute()
       await tx.insertInto('lifecycle_history').values({ api_id: id, from_state: null, to_state: 'CREATED', action: 'Create', actor, at }).execute()
       await audit(tx, actor, 'api.create', `api:${id}`, undefined, config)
+      if (config.defaultVersion === true) await clearOtherDefaults(tx, id, api.name, actor)
       return toApi(api)
     })
   }
@@ -149,6 +150,7 @@ export class ConfigStore {
         .executeTakeFirst()
       if (Number(updated.numUpdatedRows) !== 1) throw new StoreError('stale', 'the API changed while this edit was made')
       await audit(tx, actor, 'api.update', `api:${id}`, before.config, config)
+      if (config.defaultVersion === true) await clearOtherDefaults(tx, id, String(config.name), actor)
       return { ...before, name: String(config.name), version: String(config.version), context: String(config.context), config: { ...stripLifecycle(config), lifecycle: before.lifecycle }, etag, updatedAt: at }
     })
   }
@@ -517,6 +519,20 @@ export class ConfigStore {
       if (isUniqueViolation(error)) throw new StoreError('conflict', 'another change was made at the same time; read again and retry')
       throw error
     }
+  }
+}
+
+/**
+ * One default version per API name, as in WSO2: making a version the default takes it from the others (their
+ * working copies; a deployed revision keeps what it had until the next deployment).
+ */
+async function clearOtherDefaults(tx: Tx, id: string, name: string, actor: string): Promise<void> {
+  const others = await tx.selectFrom('apis').selectAll().where('name', '=', name).where('id', '!=', id).execute()
+  for (const row of others) {
+    const config = JSON.parse(row.config) as Record<string, unknown>
+    if (config.defaultVersion !== true) continue
+    await tx.updateTable('apis').set({ config: JSON.stringify({ ...config, defaultVersion: false }), etag: row.etag + 1, updated_at: now() }).where('id', '=', row.id).execute()
+    await audit(tx, actor, 'api.default-version', `api:${row.id}`, { defaultVersion: true }, { defaultVersion: false, now: id })
   }
 }
 
