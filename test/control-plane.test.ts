@@ -192,6 +192,38 @@ for (const engine of ENGINES) {
       assert.equal((await call('GET', `/applications/${app.body.id}`)).status, 404)
     })
 
+    test('roll back by deploying an older revision; undeploy; a forced delete of a deployed API', async () => {
+      const created = await call('POST', '/apis', { body: { name: 'Rollback', context: '/rollback', version: 'v1', endpoints: { production: { type: 'http', url: `${backend.url}/one` } } } })
+      const id = created.body.id
+      await call('POST', `/apis/${id}/lifecycle?action=Publish`)
+      const one = (await call('POST', `/apis/${id}/revisions`)).body
+      await call('PUT', `/apis/${id}/endpoints`, { body: { production: { type: 'http', url: `${backend.url}/two` } } })
+      const two = (await call('POST', `/apis/${id}/revisions`)).body
+      const lastPath = async () => {
+        const response = await request(`${gateway}/rollback/v1`)
+        const body = (await response.body.json()) as { url: string }
+        return body.url
+      }
+      await call('POST', `/apis/${id}/deployments`, { body: { revisionId: two.id } })
+      await eventually('revision 2 serves', async () => (await lastPath()) === '/two')
+      await call('POST', `/apis/${id}/deployments`, { body: { revisionId: one.id } })
+      await eventually('revision 1 serves again', async () => (await lastPath()) === '/one')
+      const revisions = (await call('GET', `/apis/${id}/revisions`)).body.list
+      assert.deepEqual(revisions.map((revision: { number: number; deployments: string[] }) => [revision.number, revision.deployments]), [[1, ['default']], [2, []]])
+      assert.equal((await call('DELETE', `/apis/${id}/deployments/default`)).status, 200)
+      await eventually('the undeployed API is gone from the node', async () => {
+        const response = await request(`${gateway}/rollback/v1`)
+        await response.body.dump()
+        return response.statusCode === 404
+      })
+      assert.equal((await call('DELETE', `/apis/${id}/deployments/default`)).status, 404)
+      await call('POST', `/apis/${id}/deployments`, { body: { revisionId: two.id } })
+      assert.equal((await call('DELETE', `/apis/${id}`)).status, 409)
+      assert.equal((await call('DELETE', `/apis/${id}?force=true`)).status, 204)
+      assert.equal((await call('GET', `/apis/${id}`)).status, 404)
+      assert.equal((await call('GET', '/applications')).status, 200)
+    })
+
     test('new version from an existing one; tokens are created, listed without their text and revoked', async () => {
       const id = (await call('GET', '/apis?query=name:pizza')).body.list[0].id
       const copy = await call('POST', `/apis/${id}/new-version`, { body: { version: 'v2' } })
