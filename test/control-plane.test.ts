@@ -249,7 +249,7 @@ describe('apply and export', () => {
       try {
         const dry = await runCli(['apply', '-f', file, '--store', location.url, '--dry-run'])
         assert.equal(dry.code, 0, dry.stderr)
-        assert.match(dry.stdout, /\+ api Orders v1 \(DEPRECATED\)\n~ settings|~ settings\n\+ api Orders v1 \(DEPRECATED\)/)
+        assert.match(dry.stdout, /^~ settings: listeners\n\+ api Orders v1 \(DEPRECATED\)\n/)
         assert.match(dry.stdout, /dry run: nothing applied/)
         const applied = await runCli(['apply', '-f', file, '--store', location.url])
         assert.equal(applied.code, 0, applied.stderr)
@@ -257,7 +257,13 @@ describe('apply and export', () => {
         const first = await runCli(['export', '--store', location.url])
         const exported = join(directory, 'exported.yaml')
         writeFileSync(exported, first.stdout.replace('lifecycle: DEPRECATED', 'lifecycle: RETIRED'))
-        assert.match((await runCli(['apply', '-f', exported, '--store', location.url])).stdout, /~ api Orders v1 \(DEPRECATED → RETIRED\)/)
+        assert.match((await runCli(['apply', '-f', exported, '--store', location.url])).stdout, /~ api Orders v1 \(DEPRECATED → RETIRED\)\n/)
+        // A changed field is named, its value never shown.
+        const moved = join(directory, 'moved.yaml')
+        writeFileSync(moved, readFileSync(exported, 'utf8').replace('http://127.0.0.1:9/orders', 'http://127.0.0.1:9/orders-v2'))
+        const preview = await runCli(['apply', '-f', moved, '--store', location.url, '--dry-run'])
+        assert.match(preview.stdout, /~ api Orders v1: endpoints\.production\.url\n/)
+        assert.doesNotMatch(preview.stdout, /orders-v2/)
         const second = await runCli(['export', '--store', location.url, '-o', join(directory, 'second.yaml')])
         assert.equal(second.code, 0)
         assert.equal(readFileSync(join(directory, 'second.yaml'), 'utf8'), readFileSync(exported, 'utf8'))

@@ -4,6 +4,7 @@ import { sql, type Kysely, type Transaction } from 'kysely'
 import { ConfigError, parseConfig } from '../config/load.ts'
 import type { LifecycleState } from '../config/lifecycle.ts'
 import { connect, parseStoreUrl, prepare, type Engine, type StoreLocation } from './connect.ts'
+import { changedFields } from './difference.ts'
 import { hashOf, type VersionDocument } from './document.ts'
 import { Applications } from './applications.ts'
 import { audit } from './audit.ts'
@@ -350,7 +351,7 @@ export class ConfigStore {
       const changes: string[] = []
       const current = await this.#settings(tx)
       if (JSON.stringify(current) !== JSON.stringify(settings)) {
-        changes.push('~ settings')
+        changes.push(`~ settings: ${changedFields(current, settings).join(', ')}`)
         if (!options.dryRun) await setSettings(tx, settings)
       }
       const rows = await tx.selectFrom('apis').selectAll().execute()
@@ -383,7 +384,8 @@ export class ConfigStore {
           ])
         }
         if (!configChanged && !lifecycleChanged) continue
-        changes.push(`~ api ${label}${lifecycleChanged ? ` (${existing.lifecycle} → ${lifecycle})` : ''}`)
+        const fields = changedFields(stripLifecycle(existing.config), config)
+        changes.push(`~ api ${label}${lifecycleChanged ? ` (${existing.lifecycle} → ${lifecycle})` : ''}${fields.length ? `: ${fields.join(', ')}` : ''}`)
         if (options.dryRun) continue
         await tx.updateTable('apis').set({ context: String(entry.context), lifecycle, config: JSON.stringify(config), etag: existing.etag + 1, updated_at: at }).where('id', '=', existing.id).execute()
         if (lifecycleChanged) {
