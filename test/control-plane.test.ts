@@ -228,6 +228,11 @@ for (const engine of ENGINES) {
       const id = (await call('GET', '/apis?query=name:pizza')).body.list[0].id
       const copy = await call('POST', `/apis/${id}/new-version`, { body: { version: 'v2' } })
       assert.deepEqual([copy.status, copy.body.version, copy.body.lifecycle], [201, 'v2', 'CREATED'])
+      // WSO2's REST form of the checklist: v1 (PUBLISHED again since Re-Publish) is deprecated.
+      assert.equal((await call('GET', `/apis/${id}/lifecycle`)).body.state, 'PUBLISHED')
+      const published = await call('POST', `/apis/${copy.body.id}/lifecycle?action=Publish&lifecycleChecklist=${encodeURIComponent('Deprecate old versions:true,Require re-subscription:true')}`)
+      assert.equal(published.body.state, 'PUBLISHED')
+      assert.equal((await call('GET', `/apis/${id}/lifecycle`)).body.state, 'DEPRECATED')
       const created = await call('POST', '/tokens', { body: { name: 'ci', scopes: ['view'] } })
       assert.equal(created.status, 201)
       const list = await call('GET', '/tokens')

@@ -184,3 +184,28 @@ test('one default version per API name: making v2 the default takes it from v1',
     await location.drop()
   }
 })
+
+for (const engine of ENGINES) {
+  test(`on ${engine}: Publish with WSO2's checklist deprecates older versions and carries their subscriptions over unless re-subscription is required`, async () => {
+    const location = freshStore(engine)
+    const store = await ConfigStore.open(location.url)
+    try {
+      const v1 = await store.createApi(pizza('v1'), 'test')
+      await store.changeLifecycle(v1.id, 'Publish', 'test')
+      const app = await store.applications.create({ name: 'web', throttlingPolicy: 'Gold' }, 'test')
+      await store.applications.subscribe({ applicationId: app.id, apiId: v1.id, throttlingPolicy: 'Gold' }, 'test')
+      const v2 = await store.newVersion(v1.id, 'v2', 'test')
+      await store.changeLifecycle(v2.id, 'Publish', 'carol', undefined, { deprecateOldVersions: true })
+      assert.equal((await store.getApi(v1.id)).lifecycle, 'DEPRECATED')
+      assert.deepEqual((await store.lifecycleHistory(v1.id)).at(-1), { ...(await store.lifecycleHistory(v1.id)).at(-1)!, previousState: 'PUBLISHED', postState: 'DEPRECATED', action: 'Deprecate', user: 'carol' })
+      assert.deepEqual((await store.applications.subscriptions({ apiId: v2.id })).map((entry) => [entry.applicationId, entry.throttlingPolicy]), [[app.id, 'Gold']])
+      const v3 = await store.newVersion(v2.id, 'v3', 'test')
+      await store.changeLifecycle(v3.id, 'Publish', 'carol', undefined, { requireResubscription: true })
+      assert.equal((await store.applications.subscriptions({ apiId: v3.id })).length, 0)
+      assert.equal((await store.getApi(v2.id)).lifecycle, 'PUBLISHED')
+    } finally {
+      await store.close()
+      await location.drop()
+    }
+  })
+}

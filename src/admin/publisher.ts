@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { StoreError } from '../store/errors.ts'
 import { CHECKLIST } from '../store/lifecycle-actions.ts'
-import type { ConfigStore, Scope, StoredApi } from '../store/store.ts'
+import type { Checklist, ConfigStore, Scope, StoredApi } from '../store/store.ts'
 import { withoutSecrets } from '../store/write-only-secrets.ts'
 import { openApiDocument } from './openapi.ts'
 
@@ -82,9 +82,10 @@ export class Publisher {
       send(res, 200, { ...state, checkItems: state.availableTransitions.some((step) => step.event === 'Publish') ? CHECKLIST : [] })
     })
     this.#add('POST', `${api}/lifecycle`, 'publish', async ({ req, res, params, query, body, actor }) => {
-      const given = query.get('action') ?? ((await body()) as { action?: unknown } | undefined)?.action
+      const input = ((await body()) ?? {}) as { action?: unknown; checklist?: Record<string, unknown> }
+      const given = query.get('action') ?? input.action
       if (typeof given !== 'string') throw new StoreError('invalid', 'no lifecycle action', [{ path: 'action', message: 'is required, e.g. ?action=Publish' }])
-      const changed = await s.changeLifecycle(params[0]!, given, actor, ifMatch(req))
+      const changed = await s.changeLifecycle(params[0]!, given, actor, ifMatch(req), checklistOf(query.get('lifecycleChecklist'), input.checklist))
       send(res, 200, await s.lifecycle(changed.id), { etag: etagOf(changed) })
     })
     this.#add('GET', `${api}/lifecycle-history`, 'view', async ({ res, params }) => {
@@ -202,6 +203,21 @@ export class Publisher {
 function unreachable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code
   return typeof code === 'string' && (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND)$/.test(code) || /^(57P0|08)/.test(code))
+}
+
+/**
+ * The checklist as WSO2's REST API sends it (`lifecycleChecklist=Deprecate old versions:true,Require
+ * re-subscription:true`) or as a body's `checklist: {deprecateOldVersions, requireResubscription}`.
+ */
+function checklistOf(query: string | null, body: Record<string, unknown> | undefined): Checklist {
+  const items = new Map((query ?? '').split(',').filter(Boolean).map((item) => {
+    const [name = '', value = ''] = item.split(':')
+    return [name.trim().toLowerCase(), value.trim().toLowerCase() === 'true'] as const
+  }))
+  return {
+    deprecateOldVersions: body?.deprecateOldVersions === true || items.get('deprecate old versions') === true,
+    requireResubscription: body?.requireResubscription === true || items.get('require re-subscription') === true,
+  }
 }
 
 function numberOf(query: URLSearchParams, name: string): number | undefined {

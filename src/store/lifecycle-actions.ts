@@ -30,10 +30,10 @@ const ACTIONS: Record<LifecycleState, readonly { action: string; target: Lifecyc
 
 const ALIASES: Record<string, string> = { 'Demote to Prototyped': 'Deploy as a Prototype' }
 
-/** WSO2's checklist items, offered with Publish (WSO2 shows them on the publisher's lifecycle page). */
+/** WSO2's checklist items, offered with Publish; `POST .../lifecycle` takes them as `lifecycleChecklist`. */
 export const CHECKLIST = [
-  { name: 'Deprecate old versions after publishing the API', value: false },
-  { name: 'Requires re-subscription when publishing the API', value: false },
+  { name: 'Deprecate old versions', value: false, description: 'Deprecate the older PUBLISHED versions of this API' },
+  { name: 'Require re-subscription', value: false, description: 'Do not carry the subscriptions of older versions over to this one' },
 ] as const
 
 /** A state name as WSO2 writes it in any case; PRE-RELEASED (WSO2 4.1+) is PROTOTYPED. */

@@ -33,6 +33,14 @@ export interface StoredApi {
   updatedAt: string
 }
 
+/** WSO2's checklist items of Publish. */
+export interface Checklist {
+  /** Deprecate the older PUBLISHED versions of the same API. */
+  deprecateOldVersions?: boolean
+  /** Leave out the subscriptions of older versions (otherwise they are copied to the version published). */
+  requireResubscription?: boolean
+}
+
 export interface ApiPage {
   count: number
   list: StoredApi[]
@@ -192,7 +200,7 @@ export class ConfigStore {
    * Takes a lifecycle action (WSO2's names). A deployed API's new state reaches the nodes as a new config version
    * in the same transaction, so a RETIRED API stays retired on every node and across restarts.
    */
-  async changeLifecycle(id: string, action: string, actor: string, ifMatch?: number): Promise<StoredApi> {
+  async changeLifecycle(id: string, action: string, actor: string, ifMatch?: number, checklist: Checklist = {}): Promise<StoredApi> {
     return this.#transaction(async (tx) => {
       const before = await lockApi(tx, id)
       if (ifMatch !== undefined && ifMatch !== before.etag) throw new StoreError('stale', `the API changed since it was read (ETag "${before.etag}", If-Match "${ifMatch}")`)
@@ -207,7 +215,29 @@ export class ConfigStore {
       if (Number(updated.numUpdatedRows) !== 1) throw new StoreError('stale', 'the API changed while this action was taken')
       await tx.insertInto('lifecycle_history').values({ api_id: id, from_state: before.lifecycle, to_state: target, action: step.action, actor, at }).execute()
       await audit(tx, actor, 'api.lifecycle', `api:${id}`, { lifecycle: before.lifecycle }, { lifecycle: target, action: step.action })
-      const deployed = await tx.selectFrom('deployments').select('api_id').where('api_id', '=', id).executeTakeFirst()
+      const touched = [id]
+      if (step.action === 'Publish') {
+        const others = await tx.selectFrom('apis').selectAll().where('name', '=', before.name).where('id', '!=', id).where('created_at', '<=', before.createdAt).execute()
+        if (checklist.deprecateOldVersions) {
+          for (const other of others.filter((row) => row.lifecycle === 'PUBLISHED')) {
+            await tx.updateTable('apis').set({ lifecycle: 'DEPRECATED', etag: other.etag + 1, updated_at: at }).where('id', '=', other.id).execute()
+            await tx.insertInto('lifecycle_history').values({ api_id: other.id, from_state: 'PUBLISHED', to_state: 'DEPRECATED', action: 'Deprecate', actor, at }).execute()
+            await audit(tx, actor, 'api.lifecycle', `api:${other.id}`, { lifecycle: 'PUBLISHED' }, { lifecycle: 'DEPRECATED', action: 'Deprecate', because: `publish of ${before.version}` })
+            touched.push(other.id)
+          }
+        }
+        // Without "Require re-subscription", applications subscribed to an older version are subscribed to this one.
+        if (!checklist.requireResubscription && others.length > 0) {
+          const subscriptions = await tx.selectFrom('subscriptions').selectAll().where('api_id', 'in', others.map((row) => row.id)).orderBy('created_at').execute()
+          const have = new Set((await tx.selectFrom('subscriptions').select('application_id').where('api_id', '=', id).execute()).map((row) => row.application_id))
+          for (const subscription of subscriptions) {
+            if (have.has(subscription.application_id)) continue
+            have.add(subscription.application_id)
+            await tx.insertInto('subscriptions').values({ ...subscription, id: randomUUID(), api_id: id, created_at: at }).execute()
+          }
+        }
+      }
+      const deployed = await tx.selectFrom('deployments').select('api_id').where('api_id', 'in', touched).executeTakeFirst()
       if (deployed) await this.#commitVersion(tx, `${step.action} ${before.name} ${before.version}`, actor)
       return { ...before, lifecycle: target, config, etag, updatedAt: at }
     })
