@@ -12,11 +12,15 @@ import { ConfigError, loadConfigFile } from './config/load.ts'
 import { readLocalFile } from './core/local-file.ts'
 import { BindError } from './gateway/bind.ts'
 import { serve } from './process/start.ts'
+import { serveFromStore } from './process/store-node.ts'
+import { resolveRelativePaths } from './config/relative-paths.ts'
+import { StoreError } from './store/errors.ts'
+import { ConfigStore } from './store/store.ts'
 import { importOpenApi } from './import/openapi.ts'
 import { importSynapseSequence } from './import/synapse.ts'
 import { importWso2Project } from './import/wso2.ts'
 import { readWso2Params } from './import/wso2-params.ts'
-import { stringify } from 'yaml'
+import { parse as parseYaml, stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
 
 /** A Synapse sequence is a few kilobytes of XML; a file far larger is not one. */
@@ -24,11 +28,22 @@ const MAX_SEQUENCE_FILE_BYTES = 16 * 1024 * 1024
 
 /** Usage of each command, printed by `portico COMMAND --help` and after a usage error. */
 const COMMANDS = {
-  start: `portico start [--config FILE] [--watch] [--workers N]
-  Serve the APIs in FILE.
+  start: `portico start [--config FILE] [--watch] [--workers N] | --store STORE [--environment LABEL] [--poll SECONDS]
+  Serve the APIs in FILE, or those deployed in a config store (docs/control-plane.md).
     -c, --config FILE   the config (default: portico.yaml in the working directory)
     --watch             reload when FILE changes (SIGHUP reloads in any case)
-    --workers N         worker processes sharing the listeners (default: one per core; 1: no cluster)`,
+    --workers N         worker processes sharing the listeners (default: one per core; 1: no cluster)
+    --store STORE       sqlite:DIR (a data directory) or postgres://USER@HOST:PORT/DATABASE; serves the
+                        publisher API on the admin port and follows every deployment
+    --environment LABEL the gateway environment this node serves (default: default)
+    --poll SECONDS      look for a new config version this often without a notification (default: 5)
+    --port N, --admin-port N   this node's first listener and admin port, over the store's settings
+    --data DIR          where the node keeps a copy of the config it serves, used when it starts while the
+                        database is unreachable (default: the SQLite data directory, or ./portico-data)`,
+  apply: `portico apply -f FILE --store STORE [--dry-run]
+  Make the store hold what FILE holds, as one new config version; print what changes.`,
+  export: `portico export --store STORE [-o FILE]
+  Write the store as a config file that apply accepts unchanged.`,
   validate: `portico validate FILE
   Check FILE and list every problem in it, with its line, column and field; exit 1 if there is any.`,
   'import synapse': `portico import synapse FILE [--flow in|out]
@@ -70,6 +85,10 @@ async function main(argv: string[]): Promise<number> {
       return start(rest)
     case 'validate':
       return validate(rest)
+    case 'apply':
+      return applyCommand(rest)
+    case 'export':
+      return exportCommand(rest)
     case 'import':
       return importCommand(rest)
     case 'hash-key':
@@ -250,11 +269,43 @@ async function start(args: string[]): Promise<number> {
       config: { type: 'string', short: 'c', default: 'portico.yaml' },
       watch: { type: 'boolean', default: false },
       workers: { type: 'string', default: String(availableParallelism()) },
+      store: { type: 'string' },
+      environment: { type: 'string', default: 'default' },
+      poll: { type: 'string', default: '5' },
+      port: { type: 'string' },
+      'admin-port': { type: 'string' },
+      data: { type: 'string' },
     },
   })
   if (!parsed) return 2
   const { values } = parsed
   const logger = createLogger()
+  if (values.store !== undefined) {
+    if (args.includes('--workers') || args.includes('--watch') || args.includes('--config') || args.includes('-c')) {
+      console.error(`--store serves what the store holds, in one process: --config, --watch and --workers are for a config file\nUsage: ${COMMANDS.start}`)
+      return 2
+    }
+    const poll = Number(values.poll)
+    if (!(poll > 0)) {
+      console.error(`--poll must be a number of seconds above 0, got "${values.poll}"`)
+      return 2
+    }
+    try {
+      const ports = {
+        ...(values.port === undefined ? {} : { port: Number(values.port) }),
+        ...(values['admin-port'] === undefined ? {} : { adminPort: Number(values['admin-port']) }),
+        ...(values.data === undefined ? {} : { dataDirectory: values.data }),
+      }
+      const { stop } = await serveFromStore(values.store, { environment: values.environment, pollMs: poll * 1000, ...ports }, logger)
+      const shutdown = () => void stop().finally(() => process.exit(0))
+      process.once('SIGTERM', shutdown)
+      process.once('SIGINT', shutdown)
+      return -1
+    } catch (error) {
+      console.error(`cannot serve from ${redactUrl(values.store)}: ${(error as Error).message}`)
+      return 1
+    }
+  }
   const workers = Number(values.workers)
   if (!Number.isInteger(workers) || workers < 1) {
     console.error(`--workers must be a whole number of at least 1, got "${values.workers}"`)
@@ -273,6 +324,67 @@ async function start(args: string[]): Promise<number> {
     if (!(error instanceof ConfigError) && !(error instanceof BindError)) throw error
     console.error(error.message)
     return 1
+  }
+}
+
+/** A store URL without its password, for messages. */
+function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]+):[^@/]*@/, '$1:[redacted]@')
+}
+
+/** `apply -f FILE --store STORE [--dry-run]`: exit 0 applied (or nothing to do), 1 refused, 2 usage. */
+async function applyCommand(args: string[]): Promise<number> {
+  const parsed = parse('apply', { args, options: { file: { type: 'string', short: 'f' }, store: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, environment: { type: 'string', default: 'default' } } })
+  if (!parsed) return 2
+  const { file, store: url, environment } = parsed.values
+  if (!file || !url) {
+    console.error(`Usage: ${COMMANDS.apply}`)
+    return 2
+  }
+  try {
+    // The loader reports problems with their lines and columns; the store then keeps the file's own data (secret
+    // references unresolved, so no secret value enters the store), with its file paths made absolute.
+    await loadConfigFile(file)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(error.message)
+    return 1
+  }
+  const raw = resolveRelativePaths(parseYaml(await readFile(file, 'utf8')) ?? {}, resolve(dirname(file))) as Record<string, unknown>
+  const store = await ConfigStore.open(url)
+  try {
+    const result = await store.apply(raw, `cli:${process.env.USER ?? 'apply'}`, { dryRun: parsed.values['dry-run'], environment })
+    for (const change of result.changes) console.log(change)
+    if (result.changes.length === 0) console.log('no changes')
+    else if (result.version !== undefined) console.log(`applied as config version ${result.version}`)
+    else console.log('dry run: nothing applied')
+    return 0
+  } catch (error) {
+    if (!(error instanceof StoreError)) throw error
+    console.error(error.message)
+    for (const issue of error.issues) console.error(`${file}: ${issue.path}: ${issue.message}`)
+    return 1
+  } finally {
+    await store.close()
+  }
+}
+
+/** `export --store STORE [-o FILE]`: the store as YAML. */
+async function exportCommand(args: string[]): Promise<number> {
+  const parsed = parse('export', { args, options: { store: { type: 'string' }, output: { type: 'string', short: 'o' } } })
+  if (!parsed) return 2
+  if (!parsed.values.store) {
+    console.error(`Usage: ${COMMANDS.export}`)
+    return 2
+  }
+  const store = await ConfigStore.open(parsed.values.store)
+  try {
+    const yaml = stringify(await store.exportDocument())
+    if (parsed.values.output === undefined) process.stdout.write(yaml)
+    else await writeFile(parsed.values.output, yaml)
+    return 0
+  } finally {
+    await store.close()
   }
 }
 

@@ -93,8 +93,10 @@ describe('README and docs: every command runs as written', () => {
     test(`${document}: each portico command runs in a fresh clone (a start is validated instead)`, () => {
       for (const { line, words, comment } of portico) {
         const args = words[0] === 'bin/portico' ? words.slice(1) : words.slice(4)
-        // `start` would not return: the same config through `validate` shows it is there and loads.
-        const checked = args[0] === 'start' ? ['validate', args[args.indexOf('--config') + 1]!] : args
+        // `start` would not return: the same config through `validate` shows it is there and loads; a start from a
+        // store is checked by exporting that store (which opens and migrates it as start does).
+        const store = args.indexOf('--store')
+        const checked = args[0] === 'start' ? (store > 0 ? ['export', '--store', args[store + 1]!] : ['validate', args[args.indexOf('--config') + 1]!]) : args
         // What `npm run portico --` runs (checked below), without npm's own start-up time.
         const { code, output } = run(process.execPath, ['src/cli.ts', ...checked], clone)
         const expected = /exit code (\d)/.exec(comment)?.[1] ?? '0'

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { listen } from '../gateway/bind.ts'
+import type { Publisher } from './publisher.ts'
 
 /** Where the admin server gets what it shows; with workers, the primary aggregates theirs. */
 export interface AdminSource {
@@ -8,6 +9,10 @@ export interface AdminSource {
   endpoints(): Promise<unknown>
   /** Whether the gateway can serve its APIs now; `body` says what holds it back when not. */
   ready(): Promise<{ ready: boolean; body: object }>
+  /** The publisher API under `/api/v1`, when the process serves from a store. */
+  publisher?: Publisher
+  /** What `/health` adds: the store's state when serving from one. */
+  health?: () => object
 }
 
 /**
@@ -44,9 +49,10 @@ export class AdminServer {
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, source: AdminSource): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0]
+  const path = (req.url ?? '/').split('?')[0]!
+  if (source.publisher && (path === '/api/v1' || path.startsWith('/api/v1/'))) return source.publisher.handle(req, res, new URL(req.url ?? '/', 'http://admin'))
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'The admin API is read-only' })
-  if (path === '/health') return json(res, 200, { status: 'ok' })
+  if (path === '/health') return json(res, 200, { status: 'ok', ...source.health?.() })
   if (path === '/ready') {
     const { ready, body } = await source.ready()
     return json(res, ready ? 200 : 503, body)

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { Duration } from '../core/duration.ts'
 import { Endpoint } from '../endpoints/schema.ts'
-import { LIFECYCLE_STATES, servesLiveTraffic } from './lifecycle.ts'
+import { LIFECYCLE_STATES, servesLiveTraffic, type LifecycleState } from './lifecycle.ts'
 import { SoapApi } from '../soap/schema.ts'
 import { endpointNodes, leafIssues } from '../endpoints/tree.ts'
 import { formatPath } from './path.ts'
@@ -119,7 +119,11 @@ export const Api = z.strictObject({
   version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits or "._-"'),
   /** Also serve this version without the version in the path. */
   defaultVersion: z.boolean().default(false),
-  lifecycle: z.enum(LIFECYCLE_STATES).default('PUBLISHED'),
+  /** PRE-RELEASED is WSO2 4.1's name for PROTOTYPED, accepted as such. */
+  lifecycle: z
+    .enum([...LIFECYCLE_STATES, 'PRE-RELEASED'])
+    .transform((state): LifecycleState => (state === 'PRE-RELEASED' ? 'PROTOTYPED' : state))
+    .default('PUBLISHED'),
   deprecation: Deprecation.optional(),
   resources: z.array(Resource).min(1).default([{ uriTemplate: '/*' }]),
   endpoints: Endpoints.default({}),

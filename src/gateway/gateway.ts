@@ -64,10 +64,11 @@ export class Gateway {
 
   /**
    * Compiles `config` and swaps it in. Throws ConfigError, keeping the running config, when an API's lifecycle
-   * moves along a transition the lifecycle does not allow.
+   * moves along a transition the lifecycle does not allow; unless `storeChecked`: a config store checked every
+   * step already, and a node that catches up over several versions may see two at once (PUBLISHED to RETIRED).
    */
-  reload(config: ConfigModel, file?: string): void {
-    const issues = checkTransitions(this.#snapshot.config, config, file)
+  reload(config: ConfigModel, file?: string, storeChecked = false): void {
+    const issues = storeChecked ? [] : checkTransitions(this.#snapshot.config, config, file)
     if (issues.length > 0) throw new ConfigError(issues)
     if (JSON.stringify(config.listeners) !== JSON.stringify(this.#snapshot.config.listeners)) {
       this.#telemetry.logger.warn('listener changes take effect on restart; the running listeners are kept')

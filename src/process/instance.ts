@@ -1,3 +1,4 @@
+import type { Publisher } from '../admin/publisher.ts'
 import { AdminServer } from '../admin/server.ts'
 import { loadConfigFile } from '../config/load.ts'
 import { protectPort } from '../endpoints/target-guard.ts'
@@ -30,6 +31,10 @@ export interface InstanceOptions {
   admin?: boolean
   /** Bind listeners with SO_REUSEPORT so every worker accepts on its own socket. */
   reusePort?: boolean
+  /** The publisher API, when serving from a config store. */
+  publisher?: Publisher
+  /** What `/health` adds (the store's state). */
+  health?: () => object
 }
 
 /** One Portico process: the gateway, its telemetry and (unless the workers' primary has it) the admin port. */
@@ -68,6 +73,8 @@ export class PorticoInstance {
           endpoints: async () => ({ endpoints: gateway.snapshot.roots.map((endpoint) => endpoint.describe()) }),
           // Listeners are bound and the config loaded before the admin port opens: what is left is the APIs.
           ready: async () => readinessAnswer(gateway),
+          ...(options.publisher ? { publisher: options.publisher } : {}),
+          ...(options.health ? { health: options.health } : {}),
         })
       } catch (error) {
         await gateway.close()
@@ -95,9 +102,9 @@ export class PorticoInstance {
   }
 
   /** Swaps in `config` (see Gateway.reload), and the access log when `accessLog` changed. */
-  reload(config: ConfigModel, file?: string): void {
+  reload(config: ConfigModel, file?: string, storeChecked = false): void {
     const before = this.gateway.snapshot.config.accessLog
-    this.gateway.reload(config, file)
+    this.gateway.reload(config, file, storeChecked)
     if (JSON.stringify(before) === JSON.stringify(config.accessLog)) return
     const previous = this.#telemetry.accessLog
     // Requests write to whichever log the telemetry holds when they end: from now on, the new one.

@@ -27,7 +27,7 @@ export const LAYERS: readonly (readonly string[])[] = [
 ]
 
 /** Rooms of the control plane, which the data plane never imports: it runs without them (a worker has no admin). */
-const CONTROL_PLANE = ['cli.ts', 'process', 'admin', 'import']
+const CONTROL_PLANE = ['cli.ts', 'process', 'admin', 'store', 'import']
 
 /**
  * The model: the composed config schema and each module's schema beside it. Everything they reach is part of the

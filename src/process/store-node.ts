@@ -1,0 +1,160 @@
+import { hostname } from 'node:os'
+import { Publisher } from '../admin/publisher.ts'
+import { parseConfig } from '../config/load.ts'
+import { watchVersions } from '../store/change-feed.ts'
+import { hashOf, nodeConfig, type VersionDocument } from '../store/document.ts'
+import { ConfigStore } from '../store/store.ts'
+import type { Logger } from '../telemetry/logger.ts'
+import { AppliedCopy } from './applied-copy.ts'
+import { PorticoInstance } from './instance.ts'
+import { logAdmin } from './workers.ts'
+
+export interface StoreNodeOptions {
+  /** The gateway environment (deployment label) this node serves. */
+  environment: string
+  /** How often to look for a new version even without a notification. */
+  pollMs: number
+  /** Where the node keeps its copy of the last applied config (default: the SQLite data directory, or ./portico-data). */
+  dataDirectory?: string
+  nodeId?: string
+  /** Ports of this node that differ from the store's settings (several nodes on one machine). */
+  port?: number
+  adminPort?: number
+}
+
+const RETRY_MS = 2000
+
+/**
+ * Serves what a config store holds: the latest config version at start, then every newer one, each built beside the
+ * running snapshot and swapped in (as a file reload); a version the node cannot apply leaves it on its last good
+ * one. Each node records what it applied, so the publisher API can tell whether a deployment reached every node,
+ * and keeps a copy on its disk: started while the database is unreachable, it serves that copy and catches up once
+ * the database answers.
+ */
+export async function serveFromStore(url: string, options: StoreNodeOptions, logger: Logger): Promise<{ instance: PorticoInstance; stop: () => Promise<void> }> {
+  const store = ConfigStore.create(url)
+  const nodeId = options.nodeId ?? `${hostname()}:${process.pid}`
+  const copy = new AppliedCopy(options.dataDirectory ?? (store.engine === 'sqlite' ? store.location.target : 'portico-data'), options.environment)
+  const configOf = (document: VersionDocument | undefined) => withPorts(document ? nodeConfig(document, options.environment) : {}, options)
+  // Of what the store says, before this node's own ports: nodes serving one version report one hash.
+  const hashFor = (document: VersionDocument | undefined) => hashOf(document ? nodeConfig(document, options.environment) : {})
+
+  let connected = false
+  let start: { version: number; hash: string; config: Record<string, unknown> }
+  try {
+    await connectStore(store)
+    connected = true
+    const latest = await store.latestVersion()
+    start = { version: latest?.version ?? 0, hash: hashFor(latest?.document), config: configOf(latest?.document) }
+  } catch (error) {
+    const cached = copy.read()
+    if (!cached) throw error
+    logger.warn({ err: (error as Error).message, version: cached.version, copy: copy.file }, `the store is unreachable; serving the local copy of config version ${cached.version}`)
+    start = cached
+  }
+  let applied = start.version
+  const instance = await PorticoInstance.start(parseConfig(JSON.stringify(start.config), `store version ${applied}`), {
+    logger,
+    publisher: new Publisher(store),
+    health: () => ({ store: { engine: store.engine, connected, appliedVersion: applied, node: nodeId } }),
+  })
+  const record = async (applied: { version: number; hash: string; config: Record<string, unknown> }) => {
+    copy.write(applied)
+    await store.recordApplied(nodeId, applied.version, applied.hash)
+  }
+  if (connected) await record(start)
+  for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
+  if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
+  logger.info({ store: store.engine, version: applied, node: nodeId }, `serving config version ${applied} from the ${store.engine} store`)
+
+  const catchUp = async () => {
+    const next = await store.latestVersion()
+    if (!next || next.version <= applied) return
+    const config = configOf(next.document)
+    try {
+      instance.reload(parseConfig(JSON.stringify(config), `store version ${next.version}`), `store version ${next.version}`, true)
+    } catch (error) {
+      // The node stays on its last good config and says why, once per version.
+      applied = next.version
+      logger.error({ version: next.version, err: (error as Error).message }, `config version ${next.version} refused; serving the previous one`)
+      await store.recordApplied(nodeId, next.version, '', (error as Error).message)
+      return
+    }
+    applied = next.version
+    logger.info({ version: next.version }, `applied config version ${next.version}`)
+    await record({ version: next.version, hash: hashFor(next.document), config })
+  }
+
+  let running: Promise<void> | undefined
+  let again = false
+  const wake = () => {
+    if (running) {
+      again = true
+      return
+    }
+    running = catchUp()
+      .catch((error: unknown) => logger.warn({ err: (error as Error).message }, 'the store is unreachable; serving the last applied config'))
+      .finally(() => {
+        running = undefined
+        if (again) {
+          again = false
+          wake()
+        }
+      })
+  }
+  let stopped = false
+  let stopWatching = () => {}
+  let retry: NodeJS.Timeout | undefined
+  const follow = () => {
+    stopWatching = watchVersions(store, wake, {
+      pollMs: options.pollMs,
+      onState: (up) => {
+        if (up !== connected) logger[up ? 'info' : 'warn'](up ? 'store connection up' : 'store connection lost; serving the last applied config')
+        connected = up
+      },
+    })
+  }
+  const reconnect = async () => {
+    if (stopped) return
+    try {
+      await connectStore(store)
+      connected = true
+      logger.info('store reachable again; catching up')
+      follow()
+      wake()
+    } catch {
+      retry = setTimeout(() => void reconnect(), RETRY_MS)
+    }
+  }
+  if (connected) follow()
+  else retry = setTimeout(() => void reconnect(), RETRY_MS)
+
+  const stop = async () => {
+    stopped = true
+    clearTimeout(retry)
+    stopWatching()
+    await running
+    await instance.close()
+    await store.close()
+  }
+  return { instance, stop }
+}
+
+/** Migrates, and on a store without admin tokens prints the first one: shown this once, stored only hashed. */
+async function connectStore(store: ConfigStore): Promise<void> {
+  await store.prepare()
+  const token = await store.firstToken()
+  if (token) process.stdout.write(`Admin token (shown once, keep it): ${token}\n`)
+}
+
+/** The node's own ports over the store's settings: the first listener's and the admin port. */
+function withPorts(raw: Record<string, unknown>, options: StoreNodeOptions): Record<string, unknown> {
+  const out = { ...raw }
+  if (options.port !== undefined) {
+    const listeners = Array.isArray(raw.listeners) && raw.listeners.length > 0 ? [...(raw.listeners as object[])] : [{}]
+    listeners[0] = { ...listeners[0], port: options.port }
+    out.listeners = listeners
+  }
+  if (options.adminPort !== undefined) out.admin = { ...(raw.admin as object | undefined), port: options.adminPort }
+  return out
+}
