@@ -8,7 +8,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { hashPassword } from './access/basic.ts'
-import { ConfigError, loadConfigFile } from './config/load.ts'
+import { ConfigError, loadConfigFile, readConfigText } from './config/load.ts'
 import { readLocalFile } from './core/local-file.ts'
 import { BindError } from './gateway/bind.ts'
 import { serve } from './process/start.ts'
@@ -350,7 +350,7 @@ async function applyCommand(args: string[]): Promise<number> {
     console.error(error.message)
     return 1
   }
-  const raw = resolveRelativePaths(parseYaml(await readFile(file, 'utf8')) ?? {}, resolve(dirname(file))) as Record<string, unknown>
+  const raw = resolveRelativePaths(parseYaml(await readConfigText(file)) ?? {}, resolve(dirname(file))) as Record<string, unknown>
   const store = await ConfigStore.open(url)
   try {
     const result = await store.apply(raw, `cli:${process.env.USER ?? 'apply'}`, { dryRun: parsed.values['dry-run'], environment })
