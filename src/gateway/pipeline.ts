@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { TLSSocket } from 'node:tls'
 import type { Readable } from 'node:stream'
 import { servesLiveTraffic } from '../config/lifecycle.ts'
 import type { Environment, ListenerConfig } from '../config/schema.ts'
-import { EndpointError, type Endpoint, type Exchange } from '../core/endpoint.ts'
+import { EndpointError, type ClientCertificate, type Endpoint, type Exchange } from '../core/endpoint.ts'
 import { readBody } from '../core/body.ts'
 import { classifyFailure } from '../core/failure.ts'
 import { GroupFailure } from '../resilience/attempts.ts'
@@ -13,8 +15,9 @@ import type { Logger } from '../telemetry/logger.ts'
 import type { GatewayMetrics } from '../telemetry/metrics.ts'
 import type { CompiledApi, CompiledResource } from './api.ts'
 import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from '../core/errors.ts'
-import { backendRequestHeaders, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem } from '../core/headers.ts'
+import { backendRequestHeaders, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem, requestHost } from '../core/headers.ts'
 import type { Snapshot } from './snapshot.ts'
+import { verifiedClientCertificate } from './tls.ts'
 import { BadPathEncoding } from '../core/uri-template.ts'
 
 /** `.` and `..` segments, plain or percent-encoded: refused rather than resolved, so no path climbs out of an API. */
@@ -52,6 +55,7 @@ export class RequestPipeline {
   readonly #maxHeaderFields: number
   readonly #telemetry: Telemetry
   readonly #filterContext: FilterContext
+  readonly #scheme: 'http' | 'https'
 
   constructor(snapshot: () => Snapshot, listener: ListenerConfig, maxHeaders: number, telemetry: Telemetry) {
     this.#snapshot = snapshot
@@ -59,9 +63,17 @@ export class RequestPipeline {
     this.#maxHeaderFields = maxHeaders * 2
     this.#telemetry = telemetry
     this.#filterContext = { logger: telemetry.logger }
+    this.#scheme = listener.tls ? 'https' : 'http'
   }
 
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+  /**
+   * Takes a request of either protocol. HTTP/2's compatibility API answers to everything the pipeline uses of a
+   * ServerResponse (writeHead with a flat list, end, destroy, addTrailers, writeContinue, headersSent,
+   * writableFinished); what differs on the request (pseudo-headers, :authority, no Content-Length) is handled below.
+   */
+  readonly handle = (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): void => {
+    const req = request as IncomingMessage
+    const res = response as ServerResponse
     const url = req.url ?? ''
     const queryAt = url.indexOf('?')
     const outcome: Outcome = {
@@ -92,7 +104,9 @@ export class RequestPipeline {
   }
 
   async #exchange(snapshot: Snapshot, req: IncomingMessage, res: ServerResponse, outcome: Outcome, query: string): Promise<void> {
-    if (req.rawHeaders.length > this.#maxHeaderFields) return this.#fail(res, outcome, 'HEADERS_TOO_LARGE')
+    const http2 = req.httpVersionMajor === 2
+    // HTTP/2's four pseudo-headers (:method, :path, :scheme, :authority) are not among the fields a client may send.
+    if (req.rawHeaders.length - (http2 ? 8 : 0) > this.#maxHeaderFields) return this.#fail(res, outcome, 'HEADERS_TOO_LARGE')
     const badHost = hostProblem(req)
     if (badHost) return this.#fail(res, outcome, 'BAD_REQUEST', badHost)
     const path = outcome.path
@@ -142,7 +156,7 @@ export class RequestPipeline {
     res.once('close', () => {
       if (!res.writableFinished) controller.abort()
     })
-    let body: Readable | Buffer | null = hasBody(req) ? req : null
+    let body: Readable | Buffer | null = hasBody(req, http2) ? req : null
     const declared = Number(req.headers['content-length'])
     if (body && declared <= snapshot.config.limits.inMemoryBodyBytes && req.headers['transfer-encoding'] === undefined) {
       // A small body is read first and sent as one buffer. Streamed, each one cost the gateway some 40 µs of
@@ -161,13 +175,14 @@ export class RequestPipeline {
       basePath: path.slice(0, path.length - route.rest.length),
       query,
       uriVariables: match.variables,
-      headers: backendRequestHeaders(req, outcome.requestId, outcome.client, 'http'),
+      headers: backendRequestHeaders(req, outcome.requestId, outcome.client, this.#scheme),
       body,
       route: resource.route,
       environment,
       properties: new Map(),
       target: undefined,
-      client: { address: outcome.client, protocol: 'http', host: req.headers.host ?? '' },
+      client: { address: outcome.client, protocol: this.#scheme, host: requestHost(req) ?? '' },
+      clientCertificate: this.#listener.tls?.clientCertificates ? clientCertificate(req, http2) : undefined,
     }
 
     const filters = resource.filters
@@ -220,7 +235,7 @@ export class RequestPipeline {
       // Logged as the 502 it would have been had the headers not been sent already, not as a client's 499.
       outcome.code = errorCodeForFailure(failure.kind)
     })
-    relay(response.body, res)
+    relay(response.body, res, response.trailers)
   }
 
   /** The environment the request asked for, the listener's otherwise; undefined when the ask is invalid. */
@@ -275,13 +290,42 @@ export class RequestPipeline {
  * client that leaves releases the body. What stream.pipeline does here, without the AbortController it aborts on
  * every finish: that abort builds a DOMException with a stack trace, 8 % of the gateway's CPU on small GETs.
  */
-function relay(body: Readable, res: ServerResponse): void {
+function relay(body: Readable, res: ServerResponse, trailers: Record<string, string> | undefined): void {
   body.once('error', () => res.destroy())
   res.once('error', () => body.destroy())
   res.once('close', () => {
     if (!body.readableEnded) body.destroy()
   })
-  body.pipe(res)
+  if (!trailers) {
+    body.pipe(res)
+    return
+  }
+  // The backend's trailers are known only once its body has ended; they go out after the last chunk (HTTP/1.1
+  // clients get them on a chunked response, HTTP/2 clients always).
+  body.pipe(res, { end: false })
+  body.once('end', () => {
+    const fields = clientTrailers(trailers)
+    if (fields) res.addTrailers(fields)
+    res.end()
+  })
+}
+
+/** Trailer fields that may be passed on: none a proxy must drop, nothing HTTP/2 forbids in trailers. */
+function clientTrailers(trailers: Record<string, string>): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined
+  for (const name in trailers) {
+    if (name.startsWith(':') || TRAILERS_NEVER_PASSED.has(name)) continue
+    ;(out ??= {})[name] = trailers[name]!
+  }
+  return out
+}
+
+const TRAILERS_NEVER_PASSED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'te', 'trailer', 'upgrade'])
+
+/** The client certificate the listener verified on this request's connection (the TLS socket under HTTP/2's session). */
+function clientCertificate(req: IncomingMessage, http2: boolean): ClientCertificate | undefined {
+  const socket = http2 ? (req as unknown as Http2ServerRequest).stream.session!.socket : req.socket
+  return verifiedClientCertificate(socket as TLSSocket)
 }
 
 /** Whether a response to `method` with `status` has a body to pass on; HEAD's headers describe one never sent. */
@@ -289,7 +333,9 @@ function carriesBody(method: string, status: number): boolean {
   return method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200
 }
 
-function hasBody(req: IncomingMessage): boolean {
+function hasBody(req: IncomingMessage, http2: boolean): boolean {
+  // HTTP/2 needs no Content-Length: a request has a body unless its HEADERS frame ended the stream.
+  if (http2) return !(req as unknown as Http2ServerRequest).stream.endAfterHeaders
   const length = req.headers['content-length']
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }

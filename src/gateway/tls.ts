@@ -9,6 +9,14 @@ import type { Logger } from '../telemetry/logger.ts'
 /** A certificate or key that cannot serve, with the config field it came from. */
 export class TlsMaterialError extends Error {
   override name = 'TlsMaterialError'
+  /** The field, e.g. `listeners[0].tls.certificates[1].key`. */
+  readonly path: string
+  readonly problem: string
+  constructor(path: string, problem: string) {
+    super(`${path}: ${problem}`)
+    this.path = path
+    this.problem = problem
+  }
 }
 
 interface Served {
@@ -147,22 +155,22 @@ function load(config: ListenerTlsConfig, where: string): Served[] {
     try {
       certificate = new X509Certificate(cert)
     } catch {
-      throw new TlsMaterialError(`${at}.cert: not a PEM certificate`)
+      throw new TlsMaterialError(`${at}.cert`, `not a PEM certificate`)
     }
     let privateKey
     try {
       privateKey = createPrivateKey({ key, passphrase: entry.passphrase })
     } catch {
-      throw new TlsMaterialError(`${at}.key: not a PEM private key${entry.passphrase ? ', or the passphrase is wrong' : ' (an encrypted key needs passphrase)'}`)
+      throw new TlsMaterialError(`${at}.key`, `not a PEM private key${entry.passphrase ? ', or the passphrase is wrong' : ' (an encrypted key needs passphrase)'}`)
     }
-    if (!certificate.checkPrivateKey(privateKey)) throw new TlsMaterialError(`${at}.key: does not belong to the certificate in ${at}.cert`)
-    if (certificate.validToDate.getTime() < now) throw new TlsMaterialError(`${at}.cert: the certificate expired on ${certificate.validTo}`)
-    if (certificate.validFromDate.getTime() > now) throw new TlsMaterialError(`${at}.cert: the certificate is not valid before ${certificate.validFrom}`)
+    if (!certificate.checkPrivateKey(privateKey)) throw new TlsMaterialError(`${at}.key`, `does not belong to the certificate in ${at}.cert`)
+    if (certificate.validToDate.getTime() < now) throw new TlsMaterialError(`${at}.cert`, `the certificate expired on ${certificate.validTo}`)
+    if (certificate.validFromDate.getTime() > now) throw new TlsMaterialError(`${at}.cert`, `the certificate is not valid before ${certificate.validFrom}`)
     const options: SecureContextOptions = { cert, key, passphrase: entry.passphrase, ca, minVersion: config.minVersion, ciphers: config.ciphers }
     try {
       return { certificate, options, context: createSecureContext(options) }
     } catch (error) {
-      throw new TlsMaterialError(`${at}: ${(error as Error).message}`)
+      throw new TlsMaterialError(`${at}`, `${(error as Error).message}`)
     }
   })
 }
@@ -172,7 +180,7 @@ function read(source: string, field: string): string {
   try {
     return readFileSync(source, 'utf8')
   } catch (error) {
-    throw new TlsMaterialError(`${field}: cannot read ${source} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
+    throw new TlsMaterialError(`${field}`, `cannot read ${source} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
   }
 }
 
