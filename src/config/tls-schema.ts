@@ -32,6 +32,15 @@ const ClientCertificates = z.strictObject({
   mode: z.enum(['request', 'require']).default('require'),
   /** The CA bundle that issues the client certificates. */
   ca: Pem,
+  /**
+   * Send the verified certificate to the backend in this header, as Envoy's `x-forwarded-client-cert` does:
+   * `Hash=<sha-256 hex>;Subject="CN=alice,O=Example"`. A client's own header of that name is always removed.
+   */
+  forwardHeader: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'must be a header name')
+    .transform((name) => name.toLowerCase())
+    .optional(),
 })
 
 /** TLS on a listener (docs/tls.md). */

@@ -15,7 +15,7 @@ import type { Logger } from '../telemetry/logger.ts'
 import type { GatewayMetrics } from '../telemetry/metrics.ts'
 import type { CompiledApi, CompiledResource } from './api.ts'
 import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from '../core/errors.ts'
-import { backendRequestHeaders, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem, requestHost } from '../core/headers.ts'
+import { backendRequestHeaders, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem, requestHost, withoutHeaders } from '../core/headers.ts'
 import type { Snapshot } from './snapshot.ts'
 import { verifiedClientCertificate } from './tls.ts'
 import { BadPathEncoding } from '../core/uri-template.ts'
@@ -184,6 +184,8 @@ export class RequestPipeline {
       client: { address: outcome.client, protocol: this.#scheme, host: requestHost(req) ?? '' },
       clientCertificate: this.#listener.tls?.clientCertificates ? clientCertificate(req, http2) : undefined,
     }
+    const forwardHeader = this.#listener.tls?.clientCertificates?.forwardHeader
+    if (forwardHeader) forwardClientCertificate(exchange, forwardHeader)
 
     const filters = resource.filters
     for (let i = 0; i < filters.length; i++) {
@@ -326,6 +328,15 @@ const TRAILERS_NEVER_PASSED = new Set(['connection', 'keep-alive', 'transfer-enc
 function clientCertificate(req: IncomingMessage, http2: boolean): ClientCertificate | undefined {
   const socket = http2 ? (req as unknown as Http2ServerRequest).stream.session!.socket : req.socket
   return verifiedClientCertificate(socket as TLSSocket)
+}
+
+/** Replaces whatever the client sent in `header` with the verified certificate, or nothing, so none can forge it. */
+function forwardClientCertificate(exchange: Exchange, header: string): void {
+  exchange.headers = withoutHeaders(exchange.headers, new Set([header]))
+  const certificate = exchange.clientCertificate
+  if (!certificate) return
+  const hash = certificate.fingerprint256.replaceAll(':', '').toLowerCase()
+  exchange.headers.push(header, `Hash=${hash};Subject="${certificate.subject.replaceAll(', ', ',').replaceAll('"', '\\"')}"`)
 }
 
 /** Whether a response to `method` with `status` has a body to pass on; HEAD's headers describe one never sent. */
