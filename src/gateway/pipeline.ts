@@ -69,7 +69,7 @@ export class RequestPipeline {
   /**
    * Takes a request of either protocol. HTTP/2's compatibility API answers to everything the pipeline uses of a
    * ServerResponse (writeHead with a flat list, end, destroy, addTrailers, writeContinue, headersSent,
-   * writableFinished); what differs on the request (pseudo-headers, :authority, no Content-Length) is handled below.
+   * writableEnded); what differs on the request (pseudo-headers, :authority, no Content-Length) is handled below.
    */
   readonly handle = (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): void => {
     const req = request as IncomingMessage
@@ -154,7 +154,8 @@ export class RequestPipeline {
     if (req.headers.expect !== undefined) res.writeContinue()
     const controller = new AbortController()
     res.once('close', () => {
-      if (!res.writableFinished) controller.abort()
+      // writableEnded, not writableFinished: HTTP/2's response reports itself finished when its stream is reset.
+      if (!res.writableEnded) controller.abort()
     })
     let body: Readable | Buffer | null = hasBody(req, http2) ? req : null
     const declared = Number(req.headers['content-length'])
@@ -265,7 +266,7 @@ export class RequestPipeline {
   }
 
   #finish(res: ServerResponse, outcome: Outcome): void {
-    const status = res.writableFinished ? res.statusCode : outcome.code ? GATEWAY_ERRORS[outcome.code].status : CLIENT_CLOSED
+    const status = res.writableEnded && res.writableFinished ? res.statusCode : outcome.code ? GATEWAY_ERRORS[outcome.code].status : CLIENT_CLOSED
     const durationMs = performance.now() - outcome.start
     const apiKey = outcome.api?.key ?? ''
     const template = outcome.resource?.route.uriTemplate ?? ''

@@ -1,6 +1,6 @@
-import { request } from 'node:https'
+import { request, type RequestOptions } from 'node:https'
 import { Writable } from 'node:stream'
-import type { PeerCertificate, TLSSocket } from 'node:tls'
+import type { ConnectionOptions, PeerCertificate, TLSSocket } from 'node:tls'
 import pino from 'pino'
 import { parseConfig } from '../../src/config/load.ts'
 import { PorticoInstance } from '../../src/process/instance.ts'
@@ -59,7 +59,9 @@ export function httpsRequest(
         ciphers: options.ciphers,
         headers: { host: options.servername ?? 'localhost', ...options.headers },
         agent: false,
-      },
+        // Offered so that an HTTP/2 listener is seen choosing HTTP/1.1 by ALPN.
+        ALPNProtocols: ['http/1.1'],
+      } as RequestOptions & ConnectionOptions,
       (res) => {
         const socket = res.socket as TLSSocket
         const peer = socket.getPeerCertificate()
