@@ -21,7 +21,7 @@ export interface ListenerAddress {
  * atomically; requests in flight finish on the one they started with.
  */
 /** Limits the listening sockets are created with; the others (body limits, shutdownTimeout) apply on reload. */
-const LISTENER_LIMITS = ['maxHeaderBytes', 'maxHeaders', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const
+const LISTENER_LIMITS = ['maxHeaderBytes', 'maxHeaders', 'maxConcurrentStreams', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const
 
 export class Gateway {
   #snapshot: Snapshot
