@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { X509Certificate } from 'node:crypto'
+import { once } from 'node:events'
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:http2'
 import { join } from 'node:path'
@@ -228,6 +229,18 @@ ${api()}`)
       assert.equal(answer.status, 200)
       const hash = fingerprint(alice.cert).replaceAll(':', '').toLowerCase()
       assert.equal(JSON.parse(answer.body).headers['x-forwarded-client-cert'], `Hash=${hash};Subject="CN=alice,O=Example"`)
+      // Over HTTP/2 the certificate is the session's, read through the stream.
+      const session = connect(`https://127.0.0.1:${port}`, { ca: ca.root, servername: 'mtls.test', cert: alice.cert, key: alice.key })
+      try {
+        const stream = session.request({ ':path': '/echo/1/', 'x-forwarded-client-cert': 'Subject="CN=forged"' })
+        let body = ''
+        stream.setEncoding('utf8')
+        stream.on('data', (chunk: string) => (body += chunk))
+        await once(stream, 'end')
+        assert.equal(JSON.parse(body).headers['x-forwarded-client-cert'], `Hash=${hash};Subject="CN=alice,O=Example"`)
+      } finally {
+        session.close()
+      }
     } finally {
       await gateway.close()
       strangers.remove()

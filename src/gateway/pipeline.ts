@@ -238,7 +238,9 @@ export class RequestPipeline {
       // Logged as the 502 it would have been had the headers not been sent already, not as a client's 499.
       outcome.code = errorCodeForFailure(failure.kind)
     })
-    relay(response.body, res, response.trailers)
+    // Trailers come after a body of unknown length (chunked, or HTTP/2 without Content-Length): only then is the
+    // relay's extra step of waiting for the body's end worth taking.
+    relay(response.body, res, response.headers['content-length'] === undefined ? response.trailers : undefined)
   }
 
   /** The environment the request asked for, the listener's otherwise; undefined when the ask is invalid. */
