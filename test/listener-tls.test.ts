@@ -96,7 +96,7 @@ ${api()}`)
     }
   })
 
-  test('an expired certificate, a key of another certificate or a missing file stops the start with the field named', async () => {
+  test('an expired certificate, a key of another certificate or a missing file is a config error at its line, naming the field', async () => {
     ca.issueServer('expired', ['expired.test'], { expired: true })
     ca.issueServer('mismatch', ['mismatch.test'])
     const start = (cert: string, key: string) =>
@@ -104,9 +104,23 @@ ${api()}`)
 listeners:
   - { name: secure, host: 127.0.0.1, port: 0, tls: { certificates: [{ cert: ${cert}, key: ${key} }] } }
 ${api()}`)
-    await assert.rejects(start(join(ca.dir, 'expired.pem'), join(ca.dir, 'expired.key')), /listeners\[0\]\.tls\.certificates\[0\]\.cert: the certificate expired on Jan  2 00:00:00 2020 GMT/)
+    await assert.rejects(start(join(ca.dir, 'expired.pem'), join(ca.dir, 'expired.key')), /test\.yaml:3:\d+: listeners\[0\]\.tls\.certificates\[0\]\.cert: the certificate expired on Jan  2 00:00:00 2020 GMT/)
     await assert.rejects(start(join(ca.dir, 'mismatch.pem'), join(ca.dir, 'expired.key')), /listeners\[0\]\.tls\.certificates\[0\]\.key: does not belong to the certificate/)
     await assert.rejects(start(join(ca.dir, 'absent.pem'), join(ca.dir, 'expired.key')), /listeners\[0\]\.tls\.certificates\[0\]\.cert: cannot read .*absent\.pem \(ENOENT\)/)
+    assert.throws(
+      () => parseConfig(`listeners: [{ port: 1, tls: { ciphers: NO-SUCH-CIPHER, certificates: [{ cert: ${join(ca.dir, 'mismatch.pem')}, key: ${join(ca.dir, 'mismatch.key')} }] } }]`),
+      /listeners\[0\]\.tls\.certificates\[0\]: .*cipher/i,
+    )
+    // A reference that does not hold PEM text is taken for a path; the message must not show what it holds.
+    process.env.PORTICO_TEST_NOT_PEM = 'sEcReT-key-material'
+    try {
+      assert.throws(
+        () => parseConfig(`listeners: [{ port: 1, tls: { certificates: [{ cert: ${join(ca.dir, 'mismatch.pem')}, key: "\${env:PORTICO_TEST_NOT_PEM}" }] } }]`),
+        (error: Error) => /certificates\[0\]\.key: cannot read/.test(error.message) && !error.message.includes('sEcReT'),
+      )
+    } finally {
+      delete process.env.PORTICO_TEST_NOT_PEM
+    }
   })
 
   test('PEM text from a ${env:} reference serves as a file does', async () => {

@@ -9,7 +9,7 @@ import { templateVariables } from '../core/uri-template.ts'
 import { ENVIRONMENTS, type Environment } from '../core/endpoint.ts'
 import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 import { checkPrototypeResources } from '../prototype/config.ts'
-import { ListenerTls, RedirectToHttps } from './tls-schema.ts'
+import { ListenerTls, RedirectToHttps } from '../security/listener-tls-schema.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]

@@ -6,7 +6,8 @@ import { listen } from './bind.ts'
 import { createListenerServer, type ListenerServer } from './listener.ts'
 import { RequestPipeline, type Telemetry } from './pipeline.ts'
 import { Snapshot } from './snapshot.ts'
-import { TlsMaterialError } from './tls.ts'
+import { formatPath } from '../config/path.ts'
+import { TlsMaterialError } from '../security/listener-certificates.ts'
 
 export interface ListenerAddress {
   name: string
@@ -38,13 +39,13 @@ export class Gateway {
     try {
       for (const [index, listener] of config.listeners.entries()) {
         const pipeline = new RequestPipeline(() => gateway.#snapshot, listener, config.limits.maxHeaders, telemetry)
-        const server = createListenerServer(pipeline, listener, config.limits, telemetry.logger, `listeners[${index}]`)
+        const server = createListenerServer(pipeline, listener, config.limits, telemetry.logger, ['listeners', index])
         gateway.#servers.push(server)
         await listen(server.server, `listener ${listener.name}`, listener.host, listener.port, { reusePort: options.reusePort })
       }
     } catch (error) {
       await gateway.close()
-      if (error instanceof TlsMaterialError) throw new ConfigError([{ file: 'config', path: error.path, message: error.problem }])
+      if (error instanceof TlsMaterialError) throw new ConfigError([{ file: 'config', path: formatPath(error.path), message: error.problem }])
       throw error
     }
     return gateway

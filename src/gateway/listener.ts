@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { Server as NetServer, Socket } from 'node:net'
 import type { Server as TlsServer } from 'node:tls'
 import type { ConfigModel, ListenerConfig } from '../config/schema.ts'
-import type { ListenerTlsConfig } from '../config/tls-schema.ts'
+import type { ListenerTlsConfig } from '../security/listener-tls-schema.ts'
 import { errorBody, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from '../core/errors.ts'
 import { hostProblem } from '../core/headers.ts'
 import type { Logger } from '../telemetry/logger.ts'
@@ -25,10 +25,10 @@ export interface ListenerServer {
 }
 
 /**
- * The server for one listener, with the limits that keep bad clients from hurting the gateway. `where` names the
- * listener in messages (`listeners[0]`); a certificate that cannot serve throws TlsMaterialError naming its field.
+ * The server for one listener, with the limits that keep bad clients from hurting the gateway. `at` is the
+ * listener's config path (`['listeners', 0]`); a certificate that cannot serve throws TlsMaterialError naming its field.
  */
-export function createListenerServer(pipeline: RequestPipeline, listener: ListenerConfig, limits: Limits, logger: Logger, where: string): ListenerServer {
+export function createListenerServer(pipeline: RequestPipeline, listener: ListenerConfig, limits: Limits, logger: Logger, at: (string | number)[]): ListenerServer {
   const http1 = {
     maxHeaderSize: limits.maxHeaderBytes,
     headersTimeout: limits.headersTimeout,
@@ -45,7 +45,7 @@ export function createListenerServer(pipeline: RequestPipeline, listener: Listen
     settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
   }
   const handle = pipeline.handle as (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void
-  const certificates = listener.tls && new ListenerCertificates(listener.tls, `${where}.tls`, logger)
+  const certificates = listener.tls && new ListenerCertificates(listener.tls, [...at, 'tls'], logger)
 
   let server: Server | TlsServer | NetServer
   if (listener.redirectToHttps) {

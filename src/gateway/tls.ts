@@ -1,29 +1,11 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto'
-import { readFileSync, watch, type FSWatcher } from 'node:fs'
+import { watch, type FSWatcher } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket, type TlsOptions } from 'node:tls'
-import type { ListenerTlsConfig } from '../config/tls-schema.ts'
+import type { SecureContextOptions, TLSSocket, TlsOptions } from 'node:tls'
+import { formatPath } from '../config/path.ts'
+import { isPemText, readListenerCertificates, type ServedCertificate as Served } from '../security/listener-certificates.ts'
+import type { ListenerTlsConfig } from '../security/listener-tls-schema.ts'
 import type { ClientCertificate } from '../core/endpoint.ts'
 import type { Logger } from '../telemetry/logger.ts'
-
-/** A certificate or key that cannot serve, with the config field it came from. */
-export class TlsMaterialError extends Error {
-  override name = 'TlsMaterialError'
-  /** The field, e.g. `listeners[0].tls.certificates[1].key`. */
-  readonly path: string
-  readonly problem: string
-  constructor(path: string, problem: string) {
-    super(`${path}: ${problem}`)
-    this.path = path
-    this.problem = problem
-  }
-}
-
-interface Served {
-  readonly certificate: X509Certificate
-  readonly context: SecureContext
-  readonly options: SecureContextOptions
-}
 
 /**
  * The certificates of one TLS listener: the first for clients without SNI or with a name none covers, the others
@@ -33,6 +15,7 @@ interface Served {
  */
 export class ListenerCertificates {
   readonly #where: string
+  readonly #at: (string | number)[]
   readonly #logger: Logger
   #config: ListenerTlsConfig
   #served: Served[]
@@ -40,12 +23,13 @@ export class ListenerCertificates {
   #watchers: FSWatcher[] = []
   #timer: NodeJS.Timeout | undefined
 
-  /** Reads and checks the material; throws TlsMaterialError naming the field (`listeners[0].tls...`). */
-  constructor(config: ListenerTlsConfig, where: string, logger: Logger) {
-    this.#where = where
+  /** Reads and checks the material; throws TlsMaterialError naming the field (`at`: `['listeners', 0, 'tls']`). */
+  constructor(config: ListenerTlsConfig, at: (string | number)[], logger: Logger) {
+    this.#at = at
+    this.#where = formatPath(at)
     this.#logger = logger
     this.#config = config
-    this.#served = load(config, where)
+    this.#served = readListenerCertificates(config, at)
   }
 
   /** Options for tls.Server: the default certificate, SNI, versions, ciphers and client certificates. */
@@ -69,7 +53,7 @@ export class ListenerCertificates {
   reload(config: ListenerTlsConfig = this.#config): boolean {
     let served: Served[]
     try {
-      served = load(config, this.#where)
+      served = readListenerCertificates(config, this.#at)
     } catch (error) {
       this.#logger.error({ listener: this.#where }, `${(error as Error).message}; the current certificates are kept`)
       return false
@@ -144,54 +128,10 @@ export function verifiedClientCertificate(socket: TLSSocket): ClientCertificate 
   return identity ?? undefined
 }
 
-function load(config: ListenerTlsConfig, where: string): Served[] {
-  const ca = config.clientCertificates ? read(config.clientCertificates.ca, `${where}.clientCertificates.ca`) : undefined
-  const now = Date.now()
-  return config.certificates.map((entry, index) => {
-    const at = `${where}.certificates[${index}]`
-    const cert = read(entry.cert, `${at}.cert`)
-    const key = read(entry.key, `${at}.key`)
-    let certificate: X509Certificate
-    try {
-      certificate = new X509Certificate(cert)
-    } catch {
-      throw new TlsMaterialError(`${at}.cert`, `not a PEM certificate`)
-    }
-    let privateKey
-    try {
-      privateKey = createPrivateKey({ key, passphrase: entry.passphrase })
-    } catch {
-      throw new TlsMaterialError(`${at}.key`, `not a PEM private key${entry.passphrase ? ', or the passphrase is wrong' : ' (an encrypted key needs passphrase)'}`)
-    }
-    if (!certificate.checkPrivateKey(privateKey)) throw new TlsMaterialError(`${at}.key`, `does not belong to the certificate in ${at}.cert`)
-    if (certificate.validToDate.getTime() < now) throw new TlsMaterialError(`${at}.cert`, `the certificate expired on ${certificate.validTo}`)
-    if (certificate.validFromDate.getTime() > now) throw new TlsMaterialError(`${at}.cert`, `the certificate is not valid before ${certificate.validFrom}`)
-    const options: SecureContextOptions = { cert, key, passphrase: entry.passphrase, ca, minVersion: config.minVersion, ciphers: config.ciphers }
-    try {
-      return { certificate, options, context: createSecureContext(options) }
-    } catch (error) {
-      throw new TlsMaterialError(`${at}`, `${(error as Error).message}`)
-    }
-  })
-}
-
-function read(source: string, field: string): string {
-  if (isPemText(source)) return source
-  try {
-    return readFileSync(source, 'utf8')
-  } catch (error) {
-    throw new TlsMaterialError(`${field}`, `cannot read ${source} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
-  }
-}
-
 function pemSources(config: ListenerTlsConfig): string[] {
   const sources = config.certificates.flatMap((entry) => [entry.cert, entry.key])
   if (config.clientCertificates) sources.push(config.clientCertificates.ca)
   return sources
-}
-
-function isPemText(source: string): boolean {
-  return source.trimStart().startsWith('-----BEGIN')
 }
 
 /** `CN=a\nO=b` as `CN=a, O=b`. */
