@@ -29,6 +29,11 @@ before(async () => {
         held.push({ closed: once(res, 'close').then(() => undefined) })
         return
       }
+      if (req.url!.startsWith('/slow')) {
+        req.resume()
+        setTimeout(() => res.end('slow answer'), 300)
+        return
+      }
       if (req.url!.startsWith('/duplex')) {
         // Echoes each chunk as it arrives: a response that only completes after the request did proves both stream.
         res.writeHead(200, { 'content-type': 'application/octet-stream' })
@@ -235,6 +240,28 @@ describe('HTTP/2 on a TLS listener', () => {
       '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `https://gateway.test:${gateway.ports.secure}/b/1/curl`,
     ])
     assert.equal(stdout, '2 200')
+  })
+})
+
+describe('stopping with HTTP/2 connections open', () => {
+  test('on close a client gets a GOAWAY, its request in flight still completes, and the gateway stops', async () => {
+    const local = await startLoggedGateway(`
+listeners:
+  - { name: secure, host: 127.0.0.1, port: 0, tls: { certificates: [{ cert: ${join(ca.dir, 'gateway-chain.pem')}, key: ${join(ca.dir, 'gateway.key')} }] } }
+apis:
+  - { name: b, version: "1", context: /b, endpoints: { production: { type: http, url: "${backend.url}" } } }
+`)
+    const session = h2(local.ports.secure!)
+    let goaway = false
+    session.on('goaway', () => (goaway = true))
+    const inFlight = exchange(session, { ':path': '/b/1/slow' })
+    while (!backend.requests.some((request) => request.url === '/slow')) await new Promise((resolve) => setTimeout(resolve, 20))
+    const closed = local.close()
+    const answer = await inFlight
+    assert.equal(answer.body, 'slow answer')
+    await closed
+    assert.equal(goaway, true)
+    session.destroy()
   })
 })
 

@@ -6,7 +6,7 @@ import { connect } from 'node:http2'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { TLSSocket } from 'node:tls'
-import { parseConfig } from '../src/config/load.ts'
+import { loadConfigFile, parseConfig } from '../src/config/load.ts'
 import { rawExchange, statusOf } from './support/raw.ts'
 import { startEchoBackend, type TestBackend } from './support/backend.ts'
 import { createCertificateAuthority, type CertificateAuthority } from './support/certificates.ts'
@@ -121,6 +121,17 @@ ${api()}`)
     } finally {
       delete process.env.PORTICO_TEST_NOT_PEM
     }
+  })
+
+  test('certificate paths are relative to the config file, as every path in it is', async () => {
+    const dir = join(ca.dir, 'etc')
+    mkdirSync(join(dir, 'certs'), { recursive: true })
+    const issued = ca.issueServer('relative', ['relative.test'])
+    writeFileSync(join(dir, 'certs', 'server.pem'), issued.chain)
+    writeFileSync(join(dir, 'certs', 'server.key'), issued.key)
+    writeFileSync(join(dir, 'portico.yaml'), 'listeners: [{ port: 8443, tls: { certificates: [{ cert: certs/server.pem, key: certs/server.key }] } }]\n')
+    const config = await loadConfigFile(join(dir, 'portico.yaml'))
+    assert.equal(config.listeners[0]!.tls!.certificates[0]!.cert, join(dir, 'certs', 'server.pem'))
   })
 
   test('PEM text from a ${env:} reference serves as a file does', async () => {
