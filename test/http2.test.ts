@@ -216,6 +216,24 @@ describe('HTTP/2 on a TLS listener', () => {
     }
   })
 
+  test('more header fields than limits.maxHeaders is 431 over HTTP/2 too, and CONNECT is refused with 405', async () => {
+    const session = h2()
+    try {
+      const headers: Record<string, string> = { ':path': '/b/1/many' }
+      for (let i = 0; i < 101; i++) headers[`x-field-${i}`] = 'v'
+      const many = await exchange(session, headers)
+      assert.equal(many.headers[':status'], 431)
+      assert.equal(JSON.parse(many.body).code, 'HEADERS_TOO_LARGE')
+      const exact: Record<string, string> = { ':path': '/b/1/exact' }
+      for (let i = 0; i < 90; i++) exact[`x-field-${i}`] = 'v'
+      assert.equal((await exchange(session, exact)).headers[':status'], 200, 'the pseudo-headers do not count against the limit')
+      const tunnel = await exchange(session, { ':method': 'CONNECT', ':authority': 'example.com:443' })
+      assert.equal(tunnel.headers[':status'], 405)
+    } finally {
+      session.close()
+    }
+  })
+
   test('a rapid-reset flood (CVE-2023-44487) gets a GOAWAY long before its streams are all served; others are still served', async () => {
     const count = backend.requests.length
     const flood = await rapidReset(gateway.ports.secure!, 5000)
