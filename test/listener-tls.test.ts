@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { TLSSocket } from 'node:tls'
 import { loadConfigFile, parseConfig } from '../src/config/load.ts'
+import { freePort, startCli } from './support/cli.ts'
 import { rawExchange, statusOf } from './support/raw.ts'
 import { startEchoBackend, type TestBackend } from './support/backend.ts'
 import { createCertificateAuthority, type CertificateAuthority } from './support/certificates.ts'
@@ -226,6 +227,38 @@ ${api()}`
       assert.equal((await httpsRequest(port, { servername: 'hup.test', ca: ca.root, path: '/echo/1/' })).peer.fingerprint256, fingerprint(second.cert))
     } finally {
       await gateway.close()
+    }
+  })
+})
+
+describe('certificate rotation in a running process', () => {
+  test('portico start --workers 2: SIGHUP makes every worker serve the replaced certificate', async () => {
+    const first = ca.issueServer('sighup1', ['sighup.test'])
+    const second = ca.issueServer('sighup2', ['sighup.test'])
+    const dir = join(ca.dir, 'sighup')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'cert.pem'), first.chain)
+    writeFileSync(join(dir, 'key.pem'), first.key)
+    const port = await freePort()
+    writeFileSync(
+      join(dir, 'portico.yaml'),
+      `listeners: [{ name: secure, host: 127.0.0.1, port: ${port}, tls: { watch: false, certificates: [{ cert: cert.pem, key: key.pem }] } }]
+admin: { enabled: false }
+${api()}`,
+    )
+    const gateway = startCli(['start', '--config', join(dir, 'portico.yaml'), '--workers', '2'])
+    try {
+      await gateway.waitForLog('worker serving on', 2, 20_000)
+      const served = async () => (await httpsRequest(port, { servername: 'sighup.test', ca: ca.root, path: '/echo/1/' })).peer.fingerprint256
+      assert.equal(await served(), fingerprint(first.cert))
+      writeFileSync(join(dir, 'cert.pem'), second.chain)
+      writeFileSync(join(dir, 'key.pem'), second.key)
+      gateway.child.kill('SIGHUP')
+      await gateway.waitForLog('listener certificates reloaded', 2, 10_000)
+      // New connections land on either worker: each of them serves the new certificate.
+      for (let i = 0; i < 6; i++) assert.equal(await served(), fingerprint(second.cert))
+    } finally {
+      await gateway.stop()
     }
   })
 })
