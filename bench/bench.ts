@@ -44,8 +44,9 @@ async function main(): Promise<void> {
 
     const selected = scenarios.filter((scenario) => !only || scenario.name === only)
     if (selected.length === 0) throw new Error(`no scenario named "${only}"; known: ${scenarios.map((s) => s.name).join(', ')}`)
+    const certificate = selected.some((scenario) => scenario.transport === 'tls' || scenario.transport === 'h2') ? makeCertificate(dir) : undefined
     const results = []
-    for (const scenario of selected) results.push(await run(scenario, upstream, dir, children))
+    for (const scenario of selected) results.push(await run(scenario, upstream, dir, children, certificate))
     printTable(results)
     // The headline scenario's line comes last, so a reader of the last line gets it.
     const ordered = [...results.filter((r) => r.scenario !== 'get-small'), ...results.filter((r) => r.scenario === 'get-small')]
@@ -56,36 +57,41 @@ async function main(): Promise<void> {
   }
 }
 
-async function run(scenario: Scenario, upstream: string, dir: string, children: ChildProcess[]) {
+async function run(scenario: Scenario, upstream: string, dir: string, children: ChildProcess[], certificate?: { cert: string; key: string }) {
   const porticoPort = await freePort()
   const floorPort = await freePort()
   const config = join(dir, `${scenario.name}.yaml`)
+  const transport = scenario.transport ?? 'http'
+  const tls = transport === 'http' ? '' : `, tls: { certificates: [{ cert: "${certificate!.cert}", key: "${certificate!.key}" }] }`
   await writeFile(
     config,
-    `listeners: [{ name: bench, host: 127.0.0.1, port: ${porticoPort} }]
+    `listeners: [{ name: bench, host: 127.0.0.1, port: ${porticoPort}${tls} }]
 admin: { enabled: false }
 accessLog: { enabled: ${process.env.BENCH_ACCESS_LOG ?? true}, path: "${join(dir, `${scenario.name}-access.log`)}" }
 apis:${scenario.apis(upstream)}`,
   )
   const portico = spawnProxy([join(root, 'src/cli.ts'), 'start', '--config', config, '--workers', '1'], { PORTICO_LOG_LEVEL: 'warn' })
-  const floor = spawnProxy([join(root, 'bench/floor.ts'), String(floorPort), upstream], {})
+  const floorArgs = transport === 'http' ? [] : [transport, certificate!.cert, certificate!.key]
+  const floor = spawnProxy([join(root, 'bench/floor.ts'), String(floorPort), upstream, ...floorArgs], {})
   children.push(portico, floor)
   await Promise.all([waitForPort(porticoPort), waitForPort(floorPort)])
 
   const script = join(dir, `${scenario.name}.lua`)
   await writeFile(script, wrkScript(scenario))
+  const scheme = transport === 'http' ? 'http' : 'https'
   const targets = {
-    portico: { process: portico, url: `http://127.0.0.1:${porticoPort}${scenario.porticoPath}` },
-    floor: { process: floor, url: `http://127.0.0.1:${floorPort}${scenario.upstreamPath}` },
+    portico: { process: portico, url: `${scheme}://127.0.0.1:${porticoPort}${scenario.porticoPath}` },
+    floor: { process: floor, url: `${scheme}://127.0.0.1:${floorPort}${scenario.upstreamPath}` },
   }
+  const load = transport === 'h2' ? runH2Load : runWrk
   // Warm up both (JIT, pools) before anything counts.
-  for (const target of Object.values(targets)) await measure(target.process, target.url, script, 2)
+  for (const target of Object.values(targets)) await measure(target.process, target.url, script, 2, load)
 
   const totals = { portico: [] as Measure[], floor: [] as Measure[] }
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate which goes first so drift on the machine hits both alike.
     const order = round % 2 === 0 ? (['portico', 'floor'] as const) : (['floor', 'portico'] as const)
-    for (const name of order) totals[name].push(await measure(targets[name].process, targets[name].url, script, SECONDS))
+    for (const name of order) totals[name].push(await measure(targets[name].process, targets[name].url, script, SECONDS, load))
     process.stderr.write(`${scenario.name} round ${round + 1}/${ROUNDS}: portico ${fmt(totals.portico.at(-1)!)} | floor ${fmt(totals.floor.at(-1)!)}\n`)
   }
   portico.kill('SIGTERM')
@@ -111,10 +117,12 @@ function spawnProxy(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(command!, rest, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } })
 }
 
-/** Runs wrk against `url` for `seconds` and reads the proxy's CPU time around it. */
-async function measure(proxy: ChildProcess, url: string, script: string, seconds: number): Promise<Measure> {
+type Load = (url: string, script: string, seconds: number) => Promise<string>
+
+/** Runs the load (wrk, or h2-load for HTTP/2) against `url` for `seconds` and reads the proxy's CPU time around it. */
+async function measure(proxy: ChildProcess, url: string, script: string, seconds: number, load: Load): Promise<Measure> {
   const before = await cpuSeconds(proxy.pid!)
-  const output = await runWrk(url, script, seconds)
+  const output = await load(url, script, seconds)
   const after = await cpuSeconds(proxy.pid!)
   const requests = Number(/(\d+) requests in/.exec(output)?.[1])
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1])
@@ -125,13 +133,26 @@ async function measure(proxy: ChildProcess, url: string, script: string, seconds
 }
 
 function runWrk(url: string, script: string, seconds: number): Promise<string> {
-  const [command, ...args] = [...loadCpu, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '-s', script, url]
+  return runLoad([...loadCpu, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '-s', script, url])
+}
+
+/**
+ * The same number of requests in flight as wrk's connections, as HTTP/2 streams on BENCH_H2_SESSIONS connections
+ * (default 4). Only GET without headers: what the h2 scenarios send.
+ */
+function runH2Load(url: string, _script: string, seconds: number): Promise<string> {
+  const sessions = Number(process.env.BENCH_H2_SESSIONS ?? 4)
+  const streams = Math.max(1, Math.round(CONNECTIONS / sessions))
+  return runLoad([...loadCpu, process.execPath, join(root, 'bench/h2-load.ts'), url, String(seconds), String(sessions), String(streams)])
+}
+
+function runLoad([command, ...args]: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
     child.stdout.on('data', (chunk: Buffer) => (output += chunk))
     child.on('error', reject)
-    child.on('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`wrk exited with ${code}:\n${output}`))))
+    child.on('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command === 'taskset' ? args[2] : command} exited with ${code}:\n${output}`))))
   })
 }
 
@@ -140,6 +161,14 @@ async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond
+}
+
+/** A certificate for 127.0.0.1 made for this run, which both proxies serve. */
+function makeCertificate(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'bench-cert.pem')
+  const key = join(dir, 'bench-key.pem')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' })
+  return { cert, key }
 }
 
 function wrkScript(scenario: Scenario): string {

@@ -2,20 +2,26 @@
 // no header work). Portico's cost is measured against this in the same run, so only the gateway's own work
 // shows in the ratio. Like the gateway, it aborts the backend request only for a client that left, and pipes
 // with .pipe(): an abort (stream.pipeline makes one at every finish) builds a DOMException with a stack trace,
-// which costs more than everything else here. Usage: node bench/floor.ts PORT UPSTREAM_ORIGIN
-import { createServer } from 'node:http'
+// which costs more than everything else here. With `tls` it is node:https, with `h2` node:http2 (TLS, HTTP/1.1
+// allowed), both with the given certificate. Usage: node bench/floor.ts PORT UPSTREAM_ORIGIN [http|tls|h2 CERT KEY]
+import { readFileSync } from 'node:fs'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createSecureServer } from 'node:http2'
+import { createServer as createHttpsServer } from 'node:https'
 import { Pool } from 'undici'
 
-const [port, upstream] = process.argv.slice(2)
-if (!port || !upstream) throw new Error('usage: node bench/floor.ts PORT UPSTREAM_ORIGIN')
+const [port, upstream, transport = 'http', certFile, keyFile] = process.argv.slice(2)
+if (!port || !upstream) throw new Error('usage: node bench/floor.ts PORT UPSTREAM_ORIGIN [http|tls|h2 CERT KEY]')
 const pool = new Pool(upstream)
 
-const server = createServer((req, res) => {
+const handle = (req: IncomingMessage, res: ServerResponse) => {
   const headers = { ...req.headers }
   delete headers.connection
   delete headers['keep-alive']
+  // HTTP/2's pseudo-headers are not headers to pass on.
+  if (transport === 'h2') for (const name in headers) if (name.charCodeAt(0) === 58) delete headers[name]
   const controller = new AbortController()
-  res.once('close', () => res.writableFinished || controller.abort())
+  res.once('close', () => res.writableEnded || controller.abort())
   const body = req.method === 'GET' || req.method === 'HEAD' ? null : req
   pool.request({ method: req.method as 'GET', path: req.url ?? '/', headers, body, signal: controller.signal }).then(
     (response) => {
@@ -34,6 +40,14 @@ const server = createServer((req, res) => {
       res.end()
     },
   )
-})
-server.keepAliveTimeout = 5_000
-server.listen(Number(port), '127.0.0.1', () => console.error(`floor on 127.0.0.1:${port} -> ${upstream}`))
+}
+
+const tls = () => ({ cert: readFileSync(certFile!), key: readFileSync(keyFile!) })
+const server =
+  transport === 'h2'
+    ? createSecureServer({ ...tls(), allowHTTP1: true }, handle as never)
+    : transport === 'tls'
+      ? createHttpsServer(tls(), handle)
+      : createServer(handle)
+if ('keepAliveTimeout' in server) server.keepAliveTimeout = 5_000
+server.listen(Number(port), '127.0.0.1', () => console.error(`floor (${transport}) on 127.0.0.1:${port} -> ${upstream}`))

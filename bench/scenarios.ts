@@ -17,6 +17,11 @@ export interface Scenario {
   porticoPath: string
   /** The `apis:` entries of the gateway's config, given nginx's origin. */
   apis(upstream: string): string
+  /**
+   * How clients reach both proxies: `http` (the default), `tls` (HTTP/1.1 over TLS: wrk, which offers no ALPN) or
+   * `h2` (HTTP/2 over TLS: bench/h2-load.ts). The floor is node:https or node:http2 with the same certificate.
+   */
+  transport?: 'http' | 'tls' | 'h2'
 }
 
 /**
@@ -58,6 +63,15 @@ const soapApi = (upstream: string, soap: string) => `
       production: { type: soap, url: "${upstream}/soap" }
 `
 
+const benchApi = (upstream: string) => `
+  - name: Bench
+    context: /bench
+    version: 1.0.0
+    resources: [{ uriTemplate: /small, methods: [GET] }]
+    endpoints:
+      production: { type: http, url: "${upstream}" }
+`
+
 export const scenarios: Scenario[] = [
   {
     name: 'get-small',
@@ -66,14 +80,27 @@ export const scenarios: Scenario[] = [
     method: 'GET',
     upstreamPath: '/small',
     porticoPath: '/bench/1.0.0/small',
-    apis: (upstream) => `
-  - name: Bench
-    context: /bench
-    version: 1.0.0
-    resources: [{ uriTemplate: /small, methods: [GET] }]
-    endpoints:
-      production: { type: http, url: "${upstream}" }
-`,
+    apis: benchApi,
+  },
+  {
+    name: 'tls-get-small',
+    description: 'get-small over HTTPS (TLS 1.3, HTTP/1.1, keep-alive): the floor is node:https + undici',
+    target: 1.25,
+    method: 'GET',
+    upstreamPath: '/small',
+    porticoPath: '/bench/1.0.0/small',
+    apis: benchApi,
+    transport: 'tls',
+  },
+  {
+    name: 'h2-get-small',
+    description: 'get-small over HTTP/2 with TLS, streams multiplexed on a few connections: the floor is node:http2 + undici',
+    target: 1.25,
+    method: 'GET',
+    upstreamPath: '/small',
+    porticoPath: '/bench/1.0.0/small',
+    apis: benchApi,
+    transport: 'h2',
   },
   {
     name: 'jwt-get-small',

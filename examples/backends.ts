@@ -5,13 +5,19 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
  * (`npm run example -- NAME`). Each answers with JSON that says which backend it is.
  */
 
-/** Answers every request with `{ backend, method, path, body }`; `/health` answers ok. */
+/** Answers every request with `{ backend, method, path, body }` (and `clientCert`, if forwarded); `/health` answers ok. */
 export function startEchoBackend(port: number, name: string, check?: (req: IncomingMessage) => string | undefined): Promise<Server> {
   return listen(port, async (req, res) => {
     const body = await readBody(req)
     const refused = check?.(req)
     const path = req.url ?? '/'
-    const [status, answer] = refused ? [401, { backend: name, error: refused }] : path === '/health' ? [200, { status: 'ok' }] : [200, { backend: name, method: req.method, path, body }]
+    // The client certificate a TLS listener forwards (examples/tls.yaml), when there is one.
+    const clientCert = req.headers['x-forwarded-client-cert']
+    const [status, answer] = refused
+      ? [401, { backend: name, error: refused }]
+      : path === '/health'
+        ? [200, { status: 'ok' }]
+        : [200, { backend: name, method: req.method, path, body, ...(clientCert ? { clientCert } : {}) }]
     res.writeHead(status, { 'content-type': 'application/json' })
     res.end(JSON.stringify(answer))
   })

@@ -1,6 +1,8 @@
+import { fileURLToPath } from 'node:url'
 import type { Server } from 'node:http'
 import { startBasicAuthBackend, startEchoBackend, startLambdaStandIn } from './backends.ts'
 import { startAuthorizationServer } from './authorization-server.ts'
+import { makeExampleCertificates } from './certificates.ts'
 import { startPizzaShackBackend } from './pizzashack-backend.ts'
 import { startSoapBackend } from './soap-backend.ts'
 
@@ -75,6 +77,15 @@ export const examples: Record<string, Example> = {
     backends: async () => [await startLambdaStandIn(4566)],
     samples: [{ path: '/orders/v1/42', headers: { 'X-Portico-Environment': 'sandbox' }, status: 200, contains: '"function":"orders-read"' }],
     note: 'the sandbox endpoint runs against a local Lambda stand-in on 127.0.0.1:4566; production names real AWS functions and credentials',
+  },
+  tls: {
+    backends: async () => {
+      makeExampleCertificates(fileURLToPath(new URL('./tls/', import.meta.url)))
+      return [await startEchoBackend(9281, 'orders')]
+    },
+    // The plain port only redirects; the HTTPS port is tried with the curl lines in examples/tls.yaml.
+    samples: [{ path: '/orders/v1/42', status: 308, contains: '' }],
+    note: 'HTTPS on https://localhost:8243 with examples/tls/ca.pem as the CA (curl lines in examples/tls.yaml)',
   },
   security: {
     backends: async () => [await startBasicAuthBackend(9081, 'orders-sandbox', 'gateway', 'pässwort (UTF-8 is fine)')],

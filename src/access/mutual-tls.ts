@@ -2,14 +2,6 @@ import type { Consumer, Exchange } from '../core/endpoint.ts'
 import { CredentialRefused } from './refusal.ts'
 import type { KeyType, MutualTlsConfig } from './schema.ts'
 
-/**
- * What a TLS listener that asked for client certificates puts on the exchange: the verified certificate's
- * subject. Read structurally, as this module does not build the TLS side; a plain listener never sets it.
- */
-interface WithClientCertificate {
-  readonly clientCertificate?: { readonly subject?: unknown } | undefined
-}
-
 /** Client certificates: the verified subject must be on the API's allow-list. */
 export class MutualTlsSubjects {
   readonly #subjects = new Map<string, { application: string; keyType: KeyType }>()
@@ -18,15 +10,9 @@ export class MutualTlsSubjects {
     for (const entry of config.subjects) this.#subjects.set(normalize(entry.subject), { application: entry.application ?? entry.subject, keyType: entry.keyType })
   }
 
-  /** The verified subject of the exchange's client certificate, or undefined when none was presented. */
+  /** The verified subject of the exchange's client certificate (set by a TLS listener), or undefined when none was presented. */
   static subject(exchange: Exchange): string | undefined {
-    const subject = (exchange as Exchange & WithClientCertificate).clientCertificate?.subject
-    if (typeof subject === 'string') return subject
-    // node:tls gives a subject as an object of attributes (`{ CN: 'a', O: 'b' }`).
-    if (typeof subject === 'object' && subject !== null) {
-      return Object.entries(subject).map(([name, value]) => `${name}=${Array.isArray(value) ? value.join('+') : String(value)}`).join(',')
-    }
-    return undefined
+    return exchange.clientCertificate?.subject
   }
 
   consumer(subject: string): Consumer {

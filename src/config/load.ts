@@ -4,6 +4,7 @@ import type { z } from 'zod'
 import { readLocalFile } from '../core/local-file.ts'
 import { endpointFileIssues } from '../endpoints/file-checks.ts'
 import { Endpoint } from '../endpoints/schema.ts'
+import { readListenerCertificates, TlsMaterialError } from '../security/listener-certificates.ts'
 import { formatPath } from './path.ts'
 import { resolveRelativePaths } from './relative-paths.ts'
 import { Config, ENVIRONMENTS, type ConfigModel } from './schema.ts'
@@ -80,10 +81,10 @@ export function parseConfig(text: string, file = 'config'): ConfigModel {
   }
   const result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
   if (result.success) {
-    const fileIssues = filesNamedBy(result.data)
+    const fileIssues = [...listenerCertificateIssues(result.data), ...filesNamedBy(result.data)]
     if (fileIssues.length === 0) return result.data
     throw new ConfigError(
-      fileIssues.map((issue) => ({ file: name, ...locate(document, lineCounter, issue.path), path: formatPath(issue.path), message: issue.message })),
+      fileIssues.map((issue) => ({ file: name, ...locate(document, lineCounter, issue.path), path: formatPath(issue.path), message: redactSecrets(issue.message, secrets.values) })),
     )
   }
   throw new ConfigError(
@@ -109,6 +110,20 @@ function filesNamedBy(config: ConfigModel): { path: (string | number)[]; message
       return issues
     }),
   )
+}
+
+/** Certificates and keys of TLS listeners that cannot serve (unreadable, mismatched, expired), one per listener. */
+function listenerCertificateIssues(config: ConfigModel): { path: (string | number)[]; message: string }[] {
+  return config.listeners.flatMap((listener, index) => {
+    if (!listener.tls) return []
+    try {
+      readListenerCertificates(listener.tls, ['listeners', index, 'tls'])
+      return []
+    } catch (error) {
+      if (!(error instanceof TlsMaterialError)) throw error
+      return [{ path: error.path, message: error.problem }]
+    }
+  })
 }
 
 function locate(document: ReturnType<typeof parseDocument>, lineCounter: LineCounter, path: Array<string | number>) {

@@ -10,13 +10,14 @@ import { isAbsolute, join } from 'node:path'
  * The fields are listed here rather than marked in the schemas because a schema knows no file location; they are:
  * `accessLog.path`, a `wsdl` endpoint's `wsdl` (unless a URL), a `prototype` endpoint's `openapi` and its
  * responses' `file`, and the `ca`, `cert` and `key` (unless PEM text) of any leaf's `security.tls` and of its OAuth2
- * token endpoint's `security.auth.tls`.
+ * token endpoint's `security.auth.tls`, and a listener's `tls.certificates[].cert`/`key` and `tls.clientCertificates.ca`.
  */
 export function resolveRelativePaths(data: unknown, configDirectory: string): unknown {
   if (configDirectory === '.' || configDirectory === '' || !isRecord(data)) return data
   const place = (value: unknown) => (typeof value === 'string' && value !== '' && !isAbsolute(value) ? join(configDirectory, value) : value)
   const copy = { ...data }
   if (isRecord(copy.accessLog) && 'path' in copy.accessLog) copy.accessLog = { ...copy.accessLog, path: place(copy.accessLog.path) }
+  if (Array.isArray(copy.listeners)) copy.listeners = copy.listeners.map((listener) => resolveListener(listener, place))
   const endpoints = (value: unknown) => (isRecord(value) ? mapValues(value, (endpoint) => resolveEndpoint(endpoint, place)) : value)
   if (Array.isArray(copy.apis)) {
     copy.apis = copy.apis.map((api) => {
@@ -54,6 +55,15 @@ function resolveEndpoint(endpoint: unknown, place: (value: unknown) => unknown):
     copy.security = security
   }
   return copy
+}
+
+/** A listener's certificates and client CA bundle, each PEM text or a file path. */
+function resolveListener(listener: unknown, place: (value: unknown) => unknown): unknown {
+  if (!isRecord(listener) || !isRecord(listener.tls)) return listener
+  const tls = { ...listener.tls }
+  if (Array.isArray(tls.certificates)) tls.certificates = tls.certificates.map((certificate) => resolveTls(certificate, place))
+  if ('clientCertificates' in tls) tls.clientCertificates = resolveTls(tls.clientCertificates, place)
+  return { ...listener, tls }
 }
 
 /** `ca`, `cert` and `key` hold PEM text or the path of a PEM file. */

@@ -10,6 +10,7 @@ import { ENVIRONMENTS, type Environment } from '../core/endpoint.ts'
 import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 import { checkPrototypeResources } from '../prototype/config.ts'
 import { ApiSecurity, Cors, resourceAccessFields } from '../access/schema.ts'
+import { ListenerTls, RedirectToHttps } from '../security/listener-tls-schema.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -29,6 +30,18 @@ const Listener = z.strictObject({
   environment: z.enum(ENVIRONMENTS).default('production'),
   /** Whether a request may choose its environment with the `X-Portico-Environment` header. */
   environmentHeader: z.boolean().default(true),
+  /** HTTPS on this listener (docs/tls.md). */
+  tls: ListenerTls.optional(),
+  /** With `tls`: offer HTTP/2 by ALPN beside HTTP/1.1. */
+  http2: z.boolean().default(true),
+  /** Without `tls`: speak cleartext HTTP/2 (h2c, prior knowledge) instead of HTTP/1.1. */
+  h2c: z.boolean().default(false),
+  /** Without `tls`: send every request to HTTPS with a 308 instead of serving it. */
+  redirectToHttps: RedirectToHttps.optional(),
+}).superRefine((listener, ctx) => {
+  if (listener.tls && listener.h2c) ctx.addIssue({ code: 'custom', path: ['h2c'], message: 'is for listeners without tls; a TLS listener offers HTTP/2 by ALPN (http2)' })
+  if (listener.tls && listener.redirectToHttps) ctx.addIssue({ code: 'custom', path: ['redirectToHttps'], message: 'is for listeners without tls: this listener serves HTTPS itself' })
+  if (listener.h2c && listener.redirectToHttps) ctx.addIssue({ code: 'custom', path: ['redirectToHttps'], message: 'cannot be combined with h2c' })
 })
 
 /** Addresses only this machine can reach; the admin port has no authentication or TLS yet. */
@@ -58,6 +71,8 @@ const AccessLog = z.strictObject({
 const Limits = z.strictObject({
   maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
   maxHeaders: z.number().int().min(8).max(2000).default(100),
+  /** Requests one HTTP/2 connection may have in flight at once (the SETTINGS_MAX_CONCURRENT_STREAMS it announces). */
+  maxConcurrentStreams: z.number().int().min(1).max(10_000).default(100),
   /** Time a client has to send all request headers (slowloris guard). */
   headersTimeout: Duration.default(10_000),
   /** Time a client has to send the whole request, body included; 0 turns it off. */
@@ -138,7 +153,7 @@ export const Api = z.strictObject({
 
 export const Config = z
   .strictObject({
-    listeners: z.array(Listener).min(1).default([{ name: 'default', host: '0.0.0.0', port: 8280, environment: 'production', environmentHeader: true }]),
+    listeners: z.array(Listener).min(1).default([{ name: 'default', host: '0.0.0.0', port: 8280, environment: 'production', environmentHeader: true, http2: true, h2c: false }]),
     admin: Admin.prefault({}),
     accessLog: AccessLog.prefault({}),
     limits: Limits.prefault({}),

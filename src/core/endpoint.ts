@@ -64,6 +64,21 @@ export interface ExchangeRoute {
   readonly uriTemplate: string
 }
 
+/**
+ * The client certificate a TLS listener verified against its `clientCertificates.ca` bundle (mTLS). Names are in
+ * OpenSSL's one-line form, most significant last as written in the certificate: `CN=alice, O=Example, C=DE`.
+ */
+export interface ClientCertificate {
+  readonly subject: string
+  /** The subject's CN, the usual identity of a client; undefined when the subject has none. */
+  readonly commonName: string | undefined
+  readonly issuer: string
+  /** Hex, upper case, as X509Certificate gives it. */
+  readonly serialNumber: string
+  /** SHA-256 of the DER certificate as colon-separated hex: what a pinning rule compares. */
+  readonly fingerprint256: string
+}
+
 /** One request on its way to a backend, and what the flow learned about it so far. */
 export interface Exchange {
   readonly requestId: string
@@ -89,6 +104,8 @@ export interface Exchange {
   /** The address chosen for a dynamic endpoint. */
   target: string | undefined
   readonly client: { readonly address: string; readonly protocol: 'http' | 'https'; readonly host: string }
+  /** Set by the listener on an mTLS connection once the client's certificate is verified; absent otherwise. */
+  readonly clientCertificate?: ClientCertificate
 }
 
 /** The consumer a credential identified: what mediation, the access log and the backend's header may see. */
@@ -109,6 +126,8 @@ export interface BackendResponse {
   headers: IncomingHttpHeaders
   /** Null when the response has no body to stream. */
   body: Readable | null
+  /** Trailer fields, complete once `body` has ended (gRPC's status travels here). */
+  trailers?: Record<string, string>
 }
 
 /** What the console and `/metrics` show about an endpoint. */

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 
+/** What the header helpers read of a request, HTTP/1.1's IncomingMessage or HTTP/2's compatibility request. */
+type RequestHead = Pick<IncomingMessage, 'rawHeaders' | 'headers' | 'httpVersionMajor' | 'httpVersionMinor'>
+
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones a proxy must not pass on. */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -52,15 +55,23 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
  * The headers to send to a backend, as a flat name/value list: repeated headers kept in order, hop-by-hop ones
  * removed, and `X-Forwarded-*`, `Via` and the request id added.
  */
-export function backendRequestHeaders(req: IncomingMessage, requestId: string, clientAddress: string, protocol: string): string[] {
+export function backendRequestHeaders(req: RequestHead, requestId: string, clientAddress: string, protocol: string): string[] {
   const raw = req.rawHeaders
   const listed = connectionTokens(req.headers.connection)
   const out: string[] = []
   let forwardedFor = ''
   let via = ''
+  let cookie: string | undefined
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!
+    // HTTP/2's pseudo-headers (:method, :path, ...) describe the request line; the backend gets a Host instead.
+    if (name.charCodeAt(0) === 58) continue
     const lower = name.toLowerCase()
+    // HTTP/2 may split Cookie into one field per cookie; an HTTP/1.1 backend must get them as one (RFC 9113 8.2.3).
+    if (lower === 'cookie' && req.httpVersionMajor === 2) {
+      cookie = cookie === undefined ? raw[i + 1]! : `${cookie}; ${raw[i + 1]}`
+      continue
+    }
     if (HOP_BY_HOP.has(lower) || REPLACED_ON_REQUEST.has(lower) || listed?.has(lower)) continue
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1]!
@@ -78,7 +89,8 @@ export function backendRequestHeaders(req: IncomingMessage, requestId: string, c
     'via', via ? `${via}, ${VIA}` : VIA,
     'x-request-id', requestId,
   )
-  const host = req.headers.host
+  if (cookie !== undefined) out.push('cookie', cookie)
+  const host = requestHost(req)
   if (host) out.push('x-forwarded-host', host)
   return out
 }
@@ -112,10 +124,15 @@ export function cameBackThroughVia(req: IncomingMessage): boolean {
   return false
 }
 
+/** The host the client asked for: HTTP/1.1's Host, HTTP/2's :authority (or a Host sent beside it). */
+export function requestHost(req: Pick<RequestHead, 'headers'>): string | undefined {
+  return req.headers.host ?? (req.headers[':authority'] as string | undefined)
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/
 
 /** The client's `X-Request-Id` when it is sane, so a trace keeps one id end to end. */
-export function clientRequestId(req: IncomingMessage): string | undefined {
+export function clientRequestId(req: Pick<RequestHead, 'headers'>): string | undefined {
   const id = req.headers['x-request-id']
   return typeof id === 'string' && REQUEST_ID.test(id) ? id : undefined
 }
@@ -140,7 +157,7 @@ const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-
  * Why the request's Host header is unacceptable, if it is: RFC 9112 section 3.2 asks for a 400 when an HTTP/1.1
  * request has none, more than one, or an invalid one. A proxy must not choose between two Hosts.
  */
-export function hostProblem(req: IncomingMessage): string | undefined {
+export function hostProblem(req: RequestHead): string | undefined {
   const raw = req.rawHeaders
   let count = 0
   for (let i = 0; i < raw.length; i += 2) {

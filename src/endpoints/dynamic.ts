@@ -31,7 +31,7 @@ export class DynamicEndpoint implements Endpoint {
     this.id = id
     this.#config = config
     const { type: _type, allow: _allow, allowLinkLocal: _linkLocal, allowAdminPort: _adminPort, maxOrigins: _maxOrigins, ...leafConfig } = config
-    this.#leafConfig = leafConfig
+    this.#leafConfig = { ...leafConfig, http2: false }
     this.#guard = new TargetGuard(config)
     this.#origins = new LRUCache({
       max: config.maxOrigins,

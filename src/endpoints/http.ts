@@ -40,6 +40,8 @@ export class HttpEndpoint implements Endpoint {
       // A backend's Keep-Alive hint may shorten the idle time (it closes first), never lengthen it.
       keepAliveMaxTimeout: config.pool.keepAlive,
       ...(config.pool.connections ? { connections: config.pool.connections } : {}),
+      // HTTP/2 is chosen by ALPN, so only an https:// backend speaks it; others stay on HTTP/1.1.
+      ...(config.http2 ? { allowH2: true } : {}),
     })
   }
 
@@ -65,7 +67,7 @@ export class HttpEndpoint implements Endpoint {
         body: exchange.body,
         signal,
       })
-      return { status: response.statusCode, headers: response.headers, body: response.body }
+      return { status: response.statusCode, headers: response.headers, body: response.body, trailers: response.trailers }
     } catch (error) {
       this.#failed++
       throw classifyFailure(error, this.id)

@@ -50,6 +50,8 @@ export const HttpEndpoint = z.strictObject({
     if (problem) ctx.addIssue({ code: 'custom', message: problem })
   }),
   pool: Pool.prefault({}),
+  /** Offer HTTP/2 to an https:// backend (chosen by ALPN; HTTP/1.1 when the backend declines). */
+  http2: z.boolean().default(false),
 })
 
 /** A SOAP service at a direct URL: SOAP 1.1 and 1.2 envelopes pass through unchanged (docs/soap.md). */

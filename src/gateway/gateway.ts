@@ -1,12 +1,13 @@
-import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { checkTransitions } from '../config/lifecycle-check.ts'
 import { ConfigError } from '../config/load.ts'
-import type { ConfigModel } from '../config/schema.ts'
+import type { ConfigModel, ListenerConfig } from '../config/schema.ts'
 import { listen } from './bind.ts'
-import { createListenerServer } from './listener.ts'
+import { createListenerServer, type ListenerServer } from './listener.ts'
 import { RequestPipeline, type Telemetry } from './pipeline.ts'
 import { Snapshot } from './snapshot.ts'
+import { formatPath } from '../config/path.ts'
+import { TlsMaterialError } from '../security/listener-certificates.ts'
 
 export interface ListenerAddress {
   name: string
@@ -21,11 +22,11 @@ export interface ListenerAddress {
  * atomically; requests in flight finish on the one they started with.
  */
 /** Limits the listening sockets are created with; the others (body limits, shutdownTimeout) apply on reload. */
-const LISTENER_LIMITS = ['maxHeaderBytes', 'maxHeaders', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const
+const LISTENER_LIMITS = ['maxHeaderBytes', 'maxHeaders', 'maxConcurrentStreams', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const
 
 export class Gateway {
   #snapshot: Snapshot
-  readonly #servers: Server[] = []
+  readonly #servers: ListenerServer[] = []
   readonly #telemetry: Telemetry
 
   private constructor(config: ConfigModel, telemetry: Telemetry) {
@@ -36,14 +37,15 @@ export class Gateway {
   static async start(config: ConfigModel, telemetry: Telemetry, options: { reusePort: boolean } = { reusePort: false }): Promise<Gateway> {
     const gateway = new Gateway(config, telemetry)
     try {
-      for (const listener of config.listeners) {
+      for (const [index, listener] of config.listeners.entries()) {
         const pipeline = new RequestPipeline(() => gateway.#snapshot, listener, config.limits.maxHeaders, telemetry)
-        const server = createListenerServer(pipeline, config.limits)
+        const server = createListenerServer(pipeline, listener, config.limits, telemetry.logger, ['listeners', index])
         gateway.#servers.push(server)
-        await listen(server, `listener ${listener.name}`, listener.host, listener.port, { reusePort: options.reusePort })
+        await listen(server.server, `listener ${listener.name}`, listener.host, listener.port, { reusePort: options.reusePort })
       }
     } catch (error) {
       await gateway.close()
+      if (error instanceof TlsMaterialError) throw new ConfigError([{ file: 'config', path: formatPath(error.path), message: error.problem }])
       throw error
     }
     return gateway
@@ -55,10 +57,11 @@ export class Gateway {
 
   addresses(): ListenerAddress[] {
     return this.#snapshot.config.listeners.map((listener, index) => {
-      const address = this.#servers[index]!.address() as AddressInfo
+      const server = this.#servers[index]!
+      const address = server.server.address() as AddressInfo
       const host = listener.host === '0.0.0.0' || listener.host === '::' ? '127.0.0.1' : listener.host
       const bound = `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
-      return { name: listener.name, port: address.port, bound, url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}` }
+      return { name: listener.name, port: address.port, bound, url: `${server.scheme}://${host.includes(':') ? `[${host}]` : host}:${address.port}` }
     })
   }
 
@@ -70,9 +73,15 @@ export class Gateway {
   reload(config: ConfigModel, file?: string, storeChecked = false): void {
     const issues = storeChecked ? [] : checkTransitions(this.#snapshot.config, config, file)
     if (issues.length > 0) throw new ConfigError(issues)
-    if (JSON.stringify(config.listeners) !== JSON.stringify(this.#snapshot.config.listeners)) {
-      this.#telemetry.logger.warn('listener changes take effect on restart; the running listeners are kept')
+    const running = this.#snapshot.config.listeners
+    if (config.listeners.length !== running.length || config.listeners.some((listener, index) => !sameListener(listener, running[index]!))) {
+      this.#telemetry.logger.warn('listener changes take effect on restart; the running listeners are kept (certificates excepted)')
     }
+    // Certificates are re-read on every reload (SIGHUP included), from the new config where it still has them.
+    this.#servers.forEach((server, index) => {
+      const tls = config.listeners[index]?.tls
+      if (running[index]!.tls) server.reloadCertificates(tls && sameListener(config.listeners[index]!, running[index]!) ? tls : undefined)
+    })
     const changedLimits = LISTENER_LIMITS.filter((name) => config.limits[name] !== this.#snapshot.config.limits[name])
     if (changedLimits.length > 0) {
       this.#telemetry.logger.warn({ limits: changedLimits }, `limits.${changedLimits.join(', limits.')} take effect on restart; the running values are kept`)
@@ -97,22 +106,13 @@ export class Gateway {
    */
   async close(): Promise<void> {
     const graceMs = this.#snapshot.config.limits.shutdownTimeout
-    await Promise.all(
-      this.#servers.map(
-        (server) =>
-          new Promise<void>((resolve) => {
-            if (!server.listening) return resolve()
-            const sweep = setInterval(() => server.closeIdleConnections(), 50)
-            const deadline = setTimeout(() => server.closeAllConnections(), graceMs)
-            server.close(() => {
-              clearInterval(sweep)
-              clearTimeout(deadline)
-              resolve()
-            })
-            server.closeIdleConnections()
-          }),
-      ),
-    )
+    await Promise.all(this.#servers.map((server) => server.close(graceMs)))
     await Promise.all([...new Set(this.#snapshot.endpoints.values())].map((endpoint) => endpoint.close()))
   }
+}
+
+/** Whether two listener configs differ only in their TLS material, which a reload applies. */
+function sameListener(a: ListenerConfig, b: ListenerConfig): boolean {
+  const shape = (listener: ListenerConfig) => JSON.stringify({ ...listener, tls: listener.tls ? { ...listener.tls, certificates: listener.tls.certificates.length, clientCertificates: listener.tls.clientCertificates?.mode } : undefined })
+  return shape(a) === shape(b)
 }

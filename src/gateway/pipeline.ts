@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import type { Readable } from 'node:stream'
 import { servesLiveTraffic } from '../config/lifecycle.ts'
 import type { Environment, ListenerConfig } from '../config/schema.ts'
-import { EndpointError, type Consumer, type Endpoint, type Exchange } from '../core/endpoint.ts'
+import { EndpointError, type ClientCertificate, type Consumer, type Endpoint, type Exchange } from '../core/endpoint.ts'
 import { readBody } from '../core/body.ts'
 import { classifyFailure } from '../core/failure.ts'
 import { GroupFailure } from '../resilience/attempts.ts'
@@ -14,9 +16,10 @@ import type { Logger } from '../telemetry/logger.ts'
 import type { GatewayMetrics } from '../telemetry/metrics.ts'
 import type { CompiledApi, CompiledResource } from './api.ts'
 import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from '../core/errors.ts'
-import { backendRequestHeaders, cameBackThroughVia, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem } from '../core/headers.ts'
+import { backendRequestHeaders, cameBackThroughVia, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem, requestHost, withoutHeaders } from '../core/headers.ts'
 import type { Snapshot } from './snapshot.ts'
 import { pathProblem } from './request-target.ts'
+import { verifiedClientCertificate } from './tls.ts'
 import { BadPathEncoding } from '../core/uri-template.ts'
 
 /** Header values that list the token `upgrade` or `websocket` (case-insensitive, RFC 6455 section 4.2.1). */
@@ -58,6 +61,7 @@ export class RequestPipeline {
   readonly #filterContext: FilterContext
   /** The latest answer on each HTTP/1.0 connection. */
   readonly #http10Answers = new WeakMap<Socket, ServerResponse>()
+  readonly #scheme: 'http' | 'https'
 
   constructor(snapshot: () => Snapshot, listener: ListenerConfig, maxHeaders: number, telemetry: Telemetry) {
     this.#snapshot = snapshot
@@ -65,13 +69,21 @@ export class RequestPipeline {
     this.#maxHeaderFields = maxHeaders * 2
     this.#telemetry = telemetry
     this.#filterContext = { logger: telemetry.logger }
+    this.#scheme = listener.tls ? 'https' : 'http'
   }
 
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+  /**
+   * Takes a request of either protocol. HTTP/2's compatibility API answers to everything the pipeline uses of a
+   * ServerResponse (writeHead with a flat list, end, destroy, addTrailers, writeContinue, headersSent,
+   * writableEnded); what differs on the request (pseudo-headers, :authority, no Content-Length) is handled below.
+   */
+  readonly handle = (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): void => {
+    const req = request as IncomingMessage
+    const res = response as ServerResponse
     // HTTP/1.0 has no chunked encoding, so an answer of unknown length ends the connection, and a request
     // pipelined behind it would reach the backend yet never be answered. Such a request waits for the answer
-    // before it, and is dropped, unforwarded, when that answer closes the connection.
-    if (req.httpVersionMinor === 0) {
+    // before it, and is dropped, unforwarded, when that answer closes the connection. (HTTP/2 reports 2.0.)
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) {
       const previous = this.#http10Answers.get(req.socket)
       this.#http10Answers.set(req.socket, res)
       if (previous && !previous.writableFinished) {
@@ -116,7 +128,9 @@ export class RequestPipeline {
   }
 
   async #exchange(snapshot: Snapshot, req: IncomingMessage, res: ServerResponse, outcome: Outcome, query: string): Promise<void> {
-    if (req.rawHeaders.length > this.#maxHeaderFields) return this.#fail(res, outcome, 'HEADERS_TOO_LARGE')
+    const http2 = req.httpVersionMajor === 2
+    // HTTP/2's four pseudo-headers (:method, :path, :scheme, :authority) are not among the fields a client may send.
+    if (req.rawHeaders.length - (http2 ? 8 : 0) > this.#maxHeaderFields) return this.#fail(res, outcome, 'HEADERS_TOO_LARGE')
     const badHost = hostProblem(req)
     if (badHost) return this.#fail(res, outcome, 'BAD_REQUEST', badHost)
     const upgrade = req.headers.upgrade
@@ -173,9 +187,10 @@ export class RequestPipeline {
     if (req.headers.expect !== undefined) res.writeContinue()
     const controller = new AbortController()
     res.once('close', () => {
-      if (!res.writableFinished) controller.abort()
+      // writableEnded, not writableFinished: HTTP/2's response reports itself finished when its stream is reset.
+      if (!res.writableEnded) controller.abort()
     })
-    let body: Readable | Buffer | null = hasBody(req) ? req : null
+    let body: Readable | Buffer | null = hasBody(req, http2) ? req : null
     const declared = Number(req.headers['content-length'])
     if (body && declared <= snapshot.config.limits.inMemoryBodyBytes && req.headers['transfer-encoding'] === undefined) {
       // A small body is read first and sent as one buffer. Streamed, each one cost the gateway some 40 µs of
@@ -194,14 +209,17 @@ export class RequestPipeline {
       basePath: path.slice(0, path.length - route.rest.length),
       query,
       uriVariables: match.variables,
-      headers: backendRequestHeaders(req, outcome.requestId, outcome.client, 'http'),
+      headers: backendRequestHeaders(req, outcome.requestId, outcome.client, this.#scheme),
       body,
       route: resource.route,
       environment,
       properties: new Map(),
       target: undefined,
-      client: { address: outcome.client, protocol: 'http', host: req.headers.host ?? '' },
+      client: { address: outcome.client, protocol: this.#scheme, host: requestHost(req) ?? '' },
+      clientCertificate: this.#listener.tls?.clientCertificates ? clientCertificate(req, http2) : undefined,
     }
+    const forwardHeader = this.#listener.tls?.clientCertificates?.forwardHeader
+    if (forwardHeader) forwardClientCertificate(exchange, forwardHeader)
 
     const filters = resource.filters
     for (let i = 0; i < filters.length; i++) {
@@ -267,7 +285,9 @@ export class RequestPipeline {
       // Logged as the 502 it would have been had the headers not been sent already, not as a client's 499.
       outcome.code = errorCodeForFailure(failure.kind)
     })
-    relay(response.body, res)
+    // Trailers come after a body of unknown length (chunked, or HTTP/2 without Content-Length): only then is the
+    // relay's extra step of waiting for the body's end worth taking.
+    relay(response.body, res, response.headers['content-length'] === undefined ? response.trailers : undefined)
   }
 
   /** The resource's endpoint for the environment, checked against the API's lifecycle; undefined once it failed the request. */
@@ -313,7 +333,7 @@ export class RequestPipeline {
   }
 
   #finish(res: ServerResponse, outcome: Outcome): void {
-    const status = res.writableFinished ? res.statusCode : outcome.code ? GATEWAY_ERRORS[outcome.code].status : CLIENT_CLOSED
+    const status = res.writableEnded && res.writableFinished ? res.statusCode : outcome.code ? GATEWAY_ERRORS[outcome.code].status : CLIENT_CLOSED
     const durationMs = performance.now() - outcome.start
     const apiKey = outcome.api?.key ?? ''
     const template = outcome.resource?.route.uriTemplate ?? ''
@@ -343,13 +363,51 @@ export class RequestPipeline {
  * client that leaves releases the body. What stream.pipeline does here, without the AbortController it aborts on
  * every finish: that abort builds a DOMException with a stack trace, 8 % of the gateway's CPU on small GETs.
  */
-function relay(body: Readable, res: ServerResponse): void {
+function relay(body: Readable, res: ServerResponse, trailers: Record<string, string> | undefined): void {
   body.once('error', () => res.destroy())
   res.once('error', () => body.destroy())
   res.once('close', () => {
     if (!body.readableEnded) body.destroy()
   })
-  body.pipe(res)
+  if (!trailers) {
+    body.pipe(res)
+    return
+  }
+  // The backend's trailers are known only once its body has ended; they go out after the last chunk (HTTP/1.1
+  // clients get them on a chunked response, HTTP/2 clients always).
+  body.pipe(res, { end: false })
+  body.once('end', () => {
+    const fields = clientTrailers(trailers)
+    if (fields) res.addTrailers(fields)
+    res.end()
+  })
+}
+
+/** Trailer fields that may be passed on: none a proxy must drop, nothing HTTP/2 forbids in trailers. */
+function clientTrailers(trailers: Record<string, string>): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined
+  for (const name in trailers) {
+    if (name.startsWith(':') || TRAILERS_NEVER_PASSED.has(name)) continue
+    ;(out ??= {})[name] = trailers[name]!
+  }
+  return out
+}
+
+const TRAILERS_NEVER_PASSED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host', 'te', 'trailer', 'upgrade'])
+
+/** The client certificate the listener verified on this request's connection (the TLS socket under HTTP/2's session). */
+function clientCertificate(req: IncomingMessage, http2: boolean): ClientCertificate | undefined {
+  const socket = http2 ? (req as unknown as Http2ServerRequest).stream.session!.socket : req.socket
+  return verifiedClientCertificate(socket as TLSSocket)
+}
+
+/** Replaces whatever the client sent in `header` with the verified certificate, or nothing, so none can forge it. */
+function forwardClientCertificate(exchange: Exchange, header: string): void {
+  exchange.headers = withoutHeaders(exchange.headers, new Set([header]))
+  const certificate = exchange.clientCertificate
+  if (!certificate) return
+  const hash = certificate.fingerprint256.replaceAll(':', '').toLowerCase()
+  exchange.headers.push(header, `Hash=${hash};Subject="${certificate.subject.replaceAll(', ', ',').replaceAll('"', '\\"')}"`)
 }
 
 /** Whether a response to `method` with `status` has a body to pass on; HEAD's headers describe one never sent. */
@@ -357,7 +415,9 @@ function carriesBody(method: string, status: number): boolean {
   return method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200
 }
 
-function hasBody(req: IncomingMessage): boolean {
+function hasBody(req: IncomingMessage, http2: boolean): boolean {
+  // HTTP/2 needs no Content-Length: a request has a body unless its HEADERS frame ended the stream.
+  if (http2) return !(req as unknown as Http2ServerRequest).stream.endAfterHeaders
   const length = req.headers['content-length']
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
