@@ -64,6 +64,15 @@ export interface ExchangeRoute {
   readonly uriTemplate: string
 }
 
+/** Who the consumer is, once an access filter authenticated the request: what limits and logs key by. */
+export interface ExchangeConsumer {
+  subject: string
+  application?: string
+  keyType?: string
+  scopes?: string[]
+  claims?: Record<string, unknown>
+}
+
 /** One request on its way to a backend, and what the flow learned about it so far. */
 export interface Exchange {
   readonly requestId: string
@@ -86,6 +95,8 @@ export interface Exchange {
   /** The address chosen for a dynamic endpoint. */
   target: string | undefined
   readonly client: { readonly address: string; readonly protocol: 'http' | 'https'; readonly host: string }
+  /** The authenticated consumer, set by consumer authentication; absent for an API that asks for none. */
+  consumer?: ExchangeConsumer
 }
 
 export interface BackendResponse {
