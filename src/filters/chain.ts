@@ -2,10 +2,14 @@ import type { ApiFilter } from '../core/filter.ts'
 import type { ApiConfig, ResourceConfig } from '../config/schema.ts'
 import { Mediation } from '../mediation/run.ts'
 import { soapApiFilter } from '../soap/api-filter.ts'
+import type { ThrottlingConfig } from '../throttling/schema.ts'
+import { throttlingFilter } from '../throttling/filter.ts'
 
 /** What the filter factories read from the config's `limits`. */
 export interface FilterLimits {
   readonly mediationBodyBytes: number
+  /** The config's `throttling` block: its policies and where counts are kept. */
+  readonly throttling?: ThrottlingConfig
 }
 
 /** Makes one filter for a resource of an API, or none when the API asks nothing of it there. */
@@ -19,6 +23,17 @@ type FilterFactory = (api: ApiConfig, resource: ResourceConfig, limits: FilterLi
 const FILTERS: readonly FilterFactory[] = [
   // First: a SOAP API's errors are Faults, and an envelope that is not one goes no further.
   (api) => (api.soap ? soapApiFilter(api.soap) : undefined),
+  // After consumer authentication, so that a limit can count by the consumer; before mediation, which a refused
+  // request should not cost. API-level policies count once for the API, resource-level ones per resource.
+  (api, resource, limits) =>
+    limits.throttling &&
+    throttlingFilter(
+      [
+        { names: api.throttling?.policies ?? [], scope: `${api.name}:${api.version}` },
+        { names: resource.throttling?.policies ?? [], scope: `${api.name}:${api.version} ${resource.uriTemplate}` },
+      ],
+      limits.throttling,
+    ),
   (api, resource, limits) => Mediation.compile(api, resource, limits.mediationBodyBytes),
 ]
 

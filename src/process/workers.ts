@@ -15,6 +15,7 @@ import type { ListenerAddress } from '../gateway/gateway.ts'
 import { PorticoInstance, readinessAnswer } from './instance.ts'
 import { logRefusedConfig } from './refused-config.ts'
 import { shareStateWithPrimary, SharedState } from './shared-state.ts'
+import { shareLimitsWithPrimary, SharedLimits } from './shared-limits.ts'
 
 /** Messages between the primary and its workers. The primary validates; workers get only valid config text. */
 type ToWorker = { type: 'config'; text: string; file: string } | { type: 'describe'; id: number } | { type: 'readiness'; id: number }
@@ -67,11 +68,13 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
   let started = false
   let failedStart: string | undefined
   const shared = new SharedState()
+  const limits = new SharedLimits()
   // Leaf state changes happen here, once for the gateway: the primary logs them.
   const stopStateLog = logStateChanges(logger, () => true)
   const fork = () => {
     const worker = cluster.fork()
     shared.attach(worker)
+    limits.attach(worker)
     worker.on('online', () => worker.send({ type: 'config', text, file } satisfies ToWorker))
     worker.on('message', (message: ToPrimary) => {
       if (message.type === 'ready') {
@@ -126,6 +129,7 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
     stopWatching()
     stopStateLog()
     shared.close()
+    limits.close()
     for (const worker of liveWorkers()) worker.kill('SIGTERM')
     void admin?.close()
   }
@@ -174,6 +178,7 @@ function askWorker(worker: Worker, type: 'describe' | 'readiness', id: number): 
 /** A worker: serves what the primary sends, reloading on every new config. */
 export function runWorker(logger: Logger): void {
   shareStateWithPrimary()
+  shareLimitsWithPrimary()
   let instance: PorticoInstance | undefined
   let applying: Promise<void> = Promise.resolve()
   process.on('message', (message: ToWorker) => {
