@@ -239,3 +239,81 @@ throttling:
     assert.match(message, /throttling\.policies\[1\]\.name: "p" is defined already/)
   })
 })
+
+describe('backend protection (capacity on a leaf)', () => {
+  /** A backend that answers after `delayMs` and records the most requests it ever had in flight, and when each came. */
+  async function slowBackend(delayMs: number) {
+    const seen = { inFlight: 0, most: 0, arrivals: [] as number[] }
+    const server = await startBackend((_req, res) => {
+      seen.inFlight++
+      seen.most = Math.max(seen.most, seen.inFlight)
+      seen.arrivals.push(Date.now())
+      setTimeout(() => {
+        seen.inFlight--
+        res.end('slow')
+      }, delayMs)
+    })
+    return Object.assign(server, { seen })
+  }
+
+  const burst = async (url: string, n: number, headers: Record<string, string> = {}) => {
+    const answers = await Promise.all(Array.from({ length: n }, () => fetch(url, { headers }).then(async (response) => ({ status: response.status, body: await response.text() }))))
+    return answers
+  }
+
+  test('maxConcurrent holds against a slow backend: the rest get 503 BACKEND_AT_CAPACITY at once, or wait their turn with queueTimeout', async () => {
+    const slow = await slowBackend(300)
+    const gateway = await startGateway(`
+apis:
+  - name: capped
+    context: /capped
+    version: v1
+    resources:
+      - { uriTemplate: /now, endpoints: { production: { type: http, url: "${slow.url}", capacity: { maxConcurrent: 2 } } } }
+      - { uriTemplate: /queued, endpoints: { production: { type: http, url: "${slow.url}", capacity: { maxConcurrent: 2, queueTimeout: 3s } } } }
+`)
+    try {
+      const now = await burst(`${gateway.url}/capped/v1/now`, 6)
+      assert.equal(now.filter((answer) => answer.status === 200).length, 2)
+      const refused = now.filter((answer) => answer.status === 503)
+      assert.equal(refused.length, 4)
+      assert.equal((JSON.parse(refused[0]!.body) as { code: string }).code, 'BACKEND_AT_CAPACITY')
+      assert.equal(slow.seen.most, 2)
+
+      const started = Date.now()
+      const queued = await burst(`${gateway.url}/capped/v1/queued`, 6)
+      assert.deepEqual(queued.map((answer) => answer.status), [200, 200, 200, 200, 200, 200], 'all six waited for room')
+      assert.equal(slow.seen.most, 2, 'never more than two at the backend')
+      assert.ok(Date.now() - started >= 850, 'three rounds of two requests of 300 ms each')
+      const status = (await (await fetch(`${gateway.adminUrl}/admin/endpoints`)).json()) as { endpoints: Array<{ capacity?: { refused: number } }> }
+      assert.ok(status.endpoints.some((endpoint) => endpoint.capacity?.refused === 4), 'the admin view counts the refusals')
+    } finally {
+      await gateway.close()
+      await slow.close()
+    }
+  })
+
+  test('maxTps holds per second, production and sandbox each on their own leaf', async () => {
+    const slow = await slowBackend(10)
+    const gateway = await startGateway(`
+apis:
+  - name: tps
+    context: /tps
+    version: v1
+    endpoints:
+      production: { type: http, url: "${slow.url}", capacity: { maxTps: 4 } }
+      sandbox: { type: http, url: "${slow.url}", capacity: { maxTps: 2 } }
+`)
+    try {
+      await startOfSecond()
+      const production = await burst(`${gateway.url}/tps/v1/x`, 10)
+      const sandbox = await burst(`${gateway.url}/tps/v1/x`, 10, { 'x-portico-environment': 'sandbox' })
+      assert.equal(production.filter((answer) => answer.status === 200).length, 4)
+      assert.equal(sandbox.filter((answer) => answer.status === 200).length, 2)
+      assert.equal(slow.seen.arrivals.length, 6, 'the backend saw only what the caps let through')
+    } finally {
+      await gateway.close()
+      await slow.close()
+    }
+  })
+})

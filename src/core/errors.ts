@@ -56,6 +56,8 @@ export function errorCodeForFailure(kind: FailureKind): GatewayErrorCode {
       return 'TARGET_NOT_SET'
     case 'target-refused':
       return 'TARGET_NOT_ALLOWED'
+    case 'at-capacity':
+      return 'BACKEND_AT_CAPACITY'
     case 'aborted':
     case 'connect-refused':
     case 'connect-failed':
