@@ -172,7 +172,7 @@ function checkThrottling(config: { throttling: ThrottlingConfig; apis: ApiConfig
   }
   const check = (names: string[] | undefined, path: (string | number)[]) => {
     for (const name of unknownPolicies(names ?? [], config.throttling)) {
-      ctx.addIssue({ code: 'custom', path, message: `names policy "${name}", which throttling.policies does not define (nor is it a WSO2 tier: Unlimited, Gold, Silver, Bronze)` })
+      ctx.addIssue({ code: 'custom', path, message: `names policy "${name}", which throttling.policies does not define (nor is it a WSO2 default: Unlimited, Gold, Silver, Bronze, Unauthenticated, 50KPerMin, 20KPerMin, 10KPerMin)` })
     }
   }
   config.apis.forEach((api, index) => {

@@ -64,15 +64,22 @@ export const Policy = z.strictObject({
 })
 export type PolicyConfig = z.output<typeof Policy>
 
+const wso2Tier = (name: string, requests: number, key: KeyConfig): PolicyConfig => ({ name, limit: { requests, per: 'minute' }, key, conditions: [] })
+
 /**
- * WSO2 API Manager's default subscription tiers, by their names: a config (or an import) may name them without
- * defining them. `Unlimited` counts nothing.
+ * WSO2 API Manager's default policies, by their names: a config (or an import) may name them without defining
+ * them. The subscription tiers count per application, `Unauthenticated` per client address, the advanced
+ * (API and resource) policies per API or resource as a whole; `Unlimited` counts nothing.
  */
 export const WSO2_TIERS: Readonly<Record<string, PolicyConfig | null>> = {
   Unlimited: null,
-  Gold: { name: 'Gold', limit: { requests: 5000, per: 'minute' }, key: 'application', conditions: [] },
-  Silver: { name: 'Silver', limit: { requests: 2000, per: 'minute' }, key: 'application', conditions: [] },
-  Bronze: { name: 'Bronze', limit: { requests: 1000, per: 'minute' }, key: 'application', conditions: [] },
+  Gold: wso2Tier('Gold', 5000, 'application'),
+  Silver: wso2Tier('Silver', 2000, 'application'),
+  Bronze: wso2Tier('Bronze', 1000, 'application'),
+  Unauthenticated: wso2Tier('Unauthenticated', 500, 'ip'),
+  '50KPerMin': wso2Tier('50KPerMin', 50_000, 'api'),
+  '20KPerMin': wso2Tier('20KPerMin', 20_000, 'api'),
+  '10KPerMin': wso2Tier('10KPerMin', 10_000, 'api'),
 }
 
 const Redis = z.strictObject({
