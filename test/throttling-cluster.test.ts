@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { startBackend, type TestBackend } from './support/backend.ts'
 import { freePort, startCli, type RunningCli } from './support/cli.ts'
+import { get, offer } from './support/offered-load.ts'
 import { startPrivateRedis, type PrivateRedis } from './support/redis-server.ts'
 
 /**
@@ -63,42 +63,6 @@ apis:
   const cli = startCli(['start', '--config', file, '--workers', String(workers)])
   await cli.waitForLog('worker serving', workers)
   return { cli, url: `http://127.0.0.1:${port}/limited/v1/item`, admin: `http://127.0.0.1:${adminPort}`, accessLog }
-}
-
-/** One request on a fresh connection (the kernel spreads fresh connections over the workers). */
-function get(url: string): Promise<{ status: number; body: string; ms: number }> {
-  const start = performance.now()
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false, timeout: 5000 }, (res) => {
-      let body = ''
-      res.on('data', (chunk: Buffer) => (body += chunk))
-      res.on('end', () => resolve({ status: res.statusCode!, body, ms: performance.now() - start }))
-    })
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within 5 s`)))
-    req.on('error', reject)
-    req.end()
-  })
-}
-
-/**
- * Offers `rate` requests a second for `seconds` whole seconds of the clock, spread evenly and alternating over
- * `urls`, and counts the answers by status. Starts just after a second begins, and stops just before the last
- * one ends, so every request falls in one of `seconds` windows.
- */
-async function offer(urls: string[], rate: number, seconds: number): Promise<Record<number, number>> {
-  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20))
-  const start = Date.now()
-  const total = Math.floor(rate * (seconds - 0.06))
-  const answers: Promise<{ status: number }>[] = []
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rate
-    const wait = due - Date.now()
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-    answers.push(get(urls[i % urls.length]!))
-  }
-  const counts: Record<number, number> = {}
-  for (const { status } of await Promise.all(answers)) counts[status] = (counts[status] ?? 0) + 1
-  return counts
 }
 
 async function metric(admin: string, pattern: RegExp): Promise<number> {

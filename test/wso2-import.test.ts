@@ -150,6 +150,16 @@ describe('importing WSO2 API Manager projects', () => {
     assert.match(report.leftOut[0]!.message, /"Bronze" is not applied: resource \/order\/\{orderId\} has "Silver"/)
   })
 
+  test('maxTps per environment becomes each leaf its own capacity.maxTps; on a failover group it is reported', async () => {
+    const single = await editedCopy(work, 'pizzashack', (text) => text.replace(/( *)apiThrottlingPolicy: (\S+)/, '$1apiThrottlingPolicy: $2\n$1maxTps: { production: 100, sandbox: 10 }'))
+    const { endpoints } = apiOf((await importWso2Project(single)).yaml)
+    assert.deepEqual(endpoints.production.capacity, { maxTps: 100 })
+    assert.deepEqual(endpoints.sandbox.capacity, { maxTps: 10 })
+    const group = await editedCopy(work, 'failover', (text) => text.replace(/( *)apiThrottlingPolicy: (\S+)/, '$1apiThrottlingPolicy: $2\n$1maxTps: { production: 100 }'))
+    const { report } = await importWso2Project(group)
+    assert.ok(locations(report.leftOut).includes('api.yaml: data.maxTps.production'))
+  })
+
   test('a load-balanced endpoint: round robin, transport sessions as a cookie session with the session timeout', async () => {
     const { yaml } = await importWso2Project(fixture('loadbalance'))
     const { production } = apiOf(yaml).endpoints
@@ -335,13 +345,13 @@ describe('importing WSO2 API Manager projects', () => {
     assert.equal(production.wsdl, 'http://localhost:9443/services/Calculator?wsdl')
     assert.equal(production.service, 'CalculatorService')
     assert.equal(production.port, 'CalculatorSoap')
+    assert.deepEqual(production.capacity, { maxTps: 10 }, 'maxTps is converted, not reported')
     assert.deepEqual(locations(report.leftOut).sort(), [
       // The sandbox has no address (below), so its Digest credentials have nowhere to go.
       'api.yaml: data.endpointConfig.endpoint_security.sandbox',
       'api.yaml: data.endpointConfig.production_endpoints.config.somethingNew',
       // The sandbox has no wsdlendpointServiceSandbox / wsdlendpointPortSandbox to name its address.
       'api.yaml: data.endpointConfig.sandbox_endpoints',
-      'api.yaml: data.maxTps',
       'api.yaml: data.responseCachingEnabled',
     ])
     assert.match(report.leftOut.find((part) => part.location.endsWith('sandbox_endpoints'))!.message, /wsdlendpointServiceSandbox/)

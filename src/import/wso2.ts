@@ -54,6 +54,7 @@ const CONVERTED_FIELDS = new Set([
   'endpointConfig', 'endpointSecurity', 'endpointImplementationType', 'mediationPolicies', 'policies',
   'apiThrottlingPolicy', 'securityScheme', 'authorizationHeader', 'apiKeyHeader', 'corsConfiguration', 'scopes',
   'responseCachingEnabled', 'enableSchemaValidation', 'transport', 'apiPolicies', 'advertiseInfo', 'monetization',
+  'maxTps',
 ])
 
 /** Converts the WSO2 API project (directory or zip) at `path` into a Portico config holding one API. */
@@ -127,6 +128,7 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
     if (Object.keys(endpoints).length > 0) api.endpoints = endpoints
   }
   if (hasValue(endpointConfig)) unknownEndpointKeys(endpointConfig, context)
+  backendThroughput(api, asObject(data.maxTps), at('maxTps'), report)
   if (!hasEndpoints(api)) unservedApi(api, endpointConfig, endpointWhere, at('lifeCycleStatus'), report)
   for (const environment of ENVIRONMENTS) {
     const security = context.security[environment]
@@ -478,4 +480,23 @@ function render(project: Wso2Project, api: Json, report: ImportReport): string {
 /** A WSO2 default policy Portico knows by name (docs/throttling.md), except Unlimited, which limits nothing. */
 function wso2Tier(name: unknown): string | undefined {
   return typeof name === 'string' && name !== 'Unlimited' && Object.hasOwn(WSO2_TIERS, name) ? name : undefined
+}
+
+/**
+ * WSO2's `maxTps` (backend throughput per environment) becomes the leaf's `capacity.maxTps`; a group has no
+ * single leaf to hold it, so there it is reported.
+ */
+function backendThroughput(api: Json, maxTps: Json, where: string, report: ImportReport): void {
+  const endpoints = asObject(api.endpoints)
+  for (const environment of ENVIRONMENTS) {
+    const tps = Number(maxTps[environment])
+    if (!(tps >= 1)) continue
+    const endpoint = asObject(endpoints[environment])
+    if (!hasValue(endpoint) || Array.isArray(endpoint.endpoints)) {
+      report.leave(`${where}.${environment}`, `${tps} requests a second is not applied: the ${environment} endpoint is not one backend (set capacity.maxTps on its members)`)
+      continue
+    }
+    // Production and sandbox may share one endpoint object: each gets its own copy with its own cap.
+    endpoints[environment] = { ...endpoint, capacity: { maxTps: Math.floor(tps) } }
+  }
 }
