@@ -47,9 +47,13 @@ interface ScriptedRedis extends Redis {
 export class RedisCounters implements Counters {
   readonly #redis: ScriptedRedis
   readonly #prefix: string
+  readonly #commandTimeout: number
+  /** Until the first connection is made; a gateway that just started has no outage, only a connection on its way. */
+  #connected: Promise<void> | undefined
 
   constructor(config: RedisConfig) {
     this.#prefix = config.keyPrefix
+    this.#commandTimeout = config.commandTimeout
     this.#redis = new Redis(config.url, {
       commandTimeout: config.commandTimeout,
       connectTimeout: Math.max(1000, config.commandTimeout),
@@ -64,9 +68,13 @@ export class RedisCounters implements Counters {
     // defineCommand sends EVALSHA and falls back to EVAL when Redis lost its scripts (a restart).
     this.#redis.defineCommand('porticoTake', { lua: TAKE })
     this.#redis.defineCommand('porticoCharge', { lua: CHARGE })
+    this.#connected = new Promise((resolve) => this.#redis.once('ready', resolve)).then(() => {
+      this.#connected = undefined
+    })
   }
 
   async take(entries: readonly Take[]): Promise<TakeAnswer> {
+    if (this.#connected) await this.#firstConnection()
     const args: Array<string | number> = entries.map((entry) => this.#prefix + entry.key)
     for (const entry of entries) args.push(entry.limit, entry.ttlMs, entry.cost)
     const [refused, counts] = await this.#redis.porticoTake(entries.length, ...args)
@@ -80,6 +88,13 @@ export class RedisCounters implements Counters {
     for (const entry of charged) args.push(entry.ttlMs, entry.cost)
     // Bytes counted after the response are best effort: a Redis that is down loses them.
     this.#redis.porticoCharge(charged.length, ...args).catch(() => {})
+  }
+
+  /** Waits for the first connection, at most `commandTimeout`: past it, the take fails as in an outage. */
+  async #firstConnection(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.#connected, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#commandTimeout)))])
+    clearTimeout(timer)
   }
 
   close(): void {
