@@ -33,11 +33,17 @@ apis:
 `,
       )
       const child = spawn(process.execPath, [join(root, 'src/cli.ts'), 'start', '--config', config, '--workers', '2'], {
-        stdio: ['ignore', 'ignore', 'inherit'],
+        stdio: ['ignore', 'ignore', 'pipe'],
         env: { ...process.env, PORTICO_LOG_LEVEL: 'warn' },
       })
+      // Takes Redis did not answer in time were counted on the node (fail-open): the line says how many outages.
+      const gateway = { child, url: `http://127.0.0.1:${port}/accuracy/1.0.0/small`, outages: 0 }
+      child.stderr!.on('data', (chunk: Buffer) => {
+        process.stderr.write(chunk)
+        gateway.outages += chunk.toString().split('unreachable').length - 1
+      })
       await waitForPort(port)
-      return { child, url: `http://127.0.0.1:${port}/accuracy/1.0.0/small` }
+      return gateway
     }),
   )
   try {
@@ -58,6 +64,7 @@ apis:
       offered: Object.values(counts).reduce((sum, count) => sum + count, 0),
       gateways: 2,
       workers_each: 2,
+      store_outages: gateways.reduce((sum, gateway) => sum + gateway.outages, 0),
     }
   } finally {
     for (const gateway of gateways) gateway.child.kill('SIGTERM')

@@ -3,7 +3,7 @@ import { BlockList, isIPv6 } from 'node:net'
 import type { BackendResponse, Exchange } from '../core/endpoint.ts'
 import type { ApiFilter, FilterContext, FilterStop } from '../core/filter.ts'
 import type { Take } from './counters.ts'
-import { countDecision } from './metrics.ts'
+import { decisionCounters } from './metrics.ts'
 import type { ConditionConfig, KeyConfig, Period, PolicyConfig, ThrottlingConfig } from './schema.ts'
 import { WSO2_TIERS } from './schema.ts'
 import { countStore, type CountStore } from './store.ts'
@@ -33,11 +33,12 @@ interface AppliedPolicy {
   readonly key: KeyConfig
   /** The conditions in order, then the policy's own limits (no test). */
   readonly choices: readonly Choice[]
+  readonly decisions: ReturnType<typeof decisionCounters>
 }
 
 /** One counter of one request: what its headers and refusal say. */
 interface Counted {
-  readonly policy: string
+  readonly policy: AppliedPolicy
   readonly limit: LimitSpec
   readonly end: number
 }
@@ -92,27 +93,27 @@ class Throttle implements ApiFilter {
         const { start, end } = windowAt(limit.per, now)
         // The window's start names its counter; it lives a little past its end so late takes still find it.
         entries.push({ key: `${base}|${limit.per}|${start}`, limit: limit.amount, ttlMs: end - now + 1000, cost: limit.bytes ? requestBytes : 1 })
-        counted.push({ policy: policy.name, limit, end })
+        counted.push({ policy, limit, end })
       }
     }
     const answer = await this.#store.take(entries, context.logger)
     if (!answer) {
-      for (const policy of this.#policies) countDecision(policy.name, false)
+      for (const policy of this.#policies) policy.decisions.refused.inc()
       return { code: 'THROTTLING_UNAVAILABLE', message: 'The rate-limit store cannot be reached and this API fails closed', policy: this.#policies[0]!.name }
     }
     if (answer.refused >= 0) {
       const refusing = counted[answer.refused]!
-      countDecision(refusing.policy, false)
+      refusing.policy.decisions.refused.inc()
       const retryAfter = Math.max(1, Math.ceil((refusing.end - now) / 1000))
       const unit = refusing.limit.bytes ? 'bytes' : 'requests'
       return {
         code: 'THROTTLED',
-        message: `Policy "${refusing.policy}" allows ${refusing.limit.amount} ${unit} per ${refusing.limit.per}; retry in ${retryAfter} s`,
+        message: `Policy "${refusing.policy.name}" allows ${refusing.limit.amount} ${unit} per ${refusing.limit.per}; retry in ${retryAfter} s`,
         headers: ['retry-after', String(retryAfter), ...rateLimitHeaders(refusing, answer.counts[answer.refused]!, now)],
-        policy: refusing.policy,
+        policy: refusing.policy.name,
       }
     }
-    for (const policy of this.#policies) countDecision(policy.name, true)
+    for (const policy of this.#policies) policy.decisions.allowed.inc()
     this.#taken.set(exchange, { entries, counted, counts: answer.counts })
     return undefined
   }
@@ -143,7 +144,8 @@ function remaining(taken: Taken, index: number): number {
 
 /** `RateLimit-Policy: "gold";q=100;w=60` and `RateLimit: "gold";r=42;t=17` (draft-ietf-httpapi-ratelimit-headers). */
 function rateLimitHeaders(counted: Counted, used: number, now: number): string[] {
-  const { policy, limit, end } = counted
+  const { limit, end } = counted
+  const policy = counted.policy.name
   const window = limit.per === 'month' ? Math.round((end - windowAt('month', now).start) / 1000) : SECONDS[limit.per]
   const quotaUnit = limit.bytes ? ';qu="content-bytes"' : ''
   return [
@@ -154,7 +156,7 @@ function rateLimitHeaders(counted: Counted, used: number, now: number): string[]
 
 function applied(policy: PolicyConfig, scope: string): AppliedPolicy {
   const own: Choice = { test: undefined, limits: limitsOf(policy) }
-  return { name: policy.name, scope, key: policy.key, choices: [...policy.conditions.map((condition) => ({ test: conditionTest(condition), limits: limitsOf(condition) })), own] }
+  return { name: policy.name, scope, key: policy.key, decisions: decisionCounters(policy.name), choices: [...policy.conditions.map((condition) => ({ test: conditionTest(condition), limits: limitsOf(condition) })), own] }
 }
 
 function limitsOf(source: Pick<PolicyConfig, 'limit' | 'burst'>): LimitSpec[] {

@@ -18,13 +18,9 @@ const storeUp = new Gauge({
   registers: [],
 })
 
-const children = new Map<string, { inc(): void }>()
-
-export function countDecision(policy: string, allowed: boolean): void {
-  const key = `${allowed ? 'a' : 'r'}\u0000${policy}`
-  let child = children.get(key)
-  if (!child) children.set(key, (child = decisions.labels(policy, allowed ? 'allowed' : 'refused')))
-  child.inc()
+/** A policy's two decision counters, looked up once when its filter is built, not per request. */
+export function decisionCounters(policy: string): { allowed: { inc(): void }; refused: { inc(): void } } {
+  return { allowed: decisions.labels(policy, 'allowed'), refused: decisions.labels(policy, 'refused') }
 }
 
 export function countStoreError(): void {

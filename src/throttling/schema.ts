@@ -85,8 +85,11 @@ export const WSO2_TIERS: Readonly<Record<string, PolicyConfig | null>> = {
 const Redis = z.strictObject({
   /** `redis://[user:password@]host:port[/db]`; every node of the gateway that names the same Redis shares its counts. */
   url: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL'),
-  /** Longest wait for one Redis command; past it the request is counted by the fallback below. */
-  commandTimeout: Duration.default(100),
+  /**
+   * Longest wait for one Redis command; past it the request is counted by the fallback below. Generous enough for
+   * a busy Redis or host (a take is one short script), short enough that no request hangs on a Redis that does.
+   */
+  commandTimeout: Duration.default(500),
   keyPrefix: z.string().default('portico:rl:'),
 })
 
