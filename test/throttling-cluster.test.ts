@@ -158,4 +158,47 @@ describe('throttling across workers and nodes', () => {
       await Promise.all([open.cli.stop(), closed.cli.stop()])
     }
   })
+
+  test('--workers 2: the maxConcurrent of a leaf holds for the gateway, not per worker, against a slow backend', async () => {
+    const seen = { inFlight: 0, most: 0 }
+    const slow = await startBackend((_req, res) => {
+      seen.inFlight++
+      seen.most = Math.max(seen.most, seen.inFlight)
+      setTimeout(() => {
+        seen.inFlight--
+        res.end('slow')
+      }, 400)
+    })
+    const [port, adminPort] = [await freePort(), await freePort()]
+    const file = join(dir, 'capacity.yaml')
+    await writeFile(
+      file,
+      `listeners: [{ name: main, host: 127.0.0.1, port: ${port} }]
+admin: { host: 127.0.0.1, port: ${adminPort} }
+accessLog: { enabled: false }
+apis:
+  - name: capped
+    context: /capped
+    version: v1
+    resources:
+      - { uriTemplate: /now, endpoints: { production: { type: http, url: "${slow.url}", capacity: { maxConcurrent: 2 } } } }
+      - { uriTemplate: /queued, endpoints: { production: { type: http, url: "${slow.url}", capacity: { maxConcurrent: 2, queueTimeout: 5s } } } }
+`,
+    )
+    const cli = startCli(['start', '--config', file, '--workers', '2'])
+    try {
+      await cli.waitForLog('worker serving', 2)
+      const base = `http://127.0.0.1:${port}/capped/v1`
+      const now = await Promise.all(Array.from({ length: 8 }, () => get(`${base}/now`)))
+      const statuses = now.map((answer) => answer.status).sort()
+      assert.deepEqual(statuses, [200, 200, 503, 503, 503, 503, 503, 503], 'two at a time for the gateway, though two workers serve')
+      assert.equal(seen.most, 2)
+      const queued = await Promise.all(Array.from({ length: 6 }, () => get(`${base}/queued`)))
+      assert.deepEqual(queued.map((answer) => answer.status), [200, 200, 200, 200, 200, 200], 'each waited its turn in the primary')
+      assert.equal(seen.most, 2, 'never more than two at the backend')
+    } finally {
+      await cli.stop()
+      await slow.close()
+    }
+  })
 })

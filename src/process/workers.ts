@@ -16,6 +16,7 @@ import { PorticoInstance, readinessAnswer } from './instance.ts'
 import { logRefusedConfig } from './refused-config.ts'
 import { shareStateWithPrimary, SharedState } from './shared-state.ts'
 import { shareLimitsWithPrimary, SharedLimits } from './shared-limits.ts'
+import { shareCapacityWithPrimary, SharedCapacity } from './shared-capacity.ts'
 
 /** Messages between the primary and its workers. The primary validates; workers get only valid config text. */
 type ToWorker = { type: 'config'; text: string; file: string } | { type: 'describe'; id: number } | { type: 'readiness'; id: number }
@@ -69,12 +70,14 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
   let failedStart: string | undefined
   const shared = new SharedState()
   const limits = new SharedLimits()
+  const capacity = new SharedCapacity()
   // Leaf state changes happen here, once for the gateway: the primary logs them.
   const stopStateLog = logStateChanges(logger, () => true)
   const fork = () => {
     const worker = cluster.fork()
     shared.attach(worker)
     limits.attach(worker)
+    capacity.attach(worker)
     worker.on('online', () => worker.send({ type: 'config', text, file } satisfies ToWorker))
     worker.on('message', (message: ToPrimary) => {
       if (message.type === 'ready') {
@@ -179,6 +182,7 @@ function askWorker(worker: Worker, type: 'describe' | 'readiness', id: number): 
 export function runWorker(logger: Logger): void {
   shareStateWithPrimary()
   shareLimitsWithPrimary()
+  shareCapacityWithPrimary()
   let instance: PorticoInstance | undefined
   let applying: Promise<void> = Promise.resolve()
   process.on('message', (message: ToWorker) => {
