@@ -3,6 +3,10 @@ import { after, before, describe, test } from 'node:test'
 import { ConfigError, parseConfig } from '../src/config/load.ts'
 import { startBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
+import type { Exchange } from '../src/core/endpoint.ts'
+import type { ApiFilter } from '../src/core/filter.ts'
+import { createLogger } from '../src/telemetry/logger.ts'
+import { throttlingFilter } from '../src/throttling/filter.ts'
 
 /**
  * Rate limits on one gateway process: what a refused request gets (429, Retry-After, RateLimit headers, a JSON
@@ -315,5 +319,42 @@ apis:
       await gateway.close()
       await slow.close()
     }
+  })
+})
+
+describe('throttling keys by the consumer that authentication puts on the exchange', () => {
+  // Consumer authentication (another filter, earlier in the chain) sets `exchange.consumer`; until it runs in
+  // this gateway, the filter is driven directly with the exchanges it would see.
+  const logger = createLogger('silent')
+  const exchange = (consumer?: Exchange['consumer'], address = '127.0.0.1'): Exchange => ({
+    requestId: 'r', method: 'GET', path: '/x', basePath: '/keyed/v1', query: '', uriVariables: {}, headers: [], body: null,
+    route: { apiName: 'keyed', apiVersion: 'v1', uriTemplate: '/*' }, environment: 'production', properties: new Map(), target: undefined,
+    client: { address, protocol: 'http', host: 'h' }, ...(consumer ? { consumer } : {}),
+  })
+  const policies = (yaml: string) => parseConfig(`throttling:\n  policies:\n${yaml}`, 'keys.yaml').throttling
+  const admitted = async (filter: ApiFilter, make: () => Exchange, n: number) => {
+    let count = 0
+    for (let i = 0; i < n; i++) if (!(await filter.request!(make(), { logger }))) count++
+    return count
+  }
+
+  test('key application counts each application apart, and a request without a consumer by its address', async () => {
+    const filter = throttlingFilter([{ names: ['per-app'], scope: `keyed-app-${Date.now()}` }], policies(`    - { name: per-app, key: application, limit: { requests: 2, per: minute } }`))!
+    assert.equal(await admitted(filter, () => exchange({ subject: 'alice', application: 'shop' }), 3), 2)
+    assert.equal(await admitted(filter, () => exchange({ subject: 'bob', application: 'shop' }), 1), 0, 'same application, same count')
+    assert.equal(await admitted(filter, () => exchange({ subject: 'carol', application: 'billing' }), 3), 2)
+    assert.equal(await admitted(filter, () => exchange(undefined, '10.1.2.3'), 3), 2, 'anonymous: counted by address')
+  })
+
+  test('a claim condition picks its limit, and key claim counts per claim value', async () => {
+    const filter = throttlingFilter([{ names: ['by-tenant'], scope: `keyed-claim-${Date.now()}` }], policies(`    - name: by-tenant
+      key: { claim: tenant }
+      limit: { requests: 1, per: minute }
+      conditions: [{ claim: { name: plan, equals: gold }, limit: { requests: 4, per: minute } }]`))!
+    const gold = () => exchange({ subject: 's', claims: { tenant: 'acme', plan: 'gold' } })
+    const free = () => exchange({ subject: 's', claims: { tenant: 'acme', plan: 'free' } })
+    assert.equal(await admitted(filter, gold, 6), 4)
+    assert.equal(await admitted(filter, free, 3), 1, 'the same tenant without the gold claim has the policy limit, counted apart')
+    assert.equal(await admitted(filter, () => exchange({ subject: 's', claims: { tenant: 'other' } }), 2), 1)
   })
 })
