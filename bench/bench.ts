@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { startNginx } from './nginx.ts'
 import { freePort, waitForPort } from '../test/support/net.ts'
 import { scenarios, type Scenario } from './scenarios.ts'
+import { ACCURACY, rateLimitAccuracy } from './ratelimit-accuracy.ts'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -42,6 +43,10 @@ async function main(): Promise<void> {
     await waitForPort(nginxPort)
     const upstream = `http://127.0.0.1:${nginxPort}`
 
+    if (only === ACCURACY) {
+      console.log(JSON.stringify(await rateLimitAccuracy(upstream, dir)))
+      return
+    }
     const selected = scenarios.filter((scenario) => !only || scenario.name === only)
     if (selected.length === 0) throw new Error(`no scenario named "${only}"; known: ${scenarios.map((s) => s.name).join(', ')}`)
     const certificate = selected.some((scenario) => scenario.transport === 'tls' || scenario.transport === 'h2') ? makeCertificate(dir) : undefined
@@ -50,6 +55,7 @@ async function main(): Promise<void> {
     printTable(results)
     // The headline scenario's line comes last, so a reader of the last line gets it.
     const ordered = [...results.filter((r) => r.scenario !== 'get-small'), ...results.filter((r) => r.scenario === 'get-small')]
+    if (!only) console.log(JSON.stringify(await rateLimitAccuracy(upstream, dir)))
     for (const result of ordered) console.log(JSON.stringify(result))
   } finally {
     stopAll()
@@ -68,7 +74,7 @@ async function run(scenario: Scenario, upstream: string, dir: string, children: 
     `listeners: [{ name: bench, host: 127.0.0.1, port: ${porticoPort}${tls} }]
 admin: { enabled: false }
 accessLog: { enabled: ${process.env.BENCH_ACCESS_LOG ?? true}, path: "${join(dir, `${scenario.name}-access.log`)}" }
-apis:${scenario.apis(upstream)}`,
+${scenario.config?.() ?? ''}apis:${scenario.apis(upstream)}`,
   )
   const portico = spawnProxy([join(root, 'src/cli.ts'), 'start', '--config', config, '--workers', '1'], { PORTICO_LOG_LEVEL: 'warn' })
   const floorArgs = transport === 'http' ? [] : [transport, certificate!.cert, certificate!.key]

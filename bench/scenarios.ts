@@ -22,6 +22,8 @@ export interface Scenario {
    * `h2` (HTTP/2 over TLS: bench/h2-load.ts). The floor is node:https or node:http2 with the same certificate.
    */
   transport?: 'http' | 'tls' | 'h2'
+  /** Top-level config before `apis:` (a `throttling:` block), when the scenario needs some. */
+  config?(): string
 }
 
 /**
@@ -71,6 +73,28 @@ const benchApi = (upstream: string) => `
     endpoints:
       production: { type: http, url: "${upstream}" }
 `
+
+/** `get-small` behind a per-application limit it never reaches: what counting every request costs. */
+const rateLimitedGet = (name: string, redis: boolean): Scenario => ({
+  name,
+  description: `as get-small, behind a per-application limit never reached, counted ${redis ? 'in Redis (127.0.0.1:6379)' : 'in the process'}`,
+  target: redis ? 1.6 : 1.35,
+  method: 'GET',
+  upstreamPath: '/small',
+  porticoPath: '/limited/1.0.0/small',
+  config: () => `throttling:
+${redis ? `  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "portico:bench:${process.pid}:" }\n` : ''}  policies: [{ name: per-app, key: application, limit: { requests: 1000000000, per: minute } }]
+`,
+  apis: (upstream) => `
+  - name: Limited
+    context: /limited
+    version: 1.0.0
+    throttling: { policies: [per-app] }
+    resources: [{ uriTemplate: /small, methods: [GET] }]
+    endpoints:
+      production: { type: http, url: "${upstream}" }
+`,
+})
 
 export const scenarios: Scenario[] = [
   {
@@ -187,4 +211,6 @@ export const scenarios: Scenario[] = [
     porticoPath: '/calc/1.0.0/',
     apis: (upstream) => soapApi(upstream, '{ validate: true }'),
   },
+  rateLimitedGet('ratelimited-get-small', false),
+  rateLimitedGet('ratelimited-get-small-redis', true),
 ]

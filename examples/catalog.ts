@@ -59,6 +59,15 @@ export const examples: Record<string, Example> = {
       { path: '/orders/v1/by-header/42', status: 401, contains: 'credentials required' },
     ],
   },
+  throttling: {
+    backends: async () => [await startEchoBackend(9381, 'orders')],
+    samples: [
+      { path: '/orders/v1/42', status: 200, contains: '"backend":"orders"' },
+      { path: '/orders/v1/42', headers: { 'X-Plan': 'premium' }, status: 200, contains: '"backend":"orders"' },
+      { path: '/orders/v1/demo', status: 200, contains: '"backend":"orders"' },
+      { path: '/orders/v1/demo', status: 429, contains: 'THROTTLED' },
+    ],
+  },
   prototype: {
     backends: none,
     samples: [

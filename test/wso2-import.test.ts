@@ -131,6 +131,35 @@ describe('importing WSO2 API Manager projects', () => {
     }
   })
 
+  test('WSO2 default throttling policies by name: the advanced policy of the API and the tier of each resource; a second tier on one resource is reported', async () => {
+    let operation = 0
+    const tiers = ['Gold', 'Unlimited', 'Silver', 'Bronze']
+    const project = await editedCopy(work, 'failover', (text) =>
+      text
+        .replace('apiThrottlingPolicy: Unlimited', 'apiThrottlingPolicy: 10KPerMin')
+        .replace(/throttlingPolicy: Unlimited/g, (match) => (operation < tiers.length ? `throttlingPolicy: ${tiers[operation++]}` : match)),
+    )
+    const { yaml, report } = await importWso2Project(project)
+    const api = apiOf(yaml)
+    assert.deepEqual(api.throttling, { policies: ['10KPerMin'] })
+    const byTemplate = Object.fromEntries(api.resources.map((resource: Json) => [resource.uriTemplate, resource.throttling]))
+    assert.deepEqual(byTemplate['/order'], { policies: ['Gold'] })
+    assert.equal(byTemplate['/menu'], undefined, 'Unlimited limits nothing')
+    assert.deepEqual(byTemplate['/order/{orderId}'], { policies: ['Silver'] })
+    assert.deepEqual(locations(report.leftOut), ['api.yaml: data.operations[3].throttlingPolicy', 'api.yaml: data.securityScheme'])
+    assert.match(report.leftOut[0]!.message, /"Bronze" is not applied: resource \/order\/\{orderId\} has "Silver"/)
+  })
+
+  test('maxTps per environment becomes each leaf its own capacity.maxTps; on a failover group it is reported', async () => {
+    const single = await editedCopy(work, 'pizzashack', (text) => text.replace(/( *)apiThrottlingPolicy: (\S+)/, '$1apiThrottlingPolicy: $2\n$1maxTps: { production: 100, sandbox: 10 }'))
+    const { endpoints } = apiOf((await importWso2Project(single)).yaml)
+    assert.deepEqual(endpoints.production.capacity, { maxTps: 100 })
+    assert.deepEqual(endpoints.sandbox.capacity, { maxTps: 10 })
+    const group = await editedCopy(work, 'failover', (text) => text.replace(/( *)apiThrottlingPolicy: (\S+)/, '$1apiThrottlingPolicy: $2\n$1maxTps: { production: 100 }'))
+    const { report } = await importWso2Project(group)
+    assert.ok(locations(report.leftOut).includes('api.yaml: data.maxTps.production'))
+  })
+
   test('a load-balanced endpoint: round robin, transport sessions as a cookie session with the session timeout', async () => {
     const { yaml } = await importWso2Project(fixture('loadbalance'))
     const { production } = apiOf(yaml).endpoints
@@ -260,7 +289,7 @@ describe('importing WSO2 API Manager projects', () => {
     const project = await editedCopy(work, 'pizzashack', (text) =>
       text
         .replace('  mediationPolicies: []\n', '  mediationPolicies:\n   - { name: audit-out, type: OUT, shared: false }\n   - { name: fault-log, type: FAULT, shared: false }\n')
-        .replace('    target: /menu\n    verb: GET\n    authType: Application & Application User\n    throttlingPolicy: Unlimited\n    scopes: []', '    target: /menu\n    verb: GET\n    authType: Application & Application User\n    throttlingPolicy: 10KPerMin\n    scopes: [menu_read]')
+        .replace('    target: /menu\n    verb: GET\n    authType: Application & Application User\n    throttlingPolicy: Unlimited\n    scopes: []', '    target: /menu\n    verb: GET\n    authType: Application & Application User\n    throttlingPolicy: CustomTier\n    scopes: [menu_read]')
         .replace('      request: []\n', '      request:\n       - { policyName: addHeader, policyVersion: v1, parameters: { headerName: X-Shop } }\n'),
     )
     await mkdir(join(project, 'Sequences/out-sequence/Custom'), { recursive: true })
@@ -316,13 +345,13 @@ describe('importing WSO2 API Manager projects', () => {
     assert.equal(production.wsdl, 'http://localhost:9443/services/Calculator?wsdl')
     assert.equal(production.service, 'CalculatorService')
     assert.equal(production.port, 'CalculatorSoap')
+    assert.deepEqual(production.capacity, { maxTps: 10 }, 'maxTps is converted, not reported')
     assert.deepEqual(locations(report.leftOut).sort(), [
       // The sandbox has no address (below), so its Digest credentials have nowhere to go.
       'api.yaml: data.endpointConfig.endpoint_security.sandbox',
       'api.yaml: data.endpointConfig.production_endpoints.config.somethingNew',
       // The sandbox has no wsdlendpointServiceSandbox / wsdlendpointPortSandbox to name its address.
       'api.yaml: data.endpointConfig.sandbox_endpoints',
-      'api.yaml: data.maxTps',
       'api.yaml: data.responseCachingEnabled',
     ])
     assert.match(report.leftOut.find((part) => part.location.endsWith('sandbox_endpoints'))!.message, /wsdlendpointServiceSandbox/)

@@ -11,6 +11,7 @@ import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 import { checkPrototypeResources } from '../prototype/config.ts'
 import { ApiSecurity, Cors, resourceAccessFields } from '../access/schema.ts'
 import { ListenerTls, RedirectToHttps } from '../security/listener-tls-schema.ts'
+import { duplicatePolicies, Throttling, throttlingFields, unknownPolicies, type ThrottlingConfig } from '../throttling/schema.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -113,6 +114,7 @@ const Resource = z.strictObject({
   endpoints: Endpoints.optional(),
   ...sequenceFields,
   ...resourceAccessFields,
+  ...throttlingFields,
 })
 
 const Deprecation = z.strictObject({
@@ -149,6 +151,7 @@ export const Api = z.strictObject({
   /** CORS answered at the gateway (docs/access.md#cors). */
   cors: Cors.optional(),
   ...sequenceFields,
+  ...throttlingFields,
 })
 
 export const Config = z
@@ -157,9 +160,12 @@ export const Config = z
     admin: Admin.prefault({}),
     accessLog: AccessLog.prefault({}),
     limits: Limits.prefault({}),
+    /** Rate limits, quotas and burst control (docs/throttling.md). */
+    throttling: Throttling.prefault({}),
     apis: z.array(Api).default([]),
   })
   .superRefine(checkModel)
+  .superRefine(checkThrottling)
   .superRefine(checkPorts)
 
 export type ConfigModel = z.output<typeof Config>
@@ -181,6 +187,22 @@ function checkPorts(config: { listeners: ListenerConfig[]; admin: { enabled: boo
     if (socket.port === 0) return
     const other = sockets.slice(0, index).find((earlier) => earlier.port === socket.port && (earlier.host === socket.host || WILDCARD.has(earlier.host) || WILDCARD.has(socket.host)))
     if (other) ctx.addIssue({ code: 'custom', path: socket.path, message: `${socket.port} on ${socket.host} is taken by ${other.name} already` })
+  })
+}
+
+/** Every policy an API or resource names is defined once, in `throttling.policies` or as a WSO2 tier. */
+function checkThrottling(config: { throttling: ThrottlingConfig; apis: ApiConfig[] }, ctx: z.RefinementCtx): void {
+  for (const { name, index } of duplicatePolicies(config.throttling)) {
+    ctx.addIssue({ code: 'custom', path: ['throttling', 'policies', index, 'name'], message: `"${name}" is defined already` })
+  }
+  const check = (names: string[] | undefined, path: (string | number)[]) => {
+    for (const name of unknownPolicies(names ?? [], config.throttling)) {
+      ctx.addIssue({ code: 'custom', path, message: `names policy "${name}", which throttling.policies does not define (nor is it a WSO2 default: Unlimited, Gold, Silver, Bronze, Unauthenticated, 50KPerMin, 20KPerMin, 10KPerMin)` })
+    }
+  }
+  config.apis.forEach((api, index) => {
+    check(api.throttling?.policies, ['apis', index, 'throttling', 'policies'])
+    api.resources.forEach((resource, resourceIndex) => check(resource.throttling?.policies, ['apis', index, 'resources', resourceIndex, 'throttling', 'policies']))
   })
 }
 

@@ -23,6 +23,7 @@ export type FailureKind =
   | 'auth' // the backend refused the gateway's credentials, or none could be obtained (token endpoint)
   | 'no-target' // a dynamic endpoint's mediation set no target address
   | 'target-refused' // a dynamic endpoint's target is outside its allow-list or a protected address
+  | 'at-capacity' // the leaf is at the request rate or concurrency the gateway allows it (backend protection)
 
 export class EndpointError extends Error {
   readonly kind: FailureKind

@@ -21,6 +21,7 @@ export const WSO2_ERROR_CODES = {
   unavailable: undefined,
   'no-target': undefined, // a dynamic endpoint's IN sequence chose no address
   'target-refused': undefined, // a dynamic endpoint's target is not allowed
+  'at-capacity': undefined, // WSO2 answers its maxTps with the throttling code 900801 (hard limit exceeded) instead
 } as const satisfies Record<FailureKind, number | undefined>
 
 /** Every failure kind, for config validation. */
@@ -41,7 +42,7 @@ export const KNOWN_WSO2_CODES: ReadonlySet<number> = new Set([
  * endpoint being ready, or a dynamic target that was missing or refused never count against a leaf.
  */
 export function isBackendFault(kind: FailureKind): boolean {
-  return kind !== 'aborted' && kind !== 'client-body' && kind !== 'unavailable' && kind !== 'no-target' && kind !== 'target-refused'
+  return kind !== 'aborted' && kind !== 'client-body' && kind !== 'unavailable' && kind !== 'no-target' && kind !== 'target-refused' && kind !== 'at-capacity'
 }
 
 /**
@@ -54,7 +55,7 @@ export function neverReachedBackend(failure: Pick<EndpointError, 'kind' | 'statu
   if (kind === 'status') return failure.status === 429
   return (
     kind === 'connect-refused' || kind === 'connect-failed' || kind === 'connect-timeout' || kind === 'dns' || kind === 'tls' ||
-    kind === 'unavailable' || kind === 'no-target' || kind === 'target-refused'
+    kind === 'unavailable' || kind === 'no-target' || kind === 'target-refused' || kind === 'at-capacity'
   )
 }
 

@@ -28,6 +28,9 @@ export const GATEWAY_ERRORS = {
   INSUFFICIENT_SCOPE: { status: 403, message: 'The token lacks a scope this resource requires' },
   AUTH_SERVER_UNAVAILABLE: { status: 503, message: 'The authorization server could not be asked about the credential' },
   CORS_NOT_ALLOWED: { status: 403, message: 'The origin or method is not allowed by the API\'s CORS policy' },
+  THROTTLED: { status: 429, message: 'The request exceeds a rate limit or quota' },
+  THROTTLING_UNAVAILABLE: { status: 503, message: 'The rate-limit store cannot be reached and the API fails closed' },
+  BACKEND_AT_CAPACITY: { status: 503, message: 'The backend is at the request rate or concurrency the gateway allows it' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed to handle the request' },
   UPGRADE_NOT_SUPPORTED: { status: 501, message: 'The gateway does not switch protocols: WebSocket is not supported' },
   LOOP_DETECTED: { status: 508, message: 'The request came back to the gateway it passed through' },
@@ -60,6 +63,8 @@ export function errorCodeForFailure(kind: FailureKind): GatewayErrorCode {
       return 'TARGET_NOT_SET'
     case 'target-refused':
       return 'TARGET_NOT_ALLOWED'
+    case 'at-capacity':
+      return 'BACKEND_AT_CAPACITY'
     case 'aborted':
     case 'connect-refused':
     case 'connect-failed':

@@ -11,7 +11,10 @@ export interface FilterReply {
 }
 
 /** How a filter ends an exchange early: with its own reply, or with a gateway error (and headers to add). */
-export type FilterStop = { reply: FilterReply } | { code: GatewayErrorCode; message: string; headers?: readonly string[] }
+export type FilterStop =
+  | { reply: FilterReply }
+  /** `policy`: the policy that refused the request, for the access log (a rate limit's name). */
+  | { code: GatewayErrorCode; message: string; headers?: readonly string[]; policy?: string }
 
 /** What the running gateway lends a filter for one exchange. */
 export interface FilterContext {

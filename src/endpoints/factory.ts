@@ -11,6 +11,7 @@ import { PrototypeEndpoint } from './prototype.ts'
 import { restToSoap } from './rest-bridge.ts'
 import type { EndpointConfig } from './schema.ts'
 import { backendSecurity } from './secured-endpoint.ts'
+import { capacityGuard } from './capacity-guard.ts'
 import { childEndpoints } from './tree.ts'
 import { SoapEndpoint } from './soap.ts'
 import { WsdlEndpoint } from './wsdl.ts'
@@ -46,10 +47,12 @@ const GROUPS: { [T in GroupConfig['type']]: (id: string, config: ConfigOf<T>, ch
  * What every leaf gets, whatever its type, outermost first: each entry reads the leaf's config and returns its
  * interceptor, or none. REST-to-SOAP is outside the others, so that credentials, suspension and metrics see the
  * SOAP request it sends, not the client's JSON; backend security is inside the suspension guard, so that a
- * backend refusing the gateway's credentials counts as a failure of kind `auth`.
+ * backend refusing the gateway's credentials counts as a failure of kind `auth`. Backend protection is outside the
+ * suspension guard: a request it holds back never reached the backend and says nothing about its health.
  */
 const LEAF_INTERCEPTORS: readonly ((config: LeafEndpointConfig, inGroup: boolean) => Interceptor | undefined)[] = [
   restToSoap,
+  capacityGuard,
   suspensionGuard,
   backendSecurity,
 ]

@@ -3,6 +3,7 @@ import { Duration } from '../core/duration.ts'
 import { checkLambda, lambdaFields } from '../lambda/schema.ts'
 import { RestToSoap, soapLeafFields } from '../soap/schema.ts'
 import { EndpointName } from './endpoint-name.ts'
+import { Capacity } from './capacity-schema.ts'
 import { FailoverEndpoint, holdEndpoints, LoadBalanceEndpoint } from './group-schema.ts'
 import { resilienceFields } from '../resilience/schema.ts'
 import { BackendSecurity } from '../security/schema.ts'
@@ -36,6 +37,8 @@ export const leafFields = {
   ...resilienceFields,
   /** Credentials and TLS settings the gateway uses towards the backend (docs/security.md). */
   security: BackendSecurity.optional(),
+  /** Backend protection: most requests per second and in flight to this leaf (docs/throttling.md). */
+  capacity: Capacity.optional(),
 }
 
 /**

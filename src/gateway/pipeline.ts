@@ -49,6 +49,7 @@ interface Outcome {
   environment: Environment | undefined
   consumer: Consumer | undefined
   code: GatewayErrorCode | undefined
+  policy: string | undefined
   upstreamMs: number | undefined
 }
 
@@ -112,6 +113,7 @@ export class RequestPipeline {
       environment: undefined,
       consumer: undefined,
       code: undefined,
+      policy: undefined,
       upstreamMs: undefined,
     }
     // The whole exchange runs on the snapshot it started with; a reload closes what it retires only after this.
@@ -316,7 +318,10 @@ export class RequestPipeline {
 
   /** Ends the exchange as a filter decided: its reply (a mediation `respond`), or an error. */
   #stop(res: ServerResponse, outcome: Outcome, stop: FilterStop): void {
-    if ('code' in stop) return this.#fail(res, outcome, stop.code, stop.message, stop.headers)
+    if ('code' in stop) {
+      outcome.policy = stop.policy
+      return this.#fail(res, outcome, stop.code, stop.message, stop.headers)
+    }
     const { status, headers, body } = stop.reply
     const lifecycle = outcome.api?.lifecycleHeaders ?? []
     res.writeHead(status, [...headers, 'content-length', String(body.length), 'x-request-id', outcome.requestId, ...lifecycle])
@@ -351,6 +356,7 @@ export class RequestPipeline {
       subject: outcome.consumer?.subject,
       application: outcome.consumer?.application,
       code: outcome.code,
+      policy: outcome.policy,
       client: outcome.client,
       durationMs: Math.round(durationMs * 1000) / 1000,
       upstreamMs: outcome.upstreamMs === undefined ? undefined : Math.round(outcome.upstreamMs * 1000) / 1000,

@@ -67,7 +67,7 @@ export class Snapshot {
             resourceEndpoints[environment] = endpoint
             roots.add(endpoint)
           }
-          return new CompiledResource(api, resource, resourceEndpoints, filterChain(api, resource, config.limits))
+          return new CompiledResource(api, resource, resourceEndpoints, filterChain(api, resource, { ...config.limits, throttling: config.throttling }))
         })
         const key = `${api.name}:${api.version}`
         if (api.lifecycle === 'DEPRECATED') deprecatedSince.set(key, previous?.deprecatedSince.get(key) ?? Date.now())

@@ -4,6 +4,7 @@ import { parse as parseYaml, stringify } from 'yaml'
 import { parseConfig } from '../config/load.ts'
 import { LIFECYCLE_STATES, servesPrototypes, type LifecycleState } from '../config/lifecycle.ts'
 import { ENVIRONMENTS, HTTP_METHODS } from '../config/schema.ts'
+import { WSO2_TIERS } from '../throttling/schema.ts'
 import { importSynapseSequence } from './synapse.ts'
 import { asObject, environmentEndpoint, hasValue, isEnabledSecurity, lambdaEndpoint, suspensionOf, unknownEndpointKeys, type EndpointContext, type EndpointOut } from './wso2-endpoints.ts'
 import { fromLegacyModel, isLegacyModel } from './wso2-legacy.ts'
@@ -53,6 +54,7 @@ const CONVERTED_FIELDS = new Set([
   'endpointConfig', 'endpointSecurity', 'endpointImplementationType', 'mediationPolicies', 'policies',
   'apiThrottlingPolicy', 'securityScheme', 'authorizationHeader', 'apiKeyHeader', 'corsConfiguration', 'scopes',
   'responseCachingEnabled', 'enableSchemaValidation', 'transport', 'apiPolicies', 'advertiseInfo', 'monetization',
+  'maxTps',
 ])
 
 /** Converts the WSO2 API project (directory or zip) at `path` into a Portico config holding one API. */
@@ -91,6 +93,8 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
   const isLambda = endpointConfig.endpoint_type === 'awslambda'
   api.resources = resourcesOf(located, isLambda ? endpointConfig : undefined, context)
   if ((api.resources as unknown[]).length === 0) delete api.resources
+  const apiTier = wso2Tier(data.apiThrottlingPolicy)
+  if (apiTier) api.throttling = { policies: [apiTier] }
 
   const sequences = sequencesOf(project, data, report)
   if (sequences.in) api.inSequence = sequences.in
@@ -124,6 +128,7 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
     if (Object.keys(endpoints).length > 0) api.endpoints = endpoints
   }
   if (hasValue(endpointConfig)) unknownEndpointKeys(endpointConfig, context)
+  backendThroughput(api, asObject(data.maxTps), at('maxTps'), report)
   if (!hasEndpoints(api)) unservedApi(api, endpointConfig, endpointWhere, at('lifeCycleStatus'), report)
   for (const environment of ENVIRONMENTS) {
     const security = context.security[environment]
@@ -268,6 +273,7 @@ function resourcesOf(operations: Array<[Json, string]>, lambda: Json | undefined
       target = target.slice(0, target.indexOf('?')) || '/'
     }
     operationChecks(operation, at, report)
+    const tier = wso2Tier(operation.throttlingPolicy)
     let endpoint: EndpointOut | undefined
     if (lambda) {
       endpoint = lambdaEndpoint(lambda, operation, at, context)
@@ -278,6 +284,12 @@ function resourcesOf(operations: Array<[Json, string]>, lambda: Json | undefined
     const methods = resource.methods as string[]
     if (!methods.includes(verb)) methods.push(verb)
     if (endpoint) resource.endpoints = { production: endpoint, sandbox: endpoint }
+    if (tier) {
+      // Portico limits a resource, not each of its methods: the first method's tier stands.
+      const kept = (resource.throttling as { policies: string[] } | undefined)?.policies[0]
+      if (kept === undefined) resource.throttling = { policies: [tier] }
+      else if (kept !== tier) report.leave(`${at}.throttlingPolicy`, `the tier "${tier}" is not applied: resource ${target} has "${kept}" from another method`)
+    }
     byKey.set(key, resource)
   }
   // Portico takes the first resource that matches: a trailing `/*` must not hide the specific ones after it.
@@ -317,7 +329,7 @@ function operationsOfDefinition(project: Wso2Project, report: ImportReport): Arr
 
 function operationChecks(operation: Json, at: string, report: ImportReport): void {
   const tier = operation.throttlingPolicy
-  if (hasValue(tier) && tier !== 'Unlimited') report.leave(`${at}.throttlingPolicy`, `the throttling tier "${String(tier)}" is not converted`)
+  if (hasValue(tier) && tier !== 'Unlimited' && !wso2Tier(tier)) report.leave(`${at}.throttlingPolicy`, `the throttling tier "${String(tier)}" is not converted: only WSO2's default policies are known by name`)
   if (hasValue(operation.scopes)) report.leave(`${at}.scopes`, `scopes ${(operation.scopes as unknown[]).map(String).join(', ')} are not enforced`)
   const policies = asObject(operation.operationPolicies)
   for (const flow of ['request', 'response', 'fault']) {
@@ -332,8 +344,8 @@ function apiLevelChecks(data: Json, operations: Json[], at: (field: string) => s
   if (type !== 'HTTP' && type !== 'SOAP') report.leave(at('type'), `the API type ${type} is converted as a plain HTTP API; its ${type}-specific handling is not`)
   const tiers = Array.isArray(data.policies) ? data.policies.map(String) : []
   const limited = tiers.filter((tier) => tier !== 'Unlimited')
-  if (limited.length > 0) report.leave(at('policies'), `subscription tiers ${limited.join(', ')} are not converted: Portico has no subscriptions or rate limits`)
-  if (hasValue(data.apiThrottlingPolicy) && data.apiThrottlingPolicy !== 'Unlimited') report.leave(at('apiThrottlingPolicy'), `the throttling policy "${String(data.apiThrottlingPolicy)}" is not converted`)
+  if (limited.length > 0) report.leave(at('policies'), `subscription tiers ${limited.join(', ')} are not converted: Portico has no subscriptions (name one in the API's throttling.policies to hold every application to it)`)
+  if (hasValue(data.apiThrottlingPolicy) && data.apiThrottlingPolicy !== 'Unlimited' && !wso2Tier(data.apiThrottlingPolicy)) report.leave(at('apiThrottlingPolicy'), `the throttling policy "${String(data.apiThrottlingPolicy)}" is not converted`)
   // Client authentication matters only if some operation asks for it ("None" turns it off per resource).
   const secured = operations.some((operation) => String(operation.authType ?? 'Any') !== 'None')
   const schemes = Array.isArray(data.securityScheme) && data.securityScheme.length > 0 ? data.securityScheme.map(String) : ['oauth2']
@@ -463,4 +475,28 @@ function render(project: Wso2Project, api: Json, report: ImportReport): string {
   }
   if (report.leftOut.length > 0) header.push(`# ${report.leftOut.length} part(s) of the project were not converted; \`portico import wso2\` lists them.`)
   return `${header.join('\n')}\n${stringify({ apis: [api] }, { lineWidth: 0, aliasDuplicateObjects: false })}`
+}
+
+/** A WSO2 default policy Portico knows by name (docs/throttling.md), except Unlimited, which limits nothing. */
+function wso2Tier(name: unknown): string | undefined {
+  return typeof name === 'string' && name !== 'Unlimited' && Object.hasOwn(WSO2_TIERS, name) ? name : undefined
+}
+
+/**
+ * WSO2's `maxTps` (backend throughput per environment) becomes the leaf's `capacity.maxTps`; a group has no
+ * single leaf to hold it, so there it is reported.
+ */
+function backendThroughput(api: Json, maxTps: Json, where: string, report: ImportReport): void {
+  const endpoints = asObject(api.endpoints)
+  for (const environment of ENVIRONMENTS) {
+    const tps = Number(maxTps[environment])
+    if (!(tps >= 1)) continue
+    const endpoint = asObject(endpoints[environment])
+    if (!hasValue(endpoint) || Array.isArray(endpoint.endpoints)) {
+      report.leave(`${where}.${environment}`, `${tps} requests a second is not applied: the ${environment} endpoint is not one backend (set capacity.maxTps on its members)`)
+      continue
+    }
+    // Production and sandbox may share one endpoint object: each gets its own copy with its own cap.
+    endpoints[environment] = { ...endpoint, capacity: { maxTps: Math.floor(tps) } }
+  }
 }

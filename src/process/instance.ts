@@ -7,6 +7,8 @@ import type { Endpoint } from '../core/endpoint.ts'
 import { logStateChanges } from '../resilience/state-events.ts'
 import { AccessLog } from '../telemetry/access-log.ts'
 import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
+import { registerThrottlingMetrics } from '../throttling/metrics.ts'
+import { closeCountStores } from '../throttling/store.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
 import { GatewayMetrics } from '../telemetry/metrics.ts'
 import { Gateway } from '../gateway/gateway.ts'
@@ -57,6 +59,7 @@ export class PorticoInstance {
     this.#telemetry = telemetry
     const { metrics, logger } = telemetry
     registerEndpointMetrics(metrics.registry, () => gateway.snapshot.roots)
+    registerThrottlingMetrics(metrics.registry)
     this.#stopStateLog = logStateChanges(logger, (endpoint) => [...gateway.snapshot.endpoints.values()].includes(endpoint as Endpoint))
   }
 
@@ -125,6 +128,7 @@ export class PorticoInstance {
       await this.admin?.close()
       this.#releaseAdminPort()
       this.#telemetry.accessLog?.close()
+      closeCountStores()
     })()
     return this.#closing
   }

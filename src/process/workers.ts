@@ -14,6 +14,8 @@ import type { ListenerAddress } from '../gateway/gateway.ts'
 import { PorticoInstance, readinessAnswer } from './instance.ts'
 import { logRefusedConfig } from './refused-config.ts'
 import { shareStateWithPrimary, SharedState } from './shared-state.ts'
+import { shareLimitsWithPrimary, SharedLimits } from './shared-limits.ts'
+import { shareCapacityWithPrimary, SharedCapacity } from './shared-capacity.ts'
 
 /** Messages between the primary and its workers. The primary validates; workers get only valid config text. */
 type ToWorker = { type: 'config'; text: string; file: string } | { type: 'describe'; id: number } | { type: 'readiness'; id: number }
@@ -66,11 +68,15 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
   let started = false
   let failedStart: string | undefined
   const shared = new SharedState()
+  const limits = new SharedLimits()
+  const capacity = new SharedCapacity()
   // Leaf state changes happen here, once for the gateway: the primary logs them.
   const stopStateLog = logStateChanges(logger, () => true)
   const fork = () => {
     const worker = cluster.fork()
     shared.attach(worker)
+    limits.attach(worker)
+    capacity.attach(worker)
     worker.on('online', () => worker.send({ type: 'config', text, file } satisfies ToWorker))
     worker.on('message', (message: ToPrimary) => {
       if (message.type === 'ready') {
@@ -125,6 +131,7 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
     stopWatching()
     stopStateLog()
     shared.close()
+    limits.close()
     for (const worker of liveWorkers()) worker.kill('SIGTERM')
     void admin?.close()
   }
@@ -164,6 +171,8 @@ function askWorker(worker: Worker, type: 'describe' | 'readiness', id: number): 
 /** A worker: serves what the primary sends, reloading on every new config. */
 export function runWorker(logger: Logger): void {
   shareStateWithPrimary()
+  shareLimitsWithPrimary()
+  shareCapacityWithPrimary()
   let instance: PorticoInstance | undefined
   let applying: Promise<void> = Promise.resolve()
   process.on('message', (message: ToWorker) => {

@@ -14,6 +14,8 @@ export interface AccessLogEntry {
   application?: string
   /** Error code when the gateway answered with an error. */
   code?: string
+  /** The policy that refused the request (a rate limit), when one did. */
+  policy?: string
   client: string
   durationMs: number
   /** Time until the backend's response headers, when a backend was called. */
