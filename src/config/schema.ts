@@ -9,6 +9,7 @@ import { templateVariables } from '../core/uri-template.ts'
 import { ENVIRONMENTS, type Environment } from '../core/endpoint.ts'
 import { MediationLimits, sequenceFields } from '../mediation/schema.ts'
 import { checkPrototypeResources } from '../prototype/config.ts'
+import { Telemetry } from '../telemetry/schema.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -132,6 +133,7 @@ export const Config = z
     admin: Admin.prefault({}),
     accessLog: AccessLog.prefault({}),
     limits: Limits.prefault({}),
+    telemetry: Telemetry.prefault({}),
     apis: z.array(Api).default([]),
   })
   .superRefine(checkModel)

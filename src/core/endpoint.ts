@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
+import type { ExchangeTrace } from './trace.ts'
 import type { UriVariables } from './uri-template.ts'
 
 /**
@@ -86,6 +87,8 @@ export interface Exchange {
   /** The address chosen for a dynamic endpoint. */
   target: string | undefined
   readonly client: { readonly address: string; readonly protocol: 'http' | 'https'; readonly host: string }
+  /** The exchange's trace when tracing is on and the request is sampled; see ExchangeTrace. */
+  readonly trace?: ExchangeTrace | undefined
 }
 
 export interface BackendResponse {

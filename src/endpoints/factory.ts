@@ -12,6 +12,7 @@ import { restToSoap } from './rest-bridge.ts'
 import type { EndpointConfig } from './schema.ts'
 import { backendSecurity } from './secured-endpoint.ts'
 import { childEndpoints } from './tree.ts'
+import { tracedAttempt } from './traced-attempt.ts'
 import { SoapEndpoint } from './soap.ts'
 import { WsdlEndpoint } from './wsdl.ts'
 import { PrototypeBackend } from './prototype-backend.ts'
@@ -46,9 +47,11 @@ const GROUPS: { [T in GroupConfig['type']]: (id: string, config: ConfigOf<T>, ch
  * What every leaf gets, whatever its type, outermost first: each entry reads the leaf's config and returns its
  * interceptor, or none. REST-to-SOAP is outside the others, so that credentials, suspension and metrics see the
  * SOAP request it sends, not the client's JSON; backend security is inside the suspension guard, so that a
- * backend refusing the gateway's credentials counts as a failure of kind `auth`.
+ * backend refusing the gateway's credentials counts as a failure of kind `auth`. The attempt's span is outermost,
+ * so that its time and failure are what the group saw.
  */
 const LEAF_INTERCEPTORS: readonly ((config: LeafEndpointConfig, inGroup: boolean) => Interceptor | undefined)[] = [
+  tracedAttempt,
   restToSoap,
   suspensionGuard,
   backendSecurity,

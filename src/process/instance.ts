@@ -8,6 +8,7 @@ import { AccessLog } from '../telemetry/access-log.ts'
 import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
 import { GatewayMetrics } from '../telemetry/metrics.ts'
+import { Tracing } from '../telemetry/tracing.ts'
 import { Gateway } from '../gateway/gateway.ts'
 import type { Telemetry } from '../gateway/pipeline.ts'
 import { unreadyApis } from '../gateway/readiness.ts'
@@ -22,6 +23,11 @@ export function readinessAnswer(gateway: Gateway): { ready: boolean; body: objec
 
 function openAccessLog(config: ConfigModel): AccessLog | undefined {
   return config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined
+}
+
+function startTracing(config: ConfigModel, metrics: GatewayMetrics): Tracing | undefined {
+  const tracing = config.telemetry.tracing
+  return tracing ? new Tracing(tracing, (reason, count) => metrics.spansDropped(reason, count)) : undefined
 }
 
 export interface InstanceOptions {
@@ -58,7 +64,7 @@ export class PorticoInstance {
   static async start(config: ConfigModel, options: InstanceOptions = {}): Promise<PorticoInstance> {
     const logger = options.logger ?? createLogger()
     const metrics = new GatewayMetrics()
-    const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config), logger }
+    const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config), logger, tracing: startTracing(config, metrics) }
     const gateway = await Gateway.start(config, telemetry, { reusePort: options.reusePort ?? false })
     let admin: AdminServer | undefined
     if ((options.admin ?? true) && config.admin.enabled) {
@@ -72,6 +78,7 @@ export class PorticoInstance {
       } catch (error) {
         await gateway.close()
         telemetry.accessLog?.close()
+        await telemetry.tracing?.close()
         throw error
       }
     }
@@ -94,10 +101,11 @@ export class PorticoInstance {
     }
   }
 
-  /** Swaps in `config` (see Gateway.reload), and the access log when `accessLog` changed. */
+  /** Swaps in `config` (see Gateway.reload), and the access log and tracer when their settings changed. */
   reload(config: ConfigModel, file?: string): void {
-    const before = this.gateway.snapshot.config.accessLog
+    const { accessLog: before, telemetry: telemetryBefore } = this.gateway.snapshot.config
     this.gateway.reload(config, file)
+    if (JSON.stringify(telemetryBefore) !== JSON.stringify(config.telemetry)) this.#swapTracing(config)
     if (JSON.stringify(before) === JSON.stringify(config.accessLog)) return
     const previous = this.#telemetry.accessLog
     // Requests write to whichever log the telemetry holds when they end: from now on, the new one.
@@ -107,6 +115,14 @@ export class PorticoInstance {
     this.logger.info({ accessLog: config.accessLog }, enabled ? `access log now written to ${path ?? 'standard output'}` : 'access log now off')
   }
 
+  /** Requests that start from now on use the new tracer; the old one exports what it holds, then stops. */
+  #swapTracing(config: ConfigModel): void {
+    const previous = this.#telemetry.tracing
+    this.#telemetry.tracing = startTracing(config, this.metrics)
+    previous?.close().catch((error: unknown) => this.logger.warn({ err: error }, 'the previous tracer did not shut down cleanly'))
+    const tracing = config.telemetry.tracing
+    this.logger.info({ tracing }, tracing ? `traces now exported to ${tracing.endpoint}` : 'tracing now off')
+  }
 
   #closing: Promise<void> | undefined
 
@@ -118,6 +134,7 @@ export class PorticoInstance {
       await this.admin?.close()
       this.#releaseAdminPort()
       this.#telemetry.accessLog?.close()
+      await this.#telemetry.tracing?.close()
     })()
     return this.#closing
   }

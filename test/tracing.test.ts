@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { request } from 'undici'
+import { startEchoBackend, type TestBackend } from './support/backend.ts'
+import { startGateway, type TestGateway } from './support/gateway.ts'
+import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.ts'
+import { closedPort, waitFor } from './support/switchable-backend.ts'
+
+const SERVER = 2
+const CLIENT = 3
+const ERROR = 2
+const CLIENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
+const CLIENT_SPAN = '00f067aa0ba902b7'
+
+let gateway: TestGateway | undefined
+let receiver: OtlpReceiver | undefined
+let closers: (() => Promise<void>)[] = []
+
+afterEach(async () => {
+  await gateway?.close()
+  gateway = undefined
+  await receiver?.close()
+  receiver = undefined
+  for (const close of closers) await close()
+  closers = []
+})
+
+async function echo(name: string): Promise<TestBackend> {
+  const backend = await startEchoBackend(name)
+  closers.push(() => backend.close())
+  return backend
+}
+
+function config(tracing: string, endpoint: string): string {
+  return `
+telemetry:
+  tracing: ${tracing}
+apis:
+  - name: t
+    context: /t
+    version: v1
+    resources: [{ uriTemplate: "/items/{id}", methods: [GET, POST] }]
+    endpoints:
+      production: ${endpoint}
+`
+}
+
+async function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; took: number }> {
+  const start = performance.now()
+  const response = await request(`${gateway!.url}${path}`, { headers, headersTimeout: 5000, bodyTimeout: 5000 })
+  const body = await response.body.text()
+  return { status: response.statusCode, body, took: performance.now() - start }
+}
+
+async function droppedSpans(reason: string): Promise<number> {
+  const text = await (await request(`${gateway!.adminUrl}/metrics`)).body.text()
+  const line = text.split('\n').find((entry) => entry.startsWith(`portico_trace_spans_dropped_total{reason="${reason}"}`))
+  return line ? Number(line.split(' ').at(-1)) : 0
+}
+
+function only(spans: ReceivedSpan[], which: (span: ReceivedSpan) => boolean, what: string): ReceivedSpan {
+  const found = spans.filter(which)
+  assert.equal(found.length, 1, `exactly one ${what} among ${spans.map((span) => span.name).join(', ')}`)
+  return found[0]!
+}
+
+describe('tracing', () => {
+  test('a failover whose first leaf is refused: one server span, the group, two sibling attempts, traceparent at the backend', async () => {
+    receiver = await OtlpReceiver.start()
+    const standby = await echo('standby')
+    const refused = await closedPort()
+    gateway = await startGateway(
+      config(
+        `{ endpoint: "${receiver.url}", scheduledDelay: 50ms, serviceName: edge }`,
+        `{ type: failover, name: orders, endpoints: [{ type: http, name: primary, url: "http://127.0.0.1:${refused}" }, { type: http, name: standby, url: "${standby.url}" }] }`,
+      ),
+    )
+    const answer = await get('/t/v1/items/7', { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`, tracestate: 'vendor=abc' })
+    assert.equal(answer.status, 200)
+    await waitFor(() => receiver!.spans.length >= 4, 5000, 'four spans at the collector')
+    const spans = receiver.spans
+    assert.ok(receiver.requests.every((r) => r.contentType === 'application/x-protobuf' && r.path === '/v1/traces'))
+    assert.ok(spans.every((span) => span.traceId === CLIENT_TRACE), 'every span continues the client trace')
+    assert.ok(spans.every((span) => span.serviceName === 'edge'))
+
+    const server = only(spans, (span) => span.kind === SERVER, 'server span')
+    assert.equal(server.parentSpanId, CLIENT_SPAN)
+    assert.equal(server.name, 'GET /t/v1/items/{id}')
+    assert.equal(server.attributes['http.request.method'], 'GET')
+    assert.equal(server.attributes['url.path'], '/t/v1/items/7')
+    assert.equal(server.attributes['http.route'], '/t/v1/items/{id}')
+    assert.equal(server.attributes['http.response.status_code'], 200)
+
+    const group = only(spans, (span) => span.name === 'group orders', 'group span')
+    assert.equal(group.parentSpanId, server.spanId)
+    assert.equal(group.attributes['portico.group.attempts'], 2)
+    assert.equal(group.attributes['portico.group.answered_by'], 'standby')
+
+    const attempts = spans.filter((span) => span.kind === CLIENT).sort((a, b) => Number(a.startNanos - b.startNanos))
+    assert.equal(attempts.length, 2)
+    const [first, second] = attempts as [ReceivedSpan, ReceivedSpan]
+    assert.ok(attempts.every((span) => span.parentSpanId === group.spanId), 'attempts are siblings under the group')
+    assert.equal(first.attributes['portico.endpoint'], 'primary')
+    assert.equal(first.attributes['error.type'], 'connect-refused')
+    assert.equal(first.attributes['portico.failure.kind'], 'connect-refused')
+    assert.equal(first.attributes['portico.wso2.error_code'], 101503)
+    assert.equal(first.attributes['server.port'], refused)
+    assert.equal(first.status.code, ERROR)
+    assert.equal(second.attributes['portico.endpoint'], 'standby')
+    assert.equal(second.attributes['http.response.status_code'], 200)
+    assert.equal(second.attributes['server.address'], '127.0.0.1')
+    assert.equal(second.attributes['server.port'], standby.port)
+    assert.equal(second.attributes['url.path'], '/items/7')
+    assert.equal(second.attributes['error.type'], undefined)
+    assert.notEqual(second.status.code, ERROR)
+    assert.ok(first.endNanos <= second.startNanos, 'the second attempt starts after the first failed')
+    assert.ok(second.startNanos < second.endNanos && second.endNanos <= group.endNanos && group.endNanos <= server.endNanos)
+
+    const received = standby.requests[0]!.headers
+    assert.equal(received.traceparent, `00-${CLIENT_TRACE}-${second.spanId}-01`, 'the backend sees the answering attempt as its parent')
+    assert.equal(received.tracestate, 'vendor=abc')
+  })
+
+  test('a gateway error names the trace, and the IN sequence and every filter get a span', async () => {
+    receiver = await OtlpReceiver.start()
+    const refused = await closedPort()
+    gateway = await startGateway(`
+telemetry:
+  tracing: { endpoint: "${receiver.url}", scheduledDelay: 50ms }
+apis:
+  - name: t
+    context: /t
+    version: v1
+    inSequence:
+      - property: { name: seen, value: "yes" }
+    endpoints:
+      production: { type: http, name: gone, url: "http://127.0.0.1:${refused}" }
+`)
+    const answer = await get('/t/v1/x')
+    assert.equal(answer.status, 502)
+    const error = JSON.parse(answer.body) as { code: string; traceId: string }
+    assert.equal(error.code, 'BACKEND_UNREACHABLE')
+    assert.match(error.traceId, /^[0-9a-f]{32}$/)
+    await waitFor(() => receiver!.spans.length >= 3, 5000, 'three spans at the collector')
+    assert.ok(receiver.spans.every((span) => span.traceId === error.traceId), 'the error body names the exported trace')
+    const server = only(receiver.spans, (span) => span.kind === SERVER, 'server span')
+    assert.equal(server.parentSpanId, '', 'a request without traceparent starts a trace')
+    assert.equal(server.attributes['error.type'], 'BACKEND_UNREACHABLE')
+    assert.equal(server.status.code, ERROR)
+    const inSequence = only(receiver.spans, (span) => span.name === 'mediation request', 'IN sequence span')
+    assert.equal(inSequence.parentSpanId, server.spanId)
+    const attempt = only(receiver.spans, (span) => span.kind === CLIENT, 'attempt span')
+    assert.equal(attempt.parentSpanId, server.spanId, 'a lone leaf attempt hangs from the server span')
+    assert.ok(inSequence.endNanos <= attempt.startNanos)
+  })
+
+  test('sampleRatio 0 exports nothing and leaves the client headers alone; a sampled client trace is still followed', async () => {
+    receiver = await OtlpReceiver.start()
+    const backend = await echo('b')
+    gateway = await startGateway(config(`{ endpoint: "${receiver.url}", sampleRatio: 0, scheduledDelay: 50ms }`, `{ type: http, url: "${backend.url}" }`))
+    for (let i = 0; i < 20; i++) assert.equal((await get('/t/v1/items/1')).status, 200)
+    const unsampled = `00-${CLIENT_TRACE}-${CLIENT_SPAN}-00`
+    assert.equal((await get('/t/v1/items/2', { traceparent: unsampled })).status, 200)
+    await sleep(400)
+    assert.equal(receiver.requests.length, 0, 'nothing reached the collector')
+    assert.equal(backend.requests[0]!.headers.traceparent, undefined)
+    assert.equal(backend.requests[20]!.headers.traceparent, unsampled, 'an unsampled trace passes through untouched')
+
+    assert.equal((await get('/t/v1/items/3', { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` })).status, 200)
+    await waitFor(() => receiver!.spans.length >= 2, 5000, 'the sampled request at the collector')
+    assert.ok(receiver.spans.every((span) => span.traceId === CLIENT_TRACE))
+  })
+
+  test('a collector that is down neither fails nor slows requests, and the spans it loses are counted', async () => {
+    const backend = await echo('b')
+    const down = await closedPort()
+    gateway = await startGateway(
+      config(`{ endpoint: "http://127.0.0.1:${down}/v1/traces", maxQueueSize: 4, maxExportBatchSize: 2, exportTimeout: 5s }`, `{ type: http, url: "${backend.url}" }`),
+    )
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => get(`/t/v1/items/${i}`)))
+    assert.ok(answers.every((answer) => answer.status === 200))
+    // An export waits up to 5 s for the collector; no request waited for it.
+    assert.ok(answers.every((answer) => answer.took < 2500), `slowest request ${Math.max(...answers.map((answer) => answer.took))} ms`)
+    assert.ok((await droppedSpans('queue-full')) >= 40 * 2 - 4 - 2 * 2, 'all but a queue and a batch or two were dropped')
+  })
+
+  test('a collector that never answers: exports time out, their spans count as export-failed, requests carry on', async () => {
+    const backend = await echo('b')
+    const stalled: Server = createServer(() => {})
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve))
+    closers.push(() => {
+      stalled.closeAllConnections()
+      return new Promise((resolve) => stalled.close(() => resolve()))
+    })
+    const port = (stalled.address() as AddressInfo).port
+    gateway = await startGateway(
+      config(`{ endpoint: "http://127.0.0.1:${port}/v1/traces", scheduledDelay: 20ms, exportTimeout: 300ms }`, `{ type: http, url: "${backend.url}" }`),
+    )
+    for (let i = 0; i < 5; i++) {
+      const answer = await get(`/t/v1/items/${i}`)
+      assert.equal(answer.status, 200)
+      assert.ok(answer.took < 1000, `request took ${answer.took} ms`)
+    }
+    let failed = 0
+    for (let i = 0; i < 50 && failed === 0; i++) {
+      await sleep(100)
+      failed = await droppedSpans('export-failed')
+    }
+    assert.ok(failed >= 1, 'spans of a timed-out export are counted')
+  })
+})
+
+describe('tracing off', () => {
+  test('no traceparent is made up, error bodies carry no traceId and the drop counter stays at zero', async () => {
+    const backend = await echo('b')
+    gateway = await startGateway(config('null', `{ type: http, url: "${backend.url}" }`).replace('telemetry:\n  tracing: null\n', ''))
+    assert.equal((await get('/t/v1/items/1')).status, 200)
+    assert.equal(backend.requests[0]!.headers.traceparent, undefined)
+    const missing = JSON.parse((await get('/t/v1/nothing')).body) as Record<string, unknown>
+    assert.equal(missing.code, 'RESOURCE_NOT_FOUND')
+    assert.equal('traceId' in missing, false)
+    assert.equal(await droppedSpans('queue-full'), 0)
+  })
+})
