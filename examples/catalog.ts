@@ -80,6 +80,14 @@ export const examples: Record<string, Example> = {
     samples: [{ path: '/orders/v1/items', headers: { 'X-Portico-Environment': 'sandbox' }, status: 200, contains: '"backend":"orders-sandbox"' }],
     note: "the sandbox endpoint's Basic-protected backend runs locally; the Digest and OAuth2 endpoints name hosts of a real deployment",
   },
+  tracing: {
+    backends: async () => [await startEchoBackend(9292, 'orders-standby')],
+    samples: [
+      { path: '/orders/v1/42', status: 200, contains: '"backend":"orders-standby"' },
+      { path: '/orders/v1/42', headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }, status: 200, contains: '"path":"/orders/42"' },
+    ],
+    note: 'spans go to a collector on 127.0.0.1:4318 when one runs (docs/observability.md); without one they are dropped and counted',
+  },
   'wso2-import': {
     backends: async () => [await startEchoBackend(8595, 'users')],
     samples: [
