@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
-import { createServer, type Server } from 'node:http'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
@@ -212,6 +215,103 @@ apis:
     assert.ok(failed >= 1, 'spans of a timed-out export are counted')
   })
 })
+
+describe('tracing: backend credentials, Lambda and the access log', () => {
+  test('a token fetch is a span under its attempt; a refused token is a challenge span holding the second fetch', async () => {
+    receiver = await OtlpReceiver.start()
+    let issued = 0
+    const tokens: TestServer = await serve((_req, res) => {
+      issued++
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      res.end(JSON.stringify({ access_token: `token-${issued}`, token_type: 'Bearer', expires_in: 300 }))
+    })
+    const backend = await serve((req, res) => {
+      // The first token is "revoked": the gateway must fetch another and send the request again.
+      if (req.headers.authorization !== 'Bearer token-2') {
+        res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' })
+        return res.end()
+      }
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.end('secured')
+    })
+    gateway = await startGateway(
+      config(
+        `{ endpoint: "${receiver.url}", scheduledDelay: 50ms }`,
+        `{ type: http, name: secured, url: "${backend.url}", security: { auth: { type: oauth2, tokenUrl: "${tokens.url}/token", clientId: gw, clientSecret: s3cret } } }`,
+      ),
+    )
+    const answer = await get('/t/v1/items/1')
+    assert.equal(answer.status, 200)
+    assert.equal(answer.body, 'secured')
+    await waitFor(() => receiver!.spans.length >= 5, 5000, 'five spans at the collector')
+    const attempt = only(receiver.spans, (span) => span.name === 'GET secured', 'attempt span')
+    const challenge = only(receiver.spans, (span) => span.name === 'oauth2 challenge', 'challenge span')
+    const fetches = receiver.spans.filter((span) => span.name === 'oauth2 token').sort((a, b) => Number(a.startNanos - b.startNanos))
+    assert.equal(fetches.length, 2)
+    assert.equal(fetches[0]!.parentSpanId, attempt.spanId, 'the first token was fetched for the attempt')
+    assert.equal(challenge.parentSpanId, attempt.spanId)
+    assert.equal(fetches[1]!.parentSpanId, challenge.spanId, 'the renewal happened while answering the 401')
+    assert.equal(fetches[1]!.attributes['server.port'], tokens.port)
+    assert.equal(fetches[1]!.attributes['url.path'], '/token')
+    assert.equal(attempt.attributes['http.response.status_code'], 200)
+    const values = receiver.spans.flatMap((span) => [span.name, span.status.message, ...Object.values(span.attributes).map(String)])
+    assert.ok(values.every((value) => !value.includes('s3cret')), 'no secret in any span')
+  })
+
+  test('a Lambda endpoint sends the trace as X-Amzn-Trace-Id with the attempt as parent', async () => {
+    receiver = await OtlpReceiver.start()
+    const invoked: string[] = []
+    const lambda = await serve((req, res) => {
+      invoked.push(String(req.headers['x-amzn-trace-id']))
+      req.resume()
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ statusCode: 200, headers: { 'content-type': 'text/plain' }, body: 'from lambda' }))
+    })
+    gateway = await startGateway(
+      config(
+        `{ endpoint: "${receiver.url}", scheduledDelay: 50ms }`,
+        `{ type: lambda, name: fn, function: orders, region: us-east-1, endpointUrl: "${lambda.url}", credentials: { type: static, accessKeyId: AKIAIOSFODNN7EXAMPLE, secretAccessKey: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY } }`,
+      ),
+    )
+    const answer = await get('/t/v1/items/1', { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` })
+    assert.equal(answer.body, 'from lambda')
+    await waitFor(() => receiver!.spans.length >= 2, 5000, 'two spans at the collector')
+    const attempt = only(receiver.spans, (span) => span.kind === CLIENT, 'attempt span')
+    assert.deepEqual(invoked, [`Root=1-${CLIENT_TRACE.slice(0, 8)}-${CLIENT_TRACE.slice(8)};Parent=${attempt.spanId};Sampled=1`])
+  })
+
+  test('the access log line of a traced request has its trace id', async () => {
+    receiver = await OtlpReceiver.start()
+    const backend = await echo('b')
+    const dir = await mkdtemp(join(tmpdir(), 'portico-trace-log-'))
+    closers.push(() => rm(dir, { recursive: true, force: true }))
+    gateway = await startGateway(
+      config(`{ endpoint: "${receiver.url}", scheduledDelay: 50ms }`, `{ type: http, url: "${backend.url}" }`).replace('telemetry:', `accessLog: { path: "${join(dir, 'access.log')}" }\ntelemetry:`),
+    )
+    assert.equal((await get('/t/v1/items/1', { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` })).status, 200)
+    await gateway.close()
+    gateway = undefined
+    const line = JSON.parse((await readFile(join(dir, 'access.log'), 'utf8')).trim()) as { traceId?: string; requestId: string }
+    assert.equal(line.traceId, CLIENT_TRACE)
+  })
+})
+
+interface TestServer {
+  url: string
+  port: number
+}
+
+/** A plain node:http server on 127.0.0.1, closed after the test. */
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
+  const server = createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  closers.push(() => {
+    server.closeAllConnections()
+    return new Promise((resolve) => server.close(() => resolve()))
+  })
+  const port = (server.address() as AddressInfo).port
+  return { url: `http://127.0.0.1:${port}`, port }
+}
 
 describe('tracing off', () => {
   test('no traceparent is made up, error bodies carry no traceId and the drop counter stays at zero', async () => {
