@@ -10,6 +10,7 @@ import { GroupFailure } from '../resilience/attempts.ts'
 import type { ApiFilter, FilterContext, FilterStop } from '../core/filter.ts'
 import type { ExchangeTrace } from '../core/trace.ts'
 import type { AccessLog } from '../telemetry/access-log.ts'
+import type { TrafficAnalytics } from '../telemetry/analytics.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { GatewayMetrics } from '../telemetry/metrics.ts'
 import type { RequestTrace, Tracing } from '../telemetry/tracing.ts'
@@ -31,6 +32,8 @@ export interface Telemetry {
   logger: Logger
   /** Present when `telemetry.tracing` is set. */
   tracing?: Tracing | undefined
+  /** Present when `telemetry.analytics.enabled`. */
+  analytics?: TrafficAnalytics | undefined
 }
 
 /** What one exchange learned, for its access-log line and metrics. */
@@ -51,6 +54,8 @@ interface Outcome {
   upstreamMs: number | undefined
   /** The request's trace, when tracing is on. */
   readonly trace: RequestTrace | undefined
+  /** The exchange once built: analytics read the consumer's application from it. */
+  exchange: Exchange | undefined
 }
 
 /** Runs every request of one listener through route → lifecycle → environment → endpoint → response. */
@@ -90,6 +95,7 @@ export class RequestPipeline {
       code: undefined,
       upstreamMs: undefined,
       trace: this.#telemetry.tracing?.startRequest(req.headers, method, path, client),
+      exchange: undefined,
     }
     // The whole exchange runs on the snapshot it started with; a reload closes what it retires only after this.
     const snapshot = this.#snapshot()
@@ -184,6 +190,7 @@ export class RequestPipeline {
       client: { address: outcome.client, protocol: 'http', host: req.headers.host ?? '' },
       trace: outcome.trace?.exchange,
     }
+    outcome.exchange = exchange
 
     const filters = resource.filters
     const trace = exchange.trace
@@ -300,6 +307,7 @@ export class RequestPipeline {
     const apiKey = outcome.api?.key ?? ''
     const template = outcome.resource?.route.uriTemplate ?? ''
     this.#telemetry.metrics.request(apiKey, template, outcome.method, status, durationMs / 1000)
+    this.#telemetry.analytics?.record(apiKey, template, application(outcome.exchange), durationMs, outcome.code ?? (status >= 500 ? String(status) : undefined))
     const trace = outcome.trace
     if (trace) trace.end(status, outcome.resource && `${outcome.path.slice(0, outcome.path.length - outcome.resourcePath.length)}${template}`, outcome.code)
     this.#telemetry.accessLog?.write({
@@ -337,6 +345,15 @@ function relay(body: Readable, res: ServerResponse): void {
 /** Whether a response to `method` with `status` has a body to pass on; HEAD's headers describe one never sent. */
 function carriesBody(method: string, status: number): boolean {
   return method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200
+}
+
+/**
+ * The consuming application, when consumer authentication put one on the exchange (`exchange.consumer`, added by
+ * the access filters); '' otherwise. Read loosely, so analytics work with or without those filters.
+ */
+function application(exchange: Exchange | undefined): string {
+  const consumer = (exchange as { consumer?: { application?: unknown } } | undefined)?.consumer
+  return typeof consumer?.application === 'string' ? consumer.application : ''
 }
 
 function hasBody(req: IncomingMessage): boolean {

@@ -9,6 +9,7 @@ import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
 import { GatewayMetrics } from '../telemetry/metrics.ts'
 import { Tracing } from '../telemetry/tracing.ts'
+import { analyticsReport, TrafficAnalytics, type SeriesData } from '../telemetry/analytics.ts'
 import { Gateway } from '../gateway/gateway.ts'
 import type { Telemetry } from '../gateway/pipeline.ts'
 import { unreadyApis } from '../gateway/readiness.ts'
@@ -23,6 +24,11 @@ export function readinessAnswer(gateway: Gateway): { ready: boolean; body: objec
 
 function openAccessLog(config: ConfigModel): AccessLog | undefined {
   return config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined
+}
+
+function startAnalytics(config: ConfigModel): TrafficAnalytics | undefined {
+  const analytics = config.telemetry.analytics
+  return analytics.enabled ? new TrafficAnalytics(analytics.maxSeries) : undefined
 }
 
 function startTracing(config: ConfigModel, metrics: GatewayMetrics): Tracing | undefined {
@@ -64,7 +70,7 @@ export class PorticoInstance {
   static async start(config: ConfigModel, options: InstanceOptions = {}): Promise<PorticoInstance> {
     const logger = options.logger ?? createLogger()
     const metrics = new GatewayMetrics()
-    const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config), logger, tracing: startTracing(config, metrics) }
+    const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config), logger, tracing: startTracing(config, metrics), analytics: startAnalytics(config) }
     const gateway = await Gateway.start(config, telemetry, { reusePort: options.reusePort ?? false })
     let admin: AdminServer | undefined
     if ((options.admin ?? true) && config.admin.enabled) {
@@ -74,6 +80,10 @@ export class PorticoInstance {
           endpoints: async () => ({ endpoints: gateway.snapshot.roots.map((endpoint) => endpoint.describe()) }),
           // Listeners are bound and the config loaded before the admin port opens: what is left is the APIs.
           ready: async () => readinessAnswer(gateway),
+          analytics: async (query) => {
+            const analytics = telemetry.analytics
+            return analytics ? { on: true, report: analyticsReport([analytics.dump()], query) } : { on: false }
+          },
         })
       } catch (error) {
         await gateway.close()
@@ -86,6 +96,11 @@ export class PorticoInstance {
     const adminPort = admin ? Number(new URL(admin.url).port) : config.admin.enabled ? config.admin.port : undefined
     if (adminPort) instance.#releaseAdminPort = protectPort(adminPort)
     return instance
+  }
+
+  /** This process's analytics data, for a workers' primary to add up; undefined while analytics are off. */
+  analytics(): SeriesData[] | undefined {
+    return this.#telemetry.analytics?.dump()
   }
 
   /** Loads `file` and swaps it in; an invalid file keeps the running config and logs every problem. */
@@ -105,7 +120,12 @@ export class PorticoInstance {
   reload(config: ConfigModel, file?: string): void {
     const { accessLog: before, telemetry: telemetryBefore } = this.gateway.snapshot.config
     this.gateway.reload(config, file)
-    if (JSON.stringify(telemetryBefore) !== JSON.stringify(config.telemetry)) this.#swapTracing(config)
+    if (JSON.stringify(telemetryBefore?.tracing) !== JSON.stringify(config.telemetry.tracing)) this.#swapTracing(config)
+    if (JSON.stringify(telemetryBefore?.analytics) !== JSON.stringify(config.telemetry.analytics)) {
+      // Kept across reloads while on; turned on afresh, turned off forgotten.
+      const { enabled, maxSeries } = config.telemetry.analytics
+      this.#telemetry.analytics = enabled ? (telemetryBefore?.analytics.enabled && telemetryBefore.analytics.maxSeries === maxSeries ? this.#telemetry.analytics : new TrafficAnalytics(maxSeries)) : undefined
+    }
     if (JSON.stringify(before) === JSON.stringify(config.accessLog)) return
     const previous = this.#telemetry.accessLog
     // Requests write to whichever log the telemetry holds when they end: from now on, the new one.

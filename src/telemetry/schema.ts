@@ -29,8 +29,16 @@ export const Tracing = z
 
 export type TracingConfig = z.output<typeof Tracing>
 
+/** Traffic analytics in memory, served on the admin port at /admin/analytics. */
+export const Analytics = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Distinct API, resource and application combinations kept at most; the rest are counted together as "(other)". */
+  maxSeries: z.number().int().min(1).max(100_000).default(1000),
+})
+
 export const Telemetry = z.strictObject({
   tracing: Tracing.optional(),
+  analytics: Analytics.prefault({}),
 })
 
 export type TelemetryConfig = z.output<typeof Telemetry>
