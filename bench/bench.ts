@@ -2,6 +2,7 @@
 // Reports CPU microseconds per request of each proxy process (utime + stime from /proc over requests served),
 // which is steadier than requests per second on a shared machine, and the ratio of the two.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { createServer, type Server } from 'node:http'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -41,11 +42,13 @@ async function main(): Promise<void> {
     children.push(await startNginx(dir, nginxPort, loadCpu))
     await waitForPort(nginxPort)
     const upstream = `http://127.0.0.1:${nginxPort}`
+    const collector = await startCollector()
 
     const selected = scenarios.filter((scenario) => !only || scenario.name === only)
     if (selected.length === 0) throw new Error(`no scenario named "${only}"; known: ${scenarios.map((s) => s.name).join(', ')}`)
     const results = []
-    for (const scenario of selected) results.push(await run(scenario, upstream, dir, children))
+    for (const scenario of selected) results.push(await run(scenario, upstream, dir, children, collector.url))
+    collector.server.close()
     printTable(results)
     // The headline scenario's line comes last, so a reader of the last line gets it.
     const ordered = [...results.filter((r) => r.scenario !== 'get-small'), ...results.filter((r) => r.scenario === 'get-small')]
@@ -56,7 +59,18 @@ async function main(): Promise<void> {
   }
 }
 
-async function run(scenario: Scenario, upstream: string, dir: string, children: ChildProcess[]) {
+/** An OTLP/HTTP receiver that reads each export and answers 200, in this process (not on the proxies' CPU). */
+async function startCollector(): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end())
+  })
+  const port = await freePort()
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  return { server, url: `http://127.0.0.1:${port}/v1/traces` }
+}
+
+async function run(scenario: Scenario, upstream: string, dir: string, children: ChildProcess[], collector: string) {
   const porticoPort = await freePort()
   const floorPort = await freePort()
   const config = join(dir, `${scenario.name}.yaml`)
@@ -65,7 +79,7 @@ async function run(scenario: Scenario, upstream: string, dir: string, children: 
     `listeners: [{ name: bench, host: 127.0.0.1, port: ${porticoPort} }]
 admin: { enabled: false }
 accessLog: { enabled: ${process.env.BENCH_ACCESS_LOG ?? true}, path: "${join(dir, `${scenario.name}-access.log`)}" }
-apis:${scenario.apis(upstream)}`,
+${scenario.telemetry ? `telemetry: ${scenario.telemetry(collector)}\n` : ''}apis:${scenario.apis(upstream)}`,
   )
   const portico = spawnProxy([join(root, 'src/cli.ts'), 'start', '--config', config, '--workers', '1'], { PORTICO_LOG_LEVEL: 'warn' })
   const floor = spawnProxy([join(root, 'bench/floor.ts'), String(floorPort), upstream], {})

@@ -15,6 +15,8 @@ export interface Scenario {
   porticoPath: string
   /** The `apis:` entries of the gateway's config, given nginx's origin. */
   apis(upstream: string): string
+  /** Top-level `telemetry:` of the gateway's config, given the URL of a local OTLP receiver that accepts and discards. */
+  telemetry?(collector: string): string
 }
 
 export const SMALL_BODY = 'x'.repeat(99) + '\n'
@@ -38,7 +40,26 @@ const soapApi = (upstream: string, soap: string) => `
       production: { type: soap, url: "${upstream}/soap" }
 `
 
+const getSmallApi = (upstream: string) => `
+  - name: Bench
+    context: /bench
+    version: 1.0.0
+    resources: [{ uriTemplate: /small, methods: [GET] }]
+    endpoints:
+      production: { type: http, url: "${upstream}" }
+`
+
 export const scenarios: Scenario[] = [
+  {
+    name: 'traced-get-small',
+    description: 'get-small with every request traced (sampleRatio 1) and exported as OTLP/HTTP to a local receiver',
+    target: 1.45,
+    method: 'GET',
+    upstreamPath: '/small',
+    porticoPath: '/bench/1.0.0/small',
+    apis: getSmallApi,
+    telemetry: (collector) => `{ tracing: { endpoint: "${collector}", sampleRatio: 1 } }`,
+  },
   {
     name: 'get-small',
     description: 'GET, 100-byte response, one API, one resource, one REST endpoint',
@@ -46,14 +67,7 @@ export const scenarios: Scenario[] = [
     method: 'GET',
     upstreamPath: '/small',
     porticoPath: '/bench/1.0.0/small',
-    apis: (upstream) => `
-  - name: Bench
-    context: /bench
-    version: 1.0.0
-    resources: [{ uriTemplate: /small, methods: [GET] }]
-    endpoints:
-      production: { type: http, url: "${upstream}" }
-`,
+    apis: getSmallApi,
   },
   {
     name: 'dynamic-header',
