@@ -96,6 +96,8 @@ describe('tracing', () => {
     assert.equal(server.attributes['url.path'], '/t/v1/items/7')
     assert.equal(server.attributes['http.route'], '/t/v1/items/{id}')
     assert.equal(server.attributes['http.response.status_code'], 200)
+    assert.equal(server.attributes['server.address'], '127.0.0.1')
+    assert.equal(server.attributes['server.port'], Number(new URL(gateway.url).port))
 
     const group = only(spans, (span) => span.name === 'group orders', 'group span')
     assert.equal(group.parentSpanId, server.spanId)

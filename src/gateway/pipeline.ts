@@ -253,7 +253,9 @@ export class RequestPipeline {
     const span = trace.begin(`${filter.name ?? 'filter'} request`, 'internal', { 'portico.filter': filter.name ?? 'filter' })
     try {
       const stop = await filter.request!(exchange, this.#filterContext)
-      if (stop) span.fail('code' in stop ? stop.code : 'replied', 'code' in stop ? stop.message : undefined)
+      // A reply of the filter's own (a mediation `respond`) is an answer, not a failure.
+      if (stop && 'code' in stop) span.fail(stop.code, stop.message)
+      else if (stop) span.set('portico.filter.replied', stop.reply.status)
       return stop
     } catch (error) {
       span.fail((error as Error).name ?? 'Error')

@@ -80,7 +80,7 @@ export class Tracing {
           'url.path': path,
           'url.scheme': 'http',
           'client.address': client,
-          ...(headers.host ? { 'server.address': headers.host } : {}),
+          ...hostAttributes(headers.host),
           ...(headers['user-agent'] ? { 'user_agent.original': headers['user-agent'] } : {}),
         },
       },
@@ -125,6 +125,14 @@ export class Tracing {
 
 // Spans get their times from the monotonic clock (hrTime: time origin plus performance.now()): by default the SDK
 // starts a span at Date.now()'s whole millisecond, which misorders the attempts of a fast failover.
+
+/** `server.address` and `server.port` from the Host header the client sent, as the HTTP server conventions ask. */
+function hostAttributes(host: string | undefined): Record<string, string | number> {
+  if (!host) return {}
+  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host)
+  if (!match) return {}
+  return match[2] === undefined ? { 'server.address': match[1]! } : { 'server.address': match[1]!, 'server.port': Number(match[2]) }
+}
 
 /** The exchange's spans as a stack: the one that began last and has not ended is the parent of the next. */
 class SpanStack implements ExchangeTrace {
