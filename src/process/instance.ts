@@ -1,5 +1,6 @@
 import { AdminServer } from '../admin/server.ts'
 import { loadConfigFile } from '../config/load.ts'
+import { Delegating } from '../endpoints/interceptor.ts'
 import { protectPort } from '../endpoints/target-guard.ts'
 import type { ConfigModel } from '../config/schema.ts'
 import type { Endpoint } from '../core/endpoint.ts'
@@ -64,7 +65,9 @@ export class PorticoInstance {
     this.#telemetry = telemetry
     const { metrics, logger } = telemetry
     registerEndpointMetrics(metrics.registry, () => gateway.snapshot.roots)
-    this.#stopStateLog = logStateChanges(logger, (endpoint) => [...gateway.snapshot.endpoints.values()].includes(endpoint as Endpoint))
+    this.#stopStateLog = logStateChanges(logger, (endpoint) =>
+      [...gateway.snapshot.endpoints.values()].some((own: Endpoint) => own === endpoint || (own instanceof Delegating && own.wraps(endpoint))),
+    )
   }
 
   static async start(config: ConfigModel, options: InstanceOptions = {}): Promise<PorticoInstance> {
