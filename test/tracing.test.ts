@@ -183,11 +183,11 @@ apis:
     const backend = await echo('b')
     const down = await closedPort()
     gateway = await startGateway(
-      config(`{ endpoint: "http://127.0.0.1:${down}/v1/traces", maxQueueSize: 4, maxExportBatchSize: 2, exportTimeout: 5s }`, `{ type: http, url: "${backend.url}" }`),
+      config(`{ endpoint: "http://127.0.0.1:${down}/v1/traces", maxQueueSize: 4, maxExportBatchSize: 2, exportTimeout: 30s }`, `{ type: http, url: "${backend.url}" }`),
     )
     const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => get(`/t/v1/items/${i}`)))
     assert.ok(answers.every((answer) => answer.status === 200))
-    // An export waits up to 5 s for the collector; no request waited for it.
+    // An export waits up to 30 s for the collector; no request waited for it.
     assert.ok(answers.every((answer) => answer.took < 2500), `slowest request ${Math.max(...answers.map((answer) => answer.took))} ms`)
     assert.ok((await droppedSpans('queue-full')) >= 40 * 2 - 4 - 2 * 2, 'all but a queue and a batch or two were dropped')
   })
@@ -215,6 +215,29 @@ apis:
       failed = await droppedSpans('export-failed')
     }
     assert.ok(failed >= 1, 'spans of a timed-out export are counted')
+  })
+})
+
+describe('tracing: stopping', () => {
+  test('a collector that never answers does not hold up a stop for its export timeout', async () => {
+    const backend = await echo('b')
+    const stalled: Server = createServer(() => {})
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve))
+    closers.push(() => {
+      stalled.closeAllConnections()
+      return new Promise((resolve) => stalled.close(() => resolve()))
+    })
+    const port = (stalled.address() as AddressInfo).port
+    gateway = await startGateway(
+      config(`{ endpoint: "http://127.0.0.1:${port}/v1/traces", scheduledDelay: 10ms, exportTimeout: 30s }`, `{ type: http, url: "${backend.url}" }`),
+    )
+    assert.equal((await get('/t/v1/items/1')).status, 200)
+    await sleep(200)
+    const stopping = performance.now()
+    await gateway.close()
+    gateway = undefined
+    const took = performance.now() - stopping
+    assert.ok(took < 4000, `the gateway took ${Math.round(took)} ms to stop`)
   })
 })
 

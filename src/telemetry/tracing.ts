@@ -17,6 +17,9 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic
 import type { ExchangeTrace, TraceSpan, TraceValue } from '../core/trace.ts'
 import type { TracingConfig } from './schema.ts'
 
+/** How long a stop waits for the last export at most. */
+const CLOSE_WAIT_MS = 2000
+
 /** Why spans were lost: the queue was full, or the collector did not take a batch. */
 export type SpanDropReason = 'queue-full' | 'export-failed'
 
@@ -113,11 +116,12 @@ export class Tracing {
 
   /**
    * Sends what is queued and stops; spans ended later are not exported. A collector that is down or slow holds
-   * the stop up for `exportTimeout` at most, and what it did not take is lost (counted as export-failed).
+   * the stop up for 2 s (or `exportTimeout`, when shorter) at most: the exporter retries a refused connection
+   * until its timeout, and a stopping gateway should not wait that long for spans.
    */
   async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined
-    const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#exportTimeout).unref()))
+    const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(this.#exportTimeout, CLOSE_WAIT_MS)).unref()))
     await Promise.race([this.#provider.shutdown().catch(() => {}), cap])
     clearTimeout(timer)
   }
