@@ -135,7 +135,8 @@ function hostAttributes(host: string | undefined): Record<string, string | numbe
   if (!host) return {}
   const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host)
   if (!match) return {}
-  return match[2] === undefined ? { 'server.address': match[1]! } : { 'server.address': match[1]!, 'server.port': Number(match[2]) }
+  const address = match[1]!.replace(/^\[|\]$/g, '')
+  return match[2] === undefined ? { 'server.address': address } : { 'server.address': address, 'server.port': Number(match[2]) }
 }
 
 /** The exchange's spans as a stack: the one that began last and has not ended is the parent of the next. */
