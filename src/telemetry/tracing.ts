@@ -62,7 +62,10 @@ export class Tracing {
       exportTimeoutMillis: config.exportTimeout,
     })
     this.#provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: process.env.npm_package_version ?? '0.1.0' }),
+      resource: resourceFromAttributes({
+        [ATTR_SERVICE_NAME]: config.serviceName,
+        ...(process.env.npm_package_version ? { [ATTR_SERVICE_VERSION]: process.env.npm_package_version } : {}),
+      }),
       sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
       spanProcessors: [new QueueWatch(batches, config.maxQueueSize, exporter, (count) => dropped('queue-full', count))],
     })
@@ -116,8 +119,8 @@ export class Tracing {
 
   /**
    * Sends what is queued and stops; spans ended later are not exported. A collector that is down or slow holds
-   * the stop up for 2 s (or `exportTimeout`, when shorter) at most: the exporter retries a refused connection
-   * until its timeout, and a stopping gateway should not wait that long for spans.
+   * the stop up for 2 s (or `exportTimeout`, when shorter) at most: a collector that takes the connection and never
+   * answers would hold the last export for its whole timeout, and a stopping gateway should not wait that long.
    */
   async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined
