@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { afterEach, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
+import { apacheAvailable, startApache } from './support/apache.ts'
 import { startEchoBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver.ts'
@@ -281,6 +282,34 @@ describe('tracing: backend credentials, Lambda and the access log', () => {
     assert.equal(attempt.attributes['http.response.status_code'], 200)
     const values = receiver.spans.flatMap((span) => [span.name, span.status.message, ...Object.values(span.attributes).map(String)])
     assert.ok(values.every((value) => !value.includes('s3cret')), 'no secret in any span')
+  })
+
+  test('a Digest challenge from Apache httpd is a span under the attempt, and the credentials stay out of the trace', { skip: !apacheAvailable() && 'Apache httpd is not installed' }, async () => {
+    receiver = await OtlpReceiver.start()
+    const apache = await startApache({ basic: { username: 'bob', password: 'unused' }, digest: { username: 'alice', password: 'Circle of Life' } })
+    closers.push(() => apache.close())
+    gateway = await startGateway(`
+telemetry:
+  tracing: { endpoint: "${receiver.url}", scheduledDelay: 50ms }
+apis:
+  - name: t
+    context: /t
+    version: v1
+    endpoints:
+      production: { type: http, name: digested, url: "${apache.url}/digest", security: { auth: { type: digest, username: alice, password: "Circle of Life" } } }
+`)
+    const answer = await get('/t/v1/echo.cgi')
+    assert.equal(answer.status, 200, answer.body)
+    assert.match(answer.body, /user=alice .*auth=Digest/)
+    await waitFor(() => receiver!.spans.length >= 3, 5000, 'three spans at the collector')
+    const attempt = only(receiver.spans, (span) => span.name === 'GET digested', 'attempt span')
+    const challenge = only(receiver.spans, (span) => span.name === 'digest challenge', 'challenge span')
+    assert.equal(challenge.parentSpanId, attempt.spanId)
+    assert.equal(challenge.attributes['portico.auth.type'], 'digest')
+    assert.notEqual(challenge.status.code, ERROR, 'an answered challenge is no failure')
+    assert.equal(attempt.attributes['http.response.status_code'], 200)
+    const values = receiver.spans.flatMap((span) => [span.name, span.status.message, ...Object.values(span.attributes).map(String)])
+    assert.ok(values.every((value) => !value.includes('Circle of Life')), 'no password in any span')
   })
 
   test('a Lambda endpoint sends the trace as X-Amzn-Trace-Id with the attempt as parent', async () => {
