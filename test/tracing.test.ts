@@ -130,6 +130,25 @@ describe('tracing', () => {
     assert.equal(received.tracestate, 'vendor=abc')
   })
 
+  test('a load balancer that retries elsewhere shows its attempts as siblings under its span', async () => {
+    receiver = await OtlpReceiver.start()
+    const second = await echo('second')
+    const refused = await closedPort()
+    gateway = await startGateway(
+      config(
+        `{ endpoint: "${receiver.url}", scheduledDelay: 50ms }`,
+        `{ type: loadbalance, name: pool, algorithm: roundRobin, endpoints: [{ type: http, name: first, url: "http://127.0.0.1:${refused}" }, { type: http, name: second, url: "${second.url}" }] }`,
+      ),
+    )
+    assert.equal((await get('/t/v1/items/1')).status, 200)
+    await waitFor(() => receiver!.spans.length >= 4, 5000, 'four spans at the collector')
+    const group = only(receiver.spans, (span) => span.name === 'group pool', 'group span')
+    const attempts = receiver.spans.filter((span) => span.kind === CLIENT).sort((a, b) => Number(a.startNanos - b.startNanos))
+    assert.deepEqual(attempts.map((span) => [span.attributes['portico.endpoint'], span.attributes['error.type'] ?? span.attributes['http.response.status_code']]), [['first', 'connect-refused'], ['second', 200]])
+    assert.ok(attempts.every((span) => span.parentSpanId === group.spanId))
+    assert.equal(second.requests[0]!.headers.traceparent, `00-${group.traceId}-${attempts[1]!.spanId}-01`)
+  })
+
   test('a gateway error names the trace, and the IN sequence and every filter get a span', async () => {
     receiver = await OtlpReceiver.start()
     const refused = await closedPort()
