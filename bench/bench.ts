@@ -2,6 +2,7 @@
 // Reports CPU microseconds per request of each proxy process (utime + stime from /proc over requests served),
 // which is steadier than requests per second on a shared machine, and the ratio of the two.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { createServer, type Server } from 'node:http'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
     children.push(await startNginx(dir, nginxPort, loadCpu))
     await waitForPort(nginxPort)
     const upstream = `http://127.0.0.1:${nginxPort}`
+    const collector = await startCollector()
 
     if (only === ACCURACY) {
       console.log(JSON.stringify(await rateLimitAccuracy(upstream, dir)))
@@ -51,7 +53,8 @@ async function main(): Promise<void> {
     if (selected.length === 0) throw new Error(`no scenario named "${only}"; known: ${scenarios.map((s) => s.name).join(', ')}`)
     const certificate = selected.some((scenario) => scenario.transport === 'tls' || scenario.transport === 'h2') ? makeCertificate(dir) : undefined
     const results = []
-    for (const scenario of selected) results.push(await run(scenario, upstream, dir, children, certificate))
+    for (const scenario of selected) results.push(await run(scenario, upstream, dir, children, collector.url, certificate))
+    collector.server.close()
     printTable(results)
     // The headline scenario's line comes last, so a reader of the last line gets it.
     const ordered = [...results.filter((r) => r.scenario !== 'get-small'), ...results.filter((r) => r.scenario === 'get-small')]
@@ -63,7 +66,18 @@ async function main(): Promise<void> {
   }
 }
 
-async function run(scenario: Scenario, upstream: string, dir: string, children: ChildProcess[], certificate?: { cert: string; key: string }) {
+/** An OTLP/HTTP receiver that reads each export and answers 200, in this process (not on the proxies' CPU). */
+async function startCollector(): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end())
+  })
+  const port = await freePort()
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  return { server, url: `http://127.0.0.1:${port}/v1/traces` }
+}
+
+async function run(scenario: Scenario, upstream: string, dir: string, children: ChildProcess[], collector: string, certificate?: { cert: string; key: string }) {
   const porticoPort = await freePort()
   const floorPort = await freePort()
   const config = join(dir, `${scenario.name}.yaml`)
@@ -74,7 +88,7 @@ async function run(scenario: Scenario, upstream: string, dir: string, children: 
     `listeners: [{ name: bench, host: 127.0.0.1, port: ${porticoPort}${tls} }]
 admin: { enabled: false }
 accessLog: { enabled: ${process.env.BENCH_ACCESS_LOG ?? true}, path: "${join(dir, `${scenario.name}-access.log`)}" }
-${scenario.config?.() ?? ''}apis:${scenario.apis(upstream)}`,
+${scenario.config?.() ?? ''}${scenario.telemetry ? `telemetry: ${scenario.telemetry(collector)}\n` : ''}apis:${scenario.apis(upstream)}`,
   )
   const portico = spawnProxy([join(root, 'src/cli.ts'), 'start', '--config', config, '--workers', '1'], { PORTICO_LOG_LEVEL: 'warn' })
   const floorArgs = transport === 'http' ? [] : [transport, certificate!.cert, certificate!.key]

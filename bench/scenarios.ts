@@ -24,6 +24,8 @@ export interface Scenario {
   transport?: 'http' | 'tls' | 'h2'
   /** Top-level config before `apis:` (a `throttling:` block), when the scenario needs some. */
   config?(): string
+  /** Top-level `telemetry:` of the gateway's config, given the URL of a local OTLP receiver that accepts and discards. */
+  telemetry?(collector: string): string
 }
 
 /**
@@ -97,6 +99,16 @@ ${redis ? `  redis: { url: "redis://127.0.0.1:6379", keyPrefix: "portico:bench:$
 })
 
 export const scenarios: Scenario[] = [
+  {
+    name: 'traced-get-small',
+    description: 'get-small with every request traced (sampleRatio 1) and exported as OTLP/HTTP to a local receiver',
+    target: 1.45,
+    method: 'GET',
+    upstreamPath: '/small',
+    porticoPath: '/bench/1.0.0/small',
+    apis: benchApi,
+    telemetry: (collector) => `{ tracing: { endpoint: "${collector}", sampleRatio: 1 } }`,
+  },
   {
     name: 'get-small',
     description: 'GET, 100-byte response, one API, one resource, one REST endpoint',

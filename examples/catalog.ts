@@ -111,6 +111,14 @@ export const examples: Record<string, Example> = {
     ],
     note: 'tokens: curl -s -u shop-sandbox:sandbox-secret -d grant_type=client_credentials -d scope=orders:read localhost:9190/token (docs/access.md)',
   },
+  tracing: {
+    backends: async () => [await startEchoBackend(9292, 'orders-standby')],
+    samples: [
+      { path: '/orders/v1/42', status: 200, contains: '"backend":"orders-standby"' },
+      { path: '/orders/v1/42', headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }, status: 200, contains: '"path":"/orders/42"' },
+    ],
+    note: 'spans go to a collector on 127.0.0.1:4318 when one runs (docs/observability.md); without one they are dropped and counted',
+  },
   'wso2-import': {
     backends: async () => [await startEchoBackend(8595, 'users')],
     samples: [

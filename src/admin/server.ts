@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { listen } from '../gateway/bind.ts'
 import type { Publisher } from './publisher.ts'
+import { WINDOWS, type AnalyticsQuery, type WindowName } from '../telemetry/analytics.ts'
 
 /** Where the admin server gets what it shows; with workers, the primary aggregates theirs. */
 export interface AdminSource {
@@ -13,11 +14,14 @@ export interface AdminSource {
   publisher?: Publisher
   /** What `/health` adds: the store's state when serving from one. */
   health?: () => object
+  /** The analytics report, or `on: false` when `telemetry.analytics` is off. */
+  analytics?(query: AnalyticsQuery): Promise<{ on: true; report: object } | { on: false }>
 }
 
 /**
  * The admin port: `/metrics` for Prometheus, `/health` (liveness: the process answers), `/ready` (readiness:
- * config loaded, listeners bound, every API with an endpoint ready) and `/admin/endpoints` with the endpoint trees.
+ * config loaded, listeners bound, every API with an endpoint ready), `/admin/endpoints` with the endpoint trees and
+ * `/admin/analytics` with traffic over the last hour or week.
  */
 export class AdminServer {
   readonly #server: Server
@@ -64,7 +68,24 @@ async function route(req: IncomingMessage, res: ServerResponse, source: AdminSou
     return
   }
   if (path === '/admin/endpoints') return json(res, 200, await source.endpoints())
+  if (path === '/admin/analytics' && source.analytics) return analytics(req, res, source.analytics)
   json(res, 404, { code: 'NO_ROUTE', message: `No admin resource at ${path}` })
+}
+
+/** `/admin/analytics?window=hour|week[&api=name:version][&resource=/template][&application=name]` */
+async function analytics(req: IncomingMessage, res: ServerResponse, report: NonNullable<AdminSource['analytics']>): Promise<void> {
+  const params = new URL(req.url ?? '/', 'http://admin').searchParams
+  const window = params.get('window') ?? 'hour'
+  if (!Object.hasOwn(WINDOWS, window)) return json(res, 400, { code: 'BAD_REQUEST', message: `window must be one of ${Object.keys(WINDOWS).join(', ')}, not "${window}"` })
+  const query: AnalyticsQuery = {
+    window: window as WindowName,
+    api: params.get('api') ?? undefined,
+    resource: params.get('resource') ?? undefined,
+    application: params.get('application') ?? undefined,
+  }
+  const answer = await report(query)
+  if (!answer.on) return json(res, 404, { code: 'ANALYTICS_OFF', message: 'Analytics are off: set telemetry.analytics.enabled to true' })
+  json(res, 200, answer.report)
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {

@@ -12,6 +12,7 @@ import { checkPrototypeResources } from '../prototype/config.ts'
 import { ApiSecurity, Cors, resourceAccessFields } from '../access/schema.ts'
 import { ListenerTls, RedirectToHttps } from '../security/listener-tls-schema.ts'
 import { duplicatePolicies, Throttling, throttlingFields, unknownPolicies, type ThrottlingConfig } from '../throttling/schema.ts'
+import { Telemetry } from '../telemetry/schema.ts'
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 export type HttpMethod = (typeof HTTP_METHODS)[number]
@@ -162,6 +163,7 @@ export const Config = z
     limits: Limits.prefault({}),
     /** Rate limits, quotas and burst control (docs/throttling.md). */
     throttling: Throttling.prefault({}),
+    telemetry: Telemetry.prefault({}),
     apis: z.array(Api).default([]),
   })
   .superRefine(checkModel)

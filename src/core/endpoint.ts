@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
+import type { ExchangeTrace } from './trace.ts'
 import type { UriVariables } from './uri-template.ts'
 
 /**
@@ -107,6 +108,8 @@ export interface Exchange {
   readonly client: { readonly address: string; readonly protocol: 'http' | 'https'; readonly host: string }
   /** Set by the listener on an mTLS connection once the client's certificate is verified; absent otherwise. */
   readonly clientCertificate?: ClientCertificate
+  /** The exchange's trace when tracing is on and the request is sampled; see ExchangeTrace. */
+  readonly trace?: ExchangeTrace | undefined
 }
 
 /** The consumer a credential identified: what mediation, the access log and the backend's header may see. */

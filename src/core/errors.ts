@@ -74,9 +74,12 @@ export function errorCodeForFailure(kind: FailureKind): GatewayErrorCode {
   }
 }
 
-/** The one JSON shape of every error the gateway answers itself: `{ code, message, requestId, ...details }`. */
-export function errorBody(code: string, message: string, requestId: string, details: object = {}): string {
-  return JSON.stringify({ code, message, requestId, ...details })
+/**
+ * The one JSON shape of every error the gateway answers itself: `{ code, message, requestId, traceId?, ...details }`;
+ * `traceId` when the request is traced, so that a client's report leads to its trace.
+ */
+export function errorBody(code: string, message: string, requestId: string, details: object = {}, traceId?: string): string {
+  return JSON.stringify(traceId === undefined ? { code, message, requestId, ...details } : { code, message, requestId, traceId, ...details })
 }
 
 /**
@@ -99,13 +102,14 @@ export function sendError(
   message: string = GATEWAY_ERRORS[code].message,
   extraHeaders: readonly string[] = [],
   format?: { formatter: ErrorFormatter; requestHeaders: IncomingHttpHeaders },
+  traceId?: string,
 ): void {
   if (res.headersSent) {
     res.destroy()
     return
   }
   const formatted = format?.formatter({ code, status: GATEWAY_ERRORS[code].status, message, requestId }, format.requestHeaders)
-  const body = formatted ? formatted.body : errorBody(code, message, requestId)
+  const body = formatted ? formatted.body : errorBody(code, message, requestId, {}, traceId)
   res.writeHead(formatted ? formatted.status : GATEWAY_ERRORS[code].status, [
     'content-type', formatted ? formatted.contentType : 'application/json',
     'content-length', String(Buffer.byteLength(body)),

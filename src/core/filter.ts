@@ -27,6 +27,8 @@ export interface FilterContext {
  * order before its endpoint, the response in reverse order after it. Either hook may end the exchange.
  */
 export interface ApiFilter {
+  /** Names the filter's spans in a trace (`mediation request`, `mediation response`); `filter` when unset. */
+  readonly name?: string
   request?(exchange: Exchange, context: FilterContext): Promise<FilterStop | undefined>
   response?(exchange: Exchange, response: BackendResponse, context: FilterContext): Promise<FilterStop | undefined>
   /** Renders every gateway error of the API in its own format (a SOAP API's Faults) instead of JSON. */

@@ -13,6 +13,7 @@ import type { EndpointConfig } from './schema.ts'
 import { backendSecurity } from './secured-endpoint.ts'
 import { capacityGuard } from './capacity-guard.ts'
 import { childEndpoints } from './tree.ts'
+import { tracedAttempt } from './traced-attempt.ts'
 import { SoapEndpoint } from './soap.ts'
 import { WsdlEndpoint } from './wsdl.ts'
 import { PrototypeBackend } from './prototype-backend.ts'
@@ -48,9 +49,11 @@ const GROUPS: { [T in GroupConfig['type']]: (id: string, config: ConfigOf<T>, ch
  * interceptor, or none. REST-to-SOAP is outside the others, so that credentials, suspension and metrics see the
  * SOAP request it sends, not the client's JSON; backend security is inside the suspension guard, so that a
  * backend refusing the gateway's credentials counts as a failure of kind `auth`. Backend protection is outside the
- * suspension guard: a request it holds back never reached the backend and says nothing about its health.
+ * suspension guard: a request it holds back never reached the backend and says nothing about its health. The attempt's span is
+ * outermost, so that its time and failure are what the group saw.
  */
 const LEAF_INTERCEPTORS: readonly ((config: LeafEndpointConfig, inGroup: boolean) => Interceptor | undefined)[] = [
+  tracedAttempt,
   restToSoap,
   capacityGuard,
   suspensionGuard,

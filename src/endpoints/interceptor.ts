@@ -47,4 +47,9 @@ export abstract class Delegating implements Endpoint {
   close(): Promise<void> {
     return this.inner.close()
   }
+
+  /** Whether `endpoint` is this one or one inside it: a leaf's state changes name its guard, which need not be outermost. */
+  wraps(endpoint: object): boolean {
+    return endpoint === this || (this.inner instanceof Delegating ? this.inner.wraps(endpoint) : endpoint === this.inner)
+  }
 }

@@ -2,6 +2,7 @@ import type { LambdaEndpointConfig } from './schema.ts'
 import { lambdaRegion } from '../lambda/schema.ts'
 import { credentialProvider } from '../lambda/credentials.ts'
 import { buildEvent } from '../lambda/events.ts'
+import { amazonTraceHeader } from '../lambda/trace-header.ts'
 import { CredentialsError, defaultLambdaEndpoint, LambdaInvoker, OversizedResult, type InvokeResult } from '../lambda/invoke.ts'
 import { emptyResponse, functionErrorResponse, gatewayError, MalformedResult, resultResponse } from '../lambda/result.ts'
 import { BodyTooLarge, readBody } from '../core/body.ts'
@@ -57,7 +58,7 @@ export class LambdaEndpoint implements Endpoint {
 
     let result: InvokeResult
     try {
-      result = await this.#invoker.invoke(event, this.#config.invocationType, signal)
+      result = await this.#invoker.invoke(event, this.#config.invocationType, signal, exchange.trace && traceHeader(exchange.headers))
     } catch (error) {
       this.#failed++
       throw this.#invokeFailure(error)
@@ -146,3 +147,10 @@ function tooLarge(exchange: Exchange): BackendResponse {
   return gatewayError('PAYLOAD_TOO_LARGE', exchange.requestId, `The request is larger than a Lambda event may be (${MAX_EVENT_BYTES} bytes)`)
 }
 
+/** The X-Ray form of the traceparent the attempt's span put on the exchange. */
+function traceHeader(headers: readonly string[]): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() === 'traceparent') return amazonTraceHeader(headers[i + 1]!)
+  }
+  return undefined
+}

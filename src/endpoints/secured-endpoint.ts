@@ -1,8 +1,9 @@
 import { STATUS_CODES } from 'node:http'
 import type { BackendSecurityConfig } from '../security/schema.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
+import type { ExchangeTrace } from '../core/trace.ts'
 import { Delegating, type Interceptor } from './interceptor.ts'
-import { createAuthenticator, type Authenticator, type Outcome } from '../security/authenticators.ts'
+import { createAuthenticator, type Attempt, type Authenticator, type Outcome, type Verdict } from '../security/authenticators.ts'
 import type { DigestRequest } from '../security/digest.ts'
 import { TokenError } from '../security/oauth2.ts'
 import { ReplayableBody } from '../resilience/replay.ts'
@@ -40,7 +41,8 @@ export class SecuredEndpoint extends Delegating {
     const body = await this.#body(exchange)
     const buffered = body === null || Buffer.isBuffer(body)
     let request: DigestRequest = { method: exchange.method, uri: this.targetPath(exchange), body: buffered ? body : undefined }
-    let attempt = await this.#credentials(() => this.#auth.first(request))
+    const trace = exchange.trace
+    let attempt = await this.#credentials(() => this.#auth.first(request, trace))
     let outcome: Outcome = 'failed'
     try {
       for (let count = 1; ; count++) {
@@ -58,7 +60,10 @@ export class SecuredEndpoint extends Delegating {
         response.body?.resume()
         // A WSDL endpoint knows its service's path only once it has loaded the WSDL, i.e. after the first send.
         request = { ...request, uri: this.targetPath(exchange) }
-        const verdict = await this.#credentials(() => this.#auth.next(response.headers['www-authenticate'], attempt, request))
+        const challenge = response.headers['www-authenticate']
+        const verdict = await this.#credentials(() =>
+          trace === undefined ? this.#auth.next(challenge, attempt, request) : this.#tracedChallenge(challenge, attempt, request, trace),
+        )
         if ('refused' in verdict) throw this.#refusal(verdict.refused)
         attempt = verdict
         outcome = 'unsent'
@@ -78,6 +83,21 @@ export class SecuredEndpoint extends Delegating {
 
   override async close(): Promise<void> {
     await Promise.all([super.close(), this.#auth.close?.()])
+  }
+
+  /** The answer to a backend's 401 (a Digest challenge, an OAuth2 token refused) as a span of its own. */
+  async #tracedChallenge(challenge: string | string[] | undefined, attempt: Attempt, request: DigestRequest, trace: ExchangeTrace): Promise<Verdict> {
+    const span = trace.begin(`${this.#auth.type} challenge`, 'internal', { 'portico.auth.type': this.#auth.type })
+    try {
+      const verdict = await this.#auth.next(challenge, attempt, request, trace)
+      if ('refused' in verdict) span.fail('auth', verdict.refused)
+      return verdict
+    } catch (error) {
+      span.fail('auth')
+      throw error
+    } finally {
+      span.end()
+    }
   }
 
   /** The client's headers minus Authorization, which is dropped or passed on under another name. */

@@ -6,14 +6,17 @@ import type { TLSSocket } from 'node:tls'
 import type { Readable } from 'node:stream'
 import { servesLiveTraffic } from '../config/lifecycle.ts'
 import type { Environment, ListenerConfig } from '../config/schema.ts'
-import { EndpointError, type ClientCertificate, type Consumer, type Endpoint, type Exchange } from '../core/endpoint.ts'
+import { EndpointError, type BackendResponse, type ClientCertificate, type Consumer, type Endpoint, type Exchange } from '../core/endpoint.ts'
 import { readBody } from '../core/body.ts'
 import { classifyFailure } from '../core/failure.ts'
 import { GroupFailure } from '../resilience/attempts.ts'
-import type { FilterContext, FilterStop } from '../core/filter.ts'
+import type { ApiFilter, FilterContext, FilterStop } from '../core/filter.ts'
+import type { ExchangeTrace } from '../core/trace.ts'
 import type { AccessLog } from '../telemetry/access-log.ts'
+import type { TrafficAnalytics } from '../telemetry/analytics.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { GatewayMetrics } from '../telemetry/metrics.ts'
+import type { RequestTrace, Tracing } from '../telemetry/tracing.ts'
 import type { CompiledApi, CompiledResource } from './api.ts'
 import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from '../core/errors.ts'
 import { backendRequestHeaders, cameBackThroughVia, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem, requestHost, withoutHeaders } from '../core/headers.ts'
@@ -33,6 +36,10 @@ export interface Telemetry {
   metrics: GatewayMetrics
   accessLog: AccessLog | undefined
   logger: Logger
+  /** Present when `telemetry.tracing` is set. */
+  tracing?: Tracing | undefined
+  /** Present when `telemetry.analytics.enabled`. */
+  analytics?: TrafficAnalytics | undefined
 }
 
 /** What one exchange learned, for its access-log line and metrics. */
@@ -45,12 +52,16 @@ interface Outcome {
   readonly requestHeaders: IncomingHttpHeaders
   api: CompiledApi | undefined
   resource: CompiledResource | undefined
+  /** The path below the API's base path, once routed. */
+  resourcePath: string
   endpoint: Endpoint | undefined
   environment: Environment | undefined
   consumer: Consumer | undefined
   code: GatewayErrorCode | undefined
   policy: string | undefined
   upstreamMs: number | undefined
+  /** The request's trace, when tracing is on. */
+  readonly trace: RequestTrace | undefined
 }
 
 /** Runs every request of one listener through route → lifecycle → environment → endpoint → response. */
@@ -100,21 +111,26 @@ export class RequestPipeline {
   #start(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? ''
     const queryAt = url.indexOf('?')
+    const method = req.method ?? 'GET'
+    const path = queryAt < 0 ? url : url.slice(0, queryAt)
+    const client = req.socket.remoteAddress ?? ''
     const outcome: Outcome = {
       start: performance.now(),
       requestId: clientRequestId(req) ?? randomUUID(),
-      method: req.method ?? 'GET',
-      path: queryAt < 0 ? url : url.slice(0, queryAt),
-      client: req.socket.remoteAddress ?? '',
+      method,
+      path,
+      client,
       requestHeaders: req.headers,
       api: undefined,
       resource: undefined,
+      resourcePath: '',
       endpoint: undefined,
       environment: undefined,
       consumer: undefined,
       code: undefined,
       policy: undefined,
       upstreamMs: undefined,
+      trace: this.#telemetry.tracing?.startRequest(req.headers, method, path, client),
     }
     // The whole exchange runs on the snapshot it started with; a reload closes what it retires only after this.
     const snapshot = this.#snapshot()
@@ -157,6 +173,7 @@ export class RequestPipeline {
     if (!route) return this.#fail(res, outcome, 'NO_ROUTE')
     const api = route.api
     outcome.api = api
+    outcome.resourcePath = route.rest
     if (api.lifecycle === 'RETIRED') return this.#fail(res, outcome, 'API_RETIRED', `API ${api.key} is retired`)
     if (api.lifecycle === 'BLOCKED') return this.#fail(res, outcome, 'API_BLOCKED', `API ${api.key} is blocked`)
 
@@ -219,13 +236,17 @@ export class RequestPipeline {
       target: undefined,
       client: { address: outcome.client, protocol: this.#scheme, host: requestHost(req) ?? '' },
       clientCertificate: this.#listener.tls?.clientCertificates ? clientCertificate(req, http2) : undefined,
+      trace: outcome.trace?.exchange,
     }
     const forwardHeader = this.#listener.tls?.clientCertificates?.forwardHeader
     if (forwardHeader) forwardClientCertificate(exchange, forwardHeader)
 
     const filters = resource.filters
+    const trace = exchange.trace
     for (let i = 0; i < filters.length; i++) {
-      const stop = await filters[i]!.request?.(exchange, this.#filterContext)
+      const filter = filters[i]!
+      if (!filter.request) continue
+      const stop = trace === undefined ? await filter.request(exchange, this.#filterContext) : await this.#tracedRequest(filter, exchange, trace)
       if (stop) {
         outcome.consumer = exchange.consumer
         return this.#stop(res, outcome, stop)
@@ -262,7 +283,7 @@ export class RequestPipeline {
       if (!filter.response) continue
       let stop
       try {
-        stop = await filter.response(exchange, response, this.#filterContext)
+        stop = trace === undefined ? await filter.response(exchange, response, this.#filterContext) : await this.#tracedResponse(filter, exchange, response, trace)
       } catch (error) {
         // The backend's body would otherwise hold its pooled connection until the idle timeout.
         response.body?.destroy()
@@ -309,6 +330,37 @@ export class RequestPipeline {
     return endpoint
   }
 
+  /** A filter's request hook in a span of its own, so any filter shows in the trace. */
+  async #tracedRequest(filter: ApiFilter, exchange: Exchange, trace: ExchangeTrace): Promise<FilterStop | undefined> {
+    const span = trace.begin(`${filter.name ?? 'filter'} request`, 'internal', { 'portico.filter': filter.name ?? 'filter' })
+    try {
+      const stop = await filter.request!(exchange, this.#filterContext)
+      // A reply of the filter's own (a mediation `respond`) is an answer, not a failure.
+      if (stop && 'code' in stop) span.fail(stop.code, stop.message)
+      else if (stop) span.set('portico.filter.replied', stop.reply.status)
+      return stop
+    } catch (error) {
+      span.fail((error as Error).name ?? 'Error')
+      throw error
+    } finally {
+      span.end()
+    }
+  }
+
+  async #tracedResponse(filter: ApiFilter, exchange: Exchange, response: BackendResponse, trace: ExchangeTrace): Promise<FilterStop | undefined> {
+    const span = trace.begin(`${filter.name ?? 'filter'} response`, 'internal', { 'portico.filter': filter.name ?? 'filter' })
+    try {
+      const stop = await filter.response!(exchange, response, this.#filterContext)
+      if (stop && 'code' in stop) span.fail(stop.code, stop.message)
+      return stop
+    } catch (error) {
+      span.fail((error as Error).name ?? 'Error')
+      throw error
+    } finally {
+      span.end()
+    }
+  }
+
   /** The environment the request asked for, the listener's otherwise; undefined when the ask is invalid. */
   #environment(req: IncomingMessage): Environment | undefined {
     const asked = this.#listener.environmentHeader ? req.headers[ENVIRONMENT_HEADER] : undefined
@@ -334,7 +386,7 @@ export class RequestPipeline {
     const apiHeaders = api?.errorHeaders ? [...api.lifecycleHeaders, ...api.errorHeaders(outcome.requestHeaders)] : api?.lifecycleHeaders ?? []
     const formatter = api?.errorFormatter
     const format = formatter && { formatter, requestHeaders: outcome.requestHeaders }
-    sendError(res, code, outcome.requestId, message, headers ? [...headers, ...apiHeaders] : apiHeaders, format)
+    sendError(res, code, outcome.requestId, message, headers ? [...headers, ...apiHeaders] : apiHeaders, format, outcome.trace?.traceId)
   }
 
   #finish(res: ServerResponse, outcome: Outcome): void {
@@ -343,8 +395,12 @@ export class RequestPipeline {
     const apiKey = outcome.api?.key ?? ''
     const template = outcome.resource?.route.uriTemplate ?? ''
     this.#telemetry.metrics.request(apiKey, template, outcome.method, status, durationMs / 1000)
+    this.#telemetry.analytics?.record(apiKey, template, outcome.consumer?.application ?? '', durationMs, outcome.code ?? (status >= 500 ? String(status) : undefined))
+    const trace = outcome.trace
+    if (trace) trace.end(status, outcome.resource && `${outcome.path.slice(0, outcome.path.length - outcome.resourcePath.length)}${template}`, outcome.code)
     this.#telemetry.accessLog?.write({
       requestId: outcome.requestId,
+      traceId: trace?.traceId,
       method: outcome.method,
       path: outcome.path,
       status,

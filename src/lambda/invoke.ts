@@ -73,8 +73,11 @@ export class LambdaInvoker {
     })
   }
 
-  /** Invokes the function with `payload` (the event as UTF-8 JSON); the signer hashes the bytes that go on the wire. */
-  async invoke(payload: Buffer, invocationType: 'RequestResponse' | 'Event', signal: AbortSignal): Promise<InvokeResult> {
+  /**
+   * Invokes the function with `payload` (the event as UTF-8 JSON); the signer hashes the bytes that go on the wire.
+   * `traceHeader` is the X-Ray trace header of a traced exchange.
+   */
+  async invoke(payload: Buffer, invocationType: 'RequestResponse' | 'Event', signal: AbortSignal, traceHeader?: string): Promise<InvokeResult> {
     let signed
     try {
       signed = await this.#signer.sign({
@@ -88,6 +91,7 @@ export class LambdaInvoker {
           host: this.#host,
           'content-type': 'application/json',
           'x-amz-invocation-type': invocationType,
+          ...(traceHeader === undefined ? {} : { 'x-amzn-trace-id': traceHeader }),
         },
         body: payload,
       })

@@ -14,6 +14,7 @@ import { flatHeader } from '../core/headers.ts'
  * IN flow runs the API's sequence, then the resource's; the OUT flow the resource's, then the API's.
  */
 export class Mediation implements ApiFilter {
+  readonly name = 'mediation'
   readonly #in: CompiledSequence | undefined
   readonly #out: CompiledSequence | undefined
   /** Largest body a sequence that reads the payload may buffer. */

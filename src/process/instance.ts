@@ -1,6 +1,7 @@
 import type { Publisher } from '../admin/publisher.ts'
 import { AdminServer } from '../admin/server.ts'
 import { loadConfigFile } from '../config/load.ts'
+import { Delegating } from '../endpoints/interceptor.ts'
 import { protectPort } from '../endpoints/target-guard.ts'
 import type { ConfigModel } from '../config/schema.ts'
 import type { Endpoint } from '../core/endpoint.ts'
@@ -11,6 +12,8 @@ import { registerThrottlingMetrics } from '../throttling/metrics.ts'
 import { closeCountStores } from '../throttling/store.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
 import { GatewayMetrics } from '../telemetry/metrics.ts'
+import { Tracing } from '../telemetry/tracing.ts'
+import { analyticsReport, TrafficAnalytics, type SeriesData } from '../telemetry/analytics.ts'
 import { Gateway } from '../gateway/gateway.ts'
 import type { Telemetry } from '../gateway/pipeline.ts'
 import { unreadyApis } from '../gateway/readiness.ts'
@@ -25,6 +28,16 @@ export function readinessAnswer(gateway: Gateway): { ready: boolean; body: objec
 
 function openAccessLog(config: ConfigModel): AccessLog | undefined {
   return config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined
+}
+
+function startAnalytics(config: ConfigModel): TrafficAnalytics | undefined {
+  const analytics = config.telemetry.analytics
+  return analytics.enabled ? new TrafficAnalytics(analytics.maxSeries) : undefined
+}
+
+function startTracing(config: ConfigModel, metrics: GatewayMetrics): Tracing | undefined {
+  const tracing = config.telemetry.tracing
+  return tracing ? new Tracing(tracing, (reason, count) => metrics.spansDropped(reason, count)) : undefined
 }
 
 export interface InstanceOptions {
@@ -60,13 +73,15 @@ export class PorticoInstance {
     const { metrics, logger } = telemetry
     registerEndpointMetrics(metrics.registry, () => gateway.snapshot.roots)
     registerThrottlingMetrics(metrics.registry)
-    this.#stopStateLog = logStateChanges(logger, (endpoint) => [...gateway.snapshot.endpoints.values()].includes(endpoint as Endpoint))
+    this.#stopStateLog = logStateChanges(logger, (endpoint) =>
+      [...gateway.snapshot.endpoints.values()].some((own: Endpoint) => own === endpoint || (own instanceof Delegating && own.wraps(endpoint))),
+    )
   }
 
   static async start(config: ConfigModel, options: InstanceOptions = {}): Promise<PorticoInstance> {
     const logger = options.logger ?? createLogger()
     const metrics = new GatewayMetrics()
-    const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config), logger }
+    const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config), logger, tracing: startTracing(config, metrics), analytics: startAnalytics(config) }
     const gateway = await Gateway.start(config, telemetry, { reusePort: options.reusePort ?? false })
     let admin: AdminServer | undefined
     if ((options.admin ?? true) && config.admin.enabled) {
@@ -78,10 +93,15 @@ export class PorticoInstance {
           ready: async () => readinessAnswer(gateway),
           ...(options.publisher ? { publisher: options.publisher } : {}),
           ...(options.health ? { health: options.health } : {}),
+          analytics: async (query) => {
+            const analytics = telemetry.analytics
+            return analytics ? { on: true, report: analyticsReport([analytics.dump()], query) } : { on: false }
+          },
         })
       } catch (error) {
         await gateway.close()
         telemetry.accessLog?.close()
+        await telemetry.tracing?.close()
         throw error
       }
     }
@@ -89,6 +109,11 @@ export class PorticoInstance {
     const adminPort = admin ? Number(new URL(admin.url).port) : config.admin.enabled ? config.admin.port : undefined
     if (adminPort) instance.#releaseAdminPort = protectPort(adminPort)
     return instance
+  }
+
+  /** This process's analytics data, for a workers' primary to add up; undefined while analytics are off. */
+  analytics(): SeriesData[] | undefined {
+    return this.#telemetry.analytics?.dump()
   }
 
   /** Loads `file` and swaps it in; an invalid file keeps the running config and logs every problem. */
@@ -104,10 +129,16 @@ export class PorticoInstance {
     }
   }
 
-  /** Swaps in `config` (see Gateway.reload), and the access log when `accessLog` changed. */
+  /** Swaps in `config` (see Gateway.reload), and the access log and tracer when their settings changed. */
   reload(config: ConfigModel, file?: string, storeChecked = false): void {
-    const before = this.gateway.snapshot.config.accessLog
+    const { accessLog: before, telemetry: telemetryBefore } = this.gateway.snapshot.config
     this.gateway.reload(config, file, storeChecked)
+    if (JSON.stringify(telemetryBefore?.tracing) !== JSON.stringify(config.telemetry.tracing)) this.#swapTracing(config)
+    if (JSON.stringify(telemetryBefore?.analytics) !== JSON.stringify(config.telemetry.analytics)) {
+      // Kept across reloads while on; turned on afresh, turned off forgotten.
+      const { enabled, maxSeries } = config.telemetry.analytics
+      this.#telemetry.analytics = enabled ? (telemetryBefore?.analytics.enabled && telemetryBefore.analytics.maxSeries === maxSeries ? this.#telemetry.analytics : new TrafficAnalytics(maxSeries)) : undefined
+    }
     if (JSON.stringify(before) === JSON.stringify(config.accessLog)) return
     const previous = this.#telemetry.accessLog
     // Requests write to whichever log the telemetry holds when they end: from now on, the new one.
@@ -117,6 +148,14 @@ export class PorticoInstance {
     this.logger.info({ accessLog: config.accessLog }, enabled ? `access log now written to ${path ?? 'standard output'}` : 'access log now off')
   }
 
+  /** Requests that start from now on use the new tracer; the old one exports what it holds, then stops. */
+  #swapTracing(config: ConfigModel): void {
+    const previous = this.#telemetry.tracing
+    this.#telemetry.tracing = startTracing(config, this.metrics)
+    previous?.close().catch((error: unknown) => this.logger.warn({ err: error }, 'the previous tracer did not shut down cleanly'))
+    const tracing = config.telemetry.tracing
+    this.logger.info({ tracing }, tracing ? `traces now exported to ${tracing.endpoint}` : 'tracing now off')
+  }
 
   #closing: Promise<void> | undefined
 
@@ -129,6 +168,7 @@ export class PorticoInstance {
       this.#releaseAdminPort()
       this.#telemetry.accessLog?.close()
       closeCountStores()
+      await this.#telemetry.tracing?.close()
     })()
     return this.#closing
   }

@@ -8,6 +8,7 @@ import { watchConfig } from '../config/watch.ts'
 import type { EndpointStatus } from '../core/endpoint.ts'
 import { logStateChanges } from '../resilience/state-events.ts'
 import type { Logger } from '../telemetry/logger.ts'
+import { analyticsReport, type SeriesData } from '../telemetry/analytics.ts'
 import { mergeWorkerViews } from './workers-view.ts'
 import { BindError, ensurePortsFree } from '../gateway/bind.ts'
 import type { ListenerAddress } from '../gateway/gateway.ts'
@@ -18,14 +19,16 @@ import { shareLimitsWithPrimary, SharedLimits } from './shared-limits.ts'
 import { shareCapacityWithPrimary, SharedCapacity } from './shared-capacity.ts'
 
 /** Messages between the primary and its workers. The primary validates; workers get only valid config text. */
-type ToWorker = { type: 'config'; text: string; file: string } | { type: 'describe'; id: number } | { type: 'readiness'; id: number }
-type WorkerAnswer = { pid: number | undefined; endpoints?: EndpointStatus[]; readiness?: { ready: boolean; body: object }; error?: string }
+type ToWorker = { type: 'config'; text: string; file: string } | { type: 'describe'; id: number } | { type: 'readiness'; id: number } | { type: 'analytics'; id: number }
+type WorkerAnswer = { pid: number | undefined; endpoints?: EndpointStatus[]; readiness?: { ready: boolean; body: object }; analytics?: SeriesData[] | null; error?: string }
 type ToPrimary =
   | { type: 'ready'; addresses: ListenerAddress[] }
   /** The worker could not start (a port taken, a file gone): the gateway does not start either. */
   | { type: 'start-failed'; message: string }
   | { type: 'described'; id: number; endpoints: EndpointStatus[] }
   | { type: 'readiness'; id: number; readiness: { ready: boolean; body: object } }
+  /** The worker's analytics data; null while analytics are off. */
+  | { type: 'analytics'; id: number; series: SeriesData[] | null }
 
 /**
  * The primary of `--workers N`: forks the workers, owns the admin port (metrics aggregated over workers),
@@ -58,6 +61,14 @@ export async function runPrimary(file: string, workers: number, watch: boolean, 
           const unready = answers.find((answer) => !answer.readiness?.ready)
           if (!unready) return answers[0]!.readiness!
           return unready.readiness ?? { ready: false, body: { status: 'not ready', reason: `worker ${unready.pid}: ${unready.error}` } }
+        },
+        // Each worker counts its own requests; the report adds their slots up.
+        analytics: async (query) => {
+          const answers = await Promise.all(liveWorkers().map((worker) => askWorker(worker, 'analytics', ++nextId)))
+          const dumps = answers.map((answer) => answer.analytics).filter((series) => series !== undefined && series !== null)
+          if (dumps.length === 0) return { on: false }
+          const unanswered = answers.filter((answer) => answer.error !== undefined).map(({ pid, error }) => ({ pid, error }))
+          return { on: true, report: { ...analyticsReport(dumps, query), workers: answers.length, ...(unanswered.length > 0 ? { unanswered } : {}) } }
         },
       })
     : undefined
@@ -150,13 +161,14 @@ function liveWorkers(): Worker[] {
 }
 
 /** Asks a worker for its endpoint view or its readiness; a worker that does not answer within 2 s says so. */
-function askWorker(worker: Worker, type: 'describe' | 'readiness', id: number): Promise<WorkerAnswer> {
+function askWorker(worker: Worker, type: 'describe' | 'readiness' | 'analytics', id: number): Promise<WorkerAnswer> {
   return new Promise((resolve) => {
     const pid = worker.process.pid
     const timer = setTimeout(() => finish({ pid, error: 'no answer within 2s' }), 2000)
     const onMessage = (message: ToPrimary) => {
       if (message.type === 'described' && message.id === id) finish({ pid, endpoints: message.endpoints })
       if (message.type === 'readiness' && message.id === id) finish({ pid, readiness: message.readiness })
+      if (message.type === 'analytics' && message.id === id) finish({ pid, analytics: message.series })
     }
     const finish = (value: WorkerAnswer) => {
       clearTimeout(timer)
@@ -177,7 +189,11 @@ export function runWorker(logger: Logger): void {
   let applying: Promise<void> = Promise.resolve()
   process.on('message', (message: ToWorker) => {
     // The same channel carries prom-client's metric requests, which its AggregatorRegistry answers itself.
-    if (message?.type !== 'config' && message?.type !== 'describe' && message?.type !== 'readiness') return
+    if (message?.type !== 'config' && message?.type !== 'describe' && message?.type !== 'readiness' && message?.type !== 'analytics') return
+    if (message.type === 'analytics') {
+      process.send?.({ type: 'analytics', id: message.id, series: instance?.analytics() ?? null } satisfies ToPrimary)
+      return
+    }
     if (message.type === 'describe') {
       process.send?.({ type: 'described', id: message.id, endpoints: instance?.gateway.snapshot.roots.map((e) => e.describe()) ?? [] } satisfies ToPrimary)
       return

@@ -1,6 +1,7 @@
 import { EndpointError, type BackendResponse, type Endpoint, type Exchange, type FailureKind } from '../core/endpoint.ts'
 import { classifyFailure } from '../core/failure.ts'
 import { neverReachedBackend } from '../core/error-codes.ts'
+import type { ExchangeTrace } from '../core/trace.ts'
 import { ReplayableBody } from './replay.ts'
 
 /** Methods whose repetition has the effect of one request (RFC 9110 §9.2.2). */
@@ -52,7 +53,54 @@ function leafFailures(failures: readonly EndpointError[]): EndpointError[] {
  * sending the request again could do harm (a non-idempotent request that may have reached a backend, or a
  * streamed body already read), when the attempts or the total time run out, or when the client went away.
  */
-export async function sendInTurn(
+export function sendInTurn(
+  groupId: string,
+  children: readonly Endpoint[],
+  exchange: Exchange,
+  signal: AbortSignal,
+  limits: AttemptLimits,
+  plan: AttemptPlan,
+): Promise<{ response: BackendResponse; index: number }> {
+  const trace = exchange.trace
+  if (trace === undefined) return attemptInTurn(groupId, children, exchange, signal, limits, plan)
+  return tracedInTurn(groupId, children, exchange, signal, limits, plan, trace)
+}
+
+/** The group's span: its attempts are its children, and it ends with the one that answered or how it gave up. */
+async function tracedInTurn(
+  groupId: string,
+  children: readonly Endpoint[],
+  exchange: Exchange,
+  signal: AbortSignal,
+  limits: AttemptLimits,
+  plan: AttemptPlan,
+  trace: ExchangeTrace,
+): Promise<{ response: BackendResponse; index: number }> {
+  const span = trace.begin(`group ${groupId}`, 'internal', { 'portico.endpoint': groupId, 'portico.group.max_attempts': limits.maxAttempts })
+  let attempts = 0
+  const counted: AttemptPlan = {
+    next: (tried, now) => plan.next(tried, now),
+    started: (index) => {
+      attempts++
+      plan.started?.(index)
+    },
+    settled: (index, response) => plan.settled?.(index, response),
+  }
+  try {
+    const result = await attemptInTurn(groupId, children, exchange, signal, limits, counted)
+    span.set('portico.group.answered_by', children[result.index]!.id)
+    return result
+  } catch (error) {
+    const failure = error as EndpointError
+    span.fail(failure.kind ?? 'error', failure.message)
+    throw error
+  } finally {
+    span.set('portico.group.attempts', attempts)
+    span.end()
+  }
+}
+
+async function attemptInTurn(
   groupId: string,
   children: readonly Endpoint[],
   exchange: Exchange,

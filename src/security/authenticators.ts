@@ -1,3 +1,4 @@
+import type { ExchangeTrace } from '../core/trace.ts'
 import type { AuthConfig } from './schema.ts'
 import { basicAuthorization } from './basic.ts'
 import { parseChallenges } from './challenges.ts'
@@ -30,9 +31,10 @@ export interface Authenticator {
   readonly type: AuthConfig['type']
   /** Whether a 401 may be answered by sending the request again, so bodies must be kept for a replay. */
   readonly replays: boolean
-  first(request: DigestRequest): Promise<Attempt>
+  /** The first attempt's credentials; a token fetched for it is a span of `trace`. */
+  first(request: DigestRequest, trace?: ExchangeTrace): Promise<Attempt>
   /** The next attempt after the backend answered `attempt` with 401 and these `WWW-Authenticate` values. */
-  next(wwwAuthenticate: string | string[] | undefined, attempt: Attempt, request: DigestRequest): Promise<Verdict>
+  next(wwwAuthenticate: string | string[] | undefined, attempt: Attempt, request: DigestRequest, trace?: ExchangeTrace): Promise<Verdict>
   /** The exchange is over; `attempt` was its last. */
   settle?(attempt: Attempt, outcome: Outcome): void
   describe(): Record<string, unknown>
@@ -146,16 +148,16 @@ class OAuth2Authenticator implements Authenticator {
     this.#tokens = tokens
   }
 
-  async first(): Promise<Attempt> {
-    const token = await this.#tokens.token()
+  async first(_request: DigestRequest, trace?: ExchangeTrace): Promise<Attempt> {
+    const token = await this.#tokens.token(Date.now(), trace)
     return { header: `Bearer ${token}`, basis: token, preemptive: true }
   }
 
   /** One refresh-and-retry: the token may have been revoked or expired early. A second 401 is final. */
-  async next(wwwAuthenticate: string | string[] | undefined, attempt: Attempt): Promise<Verdict> {
+  async next(wwwAuthenticate: string | string[] | undefined, attempt: Attempt, _request: DigestRequest, trace?: ExchangeTrace): Promise<Verdict> {
     if (!attempt.preemptive) return { refused: `it refused a freshly issued access token${bearerError(wwwAuthenticate)}` }
     this.#tokens.invalidate(attempt.basis!)
-    const token = await this.#tokens.token()
+    const token = await this.#tokens.token(Date.now(), trace)
     return { header: `Bearer ${token}`, basis: token, preemptive: false }
   }
 

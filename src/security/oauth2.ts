@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi'
+import type { ExchangeTrace } from '../core/trace.ts'
 import { Agent, fetch as undiciFetch } from 'undici'
 import type { OAuth2AuthConfig } from './schema.ts'
 import { tlsConnectOptions } from './tls.ts'
@@ -49,15 +50,18 @@ export class OAuth2TokenSource {
     this.#clientAuth = config.clientAuthentication === 'client_secret_post' ? oauth.ClientSecretPost(config.clientSecret) : oauth.ClientSecretBasic(config.clientSecret)
   }
 
-  /** A token valid now: the cached one, or a new one. Starts a background renewal when it expires soon. */
-  async token(now = Date.now()): Promise<string> {
+  /**
+   * A token valid now: the cached one, or a new one. Starts a background renewal when it expires soon. A token
+   * request this call starts is a span of `trace`; callers that wait for one already under way share it.
+   */
+  async token(now = Date.now(), trace?: ExchangeTrace): Promise<string> {
     const token = this.#token
     if (token && now < token.expiresAt) {
       // A failed background renewal is not fatal: the token is still valid, and the next caller tries again.
       if (now >= token.renewAt) this.#renew().catch(() => {})
       return token.value
     }
-    return (await this.#renew()).value
+    return (await this.#renew(trace)).value
   }
 
   close(): Promise<void> {
@@ -69,11 +73,30 @@ export class OAuth2TokenSource {
     if (this.#token?.value === value) this.#token = undefined
   }
 
-  #renew(): Promise<CachedToken> {
-    this.#pending ??= this.#request().finally(() => {
+  #renew(trace?: ExchangeTrace): Promise<CachedToken> {
+    this.#pending ??= (trace === undefined ? this.#request() : this.#tracedRequest(trace)).finally(() => {
       this.#pending = undefined
     })
     return this.#pending
+  }
+
+  async #tracedRequest(trace: ExchangeTrace): Promise<CachedToken> {
+    const url = new URL(this.#config.tokenUrl)
+    const span = trace.begin('oauth2 token', 'client', {
+      'http.request.method': 'POST',
+      'server.address': url.hostname,
+      'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+      'url.path': url.pathname,
+      'portico.oauth2.grant_type': this.#config.grantType,
+    })
+    try {
+      return await this.#request()
+    } catch (error) {
+      span.fail('token', error instanceof TokenError ? error.reason : undefined)
+      throw error
+    } finally {
+      span.end()
+    }
   }
 
   async #request(): Promise<CachedToken> {

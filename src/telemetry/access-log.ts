@@ -2,6 +2,8 @@ import pino from 'pino'
 
 export interface AccessLogEntry {
   requestId: string
+  /** The OpenTelemetry trace id, when the request is traced or its client sent one. */
+  traceId?: string
   method: string
   path: string
   status: number

@@ -10,6 +10,7 @@ export class GatewayMetrics {
   readonly #duration: Histogram<'api' | 'resource'>
   readonly #upstreamDuration: Histogram<'endpoint'>
   readonly #upstreamErrors: Counter<'endpoint' | 'kind'>
+  readonly #spansDropped: Counter<'reason'>
   readonly #children = new Map<string, { inc(): void } | { observe(value: number): void }>()
 
   constructor() {
@@ -41,6 +42,12 @@ export class GatewayMetrics {
       labelNames: ['endpoint', 'kind'],
       registers: [this.registry],
     })
+    this.#spansDropped = new Counter({
+      name: 'portico_trace_spans_dropped_total',
+      help: 'Trace spans lost: the export queue was full (queue-full) or the collector did not take a batch (export-failed)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    })
   }
 
   request(api: string, resource: string, method: string, status: number, seconds: number): void {
@@ -68,6 +75,10 @@ export class GatewayMetrics {
       this.#children.set(key, histogram)
     }
     histogram.observe(seconds)
+  }
+
+  spansDropped(reason: 'queue-full' | 'export-failed', count: number): void {
+    this.#spansDropped.labels(reason).inc(count)
   }
 
   upstreamError(endpoint: string, kind: FailureKind): void {

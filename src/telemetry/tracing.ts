@@ -1,0 +1,261 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api'
+import { ExportResultCode, hrTime, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core'
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type ReadableSpan,
+  type Span as SdkSpan,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base'
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions'
+import type { ExchangeTrace, TraceSpan, TraceValue } from '../core/trace.ts'
+import type { TracingConfig } from './schema.ts'
+
+/** How long a stop waits for the last export at most. */
+const CLOSE_WAIT_MS = 2000
+
+/** Why spans were lost: the queue was full, or the collector did not take a batch. */
+export type SpanDropReason = 'queue-full' | 'export-failed'
+
+const propagator = new W3CTraceContextPropagator()
+
+const requestHeaders: TextMapGetter<IncomingHttpHeaders> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => carrier[key],
+}
+
+/** A traced request: its server span and, when sampled, the trace steps below it use. */
+export interface RequestTrace {
+  /** The trace id to log and show in error bodies: the sampled trace's, or the client's when it sent one. */
+  readonly traceId: string | undefined
+  /** Present when the request is sampled. */
+  readonly exchange: ExchangeTrace | undefined
+  /** Ends the server span with the response's status and, for a gateway error, its code. */
+  end(status: number, route: string | undefined, errorCode: string | undefined): void
+}
+
+/**
+ * The gateway's tracer: a BasicTracerProvider with ParentBased(TraceIdRatioBased) sampling and a batch processor
+ * exporting OTLP/HTTP protobuf. It is not registered as the global provider: spans are parented explicitly
+ * through the exchange (see core/trace.ts), so nothing else in the process is traced by accident.
+ */
+export class Tracing {
+  readonly #provider: BasicTracerProvider
+  readonly #tracer: Tracer
+  readonly #exportTimeout: number
+
+  constructor(config: TracingConfig, dropped: (reason: SpanDropReason, count: number) => void) {
+    const exporter = new CountingExporter(
+      new OTLPTraceExporter({ url: config.endpoint, timeoutMillis: config.exportTimeout, concurrencyLimit: 2 }),
+      (count) => dropped('export-failed', count),
+    )
+    const batches = new BatchSpanProcessor(exporter, {
+      maxQueueSize: config.maxQueueSize,
+      maxExportBatchSize: config.maxExportBatchSize,
+      scheduledDelayMillis: config.scheduledDelay,
+      exportTimeoutMillis: config.exportTimeout,
+    })
+    this.#provider = new BasicTracerProvider({
+      resource: resourceFromAttributes({
+        [ATTR_SERVICE_NAME]: config.serviceName,
+        ...(process.env.npm_package_version ? { [ATTR_SERVICE_VERSION]: process.env.npm_package_version } : {}),
+      }),
+      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
+      spanProcessors: [new QueueWatch(batches, config.maxQueueSize, exporter, (count) => dropped('queue-full', count))],
+    })
+    this.#tracer = this.#provider.getTracer('portico')
+    this.#exportTimeout = config.exportTimeout
+  }
+
+  /** Starts the server span of one request, continuing the client's W3C trace context when it sent one. */
+  startRequest(headers: IncomingHttpHeaders, method: string, path: string, client: string): RequestTrace {
+    const parent = headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, headers, requestHeaders)
+    const span = this.#tracer.startSpan(
+      method,
+      {
+        kind: SpanKind.SERVER,
+        startTime: hrTime(),
+        attributes: {
+          'http.request.method': method,
+          'url.path': path,
+          'url.scheme': 'http',
+          'client.address': client,
+          ...hostAttributes(headers.host),
+          ...(headers['user-agent'] ? { 'user_agent.original': headers['user-agent'] } : {}),
+        },
+      },
+      parent,
+    )
+    if (!span.isRecording()) {
+      const clientTrace = trace.getSpanContext(parent)
+      return { traceId: clientTrace?.traceId, exchange: undefined, end: () => {} }
+    }
+    const exchange = new SpanStack(this.#tracer, span)
+    return {
+      traceId: exchange.traceId,
+      exchange,
+      end(status, route, errorCode) {
+        span.setAttribute('http.response.status_code', status)
+        if (route !== undefined) {
+          span.setAttribute('http.route', route)
+          span.updateName(`${method} ${route}`)
+        }
+        // OpenTelemetry's HTTP server conventions: only 5xx marks a server span failed; error codes name the cause.
+        if (errorCode !== undefined) span.setAttribute('portico.error.code', errorCode)
+        if (status >= 500) {
+          span.setAttribute('error.type', errorCode ?? String(status))
+          span.setStatus({ code: SpanStatusCode.ERROR })
+        }
+        span.end(hrTime())
+      },
+    }
+  }
+
+  /**
+   * Sends what is queued and stops; spans ended later are not exported. A collector that is down or slow holds
+   * the stop up for 2 s (or `exportTimeout`, when shorter) at most: a collector that takes the connection and never
+   * answers would hold the last export for its whole timeout, and a stopping gateway should not wait that long.
+   */
+  async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(this.#exportTimeout, CLOSE_WAIT_MS)).unref()))
+    await Promise.race([this.#provider.shutdown().catch(() => {}), cap])
+    clearTimeout(timer)
+  }
+}
+
+// Spans get their times from the monotonic clock (hrTime: time origin plus performance.now()): by default the SDK
+// starts a span at Date.now()'s whole millisecond, which misorders the attempts of a fast failover.
+
+/** `server.address` and `server.port` from the Host header the client sent, as the HTTP server conventions ask. */
+function hostAttributes(host: string | undefined): Record<string, string | number> {
+  if (!host) return {}
+  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host)
+  if (!match) return {}
+  const address = match[1]!.replace(/^\[|\]$/g, '')
+  return match[2] === undefined ? { 'server.address': address } : { 'server.address': address, 'server.port': Number(match[2]) }
+}
+
+/** The exchange's spans as a stack: the one that began last and has not ended is the parent of the next. */
+class SpanStack implements ExchangeTrace {
+  readonly traceId: string
+  readonly #tracer: Tracer
+  #current: Context
+
+  constructor(tracer: Tracer, root: Span) {
+    this.#tracer = tracer
+    this.traceId = root.spanContext().traceId
+    this.#current = trace.setSpan(ROOT_CONTEXT, root)
+  }
+
+  begin(name: string, kind: 'internal' | 'client', attributes?: Readonly<Record<string, TraceValue>>): TraceSpan {
+    const parent = this.#current
+    const span = this.#tracer.startSpan(name, { kind: kind === 'client' ? SpanKind.CLIENT : SpanKind.INTERNAL, startTime: hrTime(), ...(attributes ? { attributes } : {}) }, parent)
+    this.#current = trace.setSpan(parent, span)
+    return {
+      set: (key, value) => span.setAttribute(key, value),
+      fail: (errorType, message) => {
+        span.setAttribute('error.type', errorType)
+        span.setStatus(message === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message })
+      },
+      end: () => {
+        span.end(hrTime())
+        this.#current = parent
+      },
+    }
+  }
+
+  inject(headers: string[]): void {
+    const carrier: Record<string, string> = {}
+    propagator.inject(this.#current, carrier, { set: (target, key, value) => (target[key] = value) })
+    for (const name of ['traceparent', 'tracestate']) {
+      const value = carrier[name]
+      let found = false
+      for (let i = 0; i < headers.length; i += 2) {
+        if (headers[i]!.toLowerCase() !== name) continue
+        if (value === undefined || found) {
+          headers.splice(i, 2)
+          i -= 2
+        } else {
+          headers[i + 1] = value
+          found = true
+        }
+      }
+      if (value !== undefined && !found) headers.push(name, value)
+    }
+  }
+}
+
+/**
+ * Hands ended spans to the batch processor and counts the ones it drops because its queue is full (the SDK drops
+ * them with a debug log only). The queue's length is what came in minus what the exporter was given, as the batch
+ * processor counts it: sampled spans only.
+ */
+class QueueWatch implements SpanProcessor {
+  readonly #inner: BatchSpanProcessor
+  readonly #capacity: number
+  readonly #exporter: CountingExporter
+  readonly #dropped: (count: number) => void
+  #queued = 0
+
+  constructor(inner: BatchSpanProcessor, capacity: number, exporter: CountingExporter, dropped: (count: number) => void) {
+    this.#inner = inner
+    this.#capacity = capacity
+    this.#exporter = exporter
+    this.#dropped = dropped
+  }
+
+  onStart(span: SdkSpan, parent: Context): void {
+    this.#inner.onStart(span, parent)
+  }
+
+  onEnd(span: ReadableSpan): void {
+    if ((span.spanContext().traceFlags & 1) !== 0) {
+      if (this.#queued - this.#exporter.taken >= this.#capacity) this.#dropped(1)
+      else this.#queued++
+    }
+    this.#inner.onEnd(span)
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#inner.forceFlush()
+  }
+
+  shutdown(): Promise<void> {
+    return this.#inner.shutdown()
+  }
+}
+
+/** The OTLP exporter, counting the spans it is given and those a failed export loses. */
+class CountingExporter implements SpanExporter {
+  readonly #inner: SpanExporter
+  readonly #failed: (count: number) => void
+  taken = 0
+
+  constructor(inner: SpanExporter, failed: (count: number) => void) {
+    this.#inner = inner
+    this.#failed = failed
+  }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.taken += spans.length
+    this.#inner.export(spans, (result) => {
+      if (result.code !== ExportResultCode.SUCCESS) this.#failed(spans.length)
+      done(result)
+    })
+  }
+
+  shutdown(): Promise<void> {
+    return this.#inner.shutdown()
+  }
+
+  forceFlush(): Promise<void> {
+    return this.#inner.forceFlush?.() ?? Promise.resolve()
+  }
+}
