@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createServer, type AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { Agent, request } from 'undici'
 import { startBackend, type TestBackend } from './support/backend.ts'
@@ -88,5 +89,47 @@ apis:
     assert.ok(opened <= 10, `220 HEADs, never more than 10 at a time, took the backend to ${opened} connections (${opened - before} new)`)
     const head = backend.requests.find((r) => r.method === 'HEAD')
     assert.equal(head?.headers.connection, 'keep-alive', 'the HEAD asked the backend to keep the connection')
+  })
+
+  test('a backend that sends a body after a HEAD anyway does not corrupt the next answer on its connection', async () => {
+    // Raw TCP: every answer has a 5-byte body and says keep-alive, HEAD included, as a broken server might.
+    let connections = 0
+    const broken = createServer((socket) => {
+      connections++
+      let pending = ''
+      socket.on('error', () => {})
+      socket.on('data', (chunk) => {
+        pending += chunk.toString('latin1')
+        for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+          const method = pending.slice(0, pending.indexOf(' '))
+          pending = pending.slice(end + 4)
+          socket.write(`HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: keep-alive\r\nx-method: ${method}\r\n\r\nhello`)
+        }
+      })
+    })
+    await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve))
+    const brokenGateway = await startGateway(`
+apis:
+  - name: Broken
+    context: /broken
+    version: 1.0.0
+    resources: [{ uriTemplate: /*, methods: [GET, HEAD] }]
+    endpoints:
+      production: { type: http, url: "http://127.0.0.1:${(broken.address() as AddressInfo).port}" }
+`)
+    try {
+      for (const method of ['HEAD', 'GET', 'HEAD', 'GET'] as const) {
+        const response = await request(`${brokenGateway.url}/broken/1.0.0/x`, { method })
+        const text = await response.body.text()
+        assert.equal(response.statusCode, 200, method)
+        assert.equal(response.headers['x-method'], method, 'each answer is the one to its own request')
+        assert.equal(text, method === 'HEAD' ? '' : 'hello')
+      }
+      // The stray bytes after each HEAD make undici drop that connection, so each GET came on a new one.
+      assert.equal(connections, 3)
+    } finally {
+      await brokenGateway.close()
+      broken.close()
+    }
   })
 })
