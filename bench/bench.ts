@@ -1,13 +1,14 @@
 // `npm run bench`: Portico against the Node floor, same backend, same run, interleaved rounds, pinned CPUs.
 // Reports CPU microseconds per request of each proxy process (utime + stime from /proc over requests served),
-// which is steadier than requests per second on a shared machine, and the ratio of the two.
+// which is steadier than requests per second on a shared machine, and the ratio of the two; beside it each
+// proxy's p99 latency (wrk), peak RSS (VmHWM) and the connections it opened to nginx after warm-up.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startNginx } from './nginx.ts'
+import { acceptedConnections, startNginx } from './nginx.ts'
 import { freePort, waitForPort } from '../test/support/net.ts'
 import { scenarios, type Scenario } from './scenarios.ts'
 import { ACCURACY, rateLimitAccuracy } from './ratelimit-accuracy.ts'
@@ -28,6 +29,15 @@ interface Measure {
   requests: number
   rps: number
   cpuSeconds: number
+  p99Ms: number
+  /**
+   * Connections nginx accepted from the second second of the window to its end (only the measured proxy sends
+   * then): steady load. The first second re-opens what the pool closed while the other proxy ran (an idle
+   * keep-alive connection lives 4 s in both) and counts as warm-up.
+   */
+  newUpstreamConns: number
+  /** Connections nginx accepted in the first second. */
+  reopenedConns: number
 }
 
 async function main(): Promise<void> {
@@ -40,8 +50,9 @@ async function main(): Promise<void> {
   })
   try {
     const nginxPort = await freePort()
-    children.push(await startNginx(dir, nginxPort, loadCpu))
-    await waitForPort(nginxPort)
+    const statusPort = await freePort()
+    children.push(await startNginx(dir, nginxPort, loadCpu, statusPort))
+    await Promise.all([waitForPort(nginxPort), waitForPort(statusPort)])
     const upstream = `http://127.0.0.1:${nginxPort}`
     const collector = await startCollector()
 
@@ -53,7 +64,7 @@ async function main(): Promise<void> {
     if (selected.length === 0) throw new Error(`no scenario named "${only}"; known: ${scenarios.map((s) => s.name).join(', ')}`)
     const certificate = selected.some((scenario) => scenario.transport === 'tls' || scenario.transport === 'h2') ? makeCertificate(dir) : undefined
     const results = []
-    for (const scenario of selected) results.push(await run(scenario, upstream, dir, children, collector.url, certificate))
+    for (const scenario of selected) results.push(await run(scenario, upstream, statusPort, dir, children, collector.url, certificate))
     collector.server.close()
     printTable(results)
     // The headline scenario's line comes last, so a reader of the last line gets it.
@@ -77,7 +88,7 @@ async function startCollector(): Promise<{ server: Server; url: string }> {
   return { server, url: `http://127.0.0.1:${port}/v1/traces` }
 }
 
-async function run(scenario: Scenario, upstream: string, dir: string, children: ChildProcess[], collector: string, certificate?: { cert: string; key: string }) {
+async function run(scenario: Scenario, upstream: string, statusPort: number, dir: string, children: ChildProcess[], collector: string, certificate?: { cert: string; key: string }) {
   const porticoPort = await freePort()
   const floorPort = await freePort()
   const config = join(dir, `${scenario.name}.yaml`)
@@ -105,15 +116,16 @@ ${scenario.config?.() ?? ''}${scenario.telemetry ? `telemetry: ${scenario.teleme
   }
   const load = transport === 'h2' ? runH2Load : runWrk
   // Warm up both (JIT, pools) before anything counts.
-  for (const target of Object.values(targets)) await measure(target.process, target.url, script, 2, load)
+  for (const target of Object.values(targets)) await measure(target.process, target.url, script, 2, load, statusPort)
 
   const totals = { portico: [] as Measure[], floor: [] as Measure[] }
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate which goes first so drift on the machine hits both alike.
     const order = round % 2 === 0 ? (['portico', 'floor'] as const) : (['floor', 'portico'] as const)
-    for (const name of order) totals[name].push(await measure(targets[name].process, targets[name].url, script, SECONDS, load))
+    for (const name of order) totals[name].push(await measure(targets[name].process, targets[name].url, script, SECONDS, load, statusPort))
     process.stderr.write(`${scenario.name} round ${round + 1}/${ROUNDS}: portico ${fmt(totals.portico.at(-1)!)} | floor ${fmt(totals.floor.at(-1)!)}\n`)
   }
+  const rss = { portico: await peakRssMiB(portico.pid!), floor: await peakRssMiB(floor.pid!) }
   portico.kill('SIGTERM')
   floor.kill('SIGTERM')
 
@@ -121,6 +133,8 @@ ${scenario.config?.() ?? ''}${scenario.telemetry ? `telemetry: ${scenario.teleme
     (measures.reduce((sum, m) => sum + m.cpuSeconds, 0) * 1e6) / measures.reduce((sum, m) => sum + m.requests, 0)
   const portico_cpu_us_per_req = round1(cpuPerRequest(totals.portico))
   const floor_cpu_us_per_req = round1(cpuPerRequest(totals.floor))
+  const p99 = { portico: median(totals.portico.map((m) => m.p99Ms)), floor: median(totals.floor.map((m) => m.p99Ms)) }
+  const newConns = (measures: Measure[]) => measures.reduce((sum, m) => sum + m.newUpstreamConns, 0)
   return {
     scenario: scenario.name,
     portico_rps: Math.round(median(totals.portico.map((m) => m.rps))),
@@ -129,6 +143,12 @@ ${scenario.config?.() ?? ''}${scenario.telemetry ? `telemetry: ${scenario.teleme
     floor_cpu_us_per_req,
     cpu_ratio: Math.round((portico_cpu_us_per_req / floor_cpu_us_per_req) * 100) / 100,
     target: scenario.target,
+    // Median over rounds of each round's p99.
+    p99_ms: { portico: round2(p99.portico), floor: round2(p99.floor) },
+    p99_ratio: Math.round((p99.portico / p99.floor) * 100) / 100,
+    rss_mib: rss,
+    // Summed over the measured rounds, each after its first second (see Measure).
+    new_upstream_conns: { portico: newConns(totals.portico), floor: newConns(totals.floor) },
   }
 }
 
@@ -139,21 +159,32 @@ function spawnProxy(args: string[], env: Record<string, string>): ChildProcess {
 
 type Load = (url: string, script: string, seconds: number) => Promise<string>
 
-/** Runs the load (wrk, or h2-load for HTTP/2) against `url` for `seconds` and reads the proxy's CPU time around it. */
-async function measure(proxy: ChildProcess, url: string, script: string, seconds: number, load: Load): Promise<Measure> {
+/**
+ * Runs the load (wrk, or h2-load for HTTP/2) against `url` for `seconds`, and reads the proxy's CPU time and the
+ * backend's accepted connections around it.
+ */
+async function measure(proxy: ChildProcess, url: string, script: string, seconds: number, load: Load, statusPort: number): Promise<Measure> {
+  const acceptedBefore = await acceptedConnections(statusPort)
   const before = await cpuSeconds(proxy.pid!)
-  const output = await load(url, script, seconds)
+  const running = load(url, script, seconds)
+  const warmedUp = new Promise<number>((resolve, reject) => setTimeout(() => acceptedConnections(statusPort).then(resolve, reject), 1000))
+  const output = await running
   const after = await cpuSeconds(proxy.pid!)
+  const acceptedAfterWarmUp = await warmedUp
+  // Each read of the counter opens one connection itself, counted in the value it returns.
+  const reopenedConns = acceptedAfterWarmUp - acceptedBefore - 1
+  const newUpstreamConns = (await acceptedConnections(statusPort)) - acceptedAfterWarmUp - 1
   const requests = Number(/(\d+) requests in/.exec(output)?.[1])
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1])
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(output)
   if (errors) throw new Error(`wrk saw failures against ${url}; a benchmark of errors means nothing:\n${output}`)
-  if (!requests || !rps) throw new Error(`could not read wrk's output:\n${output}`)
-  return { requests, rps, cpuSeconds: after - before }
+  const p99Ms = latencyMs(/^\s*99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(output))
+  if (!requests || !rps || p99Ms === undefined) throw new Error(`could not read wrk's output:\n${output}`)
+  return { requests, rps, cpuSeconds: after - before, p99Ms, newUpstreamConns, reopenedConns }
 }
 
 function runWrk(url: string, script: string, seconds: number): Promise<string> {
-  return runLoad([...loadCpu, 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '-s', script, url])
+  return runLoad([...loadCpu, 'wrk', '-t1', '--latency', `-c${CONNECTIONS}`, `-d${seconds}s`, '-s', script, url])
 }
 
 /**
@@ -174,6 +205,21 @@ function runLoad([command, ...args]: string[]): Promise<string> {
     child.on('error', reject)
     child.on('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command === 'taskset' ? args[2] : command} exited with ${code}:\n${output}`))))
   })
+}
+
+/** A wrk latency (`812.00us`, `1.23ms`, `1.01s`) in milliseconds. */
+function latencyMs(match: RegExpExecArray | null): number | undefined {
+  if (!match) return undefined
+  const scale = { us: 1e-3, ms: 1, s: 1e3 }[match[2] as 'us' | 'ms' | 's']
+  return Number(match[1]) * scale
+}
+
+/** The most memory a process has had resident so far (VmHWM of /proc/PID/status), in MiB. */
+async function peakRssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kib = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1]
+  if (kib === undefined) throw new Error(`no VmHWM in /proc/${pid}/status`)
+  return Math.round(Number(kib) / 1024)
 }
 
 /** utime + stime of a process, from /proc/PID/stat (fields 14 and 15, counted after the command name). */
@@ -198,16 +244,33 @@ function wrkScript(scenario: Scenario): string {
   return lines.join('\n') + '\n'
 }
 
-function printTable(results: Array<Record<string, string | number>>): void {
-  const columns = ['scenario', 'portico_rps', 'floor_rps', 'portico_cpu_us_per_req', 'floor_cpu_us_per_req', 'cpu_ratio', 'target']
-  const widths = columns.map((column) => Math.max(column.length, ...results.map((r) => String(r[column]).length)))
+type Result = Awaited<ReturnType<typeof run>>
+
+function printTable(results: Result[]): void {
+  const columns: Array<[string, (r: Result) => string | number]> = [
+    ['scenario', (r) => r.scenario],
+    ['portico_rps', (r) => r.portico_rps],
+    ['floor_rps', (r) => r.floor_rps],
+    ['portico_cpu_us_per_req', (r) => r.portico_cpu_us_per_req],
+    ['floor_cpu_us_per_req', (r) => r.floor_cpu_us_per_req],
+    ['cpu_ratio', (r) => r.cpu_ratio],
+    ['target', (r) => r.target],
+    ['p99_ms portico/floor', (r) => `${r.p99_ms.portico}/${r.p99_ms.floor}`],
+    ['p99_ratio', (r) => r.p99_ratio],
+    ['rss_mib portico/floor', (r) => `${r.rss_mib.portico}/${r.rss_mib.floor}`],
+    ['new_upstream_conns portico/floor', (r) => `${r.new_upstream_conns.portico}/${r.new_upstream_conns.floor}`],
+  ]
+  const cells = results.map((result) => columns.map(([, read]) => String(read(result))))
+  const widths = columns.map(([name], i) => Math.max(name.length, ...cells.map((row) => row[i]!.length)))
   const row = (values: string[]) => values.map((value, i) => value.padEnd(widths[i]!)).join('  ')
-  console.log(row(columns))
-  for (const result of results) console.log(row(columns.map((column) => String(result[column]))))
+  console.log(row(columns.map(([name]) => name)))
+  for (const values of cells) console.log(row(values))
 }
 
-const fmt = (m: Measure) => `${Math.round(m.rps)} rps, ${round1((m.cpuSeconds * 1e6) / m.requests)} µs/req`
+const fmt = (m: Measure) =>
+  `${Math.round(m.rps)} rps, ${round1((m.cpuSeconds * 1e6) / m.requests)} µs/req, p99 ${m.p99Ms} ms, upstream conns opened ${m.reopenedConns} in the first second, ${m.newUpstreamConns} after`
 const round1 = (n: number) => Math.round(n * 10) / 10
+const round2 = (n: number) => Math.round(n * 100) / 100
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 await main()

@@ -1,6 +1,6 @@
 // An HTTP/2 load generator for `npm run bench`'s h2 scenarios, as wrk is for the others (wrk speaks HTTP/1.1
 // only, and h2load is not installed everywhere): SESSIONS TLS connections, each keeping STREAMS requests in
-// flight, for SECONDS. Prints wrk's summary lines, which bench.ts reads. Written here because no load tool in
+// flight, for SECONDS. Prints wrk's summary lines and its p99 latency line, which bench.ts reads. Written here because no load tool in
 // node_modules speaks HTTP/2. Usage: node bench/h2-load.ts URL SECONDS SESSIONS STREAMS
 import { connect, type ClientHttp2Session } from 'node:http2'
 
@@ -12,9 +12,12 @@ let completed = 0
 let failed = 0
 let errors = 0
 let running = true
+/** Each completed request's latency (ms), for the p99 line that wrk --latency prints. */
+const latencies: number[] = []
 
 function loop(session: ClientHttp2Session): void {
   if (!running || session.closed || session.destroyed) return
+  const sent = performance.now()
   const stream = session.request({ ':path': path })
   stream.on('response', (headers) => {
     const status = Number(headers[':status'])
@@ -23,6 +26,7 @@ function loop(session: ClientHttp2Session): void {
   stream.on('data', () => {})
   stream.on('end', () => {
     completed++
+    latencies.push(performance.now() - sent)
     loop(session)
   })
   stream.on('error', () => {
@@ -44,6 +48,9 @@ setTimeout(() => {
   const elapsed = (performance.now() - started) / 1000
   console.log(`  ${completed} requests in ${elapsed.toFixed(2)}s`)
   console.log(`Requests/sec: ${(completed / elapsed).toFixed(2)}`)
+  latencies.sort((a, b) => a - b)
+  const p99 = latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] ?? 0
+  console.log(`     99%   ${p99.toFixed(2)}ms`)
   if (failed > 0) console.log(`Non-2xx or 3xx responses: ${failed}`)
   if (errors > 0) console.log(`Socket errors: ${errors} stream errors`)
   for (const session of sessions) session.destroy()

@@ -66,6 +66,10 @@ export class HttpEndpoint implements Endpoint {
         headers: exchange.headers,
         body: exchange.body,
         signal,
+        // undici closes the connection after every HEAD by default (a server might send a body anyway), which
+        // opens a new backend connection per HEAD. `reset: false` keeps it only when the backend answers
+        // `Connection: keep-alive` explicitly; otherwise undici still closes it.
+        reset: exchange.method === 'HEAD' ? false : undefined,
       })
       return { status: response.statusCode, headers: response.headers, body: response.body, trailers: response.trailers }
     } catch (error) {
