@@ -2,6 +2,7 @@ import { AdminServer } from '../admin/server.ts'
 import { ConfigError, loadConfigFile } from '../config/load.ts'
 import { protectPort } from '../endpoints/target-guard.ts'
 import type { ConfigModel } from '../config/schema.ts'
+import { logDocumentReports } from '../prototype/openapi/document-log.ts'
 import { logStateChanges } from '../resilience/state-events.ts'
 import { AccessLog } from '../telemetry/access-log.ts'
 import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
@@ -25,15 +26,24 @@ export class PorticoInstance {
   readonly logger: Logger
   readonly #accessLog: AccessLog | undefined
   readonly #stopStateLog: () => void
+  readonly #stopDocumentLog: () => void
   /** Keeps dynamic endpoints away from the admin port while this instance runs. */
   #releaseAdminPort: () => void = () => {}
 
-  private constructor(gateway: Gateway, metrics: GatewayMetrics, admin: AdminServer | undefined, logger: Logger, accessLog: AccessLog | undefined) {
+  private constructor(
+    gateway: Gateway,
+    metrics: GatewayMetrics,
+    admin: AdminServer | undefined,
+    logger: Logger,
+    accessLog: AccessLog | undefined,
+    stopDocumentLog: () => void,
+  ) {
     this.gateway = gateway
     this.metrics = metrics
     this.admin = admin
     this.logger = logger
     this.#accessLog = accessLog
+    this.#stopDocumentLog = stopDocumentLog
     registerEndpointMetrics(metrics.registry, () => gateway.snapshot.roots)
     this.#stopStateLog = logStateChanges(logger, (endpoint) => [...gateway.snapshot.endpoints.values()].includes(endpoint))
   }
@@ -42,7 +52,15 @@ export class PorticoInstance {
     const logger = options.logger ?? createLogger()
     const metrics = new GatewayMetrics()
     const accessLog = config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined
-    const gateway = await Gateway.start(config, { metrics, accessLog, logger }, { reusePort: options.reusePort ?? false })
+    // Before the gateway starts: its prototype endpoints begin reading their documents as they are built.
+    const stopDocumentLog = logDocumentReports(logger)
+    let gateway: Gateway
+    try {
+      gateway = await Gateway.start(config, { metrics, accessLog, logger }, { reusePort: options.reusePort ?? false })
+    } catch (error) {
+      stopDocumentLog()
+      throw error
+    }
     let admin: AdminServer | undefined
     if ((options.admin ?? true) && config.admin.enabled) {
       try {
@@ -51,11 +69,12 @@ export class PorticoInstance {
           endpoints: async () => ({ endpoints: gateway.snapshot.roots.map((endpoint) => endpoint.describe()) }),
         })
       } catch (error) {
+        stopDocumentLog()
         await gateway.close()
         throw error
       }
     }
-    const instance = new PorticoInstance(gateway, metrics, admin, logger, accessLog)
+    const instance = new PorticoInstance(gateway, metrics, admin, logger, accessLog, stopDocumentLog)
     const adminPort = admin ? Number(new URL(admin.url).port) : config.admin.enabled ? config.admin.port : undefined
     if (adminPort) instance.#releaseAdminPort = protectPort(adminPort)
     return instance
@@ -86,6 +105,7 @@ export class PorticoInstance {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopStateLog()
+      this.#stopDocumentLog()
       await this.gateway.close()
       await this.admin?.close()
       this.#releaseAdminPort()
