@@ -150,33 +150,43 @@ export class ResponseBuilder {
   }
 
   /**
-   * A sample of the schema at `pointer`. When the schema's own examples make it invalid, the values they broke
-   * are taken from a sample made without examples, keeping the examples that were fine; failing that, the
-   * sample without examples.
+   * A sample of the schema at `pointer`, the first of these that validates: built with the schema's examples and
+   * strings made to match their `pattern`s; that sample with the values its examples broke taken from a sample
+   * made without examples; the sample without examples; the same without patterns (the sampler reads only
+   * simple patterns). Failing all, the first.
    */
   #sample(pointer: string, mediaType: string): string {
     const document = this.#document
     const isXml = /[/+]xml$/.test(mediaTypeOf(mediaType))
-    const generate = (from: JsonObject): unknown => {
+    const generate = (from: JsonObject, enablePatterns: boolean): unknown => {
       try {
-        return sample(nodeAt(from, pointer) as JSONSchema7, { skipWriteOnly: true, quiet: true, ...(isXml ? { format: 'xml' as const } : {}) }, from)
+        const options = { skipWriteOnly: true, quiet: true, enablePatterns, ...(isXml ? { format: 'xml' as const } : {}) }
+        return sample(nodeAt(from, pointer) as JSONSchema7, options, from)
       } catch (error) {
-        // The sampler gives up on some schemas (a `$ref` it cannot follow, say): the body is then empty.
-        document.warn(`${pointer}: no sample: ${(error as Error).message}`)
-        return isXml ? '' : undefined
+        // The sampler gives up on some schemas (a pattern it cannot read, say); another candidate is tried.
+        if (!enablePatterns) document.warn(`${pointer}: no sample: ${(error as Error).message}`)
+        return undefined
       }
     }
-    if (isXml) return String(generate(document.document))
+    if (isXml) return String(generate(document.document, false) ?? '')
     // A binary body (an image, a file) has no sample: the word "string" would pose as one.
     const schema = document.resolve(nodeAt(document.document, pointer), pointer).node
     if (schema.format === 'binary' || (schema.type === 'string' && schema.contentMediaType !== undefined)) return ''
-    const first = generate(document.document)
     const validate = this.#validator(pointer)
+    const first = generate(document.document, true) ?? generate(document.document, false)
     if (!validate || validate(first)) return serialize(first, mediaType)
-    const second = generate(document.documentWithoutExamples)
-    const repaired = replaceAt(structuredClone(first), second, (validate.errors ?? []).map((error) => error.instancePath))
-    if (validate(repaired)) return serialize(repaired, mediaType)
-    return serialize(validate(second) ? second : first, mediaType)
+    const paths = (validate.errors ?? []).map((error) => error.instancePath)
+    const withoutExamples = generate(document.documentWithoutExamples, true)
+    const candidates = [
+      () => (withoutExamples === undefined ? undefined : replaceAt(structuredClone(first), withoutExamples, paths)),
+      () => withoutExamples,
+      () => generate(document.documentWithoutExamples, false),
+    ]
+    for (const candidate of candidates) {
+      const value = candidate()
+      if (value !== undefined && validate(value)) return serialize(value, mediaType)
+    }
+    return serialize(first, mediaType)
   }
 
   /** The response validator for the schema at `pointer`; none, with a warning, when it cannot be compiled. */
@@ -252,6 +262,7 @@ function statusOf(key: string): number | undefined {
 
 /** Text media types carry a string example as it is; everything else is JSON. */
 function serialize(value: unknown, mediaType: string): string {
+  if (value === undefined) return ''
   if (typeof value === 'string' && !isJsonMediaType(mediaType)) return value
   return JSON.stringify(value)
 }

@@ -1,0 +1,383 @@
+/**
+ * Sweeps a collection of real OpenAPI documents through prototype endpoints (docs/prototype.md, "Measured on
+ * real documents"): each document is imported as `portico import openapi` does, served by an in-process gateway
+ * on 127.0.0.1, and a few of its operations are called with a request built from the document. Prints counts:
+ * documents imported and served, operations answered with a documented status, JSON bodies valid against their
+ * schema (judged by a validator of its own, not the gateway's), and 5xx answers.
+ *
+ *   npm run sweep:openapi -- DIR [--operations 3] [--limit N] [--seconds 900] [--offset 0] [--verbose]
+ *
+ * DIR is searched for openapi.{yaml,json} and swagger.{yaml,json} files, for instance a checkout of
+ * github.com/APIs-guru/openapi-directory's APIs/ folder. Nothing leaves the machine: documents are read from
+ * disk, external `$ref`s to URLs are refused, and the gateway listens on loopback.
+ */
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { bundle } from '@apidevtools/json-schema-ref-parser'
+import { upgrade } from '@scalar/openapi-upgrader'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import type { ValidateFunction } from 'ajv'
+import addFormats from 'ajv-formats'
+import { sample } from 'openapi-sampler'
+import type { JSONSchema7 } from 'json-schema'
+import { request } from 'undici'
+import { parseConfig } from '../../src/config/load.ts'
+import { PorticoInstance } from '../../src/gateway/instance.ts'
+import { importOpenApi } from '../../src/import/openapi.ts'
+import { createLogger } from '../../src/telemetry/logger.ts'
+
+type Json = Record<string, any>
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    operations: { type: 'string', default: '3' },
+    limit: { type: 'string', default: '100000' },
+    offset: { type: 'string', default: '0' },
+    seconds: { type: 'string', default: '900' },
+    batch: { type: 'string', default: '8' },
+    verbose: { type: 'boolean', default: false },
+  },
+})
+const [root] = positionals
+if (!root) {
+  console.error('usage: npm run sweep:openapi -- DIR [--operations 3] [--limit N] [--offset 0] [--seconds 900] [--batch 8] [--verbose]')
+  process.exit(2)
+}
+const OPERATIONS = Number(values.operations)
+const deadline = Date.now() + Number(values.seconds) * 1000
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head']
+
+const counts = {
+  documents: 0,
+  imported: 0,
+  served: 0,
+  operationsCalled: 0,
+  documentedStatus: 0,
+  jsonBodies: 0,
+  validBodies: 0,
+  unjudged: 0,
+  refused: 0,
+  fiveXx: 0,
+  fiveXxDocumentedOnly: 0,
+  leftOutParts: 0,
+  documentsWithLeftOut: 0,
+  warnings: 0,
+}
+const failures: string[] = []
+const fiveXx: string[] = []
+const undocumented: string[] = []
+const invalid: string[] = []
+const refusals: string[] = []
+
+async function documents(dir: string): Promise<string[]> {
+  const found: string[] = []
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && /^(openapi|swagger)\.(ya?ml|json)$/.test(entry.name)) found.push(join(entry.parentPath, entry.name))
+  }
+  return found.sort()
+}
+
+/** The document as the sweep reads it on its own: bundled, and Swagger 2.0 upgraded to OpenAPI 3.0. */
+async function readDocument(file: string): Promise<Json> {
+  let document = (await bundle(file, { resolve: { http: false } })) as Json
+  if (document.swagger === '2.0') document = upgrade(document as never, '3.0') as unknown as Json
+  return document
+}
+
+/** The judge: the document upgraded to 3.1 and ajv's 2020 dialect, each schema compiled on its own. */
+function judge(document: Json): (pointer: string) => ValidateFunction | undefined {
+  const translated = String(document.openapi).startsWith('3.0') ? (upgrade(structuredClone(document) as never, '3.1') as unknown as Json) : document
+  const regExp = Object.assign((pattern: string, flags: string) => {
+    try {
+      return new RegExp(pattern, flags)
+    } catch {
+      try {
+        return new RegExp(pattern, '')
+      } catch {
+        return /(?:)/
+      }
+    }
+  }, { code: 'new RegExp' })
+  const ajv = new Ajv2020({ strict: false, validateSchema: false, allErrors: false, code: { regExp }, logger: false })
+  addFormats.default(ajv)
+  for (const name of ['int32', 'int64', 'float', 'double', 'byte', 'binary', 'password']) ajv.addFormat(name, true)
+  ajv.addSchema(translated, 'doc')
+  return (pointer) => {
+    try {
+      return ajv.compile({ $ref: `doc#${pointer.split('/').map(encodeURIComponent).join('/')}` })
+    } catch {
+      return undefined
+    }
+  }
+}
+
+function resolve(document: Json, node: any): any {
+  for (let i = 0; i < 20 && node && typeof node.$ref === 'string' && node.$ref.startsWith('#'); i++) {
+    node = node.$ref
+      .slice(1)
+      .split('/')
+      .slice(1)
+      .reduce((at: any, part: string) => at?.[decodeURIComponent(part).replaceAll('~1', '/').replaceAll('~0', '~')], document)
+  }
+  return node
+}
+
+function sampleOf(document: Json, schema: unknown): unknown {
+  for (const enablePatterns of [true, false]) {
+    try {
+      return sample(schema as JSONSchema7, { skipReadOnly: true, quiet: true, enablePatterns }, document)
+    } catch {
+      // tried again without patterns
+    }
+  }
+  return undefined
+}
+
+interface Call {
+  method: string
+  key: string
+  pointer: string
+  path: string
+  headers: Record<string, string>
+  body: string | undefined
+  operation: Json
+}
+
+function escape(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1')
+}
+
+/** A request for an operation: parameters and body sampled from their schemas, selectors after # or ? sent. */
+function buildCall(document: Json, key: string, method: string): Call {
+  const item = resolve(document, document.paths[key]) ?? {}
+  const operation = item[method] as Json
+  const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((parameter: unknown) => resolve(document, parameter) ?? {})
+  const cut = key.search(/[?#]/)
+  let path = (cut < 0 ? key : key.slice(0, cut)).replace(/\{([^}]+?)\+?\}/g, '{$1}')
+  const query = new URLSearchParams()
+  const headers: Record<string, string> = {}
+  if (cut >= 0) {
+    for (const part of key.slice(cut + 1).split(/[&?#]/)) {
+      const [name, value] = part.split('=')
+      if (!name || value === undefined) continue
+      headers[name.toLowerCase()] = value
+      query.append(name, value)
+    }
+  }
+  for (const parameter of parameters) {
+    if (!parameter.in || !parameter.name) continue
+    const required = parameter.required === true || parameter.in === 'path'
+    if (!required) continue
+    const schema = parameter.schema ?? { type: 'string' }
+    let value = parameter.example ?? sampleOf(document, schema)
+    if (value === undefined || value === null) value = 'x'
+    const text = (item: unknown) => (typeof item === 'object' ? JSON.stringify(item) : String(item))
+    if (parameter.in === 'path') path = path.replace(`{${parameter.name}}`, encodeURIComponent(text(value)) || 'x')
+    else if (parameter.in === 'query') {
+      if (Array.isArray(value)) for (const entry of value) query.append(parameter.name, text(entry))
+      else query.append(parameter.name, text(value))
+    } else if (parameter.in === 'header') headers[String(parameter.name).toLowerCase()] = Array.isArray(value) ? value.map(text).join(',') : text(value)
+  }
+  let body: string | undefined
+  const requestBody = resolve(document, operation.requestBody)
+  const content = requestBody?.content as Json | undefined
+  if (content && Object.keys(content).length > 0) {
+    const mediaType = Object.keys(content).find((type) => /json/.test(type)) ?? Object.keys(content)[0]!
+    headers['content-type'] = mediaType === '*/*' ? 'application/octet-stream' : mediaType
+    const schema = content[mediaType]?.schema
+    if (/json/.test(mediaType)) body = JSON.stringify(content[mediaType]?.example ?? sampleOf(document, schema) ?? {})
+    else if (mediaType === 'application/x-www-form-urlencoded') {
+      const fields = sampleOf(document, schema)
+      body = new URLSearchParams(Object.entries(typeof fields === 'object' && fields ? fields : {}).map(([name, value]): [string, string] => [name, String(value)])).toString()
+    } else body = 'sample'
+  }
+  const search = query.size > 0 ? `?${query}` : ''
+  return { method: method.toUpperCase(), key, pointer: `/paths/${escape(key)}/${method}`, path: `${path}${search}`, headers, body, operation }
+}
+
+/** Up to OPERATIONS operations, spread over the document. */
+function chooseOperations(document: Json): Array<{ key: string; method: string }> {
+  const all: Array<{ key: string; method: string }> = []
+  for (const [key, raw] of Object.entries((document.paths ?? {}) as Json)) {
+    const item = resolve(document, raw)
+    for (const method of METHODS) if (item?.[method] && typeof item[method] === 'object') all.push({ key, method })
+  }
+  if (all.length <= OPERATIONS) return all
+  const step = all.length / OPERATIONS
+  return Array.from({ length: OPERATIONS }, (_, index) => all[Math.floor(index * step)]!)
+}
+
+interface Prepared {
+  file: string
+  context: string
+  base: string
+  apiYaml: string
+  document: Json
+  leftOut: Set<string>
+}
+
+async function prepare(file: string, index: number): Promise<Prepared | undefined> {
+  counts.documents++
+  const context = `/d${index}`
+  try {
+    const { yaml, report } = await importOpenApi(file, { context })
+    const api = parseConfig(yaml, 'imported.yaml').apis[0]!
+    counts.imported++
+    counts.leftOutParts += report.leftOut.length
+    counts.warnings += report.warnings.length
+    if (report.leftOut.length > 0) counts.documentsWithLeftOut++
+    if (values.verbose) for (const part of report.leftOut) console.log(`  left out ${file} ${part.at}: ${part.reason}`)
+    return {
+      file,
+      context,
+      base: `${context}/${api.version}`,
+      apiYaml: yaml.slice(yaml.indexOf('apis:\n') + 'apis:\n'.length),
+      document: await readDocument(file),
+      leftOut: new Set(report.leftOut.map((part) => part.at)),
+    }
+  } catch (error) {
+    failures.push(`${file}: ${(error as Error).message.split('\n')[0]!.slice(0, 300)}`)
+    return undefined
+  }
+}
+
+async function sweepBatch(batch: Prepared[]): Promise<void> {
+  const parsed = parseConfig(`apis:\n${batch.map((entry) => entry.apiYaml).join('')}`, 'sweep.yaml')
+  const config = {
+    ...parsed,
+    listeners: [{ ...parsed.listeners[0]!, host: '127.0.0.1', port: 0 }],
+    admin: { ...parsed.admin, enabled: false },
+    accessLog: { ...parsed.accessLog, enabled: false },
+  }
+  const instance = await PorticoInstance.start(config, { logger: createLogger(process.env.PORTICO_LOG_LEVEL ?? 'silent'), admin: false })
+  const url = instance.gateway.addresses()[0]!.url
+  try {
+    for (const entry of batch) {
+      const validator = judge(entry.document)
+      let answered = false
+      for (const { key, method } of chooseOperations(entry.document)) {
+        const call = buildCall(entry.document, key, method)
+        if (entry.leftOut.has(call.pointer) || entry.leftOut.has(`/paths/${escape(key)}`)) continue
+        counts.operationsCalled++
+        const where = `${entry.file} ${call.method} ${key}`
+        let status: number
+        let headers: Record<string, string | string[] | undefined>
+        let text: string
+        try {
+          const response = await request(`${url}${entry.base}${call.path}`, {
+            method: call.method as 'GET',
+            headers: call.headers,
+            body: call.body ?? null,
+            headersTimeout: 60_000,
+            bodyTimeout: 60_000,
+          })
+          status = response.statusCode
+          headers = response.headers
+          text = await response.body.text()
+        } catch (error) {
+          fiveXx.push(`${where}: no answer: ${(error as Error).message}`)
+          counts.fiveXx++
+          continue
+        }
+        const responses = (call.operation.responses ?? {}) as Json
+        const documentedKey = String(status) in responses ? String(status) : `${String(status)[0]}XX` in responses ? `${String(status)[0]}XX` : 'default' in responses ? 'default' : undefined
+        const gatewayCode = /^\{"code":"([A-Z_]+)"/.exec(text)?.[1]
+        if (status >= 500) {
+          const onlyDocumentedStatus = gatewayCode === undefined && documentedKey !== undefined && !Object.keys(responses).some((k) => /^[1-4]/.test(k))
+          if (onlyDocumentedStatus) counts.fiveXxDocumentedOnly++
+          else {
+            counts.fiveXx++
+            fiveXx.push(`${where}: ${status} ${text.slice(0, 300)}`)
+          }
+        } else answered = true
+        if (gatewayCode === 'PROTOTYPE_REQUEST_INVALID' || headers['portico-request-problems'] !== undefined) {
+          counts.refused++
+          refusals.push(`${where}: ${status} ${String(headers['portico-request-problems'] ?? text).slice(0, 300)}`)
+        }
+        if (documentedKey === undefined) {
+          undocumented.push(`${where}: ${status} ${text.slice(0, 200)}`)
+          continue
+        }
+        counts.documentedStatus++
+        const contentType = String(headers['content-type'] ?? '')
+        const documented = resolve(entry.document, responses[documentedKey])
+        const mediaType = Object.keys(documented?.content ?? {}).find((type) => type === contentType)
+        if (!mediaType || !/json/.test(mediaType) || documented.content[mediaType].schema === undefined || text === '' || gatewayCode) continue
+        counts.jsonBodies++
+        const responsePointer = `${call.pointer}/responses/${escape(documentedKey)}`
+        const schemaPointer = `${responses[documentedKey].$ref ? responses[documentedKey].$ref.slice(1) : responsePointer}/content/${escape(mediaType)}/schema`
+        const validate = validator(schemaPointer)
+        if (!validate) {
+          counts.unjudged++
+          continue
+        }
+        let body: unknown
+        try {
+          body = JSON.parse(text)
+        } catch {
+          invalid.push(`${where}: not JSON: ${text.slice(0, 100)}`)
+          continue
+        }
+        let valid = false
+        try {
+          valid = validate(body) as boolean
+        } catch {
+          counts.unjudged++
+          continue
+        }
+        if (valid) counts.validBodies++
+        else invalid.push(`${where}: ${JSON.stringify(validate.errors?.slice(0, 2)).slice(0, 300)}`)
+      }
+      if (answered) counts.served++
+    }
+  } finally {
+    await instance.close()
+  }
+}
+
+const files = (await documents(root)).slice(Number(values.offset), Number(values.offset) + Number(values.limit))
+const started = Date.now()
+let index = 0
+let timedOut = false
+while (index < files.length) {
+  if (Date.now() > deadline) {
+    timedOut = true
+    break
+  }
+  const batch: Prepared[] = []
+  while (batch.length < Number(values.batch) && index < files.length) {
+    const prepared = await prepare(files[index]!, index)
+    index++
+    if (prepared) batch.push(prepared)
+  }
+  if (batch.length > 0) {
+    try {
+      await sweepBatch(batch)
+    } catch (error) {
+      failures.push(`batch of ${batch.map((entry) => entry.file).join(', ')}: ${(error as Error).message.split('\n')[0]}`)
+    }
+  }
+  if (values.verbose) console.log(`${index}/${files.length} documents, ${Math.round((Date.now() - started) / 1000)} s`)
+}
+
+const percent = (part: number, whole: number) => (whole === 0 ? '-' : `${((100 * part) / whole).toFixed(1)} %`)
+const list = (title: string, items: string[]) => {
+  if (items.length === 0) return
+  console.log(`\n${title} (${items.length}):`)
+  for (const item of items.slice(0, values.verbose ? items.length : 25)) console.log(`  ${item}`)
+}
+list('not imported', failures)
+list('5xx answers', fiveXx)
+list('undocumented status', undocumented)
+list('bodies that fail their schema', invalid)
+if (values.verbose) list('refused requests', refusals)
+console.log(`
+documents swept: ${counts.documents} of ${files.length}${timedOut ? ' (time limit reached)' : ''} in ${Math.round((Date.now() - started) / 1000)} s
+imported: ${counts.imported} (${percent(counts.imported, counts.documents)}); served (an operation answered below 500): ${counts.served} (${percent(counts.served, counts.documents)})
+parts left out: ${counts.leftOutParts} in ${counts.documentsWithLeftOut} documents; warnings: ${counts.warnings}
+operations called: ${counts.operationsCalled}; answered with a documented status: ${counts.documentedStatus} (${percent(counts.documentedStatus, counts.operationsCalled)})
+refusals of the sweep's own requests: ${counts.refused}
+JSON bodies judged: ${counts.jsonBodies - counts.unjudged}; valid against their schema: ${counts.validBodies} (${percent(counts.validBodies, counts.jsonBodies - counts.unjudged)}); not judged (the judge could not compile the schema): ${counts.unjudged}
+5xx answers: ${counts.fiveXx} (plus ${counts.fiveXxDocumentedOnly} where the operation documents only 5xx responses)`)
