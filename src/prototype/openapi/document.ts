@@ -1,4 +1,5 @@
 import { channel } from 'node:diagnostics_channel'
+import { resolve as resolvePath } from 'node:path'
 import { bundle } from '@apidevtools/json-schema-ref-parser'
 import { upgrade } from '@scalar/openapi-upgrader'
 import type { Ajv, Options as AjvOptions } from 'ajv'
@@ -39,6 +40,8 @@ export interface DocumentReport {
 
 /** Loads publish here; a gateway instance logs them (a channel keeps the document free of any logger). */
 export const documentReports = channel('portico:prototype:openapi')
+
+const inFlight = new Map<string, Promise<OpenApiDocument>>()
 
 interface Candidate {
   readonly operation: OpenApiOperation
@@ -139,7 +142,19 @@ export class OpenApiDocument {
    * Reads, bundles (external `$ref`s from files only: no network) and indexes the document at `file`. A Swagger
    * 2.0 document is upgraded to OpenAPI 3.0 first. Publishes what it left out and its warnings once.
    */
-  static async load(file: string): Promise<OpenApiDocument> {
+  static load(file: string): Promise<OpenApiDocument> {
+    // Endpoints built together that serve the same file (an imported API's production and sandbox) share one
+    // reading of it, and its report is published once.
+    const key = resolvePath(file)
+    let loading = inFlight.get(key)
+    if (!loading) {
+      loading = OpenApiDocument.#read(file).finally(() => inFlight.delete(key))
+      inFlight.set(key, loading)
+    }
+    return loading
+  }
+
+  static async #read(file: string): Promise<OpenApiDocument> {
     let loaded: OpenApiDocument
     try {
       let document = (await bundle(file, { resolve: { http: false } })) as JsonObject

@@ -26,6 +26,7 @@ export function translateSchemas(source: JsonObject, directions: readonly Direct
   if (String(document.openapi).startsWith('3.0')) {
     forEachSchema(document, dropRefSiblings)
     document = upgrade(document as never, '3.1') as unknown as JsonObject
+    forEachSchema(document, nullableAnything)
   }
   forEachSchema(document, (schema, pointer) => {
     checkPatterns(schema, pointer, warnings)
@@ -91,6 +92,24 @@ const KEPT_BESIDE_REF = new Set(['$ref', 'nullable', 'description', 'title', 'ex
 function dropRefSiblings(schema: JsonObject): void {
   if (typeof schema.$ref !== 'string') return
   for (const key of Object.keys(schema)) if (!KEPT_BESIDE_REF.has(key) && !key.startsWith('x-')) delete schema[key]
+}
+
+/**
+ * `nullable` that the upgrader leaves (it rewrites it beside `type`, `$ref` and `allOf` only), as in
+ * `{ nullable: true, oneOf: [...] }`: the schema, or null. Ajv would refuse to compile it.
+ */
+function nullableAnything(schema: JsonObject): void {
+  if (!('nullable' in schema)) return
+  const nullable = schema.nullable === true
+  delete schema.nullable
+  if (!nullable) return
+  const constraints: JsonObject = {}
+  for (const [key, value] of Object.entries(schema)) {
+    if (KEPT_BESIDE_REF.has(key) || key.startsWith('x-')) continue
+    constraints[key] = value
+    delete schema[key]
+  }
+  schema.anyOf = [constraints, { type: 'null' }]
 }
 
 /**

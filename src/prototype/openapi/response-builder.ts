@@ -181,6 +181,8 @@ export class ResponseBuilder {
       () => (withoutExamples === undefined ? undefined : replaceAt(structuredClone(first), withoutExamples, paths)),
       () => withoutExamples,
       () => generate(document.documentWithoutExamples, false),
+      // The sampler ends a recursion with `{}`, which a required, nullable self-reference refuses; null fits it.
+      () => replaceAt(structuredClone(first), null, paths),
     ]
     for (const candidate of candidates) {
       const value = candidate()
@@ -240,13 +242,16 @@ function problemsHeader(problems: readonly RequestProblem[]): string {
   return value
 }
 
-/** `target` with the value at each of `pointers` taken from `source` (the whole of it for the root pointer). */
+/**
+ * `target` with the value at each of `pointers` taken from `source` (the whole of it for the root pointer), or
+ * set to null when `source` is null.
+ */
 function replaceAt(target: unknown, source: unknown, pointers: readonly string[]): unknown {
   for (const pointer of pointers) {
     if (pointer === '') return source
     const at = pointer.lastIndexOf('/')
     const parent = nodeAt(target, pointer.slice(0, at))
-    const replacement = nodeAt(source, pointer)
+    const replacement = source === null ? null : nodeAt(source, pointer)
     if (parent !== null && typeof parent === 'object' && replacement !== undefined) {
       ;(parent as Record<string, unknown>)[unescapePointer(pointer.slice(at + 1))] = replacement
     }
