@@ -492,6 +492,12 @@ apis:
       const body = (await response.body.json()) as { code: string; message: string }
       assert.equal(body.code, 'PROTOTYPE_UNAVAILABLE')
       assert.match(body.message, /nowhere\.yaml/)
+      // Once the failure is known, later requests get the same answer, not a generic ENDPOINT_UNAVAILABLE.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const again = await request(`${gateway.url}/broken/v1/a`, { headersTimeout: 5000, bodyTimeout: 5000 })
+        assert.equal(again.statusCode, 503)
+        assert.equal(((await again.body.json()) as { code: string }).code, 'PROTOTYPE_UNAVAILABLE')
+      }
       const endpoints = (await request(`${gateway.adminUrl}/admin/endpoints`).then((r) => r.body.json())) as { endpoints: Json[] }
       const shown = endpoints.endpoints.find((endpoint) => endpoint.id === 'broken-prototype')!
       assert.equal(shown.state, 'failed')
