@@ -69,7 +69,7 @@ export class OpenApiDocument {
   readonly coercingValidator: Ajv
   /** Validates generated responses; write-only properties are not required. */
   readonly responseValidator: Ajv
-  readonly leftOut: LeftOut[] = []
+  readonly #leftOut: LeftOut[] = []
   readonly #warnings = new Set<string>()
   #reported = false
   readonly #file: string
@@ -103,7 +103,7 @@ export class OpenApiDocument {
         route = readPathKey(key)
         item = this.resolve(rawItem, at)
       } catch (error) {
-        this.leftOut.push({ at, reason: (error as Error).message })
+        this.#leftOut.push({ at, reason: (error as Error).message })
         continue
       }
       let entry = byTemplate.get(route.template)
@@ -111,14 +111,14 @@ export class OpenApiDocument {
         entry = { template: new ResourceTemplate(route.template), operations: new Map(), index: byTemplate.size }
         byTemplate.set(route.template, entry)
       }
-      if (item.node.trace !== undefined) this.leftOut.push({ at: `${item.pointer}/trace`, reason: 'the gateway does not route TRACE' })
+      if (item.node.trace !== undefined) this.#leftOut.push({ at: `${item.pointer}/trace`, reason: 'the gateway does not route TRACE' })
       for (const method of METHODS) {
         const node = item.node[method]
         if (!node || typeof node !== 'object') continue
         const pointer = `${item.pointer}/${method}`
         const candidates = entry.operations.get(method.toUpperCase()) ?? []
         if (candidates.some((candidate) => sameSelectors(candidate.selectors, route.selectors))) {
-          this.leftOut.push({ at: pointer, reason: `${method.toUpperCase()} ${route.template} is already served by another path of the document` })
+          this.#leftOut.push({ at: pointer, reason: `${method.toUpperCase()} ${route.template} is already served by another path of the document` })
           continue
         }
         try {
@@ -128,7 +128,7 @@ export class OpenApiDocument {
           candidates.sort((a, b) => b.selectors.length - a.selectors.length)
           entry.operations.set(method.toUpperCase(), candidates)
         } catch (error) {
-          this.leftOut.push({ at: pointer, reason: (error as Error).message })
+          this.#leftOut.push({ at: pointer, reason: (error as Error).message })
         }
       }
     }
@@ -182,7 +182,7 @@ export class OpenApiDocument {
 
   /** What was left out and every warning so far. */
   report(): DocumentReport {
-    return { file: this.#file, operations: this.operations().length, leftOut: [...this.leftOut], warnings: [...this.#warnings] }
+    return { file: this.#file, operations: this.operations().length, leftOut: [...this.#leftOut], warnings: [...this.#warnings] }
   }
 
   /** Notes a problem found while serving (a schema the validator cannot compile, say); reported once. */
