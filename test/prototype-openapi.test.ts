@@ -13,6 +13,8 @@ import { sample } from 'openapi-sampler'
 import type { JSONSchema7 } from 'json-schema'
 import { request } from 'undici'
 import { parseConfig } from '../src/config/load.ts'
+import { PorticoInstance } from '../src/gateway/instance.ts'
+import { createLogger } from '../src/telemetry/logger.ts'
 import { importOpenApi } from '../src/import/openapi.ts'
 import { startBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
@@ -475,23 +477,31 @@ describe('portico import openapi', () => {
   })
 
   test('an endpoint whose document cannot be read answers 503 PROTOTYPE_UNAVAILABLE and shows why', async () => {
+    // The file is a document when the config is checked, and no longer one when the endpoint reads it.
     const broken = join(dir, 'broken.yaml')
-    await writeFile(broken, `openapi: 3.0.3\ninfo: { title: Broken, version: "1" }\npaths:\n  /a:\n    get:\n      responses:\n        '200': { $ref: './nowhere.yaml#/Response' }\n`)
-    const gateway = await startGateway(`
+    await writeFile(broken, `openapi: 3.0.3\ninfo: { title: Broken, version: "1" }\npaths: {}\n`)
+    const parsed = parseConfig(`
 apis:
   - name: Broken
     context: /broken
     version: v1
     lifecycle: CREATED
+    resources: [{ uriTemplate: /a }]
     endpoints:
       production: { type: prototype, name: broken-prototype, openapi: "${broken}" }
-`)
+`, 'broken.yaml')
+    await writeFile(broken, 'openapi: 3.0.3\npaths: [not, closed\n')
+    const instance = await PorticoInstance.start(
+      { ...parsed, listeners: [{ ...parsed.listeners[0]!, host: '127.0.0.1', port: 0 }], admin: { ...parsed.admin, host: '127.0.0.1', port: 0 } },
+      { logger: createLogger('silent') },
+    )
+    const gateway = { url: instance.gateway.addresses()[0]!.url, adminUrl: instance.admin!.url, close: () => instance.close() }
     try {
       const response = await request(`${gateway.url}/broken/v1/a`, { headersTimeout: 5000, bodyTimeout: 5000 })
       assert.equal(response.statusCode, 503)
       const body = (await response.body.json()) as { code: string; message: string }
       assert.equal(body.code, 'PROTOTYPE_UNAVAILABLE')
-      assert.match(body.message, /nowhere\.yaml/)
+      assert.match(body.message, /broken\.yaml/)
       // Once the failure is known, later requests get the same answer, not a generic ENDPOINT_UNAVAILABLE.
       for (let attempt = 0; attempt < 2; attempt++) {
         const again = await request(`${gateway.url}/broken/v1/a`, { headersTimeout: 5000, bodyTimeout: 5000 })
@@ -501,7 +511,7 @@ apis:
       const endpoints = (await request(`${gateway.adminUrl}/admin/endpoints`).then((r) => r.body.json())) as { endpoints: Json[] }
       const shown = endpoints.endpoints.find((endpoint) => endpoint.id === 'broken-prototype')!
       assert.equal(shown.state, 'failed')
-      assert.match(shown.error, /nowhere\.yaml/)
+      assert.match(shown.error, /broken\.yaml/)
     } finally {
       await gateway.close()
     }

@@ -5,7 +5,7 @@
  * documents imported and served, operations answered with a documented status, JSON bodies valid against their
  * schema (judged by a validator of its own, not the gateway's), and 5xx answers.
  *
- *   npm run sweep:openapi -- DIR [--operations 3] [--limit N] [--seconds 900] [--offset 0] [--verbose]
+ *   npm run sweep:openapi -- DIR [--operations 3] [--every 1] [--limit N] [--offset 0] [--seconds 900] [--verbose]
  *
  * DIR is searched for openapi.{yaml,json} and swagger.{yaml,json} files, for instance a checkout of
  * github.com/APIs-guru/openapi-directory's APIs/ folder. Nothing leaves the machine: documents are read from
@@ -36,13 +36,14 @@ const { values, positionals } = parseArgs({
     limit: { type: 'string', default: '100000' },
     offset: { type: 'string', default: '0' },
     seconds: { type: 'string', default: '900' },
+    every: { type: 'string', default: '1' },
     batch: { type: 'string', default: '8' },
     verbose: { type: 'boolean', default: false },
   },
 })
 const [root] = positionals
 if (!root) {
-  console.error('usage: npm run sweep:openapi -- DIR [--operations 3] [--limit N] [--offset 0] [--seconds 900] [--batch 8] [--verbose]')
+  console.error('usage: npm run sweep:openapi -- DIR [--operations 3] [--every 1] [--limit N] [--offset 0] [--seconds 900] [--batch 8] [--verbose]')
   process.exit(2)
 }
 const OPERATIONS = Number(values.operations)
@@ -58,7 +59,10 @@ const counts = {
   jsonBodies: 0,
   validBodies: 0,
   unjudged: 0,
-  refused: 0,
+  invalidRequests: 0,
+  validRequests: 0,
+  refusedInvalid: 0,
+  refusedValid: 0,
   fiveXx: 0,
   fiveXxDocumentedOnly: 0,
   leftOutParts: 0,
@@ -124,15 +128,42 @@ function resolve(document: Json, node: any): any {
   return node
 }
 
-function sampleOf(document: Json, schema: unknown): unknown {
-  for (const enablePatterns of [true, false]) {
+type Judge = (pointer: string) => ValidateFunction | undefined
+
+/**
+ * A value for the schema at `pointer`, the first the judge accepts among samples with and without the
+ * document's examples and with and without strings made from patterns; `valid` says whether one was accepted.
+ */
+function sampleOf(document: Json, withoutExamples: Json, pointer: string, judgeAt: Judge): { value: unknown; valid: boolean } {
+  const validate = judgeAt(pointer)
+  let first: unknown
+  for (const [from, enablePatterns] of [[document, true], [withoutExamples, true], [withoutExamples, false], [document, false]] as const) {
+    let value: unknown
     try {
-      return sample(schema as JSONSchema7, { skipReadOnly: true, quiet: true, enablePatterns }, document)
+      value = sample(nodeAt(from, pointer) as JSONSchema7, { skipReadOnly: true, quiet: true, enablePatterns }, from)
     } catch {
-      // tried again without patterns
+      continue
+    }
+    first ??= value
+    if (!validate) return { value, valid: true }
+    try {
+      if (validate(value)) return { value, valid: true }
+    } catch {
+      return { value, valid: true }
     }
   }
-  return undefined
+  return { value: first, valid: false }
+}
+
+function nodeAt(document: Json, pointer: string): unknown {
+  return pointer
+    .split('/')
+    .slice(1)
+    .reduce((at: any, part: string) => at?.[part.replaceAll('~1', '/').replaceAll('~0', '~')], document)
+}
+
+function withoutSchemaExamples(document: Json): Json {
+  return JSON.parse(JSON.stringify(document, (key, value) => (key === 'example' ? undefined : value)))
 }
 
 interface Call {
@@ -143,35 +174,58 @@ interface Call {
   headers: Record<string, string>
   body: string | undefined
   operation: Json
+  /** Whether every sampled parameter and the body passed the judge: if not, a refusal is the right answer. */
+  valid: boolean
 }
 
 function escape(key: string): string {
   return key.replaceAll('~', '~0').replaceAll('/', '~1')
 }
 
+/** Follows `$ref`s from the node at `pointer` and returns the pointer of the node it lands on. */
+function landing(document: Json, pointer: string): string {
+  let at = pointer
+  for (let i = 0; i < 20; i++) {
+    const node = nodeAt(document, at) as Json | undefined
+    if (!node || typeof node.$ref !== 'string' || !node.$ref.startsWith('#')) return at
+    at = decodeURIComponent(node.$ref.slice(1))
+  }
+  return at
+}
+
 /** A request for an operation: parameters and body sampled from their schemas, selectors after # or ? sent. */
-function buildCall(document: Json, key: string, method: string): Call {
-  const item = resolve(document, document.paths[key]) ?? {}
+function buildCall(document: Json, withoutExamples: Json, key: string, method: string, judgeAt: Judge): Call {
+  const itemPointer = landing(document, `/paths/${escape(key)}`)
+  const item = (nodeAt(document, itemPointer) ?? {}) as Json
   const operation = item[method] as Json
-  const parameters = [...(item.parameters ?? []), ...(operation.parameters ?? [])].map((parameter: unknown) => resolve(document, parameter) ?? {})
+  const parameterPointers = [
+    ...((item.parameters ?? []) as unknown[]).map((_, index) => landing(document, `${itemPointer}/parameters/${index}`)),
+    ...((operation.parameters ?? []) as unknown[]).map((_, index) => landing(document, `${itemPointer}/${method}/parameters/${index}`)),
+  ]
   const cut = key.search(/[?#]/)
   let path = (cut < 0 ? key : key.slice(0, cut)).replace(/\{([^}]+?)\+?\}/g, '{$1}')
   const query = new URLSearchParams()
   const headers: Record<string, string> = {}
+  let valid = true
   if (cut >= 0) {
     for (const part of key.slice(cut + 1).split(/[&?#]/)) {
       const [name, value] = part.split('=')
-      if (!name || value === undefined) continue
-      headers[name.toLowerCase()] = value
-      query.append(name, value)
+      if (!name) continue
+      if (value !== undefined || /^x-/i.test(name)) headers[name.toLowerCase()] = value ?? 'x'
+      query.append(name, value ?? '')
     }
   }
-  for (const parameter of parameters) {
-    if (!parameter.in || !parameter.name) continue
+  for (const at of parameterPointers) {
+    const parameter = nodeAt(document, at) as Json | undefined
+    if (!parameter?.in || !parameter.name) continue
     const required = parameter.required === true || parameter.in === 'path'
     if (!required) continue
-    const schema = parameter.schema ?? { type: 'string' }
-    let value = parameter.example ?? sampleOf(document, schema)
+    let value: unknown = parameter.example
+    if (value === undefined && parameter.schema !== undefined) {
+      const sampled = sampleOf(document, withoutExamples, `${at}/schema`, judgeAt)
+      value = sampled.value
+      valid &&= sampled.valid
+    }
     if (value === undefined || value === null) value = 'x'
     const text = (item: unknown) => (typeof item === 'object' ? JSON.stringify(item) : String(item))
     if (parameter.in === 'path') path = path.replace(`{${parameter.name}}`, encodeURIComponent(text(value)) || 'x')
@@ -181,20 +235,26 @@ function buildCall(document: Json, key: string, method: string): Call {
     } else if (parameter.in === 'header') headers[String(parameter.name).toLowerCase()] = Array.isArray(value) ? value.map(text).join(',') : text(value)
   }
   let body: string | undefined
-  const requestBody = resolve(document, operation.requestBody)
-  const content = requestBody?.content as Json | undefined
+  const bodyPointer = landing(document, `${itemPointer}/${method}/requestBody`)
+  const content = (nodeAt(document, bodyPointer) as Json | undefined)?.content as Json | undefined
   if (content && Object.keys(content).length > 0) {
     const mediaType = Object.keys(content).find((type) => /json/.test(type)) ?? Object.keys(content)[0]!
     headers['content-type'] = mediaType === '*/*' ? 'application/octet-stream' : mediaType
-    const schema = content[mediaType]?.schema
-    if (/json/.test(mediaType)) body = JSON.stringify(content[mediaType]?.example ?? sampleOf(document, schema) ?? {})
-    else if (mediaType === 'application/x-www-form-urlencoded') {
-      const fields = sampleOf(document, schema)
+    const schemaPointer = `${bodyPointer}/content/${escape(mediaType)}/schema`
+    const hasSchema = content[mediaType]?.schema !== undefined
+    if (/json/.test(mediaType)) {
+      const sampled = content[mediaType]?.example !== undefined || !hasSchema ? { value: content[mediaType]?.example ?? {}, valid: true } : sampleOf(document, withoutExamples, schemaPointer, judgeAt)
+      valid &&= sampled.valid
+      body = JSON.stringify(sampled.value ?? {})
+    } else if (mediaType === 'application/x-www-form-urlencoded') {
+      const sampled = hasSchema ? sampleOf(document, withoutExamples, schemaPointer, judgeAt) : { value: {}, valid: true }
+      valid &&= sampled.valid
+      const fields = sampled.value
       body = new URLSearchParams(Object.entries(typeof fields === 'object' && fields ? fields : {}).map(([name, value]): [string, string] => [name, String(value)])).toString()
     } else body = 'sample'
   }
   const search = query.size > 0 ? `?${query}` : ''
-  return { method: method.toUpperCase(), key, pointer: `/paths/${escape(key)}/${method}`, path: `${path}${search}`, headers, body, operation }
+  return { method: method.toUpperCase(), key, pointer: `/paths/${escape(key)}/${method}`, path: `${path}${search}`, headers, body, operation, valid }
 }
 
 /** Up to OPERATIONS operations, spread over the document. */
@@ -256,11 +316,13 @@ async function sweepBatch(batch: Prepared[]): Promise<void> {
   try {
     for (const entry of batch) {
       const validator = judge(entry.document)
+      const withoutExamples = withoutSchemaExamples(entry.document)
       let answered = false
       for (const { key, method } of chooseOperations(entry.document)) {
-        const call = buildCall(entry.document, key, method)
+        const call = buildCall(entry.document, withoutExamples, key, method, validator)
         if (entry.leftOut.has(call.pointer) || entry.leftOut.has(`/paths/${escape(key)}`)) continue
         counts.operationsCalled++
+        if (!call.valid) counts.invalidRequests++
         const where = `${entry.file} ${call.method} ${key}`
         let status: number
         let headers: Record<string, string | string[] | undefined>
@@ -292,10 +354,15 @@ async function sweepBatch(batch: Prepared[]): Promise<void> {
             fiveXx.push(`${where}: ${status} ${text.slice(0, 300)}`)
           }
         } else answered = true
-        if (gatewayCode === 'PROTOTYPE_REQUEST_INVALID' || headers['portico-request-problems'] !== undefined) {
-          counts.refused++
-          refusals.push(`${where}: ${status} ${String(headers['portico-request-problems'] ?? text).slice(0, 300)}`)
+        const refused = gatewayCode === 'PROTOTYPE_REQUEST_INVALID' || headers['portico-request-problems'] !== undefined
+        if (refused) {
+          if (call.valid) {
+            counts.refusedValid++
+            refusals.push(`${where}: ${status} ${String(headers['portico-request-problems'] ?? text).slice(0, 300)}`)
+          } else counts.refusedInvalid++
         }
+        if (!call.valid) continue
+        counts.validRequests++
         if (documentedKey === undefined) {
           undocumented.push(`${where}: ${status} ${text.slice(0, 200)}`)
           continue
@@ -337,7 +404,10 @@ async function sweepBatch(batch: Prepared[]): Promise<void> {
   }
 }
 
-const files = (await documents(root)).slice(Number(values.offset), Number(values.offset) + Number(values.limit))
+// `--every N` takes every Nth document, to spread a sample over all providers of an alphabetical listing.
+const files = (await documents(root))
+  .filter((_, position) => position % Number(values.every) === 0)
+  .slice(Number(values.offset), Number(values.offset) + Number(values.limit))
 const started = Date.now()
 let index = 0
 let timedOut = false
@@ -372,12 +442,13 @@ list('not imported', failures)
 list('5xx answers', fiveXx)
 list('undocumented status', undocumented)
 list('bodies that fail their schema', invalid)
-if (values.verbose) list('refused requests', refusals)
+list('requests the judge accepts, refused by the prototype', refusals)
 console.log(`
 documents swept: ${counts.documents} of ${files.length}${timedOut ? ' (time limit reached)' : ''} in ${Math.round((Date.now() - started) / 1000)} s
 imported: ${counts.imported} (${percent(counts.imported, counts.documents)}); served (an operation answered below 500): ${counts.served} (${percent(counts.served, counts.documents)})
 parts left out: ${counts.leftOutParts} in ${counts.documentsWithLeftOut} documents; warnings: ${counts.warnings}
-operations called: ${counts.operationsCalled}; answered with a documented status: ${counts.documentedStatus} (${percent(counts.documentedStatus, counts.operationsCalled)})
-refusals of the sweep's own requests: ${counts.refused}
+operations called: ${counts.operationsCalled}
+  with a request the judge accepts: ${counts.validRequests}; answered with a documented status: ${counts.documentedStatus} (${percent(counts.documentedStatus, counts.validRequests)}); refused: ${counts.refusedValid}
+  with a request the sweep could not make valid (sampler limits): ${counts.invalidRequests}; refused (400, 415 or 422) as they should be: ${counts.refusedInvalid}
 JSON bodies judged: ${counts.jsonBodies - counts.unjudged}; valid against their schema: ${counts.validBodies} (${percent(counts.validBodies, counts.jsonBodies - counts.unjudged)}); not judged (the judge could not compile the schema): ${counts.unjudged}
 5xx answers: ${counts.fiveXx} (plus ${counts.fiveXxDocumentedOnly} where the operation documents only 5xx responses)`)

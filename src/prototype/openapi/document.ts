@@ -1,6 +1,6 @@
 import { channel } from 'node:diagnostics_channel'
 import { resolve as resolvePath } from 'node:path'
-import { bundle } from '@apidevtools/json-schema-ref-parser'
+import { bundle, JSONParserErrorGroup } from '@apidevtools/json-schema-ref-parser'
 import { upgrade } from '@scalar/openapi-upgrader'
 import type { Ajv, Options as AjvOptions } from 'ajv'
 import { Ajv2020 } from 'ajv/dist/2020.js'
@@ -11,7 +11,7 @@ import { problemResponse, type PrototypeResponse } from '../response.ts'
 import { DOCUMENT_ID, escapePointer, nodeAt } from './json-pointer.ts'
 import { forEachSchema, lenientRegExp, translateSchemas } from './json-schema.ts'
 import { OpenApiOperation } from './operation.ts'
-import { readPathKey, selected, type Selector } from './path-key.ts'
+import { describeSelectors, readPathKey, selected, type Selector } from './path-key.ts'
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'] as const
 
@@ -157,13 +157,17 @@ export class OpenApiDocument {
   static async #read(file: string): Promise<OpenApiDocument> {
     let loaded: OpenApiDocument
     try {
-      let document = (await bundle(file, { resolve: { http: false } })) as JsonObject
+      let { document, unread } = await bundled(file)
       if (document.swagger === '2.0') document = upgrade(document, '3.0') as unknown as JsonObject
       const version = document.openapi
       if (typeof version !== 'string' || !/^3\.[01]\./.test(version)) {
         throw new Error(`${file} is not an OpenAPI 3.0 or 3.1 (or Swagger 2.0) document`)
       }
+      const dangling = withoutExternalRefs(document)
       loaded = new OpenApiDocument(document, file)
+      for (const [ref, { first, count }] of dangling) {
+        loaded.#warnings.add(`$ref "${ref}" could not be read${unread ? ` (${unread})` : ''}: ${count} place${count === 1 ? '' : 's'} accept any value, first at ${first}`)
+      }
     } catch (error) {
       if (documentReports.hasSubscribers) documentReports.publish({ file, operations: 0, leftOut: [{ at: '', reason: (error as Error).message }], warnings: [] })
       throw error
@@ -208,10 +212,10 @@ export class OpenApiDocument {
       }
       const chosen = candidates.find((candidate) => selected(candidate.selectors, request.query, request.headers))
       if (chosen) return this.#answer(chosen.operation, request, variables, validate)
-      const name = candidates[0]!.selectors[0]!.name
-      const values = candidates.flatMap((candidate) => candidate.selectors.filter((selector) => selector.name === name).map((selector) => selector.value))
-      const problem = { in: 'header' as const, name, message: `must be one of ${values.join(', ')} (as a header or a query parameter)` }
-      const message = `${request.method} ${request.path} documents several operations; ${name} says which`
+      const names = [...new Set(candidates.flatMap((candidate) => candidate.selectors.map((selector) => selector.name)))]
+      const choices = candidates.map((candidate) => describeSelectors(candidate.selectors)).join(', ')
+      const problem = { in: 'header' as const, name: names.join(', '), message: `must say which operation: one of ${choices} (as headers or query parameters)` }
+      const message = `${request.method} ${request.path} documents several operations; ${names.join(', ')} say${names.length === 1 ? 's' : ''} which`
       return problemResponse(400, 'PROTOTYPE_REQUEST_INVALID', message, request.requestId, { errors: [problem] })
     }
     return undefined
@@ -277,6 +281,43 @@ export class OpenApiDocument {
       this.#warnings.add(`unknown format "${format}" is not checked (${count} schema${count === 1 ? '' : 's'}, first at ${first})`)
     }
   }
+}
+
+/**
+ * The document with its external `$ref`s to files bundled in. A reference that cannot be read (a missing file,
+ * a URL: nothing is fetched) does not cost the document: it stays, and `withoutExternalRefs` takes it out.
+ */
+async function bundled(file: string): Promise<{ document: JsonObject; unread: string | undefined }> {
+  try {
+    return { document: (await bundle(file, { resolve: { http: false }, continueOnError: true })) as JsonObject, unread: undefined }
+  } catch (error) {
+    const schema = error instanceof JSONParserErrorGroup ? (error.files as { schema?: unknown }).schema : undefined
+    if (schema === null || typeof schema !== 'object') throw error
+    const reasons = (error as JSONParserErrorGroup).errors.map((problem) => problem.message)
+    return { document: schema as JsonObject, unread: `${reasons[0]}${reasons.length > 1 ? `, and ${reasons.length - 1} more` : ''}` }
+  }
+}
+
+/** Removes every `$ref` that bundling left pointing outside the document; by reference, where it was first found. */
+function withoutExternalRefs(document: JsonObject): Map<string, { first: string; count: number }> {
+  const dangling = new Map<string, { first: string; count: number }>()
+  const visit = (node: unknown, pointer: string, depth: number): void => {
+    if (node === null || typeof node !== 'object' || depth > 512) return
+    if (Array.isArray(node)) {
+      node.forEach((item, index) => visit(item, `${pointer}/${index}`, depth + 1))
+      return
+    }
+    const object = node as JsonObject
+    if (typeof object.$ref === 'string' && !object.$ref.startsWith('#')) {
+      const seen = dangling.get(object.$ref)
+      if (seen) seen.count++
+      else dangling.set(object.$ref, { first: pointer, count: 1 })
+      delete object.$ref
+    }
+    for (const [key, value] of Object.entries(object)) visit(value, `${pointer}/${escapePointer(key)}`, depth + 1)
+  }
+  visit(document, '', 0)
+  return dangling
 }
 
 function sameSelectors(a: readonly Selector[], b: readonly Selector[]): boolean {
