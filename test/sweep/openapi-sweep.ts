@@ -14,7 +14,7 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { bundle } from '@apidevtools/json-schema-ref-parser'
+import { bundle, JSONParserErrorGroup } from '@apidevtools/json-schema-ref-parser'
 import { upgrade } from '@scalar/openapi-upgrader'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import type { ValidateFunction } from 'ajv'
@@ -86,7 +86,11 @@ async function documents(dir: string): Promise<string[]> {
 
 /** The document as the sweep reads it on its own: bundled, and Swagger 2.0 upgraded to OpenAPI 3.0. */
 async function readDocument(file: string): Promise<Json> {
-  let document = (await bundle(file, { resolve: { http: false } })) as Json
+  // References to files that are not there (split Azure documents) stay unresolved, as the gateway leaves them.
+  let document = (await bundle(file, { resolve: { http: false }, continueOnError: true }).catch((error: unknown) => {
+    if (error instanceof JSONParserErrorGroup) return (error.files as { schema: unknown }).schema
+    throw error
+  })) as Json
   if (document.swagger === '2.0') document = upgrade(document as never, '3.0') as unknown as Json
   return document
 }
