@@ -212,20 +212,35 @@ function buildCall(document: Json, withoutExamples: Json, key: string, method: s
   const query = new URLSearchParams()
   const headers: Record<string, string> = {}
   let valid = true
+  // What follows the # or ? selects the operation: a declared parameter of that name carries it, else a
+  // header (name=value, or x-*) or a query flag.
+  const declared = new Map(parameterPointers.map((at) => nodeAt(document, at) as Json | undefined).filter((parameter) => parameter?.name).map((parameter) => [String(parameter!.name), parameter!]))
+  const selectors = new Map<string, string | undefined>()
   if (cut >= 0) {
     for (const part of key.slice(cut + 1).split(/[&?#]/)) {
       const [name, value] = part.split('=')
       if (!name) continue
+      selectors.set(name, value)
+      if (declared.has(name)) continue
       if (value !== undefined || /^x-/i.test(name)) headers[name.toLowerCase()] = value ?? 'x'
-      query.append(name, value ?? '')
+      else query.append(name, '')
     }
   }
   for (const at of parameterPointers) {
     const parameter = nodeAt(document, at) as Json | undefined
     if (!parameter?.in || !parameter.name) continue
-    const required = parameter.required === true || parameter.in === 'path'
+    const selector = selectors.get(String(parameter.name))
+    const required = parameter.required === true || parameter.in === 'path' || selectors.has(String(parameter.name))
     if (!required) continue
-    let value: unknown = parameter.example
+    const validate = parameter.schema === undefined ? undefined : judgeAt(`${at}/schema`)
+    const fits = (candidate: unknown) => {
+      try {
+        return !validate || (validate(candidate) as boolean)
+      } catch {
+        return true
+      }
+    }
+    let value: unknown = selector !== undefined && fits(selector) ? selector : parameter.example !== undefined && fits(parameter.example) ? parameter.example : undefined
     if (value === undefined && parameter.schema !== undefined) {
       const sampled = sampleOf(document, withoutExamples, `${at}/schema`, judgeAt)
       value = sampled.value
