@@ -135,6 +135,8 @@ function resolve(document: Json, node: any): any {
 
 type Judge = (pointer: string) => ValidateFunction | undefined
 
+const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection', 'host', 'content-type'])
+
 /**
  * A value for the schema at `pointer`, the first the judge accepts among samples with and without the
  * document's examples and with and without strings made from patterns; `valid` says whether one was accepted.
@@ -203,10 +205,18 @@ function buildCall(document: Json, withoutExamples: Json, key: string, method: s
   const itemPointer = landing(document, `/paths/${escape(key)}`)
   const item = (nodeAt(document, itemPointer) ?? {}) as Json
   const operation = item[method] as Json
-  const parameterPointers = [
+  // The operation's parameters override the path item's of the same name and location.
+  const byKey = new Map<string, string>()
+  for (const at of [
     ...((item.parameters ?? []) as unknown[]).map((_, index) => landing(document, `${itemPointer}/parameters/${index}`)),
     ...((operation.parameters ?? []) as unknown[]).map((_, index) => landing(document, `${itemPointer}/${method}/parameters/${index}`)),
-  ]
+  ]) {
+    const parameter = nodeAt(document, at) as Json | undefined
+    // Framing headers are the HTTP client's to write, whatever a document declares.
+    if (parameter?.in === 'header' && FRAMING.has(String(parameter.name).toLowerCase())) continue
+    byKey.set(`${parameter?.in} ${parameter?.name}`, at)
+  }
+  const parameterPointers = [...byKey.values()]
   const cut = key.search(/[?#]/)
   let path = (cut < 0 ? key : key.slice(0, cut)).replace(/\{([^}]+?)\+?\}/g, '{$1}')
   const query = new URLSearchParams()
