@@ -202,7 +202,10 @@ async function importOpenApiCommand(args: string[]): Promise<number> {
   const document = values.output !== undefined && !isAbsolute(file) && resolve(dirname(values.output)) !== process.cwd() ? resolve(file) : file
   let yaml: string
   try {
-    yaml = await importOpenApi(document, values.context === undefined ? {} : { context: values.context })
+    const imported = await importOpenApi(document, values.context === undefined ? {} : { context: values.context })
+    yaml = imported.yaml
+    for (const part of imported.report.leftOut) console.error(`${file}: ${part.at}: not served: ${part.reason}`)
+    for (const warning of imported.report.warnings) console.error(`${file}: ${warning}`)
   } catch (error) {
     console.error(`cannot import ${file}: ${(error as Error).message}`)
     return 1

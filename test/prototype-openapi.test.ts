@@ -13,6 +13,8 @@ import { sample } from 'openapi-sampler'
 import type { JSONSchema7 } from 'json-schema'
 import { request } from 'undici'
 import { parseConfig } from '../src/config/load.ts'
+import { PorticoInstance } from '../src/process/instance.ts'
+import { createLogger } from '../src/telemetry/logger.ts'
 import { importOpenApi } from '../src/import/openapi.ts'
 import { startBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
@@ -96,7 +98,7 @@ describe('prototype endpoints from OpenAPI documents', () => {
     // The config is what `portico import openapi` writes, for each document.
     const apis: string[] = []
     for (const fixture of FIXTURES) {
-      const yaml = await importOpenApi(fixture.file, { context: fixture.context })
+      const { yaml } = await importOpenApi(fixture.file, { context: fixture.context })
       const config = parseConfig(yaml, 'imported.yaml')
       const api = config.apis[0]!
       assert.equal(api.lifecycle, 'CREATED')
@@ -111,7 +113,7 @@ describe('prototype endpoints from OpenAPI documents', () => {
   })
 
   test('import turns every path into a resource with its methods, in CREATED state', async () => {
-    const config = parseConfig(await importOpenApi('test/fixtures/openapi/swagger-petstore-3.0.yaml'), 'x.yaml')
+    const config = parseConfig((await importOpenApi('test/fixtures/openapi/swagger-petstore-3.0.yaml')).yaml, 'x.yaml')
     const api = config.apis[0]!
     assert.equal(api.name, 'Swagger Petstore - OpenAPI 3.0')
     assert.equal(api.context, '/swagger-petstore-openapi-3-0')
@@ -216,8 +218,9 @@ describe('prototype endpoints from OpenAPI documents', () => {
   test('invalid requests get 400 (parameters), 415 (media type) or 422 (body) with every problem listed', async () => {
     const tictactoe = bases.get('test/fixtures/openapi/tictactoe-3.1.yaml')!
     const store = bases.get('test/fixtures/openapi/swagger-petstore-3.0.yaml')!
+    // Accepting JSON only, so that the gateway's own answer is chosen over a documented text/html refusal.
     const problems = async (path: string, base: string, init: Partial<Call> = {}) => {
-      const response = await send(gateway, base, { method: 'GET', path, headers: {}, body: undefined, ...init })
+      const response = await send(gateway, base, { method: 'GET', path, body: undefined, ...init, headers: { accept: 'application/json', ...init.headers } })
       const body = JSON.parse(response.text)
       if (response.status >= 400) assert.equal(body.code, 'PROTOTYPE_REQUEST_INVALID')
       return { status: response.status, errors: body.errors as Array<{ in: string; name: string; message: string }> }
@@ -449,7 +452,7 @@ describe('portico import openapi', () => {
 
   test('a Swagger 2.0 document is upgraded to OpenAPI 3.0 and served the same way', async () => {
     const file = 'test/fixtures/openapi/petstore-swagger-2.0.yaml'
-    const gateway = await startGateway(await importOpenApi(file, { context: '/swagger2' }))
+    const gateway = await startGateway((await importOpenApi(file, { context: '/swagger2' })).yaml)
     try {
       // Checked against the 2.0 document itself, read independently: `definitions`, not `components`.
       const swagger = (await $RefParser.dereference(file)) as Json
@@ -474,27 +477,41 @@ describe('portico import openapi', () => {
   })
 
   test('an endpoint whose document cannot be read answers 503 PROTOTYPE_UNAVAILABLE and shows why', async () => {
+    // The file is a document when the config is checked, and no longer one when the endpoint reads it.
     const broken = join(dir, 'broken.yaml')
-    await writeFile(broken, `openapi: 3.0.3\ninfo: { title: Broken, version: "1" }\npaths:\n  /a:\n    get:\n      responses:\n        '200': { $ref: './nowhere.yaml#/Response' }\n`)
-    const gateway = await startGateway(`
+    await writeFile(broken, `openapi: 3.0.3\ninfo: { title: Broken, version: "1" }\npaths: {}\n`)
+    const parsed = parseConfig(`
 apis:
   - name: Broken
     context: /broken
     version: v1
     lifecycle: CREATED
+    resources: [{ uriTemplate: /a }]
     endpoints:
       production: { type: prototype, name: broken-prototype, openapi: "${broken}" }
-`)
+`, 'broken.yaml')
+    await writeFile(broken, 'openapi: 3.0.3\npaths: [not, closed\n')
+    const instance = await PorticoInstance.start(
+      { ...parsed, listeners: [{ ...parsed.listeners[0]!, host: '127.0.0.1', port: 0 }], admin: { ...parsed.admin, host: '127.0.0.1', port: 0 } },
+      { logger: createLogger('silent') },
+    )
+    const gateway = { url: instance.gateway.addresses()[0]!.url, adminUrl: instance.admin!.url, close: () => instance.close() }
     try {
       const response = await request(`${gateway.url}/broken/v1/a`, { headersTimeout: 5000, bodyTimeout: 5000 })
       assert.equal(response.statusCode, 503)
       const body = (await response.body.json()) as { code: string; message: string }
       assert.equal(body.code, 'PROTOTYPE_UNAVAILABLE')
-      assert.match(body.message, /nowhere\.yaml/)
+      assert.match(body.message, /broken\.yaml/)
+      // Once the failure is known, later requests get the same answer, not a generic ENDPOINT_UNAVAILABLE.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const again = await request(`${gateway.url}/broken/v1/a`, { headersTimeout: 5000, bodyTimeout: 5000 })
+        assert.equal(again.statusCode, 503)
+        assert.equal(((await again.body.json()) as { code: string }).code, 'PROTOTYPE_UNAVAILABLE')
+      }
       const endpoints = (await request(`${gateway.adminUrl}/admin/endpoints`).then((r) => r.body.json())) as { endpoints: Json[] }
       const shown = endpoints.endpoints.find((endpoint) => endpoint.id === 'broken-prototype')!
       assert.equal(shown.state, 'failed')
-      assert.match(shown.error, /nowhere\.yaml/)
+      assert.match(shown.error, /broken\.yaml/)
     } finally {
       await gateway.close()
     }

@@ -96,12 +96,8 @@ export class PrototypeEndpoint implements Endpoint {
     }
     if (document.state === 'failed') return problemResponse(503, 'PROTOTYPE_UNAVAILABLE', document.error, request.requestId)
     if (document.state === 'ready') {
-      const found = document.document.find(request.method, request.path)
-      if (found && 'operation' in found) return found.operation.respond(request, found.variables, this.#config.validateRequests)
-      if (found) {
-        const message = `The OpenAPI document has no ${request.method} operation for ${request.path}; it has ${found.allowed.join(', ')}`
-        return problemResponse(501, 'PROTOTYPE_NO_RESPONSE', message, request.requestId)
-      }
+      const response = document.document.respond(request, this.#config.validateRequests)
+      if (response) return response
     }
     return problemResponse(501, 'PROTOTYPE_NO_RESPONSE', `The prototype has no response for ${request.method} ${request.path}`, request.requestId)
   }
@@ -117,8 +113,9 @@ export class PrototypeEndpoint implements Endpoint {
     }
   }
 
+  /** Always: a document that failed to load is answered with 503 PROTOTYPE_UNAVAILABLE, saying why. */
   ready(): boolean {
-    return this.#document.state !== 'failed'
+    return true
   }
 
   describe(): EndpointStatus {

@@ -2,28 +2,36 @@ import { parse as parseYaml, stringify } from 'yaml'
 import { parseConfig } from '../config/load.ts'
 import { readLocalFile } from '../core/local-file.ts'
 import { MAX_PROTOTYPE_FILE_BYTES } from '../prototype/config.ts'
-import { OpenApiDocument } from '../prototype/openapi/document.ts'
+import { OpenApiDocument, type DocumentReport } from '../prototype/openapi/document.ts'
 
 export interface OpenApiImportOptions {
   /** The API's context; by default `/` and the document's title in lower case with dashes. */
   context?: string
 }
 
+/** How many left-out parts the written config lists in its header comment; the report has all of them. */
+const LISTED_IN_CONFIG = 50
+
 /**
- * Turns an OpenAPI 3.0 or 3.1 (or Swagger 2.0) document into a Portico config: one API in CREATED state whose resources are the
- * document's paths, answered by a prototype endpoint that serves the document. Returns the config as YAML,
- * already checked by the same validation `portico validate` runs.
+ * Turns an OpenAPI 3.0 or 3.1 (or Swagger 2.0) document into a Portico config: one API in CREATED state whose
+ * resources are the document's paths, answered by a prototype endpoint that serves the document. Returns the
+ * config as YAML, already checked by the same validation `portico validate` runs, and the report of what the
+ * prototype leaves out (each part with its JSON pointer) and warns about.
  */
-export async function importOpenApi(file: string, options: OpenApiImportOptions = {}): Promise<string> {
-  const raw = parseYaml((await readLocalFile(file, MAX_PROTOTYPE_FILE_BYTES)).toString('utf8')) as { info?: { title?: unknown; version?: unknown } } | null
+export async function importOpenApi(file: string, options: OpenApiImportOptions = {}): Promise<{ yaml: string; report: DocumentReport }> {
+  const raw = parseYaml((await readLocalFile(file, MAX_PROTOTYPE_FILE_BYTES)).toString('utf8'), { maxAliasCount: -1 }) as { info?: { title?: unknown; version?: unknown } } | null
   const document = await OpenApiDocument.load(file)
+  const report = document.report()
   const title = typeof raw?.info?.title === 'string' && raw.info.title.trim() ? raw.info.title.trim() : 'Imported API'
   const version = String(raw?.info?.version ?? '1.0.0').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 64) || '1.0.0'
-  const methodsByPath = new Map<string, string[]>()
+  const methodsByPath = new Map<string, Set<string>>()
   for (const { method, path } of document.operations()) {
-    const methods = methodsByPath.get(path) ?? []
-    methods.push(method)
+    const methods = methodsByPath.get(path) ?? new Set<string>()
+    methods.add(method)
     methodsByPath.set(path, methods)
+  }
+  if (methodsByPath.size === 0) {
+    throw new Error(`${file} has no operation a prototype can serve${report.leftOut.length > 0 ? `: ${report.leftOut.map((part) => `${part.at}: ${part.reason}`).join('; ')}` : ''}`)
   }
   const prototype = { type: 'prototype', openapi: file }
   const config = {
@@ -33,15 +41,21 @@ export async function importOpenApi(file: string, options: OpenApiImportOptions 
         context: options.context ?? `/${slug(title)}`,
         version,
         lifecycle: 'CREATED',
-        resources: [...methodsByPath].map(([uriTemplate, methods]) => ({ uriTemplate, methods })),
+        resources: [...methodsByPath].map(([uriTemplate, methods]) => ({ uriTemplate, methods: [...methods] })),
         endpoints: { production: prototype, sandbox: prototype },
       },
     ],
   }
-  const yaml = `# Imported from ${file} by \`portico import openapi\`: a prototype of the API, answered from the document.\n# Replace the prototype endpoints with real ones and set lifecycle: PUBLISHED to publish it.\n${stringify(config, { lineWidth: 0, aliasDuplicateObjects: false })}`
+  const leftOut = report.leftOut.slice(0, LISTED_IN_CONFIG).map((part) => `\n#   ${part.at}: ${part.reason.replaceAll('\n', ' ')}`).join('')
+  const more = report.leftOut.length > LISTED_IN_CONFIG ? `\n#   … and ${report.leftOut.length - LISTED_IN_CONFIG} more` : ''
+  const header =
+    `# Imported from ${file} by \`portico import openapi\`: a prototype of the API, answered from the document.\n` +
+    `# Replace the prototype endpoints with real ones and set lifecycle: PUBLISHED to publish it.\n` +
+    (report.leftOut.length > 0 ? `# Not served (${report.leftOut.length}):${leftOut}${more}\n` : '')
+  const yaml = `${header}${stringify(config, { lineWidth: 0, aliasDuplicateObjects: false })}`
   // Refuse to write what the gateway would refuse to load (a path the router cannot take, say).
   parseConfig(yaml, 'imported.yaml')
-  return yaml
+  return { yaml, report }
 }
 
 function slug(title: string): string {

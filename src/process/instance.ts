@@ -5,6 +5,7 @@ import { Delegating } from '../endpoints/interceptor.ts'
 import { protectPort } from '../endpoints/target-guard.ts'
 import type { ConfigModel } from '../config/schema.ts'
 import type { Endpoint } from '../core/endpoint.ts'
+import { logDocumentReports } from '../prototype/openapi/document-log.ts'
 import { logStateChanges } from '../resilience/state-events.ts'
 import { AccessLog } from '../telemetry/access-log.ts'
 import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
@@ -61,10 +62,13 @@ export class PorticoInstance {
   /** Shared with the request pipelines: a reload that changes `accessLog` swaps the access log in it. */
   readonly #telemetry: Telemetry
   readonly #stopStateLog: () => void
+  /** Stops logging the reports of OpenAPI documents that prototype endpoints load. */
+  readonly #stopDocumentLog: () => void
   /** Keeps dynamic endpoints away from the admin port while this instance runs. */
   #releaseAdminPort: () => void = () => {}
 
-  private constructor(gateway: Gateway, telemetry: Telemetry, admin: AdminServer | undefined) {
+  private constructor(gateway: Gateway, telemetry: Telemetry, admin: AdminServer | undefined, stopDocumentLog: () => void) {
+    this.#stopDocumentLog = stopDocumentLog
     this.gateway = gateway
     this.metrics = telemetry.metrics
     this.admin = admin
@@ -82,7 +86,15 @@ export class PorticoInstance {
     const logger = options.logger ?? createLogger()
     const metrics = new GatewayMetrics()
     const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config), logger, tracing: startTracing(config, metrics), analytics: startAnalytics(config) }
-    const gateway = await Gateway.start(config, telemetry, { reusePort: options.reusePort ?? false })
+    // Before the gateway starts: its prototype endpoints begin reading their documents as they are built.
+    const stopDocumentLog = logDocumentReports(logger)
+    let gateway: Gateway
+    try {
+      gateway = await Gateway.start(config, telemetry, { reusePort: options.reusePort ?? false })
+    } catch (error) {
+      stopDocumentLog()
+      throw error
+    }
     let admin: AdminServer | undefined
     if ((options.admin ?? true) && config.admin.enabled) {
       try {
@@ -99,13 +111,14 @@ export class PorticoInstance {
           },
         })
       } catch (error) {
+        stopDocumentLog()
         await gateway.close()
         telemetry.accessLog?.close()
         await telemetry.tracing?.close()
         throw error
       }
     }
-    const instance = new PorticoInstance(gateway, telemetry, admin)
+    const instance = new PorticoInstance(gateway, telemetry, admin, stopDocumentLog)
     const adminPort = admin ? Number(new URL(admin.url).port) : config.admin.enabled ? config.admin.port : undefined
     if (adminPort) instance.#releaseAdminPort = protectPort(adminPort)
     return instance
@@ -163,6 +176,7 @@ export class PorticoInstance {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopStateLog()
+      this.#stopDocumentLog()
       await this.gateway.close()
       await this.admin?.close()
       this.#releaseAdminPort()

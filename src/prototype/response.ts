@@ -17,6 +17,7 @@ export type PrototypeProblemCode =
   | 'PROTOTYPE_BODY_TOO_LARGE' // the body is larger than a prototype reads (413)
   | 'PROTOTYPE_NO_RESPONSE' // nothing in the prototype answers this method and resource (501)
   | 'PROTOTYPE_SCRIPT_FAILED' // the resource's script threw, ran too long, used too much memory or returned garbage (500)
+  | 'PROTOTYPE_FAILED' // the prototype could not build the response its OpenAPI document describes (500)
   | 'PROTOTYPE_UNAVAILABLE' // the OpenAPI document could not be read at start (503)
   | 'PROTOTYPE_BUSY' // too many scripts are waiting for the sandbox (503)
 

@@ -19,14 +19,19 @@ export class OpenApiOperation {
     // Operation parameters override path-item parameters of the same name and location.
     const parameters = new Map<string, Located>()
     for (const owner of [pathItem, operation]) {
-      const list = (owner.node.parameters ?? []) as unknown[]
+      const list = owner.node.parameters ?? []
+      if (!Array.isArray(list)) continue
       list.forEach((raw, index) => {
-        const parameter = document.resolve(raw, `${owner.pointer}/parameters/${index}`)
-        parameters.set(`${String(parameter.node.in)}\u0000${String(parameter.node.name)}`, parameter)
+        try {
+          const parameter = document.resolve(raw, `${owner.pointer}/parameters/${index}`)
+          parameters.set(`${String(parameter.node.in)}\u0000${String(parameter.node.name)}`, parameter)
+        } catch (error) {
+          document.warn(`${owner.pointer}/parameters/${index} is not checked: ${(error as Error).message}`)
+        }
       })
     }
-    const requestBody = operation.node.requestBody === undefined ? undefined : document.resolve(operation.node.requestBody, `${operation.pointer}/requestBody`)
-    const responses = operation.node.responses === undefined ? undefined : document.resolve(operation.node.responses, `${operation.pointer}/responses`)
+    const requestBody = resolveOrWarn(document, operation.node.requestBody, `${operation.pointer}/requestBody`)
+    const responses = resolveOrWarn(document, operation.node.responses, `${operation.pointer}/responses`)
     this.#validator = new RequestValidator(document, [...parameters.values()], requestBody)
     this.#responses = new ResponseBuilder(document, responses)
   }
@@ -37,7 +42,8 @@ export class OpenApiOperation {
       const verdict = this.#validator.check(request, pathVariables)
       if (!verdict.ok) {
         const message = `The request does not match ${this.method} ${this.path} in the OpenAPI document`
-        return problemResponse(verdict.status, 'PROTOTYPE_REQUEST_INVALID', message, request.requestId, { errors: verdict.problems })
+        const refusal = problemResponse(verdict.status, 'PROTOTYPE_REQUEST_INVALID', message, request.requestId, { errors: verdict.problems })
+        return this.#responses.refusal(refusal, verdict.problems, request.headers.accept)
       }
     }
     const preferences = parsePreferences(request.headers.prefer)
@@ -49,5 +55,16 @@ export class OpenApiOperation {
       const code = error.status === 406 ? 'PROTOTYPE_NOT_ACCEPTABLE' : 'PROTOTYPE_PREFER_UNSATISFIED'
       return problemResponse(error.status, code, `${this.method} ${this.path}: ${error.message}`, request.requestId)
     }
+  }
+}
+
+/** A part whose `$ref` leads nowhere is left out with a warning; the rest of the operation is still served. */
+function resolveOrWarn(document: OpenApiDocument, value: unknown, pointer: string): Located | undefined {
+  if (value === undefined) return undefined
+  try {
+    return document.resolve(value, pointer)
+  } catch (error) {
+    document.warn(`${pointer} left out: ${(error as Error).message}`)
+    return undefined
   }
 }

@@ -6,6 +6,8 @@ import type { JsonObject, Located, OpenApiDocument } from './document.ts'
 import { escapePointer, schemaRef } from './json-pointer.ts'
 import { isJsonMediaType, mediaTypeOf, matchMediaType } from './media-type.ts'
 
+const IGNORED_HEADERS = new Set(['accept', 'content-type', 'authorization'])
+
 type ParameterLocation = 'path' | 'query' | 'header'
 
 interface Parameter {
@@ -37,7 +39,10 @@ export class RequestValidator {
   constructor(document: OpenApiDocument, parameters: ReadonlyArray<Located>, requestBody: Located | undefined) {
     const groups = new Map<ParameterLocation, ParameterGroup>()
     for (const location of ['path', 'query', 'header'] as const) {
-      const inGroup = parameters.filter((parameter) => parameter.node.in === location)
+      // OpenAPI: header parameters named Accept, Content-Type or Authorization "SHALL be ignored".
+      const inGroup = parameters.filter(
+        (parameter) => parameter.node.in === location && !(location === 'header' && IGNORED_HEADERS.has(String(parameter.node.name).toLowerCase())),
+      )
       if (inGroup.length === 0) continue
       const properties: Record<string, unknown> = {}
       const required: string[] = []
@@ -51,14 +56,13 @@ export class RequestValidator {
           properties[name] = {}
         }
         if (node.required === true || location === 'path') required.push(name)
-        const schema = node.schema === undefined ? {} : document.resolve(node.schema, `${pointer}/schema`).node
-        const type = schema.type
+        const type = parameterType(document, node.schema, `${pointer}/schema`)
         compiled.push({ name, in: location, isArray: type === 'array' || (Array.isArray(type) && type.includes('array')), explode: node.explode !== false })
       }
-      groups.set(location, {
-        parameters: compiled,
-        validate: document.coercingValidator.compile({ type: 'object', properties, required }),
-      })
+      const validate = compileOrWarn(document, `${location} parameters of ${inGroup[0]!.pointer.replace(/\/parameters\/\d+$/, '')}`, () =>
+        document.coercingValidator.compile({ type: 'object', properties, required }),
+      )
+      if (validate) groups.set(location, { parameters: compiled, validate })
     }
     this.#groups = groups
     this.#bodyRequired = requestBody?.node.required === true
@@ -68,8 +72,10 @@ export class RequestValidator {
         const schemaPointer = `${requestBody.pointer}/content/${escapePointer(mediaType)}/schema`
         const hasSchema = (media as JsonObject | null)?.schema !== undefined
         let validate: ValidateFunction | undefined
-        if (hasSchema && isJsonMediaType(mediaType)) validate = document.strictValidator.compile(schemaRef(schemaPointer))
-        else if (hasSchema && mediaType === 'application/x-www-form-urlencoded') validate = document.coercingValidator.compile(schemaRef(schemaPointer))
+        if (hasSchema && isJsonMediaType(mediaType)) validate = compileOrWarn(document, schemaPointer, () => document.strictValidator.compile(schemaRef(schemaPointer)))
+        else if (hasSchema && mediaType === 'application/x-www-form-urlencoded') {
+          validate = compileOrWarn(document, schemaPointer, () => document.coercingValidator.compile(schemaRef(schemaPointer)))
+        }
         bodies.set(mediaType, validate)
       }
       this.#bodies = bodies
@@ -112,6 +118,29 @@ export class RequestValidator {
     }
     if (validate(value)) return { ok: true }
     return { ok: false, status: 422, problems: validate.errors!.map(bodyProblem) }
+  }
+}
+
+/**
+ * A validator, or undefined with a warning when the schema cannot be compiled (a `$ref` that names nothing, a
+ * keyword with a value of the wrong kind): that part of the request goes unchecked, the operation is served.
+ */
+function compileOrWarn(document: OpenApiDocument, what: string, compile: () => ValidateFunction): ValidateFunction | undefined {
+  try {
+    return compile()
+  } catch (error) {
+    document.warn(`${what} is not checked: ${(error as Error).message}`)
+    return undefined
+  }
+}
+
+/** The schema's type, to know which parameters are arrays; a schema that cannot be resolved has none. */
+function parameterType(document: OpenApiDocument, schema: unknown, pointer: string): unknown {
+  if (schema === undefined) return undefined
+  try {
+    return document.resolve(schema, pointer).node.type
+  } catch {
+    return undefined
   }
 }
 

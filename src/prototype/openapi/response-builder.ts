@@ -1,7 +1,7 @@
 import type { ValidateFunction } from 'ajv'
 import { sample } from 'openapi-sampler'
 import type { JSONSchema7 } from 'json-schema'
-import type { PrototypeResponse } from '../response.ts'
+import type { PrototypeResponse, RequestProblem } from '../response.ts'
 import type { JsonObject, Located, OpenApiDocument } from './document.ts'
 import { escapePointer, nodeAt, schemaRef, unescapePointer } from './json-pointer.ts'
 import { isJsonMediaType, mediaTypeOf, negotiateMediaType } from './media-type.ts'
@@ -35,10 +35,46 @@ export class ResponseBuilder {
 
   constructor(document: OpenApiDocument, responses: Located | undefined) {
     this.#document = document
-    this.#responses = Object.keys(responses?.node ?? {}).map((key) => ({
-      key,
-      located: document.resolve(responses!.node[key], `${responses!.pointer}/${escapePointer(key)}`),
-    }))
+    const documented: DocumentedResponse[] = []
+    for (const [key, raw] of Object.entries(responses?.node ?? {})) {
+      if (key.startsWith('x-')) continue
+      const pointer = `${responses!.pointer}/${escapePointer(key)}`
+      try {
+        documented.push({ key, located: document.resolve(raw, pointer) })
+      } catch (error) {
+        document.warn(`${pointer} left out: ${(error as Error).message}`)
+      }
+    }
+    this.#responses = documented
+  }
+
+  /**
+   * A refusal of an invalid request, in the operation's own terms when it documents the refusal's status (that
+   * status, its range such as `4XX`, or `default`, as Prism chooses): the gateway's answer when it fits the
+   * documented schema, else the documented response's example or sample, so that clients generated from the
+   * document can read it. The problems then travel in the `Portico-Request-Problems` header, as JSON.
+   */
+  refusal(own: PrototypeResponse, problems: readonly RequestProblem[], accept: string | undefined): PrototypeResponse {
+    const range = `${Math.floor(own.status / 100)}XX`
+    const documented =
+      this.#responses.find((candidate) => candidate.key === String(own.status)) ??
+      this.#responses.find((candidate) => candidate.key.toUpperCase() === range) ??
+      this.#responses.find((candidate) => candidate.key === 'default')
+    const content = (documented?.located.node.content ?? {}) as JsonObject
+    const mediaType = negotiateMediaType(accept, Object.keys(content))
+    if (!documented || mediaType === undefined) return own
+    const pointer = `${documented.located.pointer}/content/${escapePointer(mediaType)}`
+    const media = (content[mediaType] ?? {}) as JsonObject
+    if (media.schema === undefined) return own
+    if (isJsonMediaType(mediaType)) {
+      const validate = this.#validator(`${pointer}/schema`)
+      if (validate?.(JSON.parse(String(own.body)))) return { ...own, headers: { ...own.headers, 'content-type': mediaType } }
+    }
+    const headers = this.#headers(documented.located)
+    headers['content-type'] = mediaType.includes('*') ? 'application/octet-stream' : mediaType
+    headers['cache-control'] = 'no-store'
+    headers[PROBLEMS_HEADER] = problemsHeader(problems)
+    return { status: own.status, headers, body: this.#body(media, pointer, mediaType, undefined) }
   }
 
   build(preferences: Preferences, accept: string | undefined): PrototypeResponse {
@@ -114,26 +150,57 @@ export class ResponseBuilder {
   }
 
   /**
-   * A sample of the schema at `pointer`. When the schema's own examples make it invalid, the values they broke
-   * are taken from a sample made without examples, keeping the examples that were fine; failing that, the
-   * sample without examples.
+   * A sample of the schema at `pointer`, the first of these that validates: built with the schema's examples and
+   * strings made to match their `pattern`s; that sample with the values its examples broke taken from a sample
+   * made without examples; the sample without examples; the same without patterns (the sampler reads only
+   * simple patterns). Failing all, the first.
    */
   #sample(pointer: string, mediaType: string): string {
     const document = this.#document
     const isXml = /[/+]xml$/.test(mediaTypeOf(mediaType))
-    const generate = (from: JsonObject): unknown =>
-      sample(nodeAt(from, pointer) as JSONSchema7, { skipWriteOnly: true, quiet: true, ...(isXml ? { format: 'xml' as const } : {}) }, from)
-    if (isXml) return String(generate(document.document))
+    const generate = (from: JsonObject, enablePatterns: boolean): unknown => {
+      try {
+        const options = { skipWriteOnly: true, quiet: true, enablePatterns, ...(isXml ? { format: 'xml' as const } : {}) }
+        return sample(nodeAt(from, pointer) as JSONSchema7, options, from)
+      } catch (error) {
+        // The sampler gives up on some schemas (a pattern it cannot read, say); another candidate is tried.
+        if (!enablePatterns) document.warn(`${pointer}: no sample: ${(error as Error).message}`)
+        return undefined
+      }
+    }
+    if (isXml) return String(generate(document.document, false) ?? '')
     // A binary body (an image, a file) has no sample: the word "string" would pose as one.
     const schema = document.resolve(nodeAt(document.document, pointer), pointer).node
     if (schema.format === 'binary' || (schema.type === 'string' && schema.contentMediaType !== undefined)) return ''
-    const first = generate(document.document)
-    const validate: ValidateFunction = document.strictValidator.getSchema(schemaRef(pointer).$ref) ?? document.strictValidator.compile(schemaRef(pointer))
-    if (validate(first)) return serialize(first, mediaType)
-    const second = generate(document.documentWithoutExamples)
-    const repaired = replaceAt(structuredClone(first), second, (validate.errors ?? []).map((error) => error.instancePath))
-    if (validate(repaired)) return serialize(repaired, mediaType)
-    return serialize(validate(second) ? second : first, mediaType)
+    const validate = this.#validator(pointer)
+    const first = generate(document.document, true) ?? generate(document.document, false)
+    if (!validate || validate(first)) return serialize(first, mediaType)
+    const paths = (validate.errors ?? []).map((error) => error.instancePath)
+    const withoutExamples = generate(document.documentWithoutExamples, true)
+    const candidates = [
+      () => (withoutExamples === undefined ? undefined : replaceAt(structuredClone(first), withoutExamples, paths)),
+      () => withoutExamples,
+      () => generate(document.documentWithoutExamples, false),
+      // The sampler ends a recursion with `{}`, which a required, nullable self-reference refuses; null fits it.
+      () => replaceAt(structuredClone(first), null, paths),
+    ]
+    for (const candidate of candidates) {
+      const value = candidate()
+      if (value !== undefined && validate(value)) return serialize(value, mediaType)
+    }
+    return serialize(first, mediaType)
+  }
+
+  /** The response validator for the schema at `pointer`; none, with a warning, when it cannot be compiled. */
+  #validator(pointer: string): ValidateFunction | undefined {
+    const validator = this.#document.responseValidator
+    const ref = schemaRef(pointer)
+    try {
+      return validator.getSchema(ref.$ref) ?? validator.compile(ref)
+    } catch (error) {
+      this.#document.warn(`${pointer}: responses are sent unchecked: ${(error as Error).message}`)
+      return undefined
+    }
   }
 
   #headers(response: Located): Record<string, string> {
@@ -142,10 +209,16 @@ export class ResponseBuilder {
     for (const [name, raw] of Object.entries(documented)) {
       const lower = name.toLowerCase()
       if (lower === 'content-type' || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(lower)) continue
-      const header = this.#document.resolve(raw, `${response.pointer}/headers/${escapePointer(name)}`)
-      let value = header.node.example
-      if (value === undefined && header.node.schema !== undefined) {
-        value = sample(this.#document.resolve<JSONSchema7>(header.node.schema, `${header.pointer}/schema`).node, { quiet: true }, this.#document.document)
+      let value: unknown
+      try {
+        const header = this.#document.resolve(raw, `${response.pointer}/headers/${escapePointer(name)}`)
+        value = header.node.example
+        if (value === undefined && header.node.schema !== undefined) {
+          value = sample(this.#document.resolve<JSONSchema7>(header.node.schema, `${header.pointer}/schema`).node, { quiet: true }, this.#document.document)
+        }
+      } catch (error) {
+        this.#document.warn(`${response.pointer}/headers/${escapePointer(name)} left out: ${(error as Error).message}`)
+        continue
       }
       if (value === undefined || value === null) continue
       const text = Array.isArray(value) ? value.join(',') : typeof value === 'object' ? JSON.stringify(value) : String(value)
@@ -155,13 +228,30 @@ export class ResponseBuilder {
   }
 }
 
-/** `target` with the value at each of `pointers` taken from `source` (the whole of it for the root pointer). */
+const PROBLEMS_HEADER = 'portico-request-problems'
+
+/** The problems as JSON in a header value: ASCII only, and at most 4 KiB (the first problems kept whole). */
+function problemsHeader(problems: readonly RequestProblem[]): string {
+  const ascii = (text: string) => text.replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  let kept = [...problems]
+  let value = ascii(JSON.stringify(kept))
+  while (value.length > 4096 && kept.length > 1) {
+    kept = kept.slice(0, -1)
+    value = ascii(JSON.stringify(kept))
+  }
+  return value
+}
+
+/**
+ * `target` with the value at each of `pointers` taken from `source` (the whole of it for the root pointer), or
+ * set to null when `source` is null.
+ */
 function replaceAt(target: unknown, source: unknown, pointers: readonly string[]): unknown {
   for (const pointer of pointers) {
     if (pointer === '') return source
     const at = pointer.lastIndexOf('/')
     const parent = nodeAt(target, pointer.slice(0, at))
-    const replacement = nodeAt(source, pointer)
+    const replacement = source === null ? null : nodeAt(source, pointer)
     if (parent !== null && typeof parent === 'object' && replacement !== undefined) {
       ;(parent as Record<string, unknown>)[unescapePointer(pointer.slice(at + 1))] = replacement
     }
@@ -177,6 +267,7 @@ function statusOf(key: string): number | undefined {
 
 /** Text media types carry a string example as it is; everything else is JSON. */
 function serialize(value: unknown, mediaType: string): string {
+  if (value === undefined) return ''
   if (typeof value === 'string' && !isJsonMediaType(mediaType)) return value
   return JSON.stringify(value)
 }
