@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -364,7 +365,10 @@ apis:
     assert.equal((await get('/t/v1/items/1', { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` })).status, 200)
     await gateway.close()
     gateway = undefined
-    const line = JSON.parse((await readFile(join(dir, 'access.log'), 'utf8')).trim()) as { traceId?: string; requestId: string }
+    // The log file is opened asynchronously: a gateway closed moments after it started may write its lines just after.
+    const file = join(dir, 'access.log')
+    await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').endsWith('\n'), 5000, 'the access log line')
+    const line = JSON.parse((await readFile(file, 'utf8')).trim()) as { traceId?: string; requestId: string }
     assert.equal(line.traceId, CLIENT_TRACE)
   })
 })
