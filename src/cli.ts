@@ -12,10 +12,6 @@ import { ConfigError, loadConfigFile } from './config/load.ts'
 import { readLocalFile } from './core/local-file.ts'
 import { BindError } from './gateway/bind.ts'
 import { serve } from './process/start.ts'
-import { importOpenApi } from './import/openapi.ts'
-import { importSynapseSequence } from './import/synapse.ts'
-import { importWso2Project } from './import/wso2.ts'
-import { readWso2Params } from './import/wso2-params.ts'
 import { stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
 
@@ -158,6 +154,8 @@ async function importSynapse(args: string[]): Promise<number> {
     console.error(`Usage: ${COMMANDS['import synapse']}`)
     return 2
   }
+  // The importers are imported by their command: `start` never loads their XML, OpenAPI and zip libraries.
+  const { importSynapseSequence } = await import('./import/synapse.ts')
   const imported = importSynapseSequence((await readLocalFile(file, MAX_SEQUENCE_FILE_BYTES)).toString('utf8'))
   console.log(stringify({ [values.flow === 'in' ? 'inSequence' : 'outSequence']: imported.mediators }).trimEnd())
   for (const problem of imported.unsupported) console.error(`${file}: ${problem.path}: ${problem.message}`)
@@ -183,6 +181,7 @@ async function importOpenApiCommand(args: string[]): Promise<number> {
   const document = values.output !== undefined && !isAbsolute(file) && resolve(dirname(values.output)) !== process.cwd() ? resolve(file) : file
   let yaml: string
   try {
+    const { importOpenApi } = await import('./import/openapi.ts')
     yaml = await importOpenApi(document, values.context === undefined ? {} : { context: values.context })
   } catch (error) {
     console.error(`cannot import ${file}: ${(error as Error).message}`)
@@ -219,6 +218,7 @@ async function importWso2Command(args: string[]): Promise<number> {
   }
   let imported
   try {
+    const [{ importWso2Project }, { readWso2Params }] = await Promise.all([import('./import/wso2.ts'), import('./import/wso2-params.ts')])
     const params = values.params === undefined ? undefined : await readWso2Params(values.params, values.environment)
     imported = await importWso2Project(path, {
       ...(values.output === undefined ? {} : { definitionDirectory: dirname(values.output) }),

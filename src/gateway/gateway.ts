@@ -6,7 +6,7 @@ import type { ConfigModel } from '../config/schema.ts'
 import { listen } from './bind.ts'
 import { createListenerServer } from './listener.ts'
 import { RequestPipeline, type Telemetry } from './pipeline.ts'
-import { Snapshot } from './snapshot.ts'
+import { loadSnapshotModules, Snapshot } from './snapshot.ts'
 
 export interface ListenerAddress {
   name: string
@@ -34,6 +34,7 @@ export class Gateway {
   }
 
   static async start(config: ConfigModel, telemetry: Telemetry, options: { reusePort: boolean } = { reusePort: false }): Promise<Gateway> {
+    await loadSnapshotModules(config)
     const gateway = new Gateway(config, telemetry)
     try {
       for (const listener of config.listeners) {
@@ -64,9 +65,12 @@ export class Gateway {
 
   /**
    * Compiles `config` and swaps it in. Throws ConfigError, keeping the running config, when an API's lifecycle
-   * moves along a transition the lifecycle does not allow.
+   * moves along a transition the lifecycle does not allow. The modules the new config needs are imported first;
+   * the snapshot is then built and swapped in one synchronous step.
    */
-  reload(config: ConfigModel, file?: string): void {
+  async reload(config: ConfigModel, file?: string): Promise<void> {
+    // Imported first: from the check on, nothing awaits, so two reloads cannot interleave.
+    await loadSnapshotModules(config)
     const issues = checkTransitions(this.#snapshot.config, config, file)
     if (issues.length > 0) throw new ConfigError(issues)
     if (JSON.stringify(config.listeners) !== JSON.stringify(this.#snapshot.config.listeners)) {

@@ -2,10 +2,29 @@ import type { EndpointConfig } from '../endpoints/schema.ts'
 import { childEndpoints } from '../endpoints/tree.ts'
 import { apiBasePaths, ENVIRONMENTS, type ConfigModel, type Environment } from '../config/schema.ts'
 import type { Endpoint } from '../core/endpoint.ts'
-import { createEndpoint } from '../endpoints/factory.ts'
-import { filterChain } from '../filters/chain.ts'
+import { createEndpoint, loadEndpointModules } from '../endpoints/factory.ts'
+import { filterChain, loadFilterModules } from '../filters/chain.ts'
 import { CompiledApi, CompiledResource } from './api.ts'
 import { Router } from './router.ts'
+
+/**
+ * Imports what `config`'s endpoint types and API filters need; a snapshot can be built from it once this has
+ * resolved. Kept apart from building so that the build stays synchronous and the swap atomic.
+ */
+export async function loadSnapshotModules(config: ConfigModel): Promise<void> {
+  const endpoints: EndpointConfig[] = []
+  for (const api of config.apis) {
+    for (const environment of ENVIRONMENTS) {
+      const own = api.endpoints[environment]
+      if (own) endpoints.push(own)
+      for (const resource of api.resources) {
+        const local = resource.endpoints?.[environment]
+        if (local) endpoints.push(local)
+      }
+    }
+  }
+  await Promise.all([loadEndpointModules(endpoints), loadFilterModules(config.apis)])
+}
 
 /**
  * One immutable, compiled view of the config. A reload compiles a new snapshot and swaps it in; requests in

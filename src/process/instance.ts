@@ -84,7 +84,7 @@ export class PorticoInstance {
   /** Loads `file` and swaps it in; an invalid file keeps the running config and logs every problem. */
   async reloadFile(file: string): Promise<boolean> {
     try {
-      this.reload(await loadConfigFile(file), file)
+      await this.reload(await loadConfigFile(file), file)
       return true
     } catch (error) {
       // Whatever went wrong (an invalid file, a forbidden transition, a file an endpoint needs that is gone),
@@ -95,9 +95,9 @@ export class PorticoInstance {
   }
 
   /** Swaps in `config` (see Gateway.reload), and the access log when `accessLog` changed. */
-  reload(config: ConfigModel, file?: string): void {
+  async reload(config: ConfigModel, file?: string): Promise<void> {
     const before = this.gateway.snapshot.config.accessLog
-    this.gateway.reload(config, file)
+    await this.gateway.reload(config, file)
     if (JSON.stringify(before) === JSON.stringify(config.accessLog)) return
     const previous = this.#telemetry.accessLog
     // Requests write to whichever log the telemetry holds when they end: from now on, the new one.
