@@ -38,14 +38,14 @@ export function formatIssue(issue: ConfigIssue): string {
   return issue.path ? `${where}: ${issue.path}: ${issue.message}` : `${where}: ${issue.message}`
 }
 
-/** Above this size a config is parsed in a thread of its own (a few hundred APIs and more). */
+/** Above this size a config is parsed in a process of its own (a few hundred APIs and more). */
 const THREAD_PARSE_BYTES = 256 * 1024
 
 export async function loadConfigFile(file: string): Promise<ConfigModel> {
   const text = await readConfigText(file)
   if (text.length < THREAD_PARSE_BYTES) return parseConfig(text, file)
-  const { parseConfigInThread } = await import('./parse-thread.ts')
-  const answer = await parseConfigInThread(text, file)
+  const { parseConfigInProcess } = await import('./parse-process.ts')
+  const answer = await parseConfigInProcess(text, file)
   if ('config' in answer) return answer.config
   if ('issues' in answer) throw new ConfigError(answer.issues)
   throw new Error(answer.error)
