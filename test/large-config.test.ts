@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { ConfigError, loadConfigFile } from '../src/config/load.ts'
 
-/** `count` APIs of two resources: from about 800 on, the file is large enough to be parsed in a process of its own. */
+/** `count` APIs of two resources: from about 120 on, the file is large enough to be parsed in a process of its own. */
 function apis(count: number, broken?: number): string {
   let yaml = 'apis:\n'
   for (let i = 0; i < count; i++) {

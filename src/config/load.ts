@@ -38,12 +38,12 @@ export function formatIssue(issue: ConfigIssue): string {
   return issue.path ? `${where}: ${issue.path}: ${issue.message}` : `${where}: ${issue.message}`
 }
 
-/** Above this size a config is parsed in a process of its own (a few hundred APIs and more). */
-const THREAD_PARSE_BYTES = 256 * 1024
+/** Above this size (some fifty APIs) a config is parsed in a process of its own, at the cost of starting one (about 0.3 s). */
+const PROCESS_PARSE_BYTES = 32 * 1024
 
 export async function loadConfigFile(file: string): Promise<ConfigModel> {
   const text = await readConfigText(file)
-  if (text.length < THREAD_PARSE_BYTES) return parseConfig(text, file)
+  if (text.length < PROCESS_PARSE_BYTES) return parseConfig(text, file)
   const { parseConfigInProcess } = await import('./parse-process.ts')
   const answer = await parseConfigInProcess(text, file)
   if ('config' in answer) return answer.config
