@@ -16,10 +16,6 @@ import { serveFromStore } from './process/store-node.ts'
 import { resolveRelativePaths } from './config/relative-paths.ts'
 import { StoreError } from './store/errors.ts'
 import { ConfigStore } from './store/store.ts'
-import { importOpenApi } from './import/openapi.ts'
-import { importSynapseSequence } from './import/synapse.ts'
-import { importWso2Project } from './import/wso2.ts'
-import { readWso2Params } from './import/wso2-params.ts'
 import { parse as parseYaml, stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
 
@@ -177,6 +173,8 @@ async function importSynapse(args: string[]): Promise<number> {
     console.error(`Usage: ${COMMANDS['import synapse']}`)
     return 2
   }
+  // The importers are imported by their command: `start` never loads their XML, OpenAPI and zip libraries.
+  const { importSynapseSequence } = await import('./import/synapse.ts')
   const imported = importSynapseSequence((await readLocalFile(file, MAX_SEQUENCE_FILE_BYTES)).toString('utf8'))
   console.log(stringify({ [values.flow === 'in' ? 'inSequence' : 'outSequence']: imported.mediators }).trimEnd())
   for (const problem of imported.unsupported) console.error(`${file}: ${problem.path}: ${problem.message}`)
@@ -202,6 +200,7 @@ async function importOpenApiCommand(args: string[]): Promise<number> {
   const document = values.output !== undefined && !isAbsolute(file) && resolve(dirname(values.output)) !== process.cwd() ? resolve(file) : file
   let yaml: string
   try {
+    const { importOpenApi } = await import('./import/openapi.ts')
     const imported = await importOpenApi(document, values.context === undefined ? {} : { context: values.context })
     yaml = imported.yaml
     for (const part of imported.report.leftOut) console.error(`${file}: ${part.at}: not served: ${part.reason}`)
@@ -241,6 +240,7 @@ async function importWso2Command(args: string[]): Promise<number> {
   }
   let imported
   try {
+    const [{ importWso2Project }, { readWso2Params }] = await Promise.all([import('./import/wso2.ts'), import('./import/wso2-params.ts')])
     const params = values.params === undefined ? undefined : await readWso2Params(values.params, values.environment)
     imported = await importWso2Project(path, {
       ...(values.output === undefined ? {} : { definitionDirectory: dirname(values.output) }),

@@ -389,7 +389,7 @@ apis:
     assert.equal(leaf('primary').state, 'suspended')
     const { parseConfig } = await import('../src/config/load.ts')
     const next = parseConfig(`${yaml}  - { name: other, context: /other, version: v1, lifecycle: CREATED }\n`)
-    gateway.instance.gateway.reload({ ...next, listeners: gateway.instance.gateway.snapshot.config.listeners })
+    await gateway.instance.gateway.reload({ ...next, listeners: gateway.instance.gateway.snapshot.config.listeners })
     assert.equal(gateway.instance.gateway.snapshot.apis.length, 2)
     assert.equal(leaf('primary').state, 'suspended')
     assert.equal((await call('GET')).text, 'backup')

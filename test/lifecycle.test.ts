@@ -80,7 +80,7 @@ describe('lifecycle', () => {
     assert.ok(!canTransition('CREATED', 'RETIRED'))
   })
 
-  test('a reload that moves an API along a forbidden transition is refused, naming the field and the allowed states', () => {
+  test('a reload that moves an API along a forbidden transition is refused, naming the field and the allowed states', async () => {
     const { gateway } = states
     const config = (state: string) => parseConfig(`apis: [{ name: a, context: /a, version: v1, lifecycle: ${state}, endpoints: { production: { type: http, url: "http://127.0.0.1:9" } } }]`, 'p.yaml')
     assert.deepEqual(checkTransitions(config('DEPRECATED'), config('RETIRED')), [])
@@ -88,7 +88,7 @@ describe('lifecycle', () => {
     assert.equal(issues.length, 1)
     assert.equal(issues[0]!.path, 'apis[0].lifecycle')
     assert.match(issues[0]!.message, /cannot change from RETIRED to PUBLISHED/)
-    assert.throws(() => gateway.instance.gateway.reload({ ...gateway.instance.gateway.snapshot.config, apis: gateway.instance.gateway.snapshot.config.apis.map((api) => ({ ...api, lifecycle: 'PUBLISHED' as const })) }), /retired: cannot|cannot change from RETIRED/)
+    await assert.rejects(() => gateway.instance.gateway.reload({ ...gateway.instance.gateway.snapshot.config, apis: gateway.instance.gateway.snapshot.config.apis.map((api) => ({ ...api, lifecycle: 'PUBLISHED' as const })) }), /retired: cannot|cannot change from RETIRED/)
   })
 })
 

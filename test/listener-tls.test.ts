@@ -223,7 +223,7 @@ ${api()}`
       writeFileSync(join(dir, 'key.pem'), second.key)
       await new Promise((resolve) => setTimeout(resolve, 400))
       assert.equal((await httpsRequest(port, { servername: 'hup.test', ca: ca.root, path: '/echo/1/' })).peer.fingerprint256, fingerprint(first.cert), 'unwatched files are not re-read by themselves')
-      gateway.instance.gateway.reload(parseConfig(yaml, 'test.yaml'))
+      await gateway.instance.gateway.reload(parseConfig(yaml, 'test.yaml'))
       assert.equal((await httpsRequest(port, { servername: 'hup.test', ca: ca.root, path: '/echo/1/' })).peer.fingerprint256, fingerprint(second.cert))
     } finally {
       await gateway.close()

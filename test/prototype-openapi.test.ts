@@ -410,7 +410,7 @@ apis:
       const metrics = await request(`${gateway.adminUrl}/metrics`).then((response) => response.body.text())
       assert.match(metrics, /portico_upstream_duration_seconds_count\{[^}]*endpoint="pets-prototype"[^}]*\} 1/)
 
-      gateway.instance.gateway.reload(parseConfig(api('PUBLISHED', `{ type: http, url: "${backend.url}" }`), 'next.yaml'))
+      await gateway.instance.gateway.reload(parseConfig(api('PUBLISHED', `{ type: http, url: "${backend.url}" }`), 'next.yaml'))
       const real = await send(gateway, '/pets/v1', { method: 'GET', path: '/pets/1', headers: {}, body: undefined })
       assert.equal(real.status, 200)
       assert.deepEqual(JSON.parse(real.text), { real: true, url: '/pets/1' })

@@ -46,7 +46,7 @@ apis:
     const before = new Map(gateway.instance.gateway.snapshot.roots.map((endpoint) => [endpoint.id, endpoint]))
     const menuPort = ports[0]
 
-    gateway.instance.gateway.reload(parseConfig(apis(`${backend.url}/b`)))
+    await gateway.instance.gateway.reload(parseConfig(apis(`${backend.url}/b`)))
     const afterReload = new Map(gateway.instance.gateway.snapshot.roots.map((endpoint) => [endpoint.id, endpoint]))
     assert.equal(afterReload.get('menu:v1:production'), before.get('menu:v1:production'), 'same endpoint object')
     assert.notEqual(afterReload.get('orders:v1:production'), before.get('orders:v1:production'), 'a new endpoint for the new URL')
@@ -126,7 +126,7 @@ apis:
       const inFlight = request(`${gateway.url}/orders/v1/x`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
       push('{"pizza":')
       await new Promise((resolve) => setTimeout(resolve, 200))
-      gateway.instance.gateway.reload(parseConfig(config(`${backend.url}/new`)))
+      await gateway.instance.gateway.reload(parseConfig(config(`${backend.url}/new`)))
       await new Promise((resolve) => setTimeout(resolve, 100))
       push('"diavola"}')
       push(null)

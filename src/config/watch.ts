@@ -20,10 +20,11 @@ export function watchConfig(file: string, options: { watch: boolean }, onChange:
       if (changed === null || changed === name) schedule()
     })
   }
-  process.on('SIGHUP', schedule)
+  // A signal is an operator's explicit request, sent once the file is written: no need to wait for it to settle.
+  process.on('SIGHUP', onChange)
   return () => {
     clearTimeout(timer)
     watcher?.close()
-    process.off('SIGHUP', schedule)
+    process.off('SIGHUP', onChange)
   }
 }

@@ -5,6 +5,7 @@ import { UrlTemplate } from '../core/uri-template.ts'
 import { tlsConnectOptions } from '../security/tls.ts'
 import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from '../core/endpoint.ts'
 import { classifyFailure } from '../core/failure.ts'
+import { acquirePool, releasePool } from './origin-pools.ts'
 
 const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i
 
@@ -14,6 +15,7 @@ export class HttpEndpoint implements Endpoint {
   readonly isPrototype = false
   readonly #url: string
   readonly #pool: Pool
+  readonly #shared: boolean
   readonly #template: UrlTemplate | undefined
   readonly #basePath: string
   readonly #baseQuery: string
@@ -32,7 +34,7 @@ export class HttpEndpoint implements Endpoint {
     const basePath = queryAt < 0 ? pathAndQuery : pathAndQuery.slice(0, queryAt)
     this.#basePath = basePath.endsWith('/') ? basePath.slice(0, -1) : basePath
     this.#baseQuery = queryAt < 0 ? '' : pathAndQuery.slice(queryAt + 1)
-    this.#pool = new Pool(new URL(origin).origin, {
+    const options: Pool.Options = {
       connect: { timeout: config.timeouts.connect, ...tlsConnectOptions(config.security?.tls, id), ...transport },
       headersTimeout: config.timeouts.response,
       bodyTimeout: config.timeouts.idle,
@@ -42,7 +44,11 @@ export class HttpEndpoint implements Endpoint {
       ...(config.pool.connections ? { connections: config.pool.connections } : {}),
       // HTTP/2 is chosen by ALPN, so only an https:// backend speaks it; others stay on HTTP/1.1.
       ...(config.http2 ? { allowH2: true } : {}),
-    })
+    }
+    // Shared per origin only where sharing changes nothing: no connection cap (it is the endpoint's own), no TLS
+    // options and no lookup (not plain data, so not comparable).
+    this.#shared = !config.pool.connections && !config.security?.tls && !transport.lookup
+    this.#pool = this.#shared ? acquirePool(new URL(origin).origin, options) : new Pool(new URL(origin).origin, options)
   }
 
   /** The path and query sent to the backend. */
@@ -87,6 +93,6 @@ export class HttpEndpoint implements Endpoint {
   }
 
   async close(): Promise<void> {
-    await this.#pool.close()
+    await (this.#shared ? releasePool(this.#pool) : this.#pool.close())
   }
 }

@@ -5,7 +5,7 @@ import type { ConfigModel, ListenerConfig } from '../config/schema.ts'
 import { listen } from './bind.ts'
 import { createListenerServer, type ListenerServer } from './listener.ts'
 import { RequestPipeline, type Telemetry } from './pipeline.ts'
-import { Snapshot } from './snapshot.ts'
+import { loadSnapshotModules, Snapshot } from './snapshot.ts'
 import { formatPath } from '../config/path.ts'
 import { TlsMaterialError } from '../security/listener-certificates.ts'
 
@@ -35,6 +35,7 @@ export class Gateway {
   }
 
   static async start(config: ConfigModel, telemetry: Telemetry, options: { reusePort: boolean } = { reusePort: false }): Promise<Gateway> {
+    await loadSnapshotModules(config)
     const gateway = new Gateway(config, telemetry)
     try {
       for (const [index, listener] of config.listeners.entries()) {
@@ -69,8 +70,12 @@ export class Gateway {
    * Compiles `config` and swaps it in. Throws ConfigError, keeping the running config, when an API's lifecycle
    * moves along a transition the lifecycle does not allow; unless `storeChecked`: a config store checked every
    * step already, and a node that catches up over several versions may see two at once (PUBLISHED to RETIRED).
+   * The modules the new config needs are imported first; the snapshot is then built and swapped in one
+   * synchronous step.
    */
-  reload(config: ConfigModel, file?: string, storeChecked = false): void {
+  async reload(config: ConfigModel, file?: string, storeChecked = false): Promise<void> {
+    // Imported first: from the check on, nothing awaits, so two reloads cannot interleave.
+    await loadSnapshotModules(config)
     const issues = storeChecked ? [] : checkTransitions(this.#snapshot.config, config, file)
     if (issues.length > 0) throw new ConfigError(issues)
     const running = this.#snapshot.config.listeners

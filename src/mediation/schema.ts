@@ -1,6 +1,7 @@
 import { z } from 'zod'
-import { celProblem } from './expression.ts'
-import { jsonPathProblem, xpathProblem } from './payload.ts'
+import { createRequire } from 'node:module'
+import type * as Expression from './expression.ts'
+import type * as Payload from './payload.ts'
 import { templateProblem } from './template.ts'
 
 /**
@@ -81,9 +82,16 @@ function checked(check: (source: string) => string | undefined) {
   })
 }
 
-const CelExpression = checked(celProblem)
-const JsonPathExpression = checked(jsonPathProblem)
-const XPathExpression = checked(xpathProblem)
+/**
+ * The checks compile with CEL, JSONPath and XPath, libraries a config without sequences never needs: they are
+ * required at the first expression checked (synchronously, as a zod refinement runs), not when the schema loads.
+ */
+const load = createRequire(import.meta.url)
+const expression = () => load('./expression.ts') as typeof Expression
+const payload = () => load('./payload.ts') as typeof Payload
+const CelExpression = checked((source) => expression().celProblem(source))
+const JsonPathExpression = checked((source) => payload().jsonPathProblem(source))
+const XPathExpression = checked((source) => payload().xpathProblem(source))
 const Namespaces = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'must be an XML namespace prefix'), z.string().min(1))
 const Template = checked(templateProblem)
 const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name')

@@ -132,7 +132,7 @@ export class PorticoInstance {
   /** Loads `file` and swaps it in; an invalid file keeps the running config and logs every problem. */
   async reloadFile(file: string): Promise<boolean> {
     try {
-      this.reload(await loadConfigFile(file), file)
+      await this.reload(await loadConfigFile(file), file)
       return true
     } catch (error) {
       // Whatever went wrong (an invalid file, a forbidden transition, a file an endpoint needs that is gone),
@@ -143,9 +143,9 @@ export class PorticoInstance {
   }
 
   /** Swaps in `config` (see Gateway.reload), and the access log and tracer when their settings changed. */
-  reload(config: ConfigModel, file?: string, storeChecked = false): void {
+  async reload(config: ConfigModel, file?: string, storeChecked = false): Promise<void> {
     const { accessLog: before, telemetry: telemetryBefore } = this.gateway.snapshot.config
-    this.gateway.reload(config, file, storeChecked)
+    await this.gateway.reload(config, file, storeChecked)
     if (JSON.stringify(telemetryBefore?.tracing) !== JSON.stringify(config.telemetry.tracing)) this.#swapTracing(config)
     if (JSON.stringify(telemetryBefore?.analytics) !== JSON.stringify(config.telemetry.analytics)) {
       // Kept across reloads while on; turned on afresh, turned off forgotten.

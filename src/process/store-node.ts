@@ -72,7 +72,7 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
     if (!next || next.version <= applied) return
     const config = configOf(next.document)
     try {
-      instance.reload(parseConfig(JSON.stringify(config), `store version ${next.version}`), `store version ${next.version}`, true)
+      await instance.reload(parseConfig(JSON.stringify(config), `store version ${next.version}`), `store version ${next.version}`, true)
     } catch (error) {
       // The node stays on its last good config and says why, once per version.
       applied = next.version

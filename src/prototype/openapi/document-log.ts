@@ -1,5 +1,6 @@
 import type { Logger } from '../../telemetry/logger.ts'
-import { documentReports, type DocumentReport } from './document.ts'
+import type { DocumentReport } from './document.ts'
+import { documentReports } from './document-reports.ts'
 
 /**
  * Logs what each OpenAPI document a prototype loads leaves out or warns about, one structured line per load

@@ -1,4 +1,4 @@
-import { channel } from 'node:diagnostics_channel'
+import { documentReports } from './document-reports.ts'
 import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { bundle, JSONParserErrorGroup, type FileInfo } from '@apidevtools/json-schema-ref-parser'
@@ -41,8 +41,6 @@ export interface DocumentReport {
   warnings: string[]
 }
 
-/** Loads publish here; a gateway instance logs them (a channel keeps the document free of any logger). */
-export const documentReports = channel('portico:prototype:openapi')
 
 const inFlight = new Map<string, Promise<OpenApiDocument>>()
 

@@ -1,0 +1,102 @@
+// `npm run bench:scale`: a gateway of N APIs of 5 templated resources each (one worker, as an operator starts it),
+// measured from outside: time to the first 200 from the middle API, idle RSS, memory per additional API, and
+// the time from SIGHUP to a change of one API being served. Prints one JSON line per size, the largest last.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:http'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { request } from 'undici'
+import { freePort } from '../test/support/net.ts'
+
+const SIZES = (process.env.BENCH_SCALE_APIS ?? '1,100,1000,5000').split(',').map(Number)
+/** How long the gateway idles after its first 200 before its RSS is read. */
+const SETTLE_MS = Number(process.env.BENCH_SCALE_SETTLE_MS ?? 2000)
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+/** N APIs of 5 templated resources, all on one backend origin (as APIs of one backend service are). */
+function scaleConfig(apis: number, port: number, backend: string, changed?: number): string {
+  const lines = [`listeners: [{ host: 127.0.0.1, port: ${port} }]`, 'admin: { enabled: false }', 'accessLog: { enabled: false }', 'apis:']
+  for (let i = 0; i < apis; i++) {
+    lines.push(
+      `  - name: api${i}`,
+      `    context: /api${i}`,
+      '    version: v1',
+      '    resources:',
+      '      - { uriTemplate: /items, methods: [GET, POST] }',
+      '      - { uriTemplate: "/items/{id}", methods: [GET, PUT, DELETE] }',
+      '      - { uriTemplate: "/items/{id}/parts", methods: [GET] }',
+      '      - { uriTemplate: "/items/{id}/parts/{part}", methods: [GET] }',
+      '      - { uriTemplate: "/orders/{order}", methods: [GET] }',
+      '    endpoints:',
+      `      production: { type: http, url: "${backend}/svc${i}${i === changed ? '-changed' : ''}" }`,
+    )
+  }
+  return `${lines.join('\n')}\n`
+}
+
+/** Polls `url` until it answers 200 with a body that passes `accept`; returns when it did. */
+async function until(url: string, accept: (body: string) => boolean, deadline = Date.now() + 120_000): Promise<number> {
+  for (;;) {
+    try {
+      const response = await request(url)
+      const body = await response.body.text()
+      if (response.statusCode === 200 && accept(body)) return performance.now()
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer as expected in time`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024
+}
+
+async function measure(apis: number, dir: string, backend: string): Promise<{ start_ms: number; rss_idle_mib: number; reload_one_ms: number }> {
+  const port = await freePort()
+  const file = join(dir, `scale-${apis}.yaml`)
+  await writeFile(file, scaleConfig(apis, port, backend))
+  const middle = Math.floor(apis / 2)
+  const url = `http://127.0.0.1:${port}/api${middle}/v1/items/7/parts`
+  const started = performance.now()
+  const child: ChildProcess = spawn(join(root, 'bin/portico'), ['start', '--workers', '1', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PORTICO_LOG_LEVEL: 'warn' } })
+  try {
+    const first = await until(url, (body) => body === `/svc${middle}/items/7/parts`)
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+    const rss = await rssMiB(child.pid!)
+    await writeFile(file, scaleConfig(apis, port, backend, middle))
+    const signalled = performance.now()
+    child.kill('SIGHUP')
+    const applied = await until(url, (body) => body.startsWith(`/svc${middle}-changed/`))
+    return { start_ms: Math.round(first - started), rss_idle_mib: Math.round(rss * 10) / 10, reload_one_ms: Math.round(applied - signalled) }
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((resolve) => child.once('exit', resolve))
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'portico-scale-'))
+  // The backend answers its path: the bench sees which endpoint URL served.
+  const backend = createServer((req, res) => res.end(req.url))
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve))
+  const backendUrl = `http://127.0.0.1:${(backend.address() as { port: number }).port}`
+  try {
+    let one: { rss_idle_mib: number } | undefined
+    for (const apis of SIZES) {
+      const result = await measure(apis, dir, backendUrl)
+      one ??= apis === 1 ? result : undefined
+      const perApi = one && apis > 1 ? { kib_per_api: Math.round(((result.rss_idle_mib - one.rss_idle_mib) * 1024) / (apis - 1) * 10) / 10 } : {}
+      console.log(JSON.stringify({ scenario: 'scale', apis, ...result, ...perApi }))
+    }
+  } finally {
+    backend.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+await main()

@@ -1,0 +1,13 @@
+// The process of parse-process.ts: parses and validates the config it is sent and answers with the model or its
+// problems, then exits.
+import { ConfigError, parseConfig } from './load.ts'
+
+process.once('message', ({ text, file }: { text: string; file: string }) => {
+  let answer: object
+  try {
+    answer = { config: parseConfig(text, file) }
+  } catch (error) {
+    answer = error instanceof ConfigError ? { issues: error.issues } : { error: (error as Error).message ?? String(error) }
+  }
+  process.send!(answer, () => process.disconnect())
+})
