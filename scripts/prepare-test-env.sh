@@ -15,13 +15,14 @@ packages=(
   apache2-utils:htpasswd             # htpasswd hashes the Basic password for Apache
   openssl:openssl                    # test certificates (test/support/certificates.ts)
   nginx:/usr/sbin/nginx              # the reference proxy of bench/ and the path-handling comparisons
+  redis-server:redis-server          # a private Redis per throttling test, stopped and restarted mid-test
 )
 
-# Services on 127.0.0.1: "name:port:package:needed". needed=no: no test uses it yet, so one that cannot be
-# started is reported and the tests go on; set it to yes when the first test needs the service.
+# Services on 127.0.0.1: "name:port:package:needed". needed=no: no test uses it, so one that cannot be
+# started is reported and the tests go on; needed=yes stops here with the reason.
 services=(
-  postgresql:5432:postgresql:no      # the config store for clusters (store/)
-  redis:6379:redis-server:no         # limits shared across nodes (throttling/)
+  postgresql:5432:postgresql:yes     # the config store for clusters (test/store.test.ts, test/cluster.test.ts)
+  redis:6379:redis-server:yes        # limits shared across nodes (throttling/)
 )
 
 pretending() { [[ " ${PORTICO_PREPARE_PRETEND_MISSING:-} " == *" $1 "* ]]; }
@@ -66,7 +67,16 @@ start_service() { # name
     postgresql)
       local version
       version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
-      [ -n "$version" ] && as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start ;;
+      [ -n "$version" ] || return 1
+      as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || return 1
+      # The tests connect as postgres to the database test on 127.0.0.1 without a password, as on the machines
+      # they were written on: a cluster installed here gets that (loopback only), once.
+      local hba="/etc/postgresql/$version/main/pg_hba.conf"
+      if ! as_root grep -q '^host all postgres 127.0.0.1/32 trust' "$hba"; then
+        as_root sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+      fi
+      as_root su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname = 'test'\" | grep -q 1 || createdb test" ;;
     redis)
       as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no \
         --dir /tmp --logfile /tmp/portico-test-redis.log ;;

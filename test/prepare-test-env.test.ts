@@ -43,10 +43,9 @@ describe('npm test prepares the machine (scripts/prepare-test-env.sh)', () => {
     assert.ok(ms < 1_500, `took ${Math.round(ms)} ms`)
   })
 
-  test('PostgreSQL or Redis that cannot be started is said clearly and does not fail the tests while none needs it', { skip: !asNobody && 'needs root and setpriv to run as nobody' }, () => {
-    const { code, stderr } = prepare('postgresql redis', true)
-    assert.equal(code, 0, stderr)
-    assert.match(stderr, /postgresql is not reachable on 127\.0\.0\.1:5432 \(.+\); no test needs it yet, so the tests go on\./)
-    assert.match(stderr, /redis is not reachable on 127\.0\.0\.1:6379 \(.+\); no test needs it yet, so the tests go on\./)
+  test('PostgreSQL that cannot be started stops the tests at once, saying why', { skip: !asNobody && 'needs root and setpriv to run as nobody' }, () => {
+    const { code, stderr } = prepare('postgresql', true)
+    assert.equal(code, 1, stderr)
+    assert.match(stderr, /postgresql is not reachable on 127\.0\.0\.1:5432 \(.+\); the tests need it\./)
   })
 })
