@@ -11,11 +11,14 @@ const isRoot = process.getuid?.() === 0
 const asNobody = isRoot && existsSync('/usr/bin/setpriv')
 
 function prepare(pretendMissing: string, nobody: boolean) {
-  const command = nobody ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', 'bash', SCRIPT] : ['bash', SCRIPT]
+  // As nobody the script is read from standard input, from /: a checkout may sit where nobody cannot read (a mktemp dir).
+  const command = nobody ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', 'bash', '-s'] : ['bash', SCRIPT]
   const started = performance.now()
   const result = spawnSync(command[0]!, command.slice(1), {
     encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: nobody ? '/' : undefined,
+    input: nobody ? readFileSync(SCRIPT, 'utf8') : undefined,
+    stdio: [nobody ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, PORTICO_PREPARE_PRETEND_MISSING: pretendMissing },
     timeout: 60_000,
   })
