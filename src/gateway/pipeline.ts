@@ -246,7 +246,7 @@ export class RequestPipeline {
     for (let i = 0; i < filters.length; i++) {
       const filter = filters[i]!
       if (!filter.request) continue
-      const stop = trace === undefined ? await filter.request(exchange, this.#filterContext) : await this.#tracedRequest(filter, exchange, trace)
+      const stop = trace === undefined ? await filter.request(exchange, this.#filterContext) : await this.#traced(filter, 'request', trace, () => filter.request!(exchange, this.#filterContext))
       if (stop) {
         outcome.consumer = exchange.consumer
         return this.#stop(res, outcome, stop)
@@ -283,7 +283,7 @@ export class RequestPipeline {
       if (!filter.response) continue
       let stop
       try {
-        stop = trace === undefined ? await filter.response(exchange, response, this.#filterContext) : await this.#tracedResponse(filter, exchange, response, trace)
+        stop = trace === undefined ? await filter.response(exchange, response, this.#filterContext) : await this.#traced(filter, 'response', trace, () => filter.response!(exchange, response, this.#filterContext))
       } catch (error) {
         // The backend's body would otherwise hold its pooled connection until the idle timeout.
         response.body?.destroy()
@@ -330,28 +330,14 @@ export class RequestPipeline {
     return endpoint
   }
 
-  /** A filter's request hook in a span of its own, so any filter shows in the trace. */
-  async #tracedRequest(filter: ApiFilter, exchange: Exchange, trace: ExchangeTrace): Promise<FilterStop | undefined> {
-    const span = trace.begin(`${filter.name ?? 'filter'} request`, 'internal', { 'portico.filter': filter.name ?? 'filter' })
+  /** A filter's hook in a span of its own, so any filter shows in the trace. Only traced exchanges come here. */
+  async #traced(filter: ApiFilter, hook: 'request' | 'response', trace: ExchangeTrace, run: () => Promise<FilterStop | undefined>): Promise<FilterStop | undefined> {
+    const span = trace.begin(`${filter.name ?? 'filter'} ${hook}`, 'internal', { 'portico.filter': filter.name ?? 'filter' })
     try {
-      const stop = await filter.request!(exchange, this.#filterContext)
+      const stop = await run()
       // A reply of the filter's own (a mediation `respond`) is an answer, not a failure.
       if (stop && 'code' in stop) span.fail(stop.code, stop.message)
-      else if (stop) span.set('portico.filter.replied', stop.reply.status)
-      return stop
-    } catch (error) {
-      span.fail((error as Error).name ?? 'Error')
-      throw error
-    } finally {
-      span.end()
-    }
-  }
-
-  async #tracedResponse(filter: ApiFilter, exchange: Exchange, response: BackendResponse, trace: ExchangeTrace): Promise<FilterStop | undefined> {
-    const span = trace.begin(`${filter.name ?? 'filter'} response`, 'internal', { 'portico.filter': filter.name ?? 'filter' })
-    try {
-      const stop = await filter.response!(exchange, response, this.#filterContext)
-      if (stop && 'code' in stop) span.fail(stop.code, stop.message)
+      else if (stop && hook === 'request') span.set('portico.filter.replied', stop.reply.status)
       return stop
     } catch (error) {
       span.fail((error as Error).name ?? 'Error')
