@@ -4,6 +4,17 @@ import { CHECKLIST } from '../store/lifecycle-actions.ts'
 import type { Checklist, ConfigStore, Scope, StoredApi } from '../store/store.ts'
 import { withoutSecrets } from '../store/write-only-secrets.ts'
 import { openApiDocument } from './openapi.ts'
+import { streamEndpoints } from './health-stream.ts'
+import { CallRefused, testEndpoint, tryApi } from './outbound.ts'
+
+/** What the publisher API reads of the gateway this node runs: live endpoint state, and where it listens. */
+export interface GatewayRuntime {
+  endpoints(): Promise<unknown>
+  /** Puts every leaf named `id` back to active; how many there were. */
+  resetEndpoint?(id: string): Promise<number>
+  /** Where this node's listeners answer, plain HTTP first. */
+  gatewayUrls?(): string[]
+}
 
 const MAX_BODY = 1_048_576
 
@@ -13,6 +24,7 @@ interface Call {
   params: string[]
   query: URLSearchParams
   actor: string
+  token: { name: string; scopes: Scope[] }
   body: () => Promise<unknown>
 }
 
@@ -36,14 +48,17 @@ export class Publisher {
   readonly #store: ConfigStore
   readonly #routes: { method: string; pattern: RegExp; scope: Scope | undefined; handler: Handler }[] = []
   readonly #openApi = JSON.stringify(openApiDocument())
+  #runtime: GatewayRuntime | undefined
 
   constructor(store: ConfigStore) {
     this.#store = store
     const s = store
     const api = '/apis/([^/]+)'
+    this.#add('GET', '/me', undefined, async ({ res, token }) => send(res, 200, { name: token.name, scopes: token.scopes }))
     this.#add('GET', '/apis', 'view', async ({ res, query }) => {
       const page = await s.listApis({ query: query.get('query') ?? undefined, limit: numberOf(query, 'limit'), offset: numberOf(query, 'offset') })
-      send(res, 200, { ...page, list: page.list.map(summary) })
+      const deployed = await s.deployedEnvironments(page.list.map((api) => api.id))
+      send(res, 200, { ...page, list: page.list.map((api) => ({ ...summary(api), deployedTo: deployed.get(api.id) ?? [] })) })
     })
     this.#add('POST', '/apis', 'create', async ({ res, body, actor }) => {
       const created = await s.createApi(editable(await body()), actor)
@@ -117,6 +132,30 @@ export class Publisher {
     this.#add('DELETE', `${api}/deployments/([^/]+)`, 'publish', async ({ res, params, actor }) => {
       send(res, 200, await s.undeploy(params[0]!, params[1]!, actor))
     })
+    this.#add('POST', `${api}/endpoint-test`, 'create', async ({ res, params, body }) => {
+      const input = ((await body()) ?? {}) as { environment?: unknown; method?: unknown; path?: unknown }
+      const environment = input.environment ?? 'production'
+      if (environment !== 'production' && environment !== 'sandbox') throw new CallRefused('environment', 'must be production or sandbox')
+      const found = await s.getApi(params[0]!)
+      const endpoint = (found.config.endpoints as Record<string, unknown> | undefined)?.[environment]
+      if (!endpoint) throw new CallRefused('environment', `the API has no ${environment} endpoint`)
+      send(res, 200, { environment, leaves: await testEndpoint(endpoint, environment, input.method, input.path) })
+    })
+    this.#add('POST', `${api}/try`, 'view', async ({ res, params, body }) => {
+      const found = await s.getApi(params[0]!)
+      send(res, 200, await tryApi({ context: found.context, version: found.version, defaultVersion: found.config.defaultVersion === true }, this.#runtime?.gatewayUrls?.() ?? [], ((await body()) ?? {}) as object))
+    })
+    this.#add('GET', '/endpoint-health', 'view', async ({ req, res }) => {
+      const runtime = this.#runtime
+      if (!runtime) throw new HttpError(404, 'NO_ROUTE', 'This node serves no gateway')
+      if (!(req.headers.accept ?? '').includes('text/event-stream')) return send(res, 200, await runtime.endpoints())
+      if (!streamEndpoints(req, res, () => runtime.endpoints())) throw new HttpError(503, 'TOO_MANY_STREAMS', 'Too many endpoint streams are open on this node; retry later')
+    })
+    this.#add('POST', '/endpoint-health/([^/]+)/reset', 'publish', async ({ res, params }) => {
+      const count = (await this.#runtime?.resetEndpoint?.(params[0]!)) ?? 0
+      if (count === 0) throw new HttpError(404, 'NOT_FOUND', `No endpoint with a suspension state is named ${params[0]}`)
+      send(res, 200, { id: params[0], reset: count })
+    })
     this.#add('GET', '/nodes', 'view', async ({ res }) => {
       const latest = await s.latestVersion()
       send(res, 200, { latestVersion: latest?.version ?? 0, nodes: await s.nodes() })
@@ -158,6 +197,11 @@ export class Publisher {
     this.#add('GET', '/audit', 'manage', async ({ res, query }) => send(res, 200, { list: await s.auditLog({ limit: numberOf(query, 'limit'), offset: numberOf(query, 'offset') }) }))
   }
 
+  /** The gateway this node runs, once it runs: what the endpoint health, test and "try it" calls read. */
+  useRuntime(runtime: GatewayRuntime): void {
+    this.#runtime = runtime
+  }
+
   #add(method: string, path: string, scope: Scope | undefined, handler: Handler): void {
     this.#routes.push({ method, pattern: new RegExp(`^${path}$`), scope, handler })
   }
@@ -175,11 +219,12 @@ export class Publisher {
       if (matching.length === 0) throw new HttpError(404, 'NO_ROUTE', `No publisher resource at ${url.pathname}`)
       const route = matching.find((candidate) => candidate.method === req.method)
       if (!route) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}; allowed: ${matching.map((candidate) => candidate.method).join(', ')}`)
-      const actor = await this.#authorize(req, route.scope)
+      const token = await this.#authorize(req, route.scope)
       const params = route.pattern.exec(path)!.slice(1).map(decodeURIComponent)
-      await route.handler({ req, res, params, query: url.searchParams, actor, body: () => readJson(req) })
+      await route.handler({ req, res, params, query: url.searchParams, actor: `token:${token.name}`, token, body: () => readJson(req) })
     } catch (error) {
       if (error instanceof HttpError) return send(res, error.status, { code: error.code, message: error.message })
+      if (error instanceof CallRefused) return send(res, 400, { code: 'INVALID', message: `${error.path} ${error.message}`, errors: [{ path: error.path, message: error.message }] })
       if (error instanceof StoreError) {
         const status = { 'not-found': 404, invalid: 400, conflict: 409, stale: 412 }[error.kind]
         return send(res, status, { code: error.kind.toUpperCase().replace('-', '_'), message: error.message, ...(error.issues.length ? { errors: error.issues } : {}) })
@@ -189,13 +234,13 @@ export class Publisher {
     }
   }
 
-  async #authorize(req: IncomingMessage, scope: Scope | undefined): Promise<string> {
+  async #authorize(req: IncomingMessage, scope: Scope | undefined): Promise<{ name: string; scopes: Scope[] }> {
     const header = req.headers.authorization ?? ''
     const match = /^Bearer\s+(\S+)$/i.exec(header)
     const token = match ? await this.#store.verifyToken(match[1]!) : undefined
     if (!token) throw new HttpError(401, 'UNAUTHORIZED', 'Send an admin token: Authorization: Bearer <token>')
     if (scope && !token.scopes.includes(scope)) throw new HttpError(403, 'FORBIDDEN', `The token lacks the "${scope}" scope`)
-    return `token:${token.name}`
+    return token
   }
 }
 

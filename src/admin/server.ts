@@ -1,13 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { listen } from '../gateway/bind.ts'
-import type { Publisher } from './publisher.ts'
+import type { GatewayRuntime, Publisher } from './publisher.ts'
+import { ConsoleFiles } from './console-files.ts'
 import { WINDOWS, type AnalyticsQuery, type WindowName } from '../telemetry/analytics.ts'
 
 /** Where the admin server gets what it shows; with workers, the primary aggregates theirs. */
-export interface AdminSource {
+export interface AdminSource extends GatewayRuntime {
   metrics(): Promise<{ contentType: string; body: string }>
-  endpoints(): Promise<unknown>
   /** Whether the gateway can serve its APIs now; `body` says what holds it back when not. */
   ready(): Promise<{ ready: boolean; body: object }>
   /** The publisher API under `/api/v1`, when the process serves from a store. */
@@ -21,7 +21,7 @@ export interface AdminSource {
 /**
  * The admin port: `/metrics` for Prometheus, `/health` (liveness: the process answers), `/ready` (readiness:
  * config loaded, listeners bound, every API with an endpoint ready), `/admin/endpoints` with the endpoint trees and
- * `/admin/analytics` with traffic over the last hour or week.
+ * `/admin/analytics` with traffic over the last hour or week, and the web console at `/console`.
  */
 export class AdminServer {
   readonly #server: Server
@@ -31,9 +31,14 @@ export class AdminServer {
   }
 
   static async start(host: string, port: number, source: AdminSource): Promise<AdminServer> {
+    const consoleFiles = new ConsoleFiles()
+    source.publisher?.useRuntime(source)
     const server = createServer((req, res) => {
       // Not the error's text: the admin port may be reachable by more people than its operators.
-      route(req, res, source).catch(() => json(res, 500, { code: 'INTERNAL_ERROR', message: 'The admin request failed' }))
+      route(req, res, source, consoleFiles).catch(() => {
+        if (res.headersSent) res.destroy()
+        else json(res, 500, { code: 'INTERNAL_ERROR', message: 'The admin request failed' })
+      })
     })
     await listen(server, 'admin', host, port)
     return new AdminServer(server)
@@ -52,10 +57,11 @@ export class AdminServer {
   }
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, source: AdminSource): Promise<void> {
+async function route(req: IncomingMessage, res: ServerResponse, source: AdminSource, consoleFiles: ConsoleFiles): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!
   if (source.publisher && (path === '/api/v1' || path.startsWith('/api/v1/'))) return source.publisher.handle(req, res, new URL(req.url ?? '/', 'http://admin'))
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { code: 'METHOD_NOT_ALLOWED', message: 'The admin API is read-only' })
+  if (path === '/console' || path.startsWith('/console/')) return consoleFiles.serve(req, res, path)
   if (path === '/health') return json(res, 200, { status: 'ok', ...source.health?.() })
   if (path === '/ready') {
     const { ready, body } = await source.ready()

@@ -157,6 +157,8 @@ export interface Endpoint {
   /** Can it take traffic now? */
   ready(now: number): boolean
   describe(): EndpointStatus
+  /** A leaf with a suspension state puts it back to active (an operator's reset) and says true; others say false. */
+  resetState?(reason: string): boolean
   /** Release pools and timers once in-flight requests have finished. */
   close(): Promise<void>
 }

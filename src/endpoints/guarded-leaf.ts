@@ -83,6 +83,11 @@ export class GuardedLeaf extends Delegating {
     return response
   }
 
+  override resetState(reason: string): boolean {
+    this.#state.reset(reason)
+    return true
+  }
+
   override describe(): EndpointStatus {
     const { state, retryAt, suspensions, suspendedForMs, healthCheck } = this.#state.view()
     const inner = super.describe()

@@ -44,6 +44,10 @@ export abstract class Delegating implements Endpoint {
     return this.inner.describe()
   }
 
+  resetState(reason: string): boolean {
+    return this.inner.resetState?.(reason) ?? false
+  }
+
   close(): Promise<void> {
     return this.inner.close()
   }

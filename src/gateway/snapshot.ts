@@ -53,6 +53,8 @@ export class Snapshot {
   readonly endpoints: ReadonlyMap<string, Endpoint>
   /** The top-level endpoint of each API environment and resource override, for the admin view. */
   readonly roots: readonly Endpoint[]
+  /** The ids of each API's top-level endpoints, by `name:version`: what the console groups its endpoint trees by. */
+  readonly rootIdsByApi: ReadonlyMap<string, readonly string[]>
   /** When each DEPRECATED API was first seen deprecated, kept across reloads for its `Deprecation` header. */
   readonly deprecatedSince: ReadonlyMap<string, number>
   /** Each API's build by a digest of its config and the limits, for the next snapshot to reuse. */
@@ -67,6 +69,7 @@ export class Snapshot {
     /** Endpoints this snapshot made (not carried over): closed again if building the snapshot fails. */
     const created: Endpoint[] = []
     const builds = new Map<string, ApiBuild>()
+    const rootIdsByApi = new Map<string, string[]>()
     /** What the endpoints of the API being compiled are, for its ApiBuild. */
     let apiEndpoints: Map<string, Endpoint> | undefined
     const build = (endpointConfig: EndpointConfig, id: string, inGroup = false): Endpoint => {
@@ -105,6 +108,7 @@ export class Snapshot {
         }
         builds.set(digest, apiBuild)
         for (const root of apiBuild.roots) roots.add(root)
+        rootIdsByApi.set(key, apiBuild.roots.map((root) => root.id))
         apis.push(apiBuild.compiled)
         for (const basePath of apiBasePaths(api)) this.router.add(basePath, apiBuild.compiled)
       }
@@ -116,6 +120,7 @@ export class Snapshot {
     this.apis = apis
     this.endpoints = endpoints
     this.roots = [...roots]
+    this.rootIdsByApi = rootIdsByApi
     this.deprecatedSince = deprecatedSince
     this.#builds = builds
   }

@@ -100,7 +100,14 @@ export class PorticoInstance {
       try {
         admin = await AdminServer.start(config.admin.host, config.admin.port, {
           metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-          endpoints: async () => ({ endpoints: gateway.snapshot.roots.map((endpoint) => endpoint.describe()) }),
+          endpoints: async () => ({ endpoints: gateway.snapshot.roots.map((endpoint) => endpoint.describe()), apis: Object.fromEntries(gateway.snapshot.rootIdsByApi) }),
+          resetEndpoint: async (id) => {
+            let count = 0
+            for (const endpoint of gateway.snapshot.endpoints.values()) if (endpoint.id === id && endpoint.resetState?.('reset by an operator')) count++
+            return count
+          },
+          // A plain listener first: "try it" then needs no certificate check against the node's own listener.
+          gatewayUrls: () => gateway.addresses().map((address) => address.url).sort((a, b) => Number(b.startsWith('http:')) - Number(a.startsWith('http:'))),
           // Listeners are bound and the config loaded before the admin port opens: what is left is the APIs.
           ready: async () => readinessAnswer(gateway),
           ...(options.publisher ? { publisher: options.publisher } : {}),

@@ -18,6 +18,7 @@ type ToPrimary =
   | { type: 'portico:leaf-report'; key: string; kind?: FailureKind; trialOf?: number; seq?: number }
   /** The worker granted the trial sent it (`started`), or its client went away before a verdict. */
   | { type: 'portico:leaf-trial'; key: string; trialOf: number; started: boolean }
+  | { type: 'portico:leaf-reset'; key: string; reason: string }
   | { type: 'portico:sessions-open'; table: string; timeout: number }
   | { type: 'portico:sessions-close'; table: string }
   | { type: 'portico:sessions-get'; table: string; session: string; seq: number }
@@ -177,6 +178,10 @@ class MirroredLeafState implements LeafState {
     return this.#view
   }
 
+  reset(reason: string): void {
+    this.#link.send({ type: 'portico:leaf-reset', key: this.key, reason })
+  }
+
   update(view: LeafStateView, trialBy: number | undefined): void {
     // A new suspension: a trial still in flight was for the last one, and must not hold this worker back.
     if (view.retryAt !== this.#view.retryAt) this.#trialOf = undefined
@@ -312,6 +317,10 @@ export class SharedState {
         leaf.trial.started = message.started
         // The client went away before a verdict: the trial is to be sent again, by whichever worker gets a request.
         if (!message.started) this.#grantTrial(message.key, leaf, 0)
+        return
+      }
+      case 'portico:leaf-reset': {
+        this.#leaves.get(message.key)?.value.reset(message.reason)
         return
       }
       case 'portico:leaf-close': {

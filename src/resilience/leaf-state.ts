@@ -42,6 +42,8 @@ export interface LeafState {
   /** A backend fault. A promise when the verdict is taken elsewhere: the caller answers once it is known. */
   failed(kind: FailureKind, now: number): void | Promise<void>
   view(): LeafStateView
+  /** Back to active now, forgetting past suspensions: an operator's reset. */
+  reset(reason: string): void
   close(): void
 }
 
@@ -125,6 +127,10 @@ export class LocalLeafState implements LeafState {
       ...(this.#suspension.state === 'suspended' ? { suspendedForMs: this.#suspension.lastDuration } : {}),
       ...(this.#health ? { healthCheck: { url: this.#health.url, healthy: this.#healthy, last: this.#lastCheck } } : {}),
     }
+  }
+
+  reset(reason: string): void {
+    this.#changed(this.#suspension.reset(reason))
   }
 
   close(): void {

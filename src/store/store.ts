@@ -114,6 +114,15 @@ export class ConfigStore {
     return { count: list.length, list, pagination: { offset, limit, total } }
   }
 
+  /** The environments each of `ids` is deployed to (an API deployed nowhere is left out). */
+  async deployedEnvironments(ids: readonly string[]): Promise<Map<string, string[]>> {
+    const deployed = new Map<string, string[]>()
+    if (ids.length === 0) return deployed
+    const rows = await this.db.selectFrom('deployments').select(['api_id', 'environment']).where('api_id', 'in', ids).orderBy('environment').execute()
+    for (const row of rows) deployed.set(row.api_id, [...(deployed.get(row.api_id) ?? []), row.environment])
+    return deployed
+  }
+
   async getApi(id: string): Promise<StoredApi> {
     const row = await this.db.selectFrom('apis').selectAll().where('id', '=', id).executeTakeFirst()
     if (!row) throw new StoreError('not-found', `no API with id ${id}`)
