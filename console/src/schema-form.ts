@@ -55,13 +55,15 @@ function discriminated(alternatives: Schema[], context: FormContext): string[] |
 function scalar(schema: Schema, context: FormContext): boolean {
   const resolved = resolve(schema, context)
   if (resolved.anyOf) return resolved.anyOf.every((alternative: Schema) => scalar(alternative, context))
-  return ['string', 'integer', 'number'].includes(resolved.type) && !resolved.enum
+  const types: string[] = Array.isArray(resolved.type) ? resolved.type : [resolved.type]
+  return types.every((type) => ['string', 'integer', 'number', 'boolean'].includes(type)) && types.some((type) => type !== 'boolean') && !resolved.enum
 }
 
 function numeric(schema: Schema, context: FormContext): boolean {
   const resolved = resolve(schema, context)
   if (resolved.anyOf) return resolved.anyOf.some((alternative: Schema) => numeric(alternative, context))
-  return resolved.type === 'integer' || resolved.type === 'number'
+  const types: string[] = Array.isArray(resolved.type) ? resolved.type : [resolved.type]
+  return types.includes('integer') || types.includes('number')
 }
 
 /** What the text in a box means: a number where the schema takes one and the text is one. */

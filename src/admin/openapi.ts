@@ -25,12 +25,26 @@ const appId = { name: 'applicationId', in: 'path', required: true, schema: { typ
 const ifMatch = { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } }
 const scoped = (scope: string) => ({ security: [{ token: [scope] }] })
 
+const JSON_SCHEMA = { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' } as const
+
+/**
+ * A schema written as a loose check of `type` piped into a discriminated union (for its clearer error) is
+ * described by the union: a client, and the console's forms, need each alternative's fields.
+ */
+function unionBehindCheck(context: { zodSchema: z.core.$ZodType; jsonSchema: Record<string, unknown> }): void {
+  const def = context.zodSchema._zod.def as { type: string; out?: z.core.$ZodType }
+  if (def.type !== 'pipe' || def.out?._zod.def.type !== 'union') return
+  const { $schema: _schema, ...union } = z.toJSONSchema(def.out, { ...JSON_SCHEMA, override: unionBehindCheck }) as Record<string, unknown>
+  for (const key of Object.keys(context.jsonSchema)) delete context.jsonSchema[key]
+  Object.assign(context.jsonSchema, union)
+}
+
 /**
  * The publisher API's OpenAPI 3.1 document. The API schema is the config file's own (`config/schema.ts`'s `Api`),
  * converted by zod, so the file, the API's validation and this document cannot disagree.
  */
 export function openApiDocument(): object {
-  const api = z.toJSONSchema(Api, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>
+  const api = z.toJSONSchema(Api, { ...JSON_SCHEMA, override: unionBehindCheck }) as Record<string, unknown>
   const { $schema: _schema, $defs, ...apiSchema } = api
   return {
     openapi: '3.1.0',

@@ -121,7 +121,7 @@ export function Revisions(props: { id: string; shared: Shared }) {
       <thead><tr><th scope="col">Environment</th><th scope="col">Revision</th><th scope="col">Status</th><th scope="col">By</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
       <tbody>${deployments.map((deployment) => html`<tr>
         <td>${deployment.environment}</td><td>${deployment.revision}</td><td>${deployment.status}</td><td>${deployment.deployedBy}</td>
-        <td>${props.shared.can('publish') && deployedRevision.get(revision.id)?.environment !== environment ? html`<button type="button" class="small danger" onClick=${() => run(() => call('DELETE', `/apis/${id}/deployments/${encodeURIComponent(deployment.environment)}`))}>Undeploy</button>` : null}</td>
+        <td>${props.shared.can('publish') ? html`<button type="button" class="small danger" onClick=${() => run(() => call('DELETE', `/apis/${id}/deployments/${encodeURIComponent(deployment.environment)}`))}>Undeploy</button>` : null}</td>
       </tr>`)}</tbody>
     </table>`}
     <h2>Nodes</h2>
