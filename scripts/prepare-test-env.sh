@@ -16,6 +16,7 @@ packages=(
   openssl:openssl                    # test certificates (test/support/certificates.ts)
   nginx:/usr/sbin/nginx              # the reference proxy of bench/ and the path-handling comparisons
   redis-server:redis-server          # a private Redis per throttling test, stopped and restarted mid-test
+  chromium:/usr/bin/chromium         # the headless browser of the console tests (test/console.test.ts)
 )
 
 # Services on 127.0.0.1: "name:port:package:needed". needed=no: no test uses it, so one that cannot be

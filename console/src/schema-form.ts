@@ -169,12 +169,12 @@ export function ObjectFields(props: { schema: Schema; value: any; path: string; 
   const { schema, value, path, onChange, context, skip = [] } = props
   const required: string[] = schema.required ?? []
   const names = Object.keys(schema.properties ?? {}).filter((name) => !skip.includes(name))
-  // Plain fields first, then the folded groups: the form reads top-down like the config file.
+  // Required plain fields first, then the optional ones, then the folded groups.
   const simple = (name: string) => {
     const resolved = resolve(schema.properties[name], context)
     return !(resolved.type === 'object' && resolved.properties) && !resolved.oneOf
   }
-  const ordered = [...names.filter(simple), ...names.filter((name) => !simple(name))]
+  const ordered = [...names.filter((name) => simple(name) && required.includes(name)), ...names.filter((name) => simple(name) && !required.includes(name)), ...names.filter((name) => !simple(name))]
   const set = (name: string, next: unknown) => {
     const copy = { ...(value ?? {}) }
     if (next === undefined) delete copy[name]

@@ -48,8 +48,8 @@ export function ApiPage(props: { id: string; tab: string; shared: Shared }) {
   const tab = TABS.some(([name]) => name === props.tab) ? props.tab : 'overview'
   const base = `#/apis/${encodeURIComponent(id)}`
   let body
-  if (tab === 'overview') body = html`<${Editor} key=${loaded.etag} shared=${shared} loaded=${loaded} part="definition" onSaved=${saved} onLoaded=${setLoaded} notice=${notice} />`
-  else if (tab === 'endpoints') body = html`<${Editor} key=${loaded.etag} shared=${shared} loaded=${loaded} part="endpoints" onSaved=${saved} onLoaded=${setLoaded} notice=${notice} />`
+  if (tab === 'overview') body = html`<${Editor} key=${`definition:${loaded.etag}`} shared=${shared} loaded=${loaded} part="definition" onSaved=${saved} onLoaded=${setLoaded} notice=${notice} />`
+  else if (tab === 'endpoints') body = html`<${Editor} key=${`endpoints:${loaded.etag}`} shared=${shared} loaded=${loaded} part="endpoints" onSaved=${saved} onLoaded=${setLoaded} notice=${notice} />`
   else if (tab === 'lifecycle') body = html`<${Lifecycle} id=${id} shared=${shared} etag=${loaded.etag} onChanged=${reload} />`
   else if (tab === 'revisions') body = html`<${Revisions} id=${id} shared=${shared} />`
   else if (tab === 'health') body = html`<${Health} api=${api} shared=${shared} />`

@@ -16,7 +16,7 @@ export function Traffic(props: { api: any }) {
   const [problem, setProblem] = useState('')
   useEffect(() => {
     const load = () => get(`/admin/analytics?window=hour&api=${encodeURIComponent(`${props.api.name}:${props.api.version}`)}`).then(
-      (report) => setPoints(mergeSeries(report.series)),
+      (report) => setPoints(everyMinute(mergeSeries(report.series), report.from, report.to)),
       (error) => setProblem(error instanceof ApiError && error.code === 'ANALYTICS_OFF' ? 'Analytics are off on this node: set telemetry.analytics.enabled to true.' : error.message),
     )
     void load()
@@ -53,18 +53,31 @@ function mergeSeries(series: { points: Point[] }[]): Point[] {
   return [...byTime.values()].sort((a, b) => a.time.localeCompare(b.time))
 }
 
+/** One point a minute over the window, minutes without traffic as zero: the line shows the quiet too. */
+function everyMinute(points: Point[], from: string, to: string): Point[] {
+  if (points.length === 0) return points
+  const byTime = new Map(points.map((point) => [Date.parse(point.time), point]))
+  const filled: Point[] = []
+  for (let time = Date.parse(from); time <= Date.parse(to); time += 60_000) {
+    filled.push(byTime.get(time) ?? { time: new Date(time).toISOString(), requests: 0, errors: {}, latencyMs: null })
+  }
+  return filled
+}
+
 /** A small SVG line chart with its figures in a table for screen readers. */
 function Chart(props: { title: string; points: [string, number][]; unit: string }) {
   const width = 360
   const height = 120
-  const max = Math.max(1, ...props.points.map(([, value]) => value))
+  const peak = Math.max(0, ...props.points.map(([, value]) => value))
+  const max = peak || 1
   const x = (index: number) => (props.points.length === 1 ? width / 2 : (index / (props.points.length - 1)) * (width - 8) + 4)
   const y = (value: number) => height - 4 - (value / max) * (height - 20)
   const line = props.points.map(([, value], index) => `${index ? 'L' : 'M'}${x(index).toFixed(1)},${y(value).toFixed(1)}`).join(' ')
   const last = props.points[props.points.length - 1]
   return html`<figure class="chart">
-    <figcaption>${props.title}: <strong>${last ? round(last[1]) : 0}${props.unit}</strong> last minute, peak ${round(max)}${props.unit}</figcaption>
+    <figcaption>${props.title}: <strong>${last ? round(last[1]) : 0}${props.unit}</strong> last minute, peak ${round(peak)}${props.unit}</figcaption>
     <svg viewBox=${`0 0 ${width} ${height}`} role="img" aria-label=${`${props.title} over the last hour`}>
+      <line x1="0" x2=${width} y1=${height - 4} y2=${height - 4} stroke="#8794a6" stroke-width="1" />
       <path d=${line} fill="none" stroke="currentColor" stroke-width="2" />
     </svg>
   </figure>`
