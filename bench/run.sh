@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm run bench [-- SCENARIO]` runs bench/bench.ts; `npm run bench:failover` (this script with `failover`) runs
-# bench/failover.ts; `npm run bench:propagation` runs bench/propagation.ts (it needs PostgreSQL, no other tool). Installs what they drive if missing: nginx (backend and reference), wrk (load) and, for the
+# bench/failover.ts; `npm run bench:propagation` runs bench/propagation.ts (it needs PostgreSQL, no other tool);
+# `npm run bench:console` runs bench/console.ts in Debian's Chromium. Installs what they drive if missing: nginx (backend and reference), wrk (load) and, for the
 # failover run, HAProxy (reference).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,10 @@ elif [ "${1:-}" = propagation ]; then
   shift
   script=bench/propagation.ts
   tools=()
+elif [ "${1:-}" = console ]; then
+  shift
+  script=bench/console.ts
+  tools=(chromium)
 fi
 missing=()
 for tool in "${tools[@]}"; do

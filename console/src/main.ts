@@ -40,7 +40,12 @@ function SignIn(props: { onSignedIn: (identity: Identity) => void; problem?: str
       props.onSignedIn(await get<Identity>('/me'))
     } catch (error) {
       session.token = ''
-      setProblem(error instanceof ApiError && error.status === 401 ? 'That token is not known to this gateway.' : `Sign-in failed: ${(error as Error).message}`)
+      const status = error instanceof ApiError ? error.status : 0
+      setProblem(
+        status === 401 ? 'That token is not known to this gateway.'
+        : status === 404 ? 'This node serves a config file, not a config store: the console needs portico start --store.'
+        : `Sign-in failed: ${(error as Error).message}`,
+      )
     }
   }
   return html`<main class="sign-in">
