@@ -1,4 +1,5 @@
 import { basename, dirname } from 'node:path'
+import { CORE_SCHEMA, load as loadYamlFast } from 'js-yaml'
 import { LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { readLocalFile } from '../core/local-file.ts'
@@ -66,6 +67,8 @@ export async function readConfigText(file: string): Promise<string> {
  * relative to `file`'s directory.
  */
 export function parseConfig(text: string, file = 'config'): ConfigModel {
+  const fast = parseValidConfigFast(text, file)
+  if (fast) return fast
   const name = basename(file)
   const lineCounter = new LineCounter()
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
@@ -104,6 +107,36 @@ export function parseConfig(text: string, file = 'config'): ConfigModel {
       return { file: name, ...position, path: formatPath(path), message: redactSecrets(describe(issue), secrets.values) }
     }),
   )
+}
+
+/** Anchors, aliases and tags: documents with any of them take the full parser, which bounds alias expansion. */
+const NOT_PLAIN = /(?:^|[\s[{,])[&*!][^\s\]},]/m
+
+/**
+ * The common case first: a plain, valid document. js-yaml builds the data several times faster than the `yaml`
+ * package's document model (seconds for thousands of APIs), but knows no line numbers; so any problem at all (a
+ * syntax error, a duplicate key, an invalid field, an unreadable file) sends the text through the full parser,
+ * which reports every problem with its position. Both read YAML 1.2's core schema (no timestamps, no merge keys);
+ * test/config-fast-parse.test.ts checks that they agree.
+ */
+function parseValidConfigFast(text: string, file: string): ConfigModel | undefined {
+  const data = plainYamlData(text)
+  if (data === undefined) return undefined
+  const secrets = resolveSecrets(data ?? {})
+  if (secrets.problems.length > 0) return undefined
+  const result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
+  if (!result.success) return undefined
+  return listenerCertificateIssues(result.data).length === 0 && filesNamedBy(result.data).length === 0 ? result.data : undefined
+}
+
+/** The data of a plain YAML document (no anchors, aliases or tags, no syntax error), or undefined. */
+export function plainYamlData(text: string): unknown {
+  if (NOT_PLAIN.test(text)) return undefined
+  try {
+    return loadYamlFast(text, { schema: CORE_SCHEMA }) ?? undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Problems with the files a valid config names (WSDL files), which only reading them can find. */
