@@ -9,13 +9,15 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 # Debian packages the tests start as real servers or run as tools, with a program that shows each is there.
-# To add one: a line "package:program".
+# To add one: a line "package:program" (a program is a name on the PATH or a path, which may be a glob).
 packages=(
   apache2:/usr/sbin/apache2          # Apache httpd: Basic and Digest backends (test/security-apache.test.ts)
   apache2-utils:htpasswd             # htpasswd hashes the Basic password for Apache
   openssl:openssl                    # test certificates (test/support/certificates.ts)
   nginx:/usr/sbin/nginx              # the reference proxy of bench/ and the path-handling comparisons
   redis-server:redis-server          # a private Redis per throttling test, stopped and restarted mid-test
+  'postgresql:/usr/lib/postgresql/*/bin/initdb'  # initdb and postgres: a private PostgreSQL stopped mid-test (test/cluster.test.ts)
+  util-linux:setpriv                 # runs that private PostgreSQL as nobody when the tests run as root
 )
 
 # Services on 127.0.0.1: "name:port:package:needed". needed=no: no test uses it, so one that cannot be
@@ -32,7 +34,7 @@ installed() { # package program
   if command -v dpkg-query >/dev/null; then
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || return 1
   fi
-  command -v "$2" >/dev/null
+  command -v "$2" >/dev/null || compgen -G "$2" >/dev/null
 }
 
 # Runs a command as root: directly, or through sudo when it asks no password. Fails when neither is possible.
