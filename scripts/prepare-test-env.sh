@@ -3,8 +3,9 @@
 # Missing Debian packages are installed (as root, or through sudo when it needs no password); where that is not
 # possible it stops at once with the one command that installs them. Fast and silent when all is present.
 #
-# PORTICO_PREPARE_PRETEND_MISSING="nginx redis" makes the checks treat those packages or services as absent; it
-# exists only so that test/prepare-test-env.test.ts can drive the install and failure paths without uninstalling.
+# PORTICO_PREPARE_PRETEND_MISSING="nginx service:redis" makes the checks treat those packages or services as
+# absent; it exists only so that test/prepare-test-env.test.ts can drive the install and failure paths without
+# uninstalling.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -27,10 +28,14 @@ services=(
   redis:6379:redis-server:yes        # limits shared across nodes (throttling/)
 )
 
-pretending() { [[ " ${PORTICO_PREPARE_PRETEND_MISSING:-} " == *" $1 "* ]]; }
+# A pretended name is bare (both the package and the service of that name) or "package:NAME" / "service:NAME".
+pretending() { # kind name
+  local list=" ${PORTICO_PREPARE_PRETEND_MISSING:-} "
+  [[ "$list" == *" $2 "* || "$list" == *" $1:$2 "* ]]
+}
 
 installed() { # package program
-  pretending "$1" && return 1
+  pretending package "$1" && return 1
   if command -v dpkg-query >/dev/null; then
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || return 1
   fi
@@ -60,7 +65,7 @@ apt_install() {
 }
 
 reachable() { # port
-  pretending "$2" && return 1
+  pretending service "$2" && return 1
   timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
 
