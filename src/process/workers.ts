@@ -130,7 +130,8 @@ export async function startWorkers(text: string, file: string, workers: number, 
   const capacity = new SharedCapacity()
   // Leaf state changes happen here, once for the gateway: the primary logs them.
   const stopStateLog = logStateChanges(logger, () => true)
-  const send = (worker: Worker, config: WorkerConfig) => worker.send({ type: 'config', ...config } satisfies ToWorker)
+  // A worker on its way out has no channel left: it is replaced, and its replacement gets `current`.
+  const send = (worker: Worker, config: WorkerConfig) => worker.isConnected() && worker.send({ type: 'config', ...config } satisfies ToWorker)
   const fork = () => {
     const worker = cluster.fork()
     shared.attach(worker)
@@ -280,6 +281,7 @@ function askWorker(worker: Worker, type: 'describe' | 'readiness' | 'analytics',
  */
 function reloadOn(worker: Worker, config: WorkerConfig, send: (worker: Worker, config: WorkerConfig) => void): Promise<{ error?: string }> {
   return new Promise((resolve) => {
+    if (!worker.isConnected()) return resolve({})
     const timer = setTimeout(() => finish({ error: `no answer within ${RELOAD_ANSWER_MS / 1000}s` }), RELOAD_ANSWER_MS)
     const onMessage = (message: ToPrimary) => {
       if (message.type === 'reloaded' && message.id === config.id) finish(message.error === undefined ? {} : { error: message.error })
