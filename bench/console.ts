@@ -37,7 +37,7 @@ try {
   await context.addInitScript((value) => sessionStorage.setItem('portico.console.token', value), token)
   for (let round = 0; round < ROUNDS + 1; round++) {
     const page = await context.newPage()
-    await page.goto(`${node.instance.admin!.url}/console`)
+    await page.goto(`${node.adminUrl!}/console`)
     // Runs in the page.
     await page.waitForFunction((rows) => (globalThis as unknown as { document: { querySelectorAll(selector: string): { length: number } } }).document.querySelectorAll('tbody tr').length >= rows, Math.min(APIS, 50))
     const ms = await page.evaluate(() => performance.now())

@@ -3,13 +3,14 @@
 # Missing Debian packages are installed (as root, or through sudo when it needs no password); where that is not
 # possible it stops at once with the one command that installs them. Fast and silent when all is present.
 #
-# PORTICO_PREPARE_PRETEND_MISSING="nginx redis" makes the checks treat those packages or services as absent; it
-# exists only so that test/prepare-test-env.test.ts can drive the install and failure paths without uninstalling.
+# PORTICO_PREPARE_PRETEND_MISSING="nginx service:redis" makes the checks treat those packages or services as
+# absent; it exists only so that test/prepare-test-env.test.ts can drive the install and failure paths without
+# uninstalling.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 # Debian packages the tests start as real servers or run as tools, with a program that shows each is there.
-# To add one: a line "package:program".
+# To add one: a line "package:program" (a program is a name on the PATH or a path, which may be a glob).
 packages=(
   apache2:/usr/sbin/apache2          # Apache httpd: Basic and Digest backends (test/security-apache.test.ts)
   apache2-utils:htpasswd             # htpasswd hashes the Basic password for Apache
@@ -17,6 +18,8 @@ packages=(
   nginx:/usr/sbin/nginx              # the reference proxy of bench/ and the path-handling comparisons
   redis-server:redis-server          # a private Redis per throttling test, stopped and restarted mid-test
   chromium:/usr/bin/chromium         # the headless browser of the console tests (test/console.test.ts)
+  'postgresql:/usr/lib/postgresql/*/bin/initdb'  # initdb and postgres: a private PostgreSQL stopped mid-test (test/cluster.test.ts)
+  util-linux:setpriv                 # runs that private PostgreSQL as nobody when the tests run as root
 )
 
 # Services on 127.0.0.1: "name:port:package:needed". needed=no: no test uses it, so one that cannot be
@@ -26,14 +29,18 @@ services=(
   redis:6379:redis-server:yes        # limits shared across nodes (throttling/)
 )
 
-pretending() { [[ " ${PORTICO_PREPARE_PRETEND_MISSING:-} " == *" $1 "* ]]; }
+# A pretended name is bare (both the package and the service of that name) or "package:NAME" / "service:NAME".
+pretending() { # kind name
+  local list=" ${PORTICO_PREPARE_PRETEND_MISSING:-} "
+  [[ "$list" == *" $2 "* || "$list" == *" $1:$2 "* ]]
+}
 
 installed() { # package program
-  pretending "$1" && return 1
+  pretending package "$1" && return 1
   if command -v dpkg-query >/dev/null; then
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || return 1
   fi
-  command -v "$2" >/dev/null
+  command -v "$2" >/dev/null || compgen -G "$2" >/dev/null
 }
 
 # Runs a command as root: directly, or through sudo when it asks no password. Fails when neither is possible.
@@ -59,7 +66,7 @@ apt_install() {
 }
 
 reachable() { # port
-  pretending "$2" && return 1
+  pretending service "$2" && return 1
   timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
 }
 

@@ -13,6 +13,7 @@ import { readLocalFile } from './core/local-file.ts'
 import { BindError } from './gateway/bind.ts'
 import { serve } from './process/start.ts'
 import { serveFromStore } from './process/store-node.ts'
+import { runWorker } from './process/workers.ts'
 import { resolveRelativePaths } from './config/relative-paths.ts'
 import { StoreError } from './store/errors.ts'
 import { ConfigStore } from './store/store.ts'
@@ -24,11 +25,12 @@ const MAX_SEQUENCE_FILE_BYTES = 16 * 1024 * 1024
 
 /** Usage of each command, printed by `portico COMMAND --help` and after a usage error. */
 const COMMANDS = {
-  start: `portico start [--config FILE] [--watch] [--workers N] | --store STORE [--environment LABEL] [--poll SECONDS]
+  start: `portico start [--config FILE] [--watch] [--workers N] | --store STORE [--workers N] [--environment LABEL] [--poll SECONDS]
   Serve the APIs in FILE, or those deployed in a config store (docs/control-plane.md).
     -c, --config FILE   the config (default: portico.yaml in the working directory)
     --watch             reload when FILE changes (SIGHUP reloads in any case)
-    --workers N         worker processes sharing the listeners (default: one per core; 1: no cluster)
+    --workers N         worker processes sharing the listeners (default: one per core; 1: no cluster;
+                        with --store: 1 unless given)
     --store STORE       sqlite:DIR (a data directory) or postgres://USER@HOST:PORT/DATABASE; serves the
                         publisher API on the admin port and follows every deployment
     --environment LABEL the gateway environment this node serves (default: default)
@@ -271,7 +273,7 @@ async function start(args: string[]): Promise<number> {
     options: {
       config: { type: 'string', short: 'c', default: 'portico.yaml' },
       watch: { type: 'boolean', default: false },
-      workers: { type: 'string', default: String(availableParallelism()) },
+      workers: { type: 'string' },
       store: { type: 'string' },
       environment: { type: 'string', default: 'default' },
       poll: { type: 'string', default: '5' },
@@ -284,8 +286,19 @@ async function start(args: string[]): Promise<number> {
   const { values } = parsed
   const logger = createLogger()
   if (values.store !== undefined) {
-    if (args.includes('--workers') || args.includes('--watch') || args.includes('--config') || args.includes('-c')) {
-      console.error(`--store serves what the store holds, in one process: --config, --watch and --workers are for a config file\nUsage: ${COMMANDS.start}`)
+    if (args.includes('--watch') || args.includes('--config') || args.includes('-c')) {
+      console.error(`--store serves what the store holds: --config and --watch are for a config file\nUsage: ${COMMANDS.start}`)
+      return 2
+    }
+    // A worker serves what its primary sends; only the primary follows the store.
+    if (cluster.isWorker) {
+      runWorker(logger)
+      return -1
+    }
+    // One process unless --workers says otherwise, so that several nodes on one machine stay light.
+    const workers = Number(values.workers ?? 1)
+    if (!Number.isInteger(workers) || workers < 1) {
+      console.error(`--workers must be a whole number of at least 1, got "${values.workers}"`)
       return 2
     }
     const poll = Number(values.poll)
@@ -299,7 +312,7 @@ async function start(args: string[]): Promise<number> {
         ...(values['admin-port'] === undefined ? {} : { adminPort: Number(values['admin-port']) }),
         ...(values.data === undefined ? {} : { dataDirectory: values.data }),
       }
-      const { stop } = await serveFromStore(values.store, { environment: values.environment, pollMs: poll * 1000, ...ports }, logger)
+      const { stop } = await serveFromStore(values.store, { environment: values.environment, pollMs: poll * 1000, workers, ...ports }, logger)
       const shutdown = () => void stop().finally(() => process.exit(0))
       process.once('SIGTERM', shutdown)
       process.once('SIGINT', shutdown)
@@ -309,7 +322,7 @@ async function start(args: string[]): Promise<number> {
       return 1
     }
   }
-  const workers = Number(values.workers)
+  const workers = Number(values.workers ?? availableParallelism())
   if (!Number.isInteger(workers) || workers < 1) {
     console.error(`--workers must be a whole number of at least 1, got "${values.workers}"`)
     return 2

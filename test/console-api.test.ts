@@ -4,7 +4,7 @@ import { request } from 'undici'
 import { serveFromStore } from '../src/process/store-node.ts'
 import { ConfigStore, SCOPES } from '../src/store/store.ts'
 import { createLogger } from '../src/telemetry/logger.ts'
-import { freePort } from './support/cli.ts'
+import { freePort, startCli } from './support/cli.ts'
 import { SwitchableBackend } from './support/switchable-backend.ts'
 import { freshStore, type TestStore } from './support/stores.ts'
 
@@ -45,7 +45,7 @@ describe('the publisher API\'s calls for the console', () => {
     token = (await store.createToken('operator', SCOPES, 'test')).token
     viewer = (await store.createToken('viewer', ['view'], 'test')).token
     node = await serveFromStore(location.url, { environment: 'default', pollMs: 500, nodeId: 'node-a' }, createLogger('silent'))
-    admin = node.instance.admin!.url
+    admin = node.adminUrl!
   })
   after(async () => {
     await node.stop()
@@ -99,7 +99,7 @@ describe('the publisher API\'s calls for the console', () => {
       }
     }
     await until('active')
-    const gateway = node.instance.gateway.addresses()[0]!.url
+    const gateway = node.instance!.gateway.addresses()[0]!.url
     await backend.stop()
     await request(`${gateway}/health/v1`).then((answer) => answer.body.dump())
     await until('suspended')
@@ -166,4 +166,54 @@ describe('the publisher API\'s calls for the console', () => {
     const header = await call('POST', `/apis/${id}/try`, { path: '/tried/v1', headers: { 'bad header': 'x' } })
     assert.equal(header.status, 400)
   })
+})
+
+test('with --workers 2 the primary resets a leaf for every worker, and try it reaches their listener', async () => {
+  const location = freshStore('sqlite')
+  const backend = await SwitchableBackend.start('kitchen')
+  const store = await ConfigStore.open(location.url)
+  const [port, adminPort] = [await freePort(), await freePort()]
+  await store.apply({ accessLog: { enabled: false } }, 'test')
+  const { token } = await store.createToken('test', SCOPES, 'test')
+  await store.close()
+  const node = startCli(['start', '--store', location.url, '--workers', '2', '--port', String(port), '--admin-port', String(adminPort), '--poll', '60'])
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await request(`http://127.0.0.1:${adminPort}/api/v1${path}`, {
+      method: method as 'GET',
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
+    const text = await response.body.text()
+    return { status: response.statusCode, body: text ? JSON.parse(text) : undefined }
+  }
+  const leafState = async () => ((await call('GET', '/endpoint-health')).body.endpoints as { id: string; state: string }[]).find((root) => root.id === 'Shared:v1:production')?.state
+  try {
+    await node.waitForLog('worker serving on', 2)
+    const created = await call('POST', '/apis', { name: 'Shared', context: '/shared', version: 'v1', resources: [{ uriTemplate: '/*' }], endpoints: { production: { type: 'http', url: backend.url, suspendOnFailure: { initialDuration: '60s' } } } })
+    await call('POST', `/apis/${created.body.id}/lifecycle`, { action: 'Publish' })
+    const revision = await call('POST', `/apis/${created.body.id}/revisions`, {})
+    await call('POST', `/apis/${created.body.id}/deployments`, { revisionId: revision.body.id })
+    const deadline = Date.now() + 10_000
+    while ((await call('POST', `/apis/${created.body.id}/try`, { path: '/shared/v1' })).body?.status !== 200) {
+      assert.ok(Date.now() < deadline, 'the workers serve the deployment within 10 s')
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    await backend.stop()
+    const failed = await call('POST', `/apis/${created.body.id}/try`, { path: '/shared/v1' })
+    assert.ok(failed.body.status >= 500)
+    assert.equal(await leafState(), 'suspended')
+    await backend.restart()
+    assert.deepEqual((await call('POST', '/endpoint-health/Shared%3Av1%3Aproduction/reset')).body, { id: 'Shared:v1:production', reset: 1 })
+    const back = Date.now() + 5000
+    while ((await leafState()) !== 'active') {
+      assert.ok(Date.now() < back, 'every worker sees the leaf active again')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    // The state the workers share is active again: requests pass.
+    for (let i = 0; i < 6; i++) assert.equal((await call('POST', `/apis/${created.body.id}/try`, { path: '/shared/v1' })).body.status, 200)
+  } finally {
+    await node.stop()
+    await backend.stop()
+    await location.drop()
+  }
 })

@@ -132,7 +132,7 @@ describe('the web console', () => {
     token = (await store.createToken('console', SCOPES, 'test')).token
     viewer = (await store.createToken('viewer', ['view'], 'test')).token
     node = await serveFromStore(location.url, { environment: 'default', pollMs: 500, nodeId: 'node-console' }, createLogger('silent'))
-    admin = node.instance.admin!.url
+    admin = node.adminUrl!
     gateway = `http://127.0.0.1:${port}`
     browser = await launchBrowser()
     // axe-core is injected as a script, which the console's Content-Security-Policy rightly refuses otherwise.

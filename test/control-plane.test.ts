@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -9,6 +10,7 @@ import { ConfigStore, SCOPES } from '../src/store/store.ts'
 import { createLogger } from '../src/telemetry/logger.ts'
 import { startEchoBackend, type TestBackend } from './support/backend.ts'
 import { freePort, runCli, startCli } from './support/cli.ts'
+import { PublisherClient } from './support/publisher-client.ts'
 import { ENGINES, freshStore, type TestStore } from './support/stores.ts'
 
 /** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
@@ -57,7 +59,7 @@ for (const engine of ENGINES) {
       token = (await store.createToken('test', SCOPES, 'test')).token
       viewer = (await store.createToken('viewer', ['view'], 'test')).token
       node = await serveFromStore(location.url, { environment: 'default', pollMs: 500, nodeId: 'node-a' }, createLogger('silent'))
-      admin = node.instance.admin!.url
+      admin = node.adminUrl!
       gateway = `http://127.0.0.1:${port}`
     })
     after(async () => {
@@ -323,10 +325,68 @@ test('a second gateway process on the same PostgreSQL picks up a deployment', as
   }
 })
 
-test('start --store refuses the file options (--config, --watch, --workers) and an unknown store scheme', async () => {
-  const refused = await runCli(['start', '--store', 'sqlite:./never-made', '--workers', '2'])
+/** GET over a fresh connection each time, so that with several workers every one of them gets a share. */
+function getFresh(url: string): Promise<{ status: number; backend: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false, timeout: 10_000 }, (res) => {
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode!, backend: res.headers['x-backend'] as string | undefined }))
+    })
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within 10 s`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+for (const engine of ENGINES) {
+  test(`start --store --workers 2 on ${engine}: every worker serves what is deployed and follows each deployment; the primary serves the publisher API`, async () => {
+    const location = freshStore(engine)
+    const [blue, green] = [await startEchoBackend('blue'), await startEchoBackend('green')]
+    const store = await ConfigStore.open(location.url)
+    const [port, adminPort] = [await freePort(), await freePort()]
+    await store.apply({ accessLog: { enabled: false } }, 'test')
+    const { token } = await store.createToken('test', SCOPES, 'test')
+    await store.close()
+    // A minute between polls: only a change made through the primary's publisher API wakes the node this soon.
+    const node = startCli(['start', '--store', location.url, '--workers', '2', '--port', String(port), '--admin-port', String(adminPort), '--poll', '60'])
+    const publisher = new PublisherClient(`http://127.0.0.1:${adminPort}`, token)
+    const served = async (backend: string) => {
+      for (let i = 0; i < 20; i++) assert.deepEqual(await getFresh(`http://127.0.0.1:${port}/shop/v1/x`), { status: 200, backend }, 'every worker serves the same config')
+    }
+    try {
+      await node.waitForLog('serving config version')
+      await node.waitForLog('worker serving on', 2)
+      const { id, version: first } = await publisher.publish('shop', blue.url)
+      const nodeVersion = async () => ((await publisher.call('GET', '/nodes')).nodes as { version: number }[]).map((entry) => entry.version)
+      await eventually('the node records the deployment', async () => (await nodeVersion())[0] === first)
+      // Recorded once every worker swapped it in: each logs its own reload.
+      assert.equal(node.log().split('"msg":"config reloaded"').length - 1, 2)
+      await served('blue')
+
+      const version = await publisher.redeploy(id, green.url)
+      await eventually('the node records the second deployment', async () => (await nodeVersion())[0] === version)
+      await served('green')
+      assert.deepEqual(await nodeVersion(), [version], 'one node: the workers follow their primary, which alone reads the store')
+      const health = (await (await request(`http://127.0.0.1:${adminPort}/health`)).body.json()) as { store: { connected: boolean; appliedVersion: number } }
+      assert.deepEqual([health.store.connected, health.store.appliedVersion], [true, version])
+      const view = (await (await request(`http://127.0.0.1:${adminPort}/admin/endpoints`)).body.json()) as { workers: number }
+      assert.equal(view.workers, 2)
+    } finally {
+      await node.stop()
+      await blue.close()
+      await green.close()
+      await location.drop()
+    }
+  })
+}
+
+test('start --store refuses the file options (--config, --watch), a bad --workers and an unknown store scheme', async () => {
+  const refused = await runCli(['start', '--store', 'sqlite:./never-made', '--watch'])
   assert.equal(refused.code, 2)
-  assert.match(refused.stderr, /--store serves what the store holds, in one process/)
+  assert.match(refused.stderr, /--store serves what the store holds: --config and --watch are for a config file/)
+  const workers = await runCli(['start', '--store', 'sqlite:./never-made', '--workers', 'two'])
+  assert.equal(workers.code, 2)
+  assert.match(workers.stderr, /--workers must be a whole number of at least 1, got "two"/)
   const unknown = await runCli(['start', '--store', 'mysql://localhost/x'])
   assert.equal(unknown.code, 1)
   assert.match(unknown.stderr, /"mysql:\/\/localhost\/x" is not a store: use sqlite:DIR or postgres:\/\//)

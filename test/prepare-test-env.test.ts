@@ -46,8 +46,14 @@ describe('npm test prepares the machine (scripts/prepare-test-env.sh)', () => {
     assert.ok(ms < 1_500, `took ${Math.round(ms)} ms`)
   })
 
+  test('the PostgreSQL server programs, for the private server the outage test stops, are a package it needs', { skip: !asNobody && 'needs root and setpriv to run as nobody' }, () => {
+    const { code, stderr } = prepare('package:postgresql', true)
+    assert.equal(code, 1)
+    assert.match(stderr, /not installed: postgresql\./)
+  })
+
   test('PostgreSQL that cannot be started stops the tests at once, saying why', { skip: !asNobody && 'needs root and setpriv to run as nobody' }, () => {
-    const { code, stderr } = prepare('postgresql', true)
+    const { code, stderr } = prepare('service:postgresql', true)
     assert.equal(code, 1, stderr)
     assert.match(stderr, /postgresql is not reachable on 127\.0\.0\.1:5432 \(.+\); the tests need it\./)
   })

@@ -291,6 +291,17 @@ export class SharedState {
     return [...this.#leaves.values()].map((leaf) => ({ id: leaf.value.id, view: leaf.value.view() }))
   }
 
+  /** Puts every leaf named `id` back to active (an operator's reset); how many there were. */
+  reset(id: string, reason: string): number {
+    let count = 0
+    for (const leaf of this.#leaves.values()) {
+      if (leaf.value.id !== id) continue
+      leaf.value.reset(reason)
+      count++
+    }
+    return count
+  }
+
   close(): void {
     for (const key of [...this.#leaves.keys()]) this.#closeLeaf(key)
     this.#tables.clear()

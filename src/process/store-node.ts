@@ -7,7 +7,7 @@ import { ConfigStore } from '../store/store.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import { AppliedCopy } from './applied-copy.ts'
 import { PorticoInstance } from './instance.ts'
-import { logAdmin } from './workers.ts'
+import { logAdmin, startWorkers, type WorkersOptions } from './workers.ts'
 
 export interface StoreNodeOptions {
   /** The gateway environment (deployment label) this node serves. */
@@ -20,6 +20,8 @@ export interface StoreNodeOptions {
   /** Ports of this node that differ from the store's settings (several nodes on one machine). */
   port?: number
   adminPort?: number
+  /** Worker processes sharing the listeners (above 1: this process is their primary and serves none itself). */
+  workers?: number
 }
 
 const RETRY_MS = 2000
@@ -31,7 +33,7 @@ const RETRY_MS = 2000
  * and keeps a copy on its disk: started while the database is unreachable, it serves that copy and catches up once
  * the database answers.
  */
-export async function serveFromStore(url: string, options: StoreNodeOptions, logger: Logger): Promise<{ instance: PorticoInstance; stop: () => Promise<void> }> {
+export async function serveFromStore(url: string, options: StoreNodeOptions, logger: Logger): Promise<{ instance: PorticoInstance | undefined; adminUrl: string | undefined; stop: () => Promise<void> }> {
   const store = ConfigStore.create(url)
   const nodeId = options.nodeId ?? `${hostname()}:${process.pid}`
   const copy = new AppliedCopy(options.dataDirectory ?? (store.engine === 'sqlite' ? store.location.target : 'portico-data'), options.environment)
@@ -53,18 +55,16 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
     start = cached
   }
   let applied = start.version
-  const instance = await PorticoInstance.start(parseConfig(JSON.stringify(start.config), `store version ${applied}`), {
-    logger,
-    publisher: new Publisher(store),
-    health: () => ({ store: { engine: store.engine, connected, appliedVersion: applied, node: nodeId } }),
-  })
+  const publisher = new Publisher(store)
+  const health = () => ({ store: { engine: store.engine, connected, appliedVersion: applied, node: nodeId } })
+  const served = options.workers !== undefined && options.workers > 1
+    ? await serveWithWorkers(start.config, `store version ${applied}`, options.workers, logger, { publisher, health })
+    : await serveInProcess(start.config, `store version ${applied}`, logger, { publisher, health })
   const record = async (applied: { version: number; hash: string; config: Record<string, unknown> }) => {
     copy.write(applied)
     await store.recordApplied(nodeId, applied.version, applied.hash)
   }
   if (connected) await record(start)
-  for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
-  if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
   logger.info({ store: store.engine, version: applied, node: nodeId }, `serving config version ${applied} from the ${store.engine} store`)
 
   const catchUp = async () => {
@@ -72,7 +72,7 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
     if (!next || next.version <= applied) return
     const config = configOf(next.document)
     try {
-      await instance.reload(parseConfig(JSON.stringify(config), `store version ${next.version}`), `store version ${next.version}`, true)
+      await served.apply(config, `store version ${next.version}`)
     } catch (error) {
       // The node stays on its last good config and says why, once per version.
       applied = next.version
@@ -134,10 +134,51 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
     clearTimeout(retry)
     stopWatching()
     await running
-    await instance.close()
+    await served.close()
     await store.close()
   }
-  return { instance, stop }
+  return { instance: served.instance, adminUrl: served.adminUrl, stop }
+}
+
+/** What serves a store node's config: one gateway in this process, or the workers of this primary. */
+interface Served {
+  /** The gateway, when it runs in this process. */
+  instance?: PorticoInstance
+  adminUrl?: string
+  /** Swaps `config` in (a store checked its lifecycle steps); throws, keeping the running one, when refused. */
+  apply(config: Record<string, unknown>, label: string): Promise<void>
+  close(): Promise<void>
+}
+
+async function serveInProcess(config: Record<string, unknown>, label: string, logger: Logger, admin: WorkersOptions): Promise<Served> {
+  const instance = await PorticoInstance.start(parseConfig(JSON.stringify(config), label), { logger, ...admin })
+  for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
+  if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
+  return {
+    instance,
+    ...(instance.admin ? { adminUrl: instance.admin.url } : {}),
+    apply: (next, nextLabel) => instance.reload(parseConfig(JSON.stringify(next), nextLabel), nextLabel, true),
+    close: () => instance.close(),
+  }
+}
+
+/**
+ * The primary of `--workers N` serving a store: it alone follows the store (one listening connection per node)
+ * and checks each version once; every worker gets the version's config and swaps it in as on a file reload.
+ */
+async function serveWithWorkers(config: Record<string, unknown>, label: string, count: number, logger: Logger, admin: WorkersOptions): Promise<Served> {
+  const text = JSON.stringify(config)
+  const workers = await startWorkers(text, label, count, logger, admin)
+  await workers.started
+  return {
+    ...(workers.adminUrl ? { adminUrl: workers.adminUrl } : {}),
+    apply: async (next, nextLabel) => {
+      const nextText = JSON.stringify(next)
+      parseConfig(nextText, nextLabel)
+      await workers.apply(nextText, nextLabel)
+    },
+    close: () => workers.stop(),
+  }
 }
 
 /** Migrates, and on a store without admin tokens prints the first one: shown this once, stored only hashed. */
