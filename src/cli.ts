@@ -7,17 +7,12 @@ import { availableParallelism } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { hashPassword } from './access/basic.ts'
 import { ConfigError, loadConfigFile, readConfigText } from './config/load.ts'
 import { readLocalFile } from './core/local-file.ts'
 import { BindError } from './gateway/bind.ts'
 import { serve } from './process/start.ts'
-import { serveFromStore } from './process/store-node.ts'
 import { runWorker } from './process/workers.ts'
 import { resolveRelativePaths } from './config/relative-paths.ts'
-import { StoreError } from './store/errors.ts'
-import { ConfigStore } from './store/store.ts'
-import { parse as parseYaml, stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
 
 /** A Synapse sequence is a few kilobytes of XML; a file far larger is not one. */
@@ -112,7 +107,7 @@ async function hashSecret(kind: 'key' | 'password'): Promise<number> {
     console.error(`No ${kind} on standard input.\nUsage: ${COMMANDS[kind === 'key' ? 'hash-key' : 'hash-password']}`)
     return 2
   }
-  console.log(kind === 'key' ? createHash('sha256').update(secret).digest('hex') : await hashPassword(secret))
+  console.log(kind === 'key' ? createHash('sha256').update(secret).digest('hex') : await (await import('./access/basic.ts')).hashPassword(secret))
   return 0
 }
 
@@ -177,6 +172,7 @@ async function importSynapse(args: string[]): Promise<number> {
   }
   // The importers are imported by their command: `start` never loads their XML, OpenAPI and zip libraries.
   const { importSynapseSequence } = await import('./import/synapse.ts')
+  const { stringify } = await import('yaml')
   const imported = importSynapseSequence((await readLocalFile(file, MAX_SEQUENCE_FILE_BYTES)).toString('utf8'))
   console.log(stringify({ [values.flow === 'in' ? 'inSequence' : 'outSequence']: imported.mediators }).trimEnd())
   for (const problem of imported.unsupported) console.error(`${file}: ${problem.path}: ${problem.message}`)
@@ -312,6 +308,8 @@ async function start(args: string[]): Promise<number> {
         ...(values['admin-port'] === undefined ? {} : { adminPort: Number(values['admin-port']) }),
         ...(values.data === undefined ? {} : { dataDirectory: values.data }),
       }
+      // Loaded by the command that needs it: a file-served gateway never loads the store, Kysely or pg.
+      const { serveFromStore } = await import('./process/store-node.ts')
       const { stop } = await serveFromStore(values.store, { environment: values.environment, pollMs: poll * 1000, workers, ...ports }, logger)
       const shutdown = () => void stop().finally(() => process.exit(0))
       process.once('SIGTERM', shutdown)
@@ -366,6 +364,7 @@ async function applyCommand(args: string[]): Promise<number> {
     console.error(error.message)
     return 1
   }
+  const [{ parse: parseYaml }, { ConfigStore }, { StoreError }] = await Promise.all([import('yaml'), import('./store/store.ts'), import('./store/errors.ts')])
   const raw = resolveRelativePaths(parseYaml(await readConfigText(file)) ?? {}, resolve(dirname(file))) as Record<string, unknown>
   const store = await ConfigStore.open(url)
   try {
@@ -393,6 +392,7 @@ async function exportCommand(args: string[]): Promise<number> {
     console.error(`Usage: ${COMMANDS.export}`)
     return 2
   }
+  const [{ stringify }, { ConfigStore }] = await Promise.all([import('yaml'), import('./store/store.ts')])
   const store = await ConfigStore.open(parsed.values.store)
   try {
     const yaml = stringify(await store.exportDocument())
