@@ -34,7 +34,7 @@ test('the fast YAML path reads every YAML file of the project as the full parser
 test('the fast YAML path agrees on YAML 1.2 core scalars, and steps aside for what it does not bound', () => {
   const scalars = `
 plain: [yes, no, on, off, y, n, true, False, TRUE, null, Null, ~, "", '']
-numbers: [0o17, 017, 0x1F, 1e3, -.5, +12, .inf, -.Inf, 1_000, 3.0, 12:30]
+numbers: [0o17, 017, 0x1F, 1e3, -.5, +.5, .5, 0., -0, -.5e3, 0o8, 0b101, +12, .inf, -.Inf, .NAN, .nan, 1_000, 3.0, 12:30, 1:20:30, 1e, 0x]
 dates: [2024-01-01, 2024-01-01T10:00:00Z]
 strings: ["quoted: yes", 'single ''quote''', plain words, "/items/{id}", "/*", a#b, 'c # d']
 blocks:
