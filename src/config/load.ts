@@ -122,7 +122,8 @@ const NOT_PLAIN = /(?:^|[\s[{,])[&*!][^\s\]},]/m
 function parseValidConfigFast(text: string, file: string): ConfigModel | undefined {
   const data = plainYamlData(text)
   if (data === undefined) return undefined
-  const secrets = resolveSecrets(data ?? {})
+  // Without "${" the text holds no secret reference, and the walk that resolves them would only copy the data.
+  const secrets = text.includes('${') ? resolveSecrets(data) : { data, problems: [] }
   if (secrets.problems.length > 0) return undefined
   const result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
   if (!result.success) return undefined

@@ -28,15 +28,31 @@ export interface ResolvedSecrets {
 export function resolveSecrets(data: unknown): ResolvedSecrets {
   const problems: SecretProblem[] = []
   const values = new Set<string>()
-  const walk = (value: unknown, path: Array<string | number>): unknown => {
-    if (typeof value === 'string') return value.includes('${') ? substitute(value, path, problems, values) : value
-    if (Array.isArray(value)) return value.map((item, index) => walk(item, [...path, index]))
+  // One path, grown and shrunk as the walk goes: a config of thousands of APIs has hundreds of thousands of nodes.
+  const path: Array<string | number> = []
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') return value.includes('${') ? substitute(value, [...path], problems, values) : value
+    if (Array.isArray(value)) {
+      return value.map((item, index) => {
+        path.push(index)
+        const resolved = walk(item)
+        path.pop()
+        return resolved
+      })
+    }
     if (value && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, walk(item, [...path, key])]))
+      const copy: Record<string, unknown> = {}
+      for (const key of Object.keys(value)) {
+        path.push(key)
+        // As Object.fromEntries would: a key "__proto__" in a file is a field, never the copy's prototype.
+        Object.defineProperty(copy, key, { value: walk((value as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true })
+        path.pop()
+      }
+      return copy
     }
     return value
   }
-  return { data: walk(data, []), problems, values }
+  return { data: walk(data), problems, values }
 }
 
 function substitute(text: string, path: Array<string | number>, problems: SecretProblem[], values: Set<string>): string {

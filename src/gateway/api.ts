@@ -18,8 +18,9 @@ export class CompiledResource {
   /** Consumer authentication decides the environment: the endpoint is chosen after the request filters. */
   readonly choosesEnvironment: boolean
 
-  constructor(api: ApiConfig, config: ResourceConfig, endpoints: Partial<Record<Environment, Endpoint>>, filters: readonly ApiFilter[]) {
-    this.template = new ResourceTemplate(config.uriTemplate)
+  /** `template`: the compiled `config.uriTemplate`, which resources with the same template share. */
+  constructor(api: ApiConfig, config: ResourceConfig, endpoints: Partial<Record<Environment, Endpoint>>, filters: readonly ApiFilter[], template = new ResourceTemplate(config.uriTemplate)) {
+    this.template = template
     this.route = { apiName: api.name, apiVersion: api.version, uriTemplate: config.uriTemplate }
     this.endpoints = endpoints
     this.filters = filters

@@ -5,6 +5,7 @@ import { apiBasePaths, ENVIRONMENTS, type ConfigModel, type Environment } from '
 import type { Endpoint } from '../core/endpoint.ts'
 import { createEndpoint, loadEndpointModules } from '../endpoints/factory.ts'
 import { filterChain, loadFilterModules, type FilterLimits } from '../filters/chain.ts'
+import { ResourceTemplate } from '../core/uri-template.ts'
 import { CompiledApi, CompiledResource } from './api.ts'
 import { Router } from './router.ts'
 
@@ -59,9 +60,17 @@ export class Snapshot {
   readonly deprecatedSince: ReadonlyMap<string, number>
   /** Each API's build by a digest of its config and the limits, for the next snapshot to reuse. */
   readonly #builds: ReadonlyMap<string, ApiBuild>
+  /**
+   * Compiled URI templates by their text: thousands of APIs of one service repeat a handful of templates, and a
+   * template is immutable once compiled. Carried to the next snapshot for the templates it still uses.
+   */
+  readonly #templates = new Map<string, ResourceTemplate>()
+  /** The previous snapshot's templates, while this one is being built (not kept: snapshots must not chain). */
+  #previousTemplates: ReadonlyMap<string, ResourceTemplate> | undefined
 
   constructor(config: ConfigModel, previous?: Snapshot) {
     this.config = config
+    this.#previousTemplates = previous ? previous.#templates : undefined
     this.router = new Router()
     const endpoints = new Map<string, Endpoint>()
     const roots = new Set<Endpoint>()
@@ -99,6 +108,7 @@ export class Snapshot {
         let apiBuild = previous ? previous.#builds.get(digest) : undefined
         if (apiBuild) {
           for (const [endpointKey, endpoint] of apiBuild.endpoints) endpoints.set(endpointKey, endpoint)
+          for (const resource of apiBuild.compiled.resources) this.#templates.set(resource.template.template, resource.template)
         } else {
           apiEndpoints = new Map()
           const apiRoots: Endpoint[] = []
@@ -116,6 +126,8 @@ export class Snapshot {
       // Pools and health-check timers of a snapshot that will never serve must not linger.
       for (const endpoint of created) endpoint.close().catch(() => {})
       throw error
+    } finally {
+      this.#previousTemplates = undefined
     }
     this.apis = apis
     this.endpoints = endpoints
@@ -144,7 +156,9 @@ export class Snapshot {
         resourceEndpoints[environment] = endpoint
         roots.push(endpoint)
       }
-      return new CompiledResource(api, resource, resourceEndpoints, filterChain(api, resource, filterLimits(this.config)))
+      let template = this.#templates.get(resource.uriTemplate)
+      if (!template) this.#templates.set(resource.uriTemplate, (template = this.#previousTemplates?.get(resource.uriTemplate) ?? new ResourceTemplate(resource.uriTemplate)))
+      return new CompiledResource(api, resource, resourceEndpoints, filterChain(api, resource, filterLimits(this.config)), template)
     })
     return new CompiledApi(api, resources, deprecatedSince)
   }
