@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
 import { gzipSync } from 'node:zlib'
 import axe from 'axe-core'
@@ -19,6 +20,7 @@ import { FIXTURES, startCalculator, type SoapService } from './support/soap-serv
 import { closedPort, SwitchableBackend } from './support/switchable-backend.ts'
 import { freshStore, type TestStore } from './support/stores.ts'
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SOAP11 = 'http://schemas.xmlsoap.org/soap/envelope/'
 const ADD = `<soap:Envelope xmlns:soap="${SOAP11}"><soap:Body><c:Add xmlns:c="http://example.com/calculator"><c:a>40</c:a><c:b>2</c:b></c:Add></soap:Body></soap:Envelope>`
 const REGION = 'eu-west-1'
@@ -468,6 +470,37 @@ describe('the web console', () => {
     await page.getByRole('link', { name: 'Nodes' }).click()
     await page.getByRole('cell', { name: 'node-console' }).waitFor()
     await accessible(page, 'nodes')
+    await page.close()
+  })
+
+  test('try it offers the operations of a prototype\'s OpenAPI document and calls the mock through the gateway', async () => {
+    const created = await rest('POST', '/apis', {
+      name: 'Mocked',
+      context: '/mocked',
+      version: 'v1',
+      resources: [{ uriTemplate: '/orders', methods: ['POST'] }, { uriTemplate: '/orders/{orderId}', methods: ['GET'] }],
+      endpoints: { production: { type: 'prototype', openapi: join(ROOT, 'examples/prototype/orders.openapi.yaml') } },
+    })
+    assert.equal(created.status, 201, JSON.stringify(created.body))
+    const id = created.body.id
+    await rest('POST', `/apis/${id}/lifecycle`, { action: 'Deploy as a Prototype' })
+    const revision = await rest('POST', `/apis/${id}/revisions`, {})
+    await rest('POST', `/apis/${id}/deployments`, { revisionId: revision.body.id })
+    const page = await pageOf()
+    await signIn(page)
+    await page.goto(`${admin}/console#/apis/${id}/try`)
+    const resource = page.getByLabel('Resource')
+    await resource.locator('option', { hasText: 'OpenAPI: GET /orders/{orderId}' }).waitFor({ state: 'attached' })
+    await resource.selectOption({ label: 'OpenAPI: GET /orders/{orderId}' })
+    assert.equal(await page.getByLabel('Path').inputValue(), '/mocked/v1/orders/1')
+    // The sample value breaks the document's pattern for orderId: the mock says so, through the gateway.
+    await page.getByRole('button', { name: 'Send' }).click()
+    await page.locator('.status', { hasText: '400' }).waitFor()
+    assert.match(await page.locator('pre.body').innerText(), /orderId/)
+    await page.getByLabel('Path').fill('/mocked/v1/orders/ab12')
+    await page.getByRole('button', { name: 'Send' }).click()
+    await page.locator('.status', { hasText: '200' }).waitFor()
+    assert.match(await page.locator('pre.headers').innerText(), /content-type: application\/json/)
     await page.close()
   })
 })

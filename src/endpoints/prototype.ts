@@ -25,6 +25,9 @@ type DocumentState =
  * sandboxed scripts, then an OpenAPI document for everything else. It is an endpoint like any other, so the
  * API's resources stay as they are when real endpoints replace it at publication.
  */
+/** How many of an OpenAPI document's operations the endpoint's description lists. */
+const MAX_DESCRIBED_OPERATIONS = 200
+
 export class PrototypeEndpoint implements Endpoint {
   readonly id: string
   readonly isPrototype = true
@@ -128,7 +131,12 @@ export class PrototypeEndpoint implements Endpoint {
       scriptFailures: this.#scriptFailures,
     }
     if (this.#config.openapi !== undefined) status.openapi = this.#config.openapi
-    if (this.#document.state === 'ready') status.operations = this.#document.document.operations().length
+    if (this.#document.state === 'ready') {
+      const operations = this.#document.document.operations()
+      status.operations = operations.length
+      // What the console's "try it" offers for this API (bounded: a document may describe thousands).
+      status.documentedOperations = operations.slice(0, MAX_DESCRIBED_OPERATIONS)
+    }
     if (this.#document.state === 'failed') status.error = this.#document.error
     return status
   }

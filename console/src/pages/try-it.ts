@@ -1,6 +1,6 @@
 import { html } from 'htm/preact'
-import { useState } from 'preact/hooks'
-import { call } from '../api.ts'
+import { useEffect, useState } from 'preact/hooks'
+import { call, get } from '../api.ts'
 import { Problem } from './parts.ts'
 
 /** The API's base path on the gateway (context and version, as the router serves it). */
@@ -17,9 +17,33 @@ function basePath(api: any): string {
 export function TryIt(props: { api: any }) {
   const { api } = props
   const resources: { uriTemplate: string; methods?: string[] }[] = api.resources ?? []
-  const options = resources.flatMap((resource) => (resource.methods?.length ? resource.methods : ['GET']).map((method) => ({ method, template: resource.uriTemplate })))
+  const [documented, setDocumented] = useState<{ method: string; template: string; label: string }[]>([])
+  // A prototype endpoint serving an OpenAPI document lists its operations: offered first, as the document names them.
+  useEffect(() => {
+    get('/endpoint-health').then((view) => {
+      const ids: string[] = view.apis?.[`${api.name}:${api.version}`] ?? []
+      const found: { method: string; template: string; label: string }[] = []
+      const walk = (node: any) => {
+        for (const operation of node.documentedOperations ?? []) found.push({ method: operation.method, template: operation.path, label: `OpenAPI: ${operation.method} ${operation.path}` })
+        for (const child of node.children ?? []) walk(child)
+      }
+      for (const root of view.endpoints ?? []) if (ids.includes(root.id)) walk(root)
+      setDocumented(found)
+    }, () => {})
+  }, [api.id])
+  const options = [
+    ...documented,
+    ...resources.flatMap((resource) => (resource.methods?.length ? resource.methods : ['GET']).map((method) => ({ method, template: resource.uriTemplate, label: `${method} ${resource.uriTemplate}` }))),
+  ]
   const [method, setMethod] = useState(options[0]?.method ?? 'GET')
   const [path, setPath] = useState(sample(basePath(api), options[0]?.template ?? '/'))
+  // Once the document's operations arrive, the first of them is the request offered.
+  useEffect(() => {
+    if (documented[0]) {
+      setMethod(documented[0].method)
+      setPath(sample(basePath(api), documented[0].template))
+    }
+  }, [documented])
   const [headers, setHeaders] = useState('')
   const [body, setBody] = useState('')
   const [answer, setAnswer] = useState<any>(undefined)
@@ -47,7 +71,7 @@ export function TryIt(props: { api: any }) {
   return html`<form class="try" onSubmit=${send}>
     ${options.length ? html`<div class="field"><label for="try-resource">Resource</label>
       <select id="try-resource" onChange=${(event: any) => choose(Number(event.target.value))}>
-        ${options.map((option, index) => html`<option value=${index}>${option.method} ${option.template}</option>`)}
+        ${options.map((option, index) => html`<option value=${index}>${option.label}</option>`)}
       </select></div>` : null}
     <div class="field"><label for="try-method">Method</label>
       <select id="try-method" value=${method} onChange=${(event: any) => setMethod(event.target.value)}>
