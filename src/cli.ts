@@ -18,6 +18,7 @@ import { StoreError } from './store/errors.ts'
 import { ConfigStore } from './store/store.ts'
 import { parse as parseYaml, stringify } from 'yaml'
 import { createLogger } from './telemetry/logger.ts'
+import { logFormatFromEnvironment, LogFormatError, type LogFormat } from './telemetry/log-format.ts'
 
 /** A Synapse sequence is a few kilobytes of XML; a file far larger is not one. */
 const MAX_SEQUENCE_FILE_BYTES = 16 * 1024 * 1024
@@ -282,7 +283,15 @@ async function start(args: string[]): Promise<number> {
   })
   if (!parsed) return 2
   const { values } = parsed
-  const logger = createLogger()
+  let logFormat: LogFormat
+  try {
+    logFormat = await logFormatFromEnvironment()
+  } catch (error) {
+    if (!(error instanceof LogFormatError)) throw error
+    console.error(error.message)
+    return 2
+  }
+  const logger = createLogger(undefined, logFormat)
   if (values.store !== undefined) {
     if (args.includes('--workers') || args.includes('--watch') || args.includes('--config') || args.includes('-c')) {
       console.error(`--store serves what the store holds, in one process: --config, --watch and --workers are for a config file\nUsage: ${COMMANDS.start}`)
@@ -299,7 +308,7 @@ async function start(args: string[]): Promise<number> {
         ...(values['admin-port'] === undefined ? {} : { adminPort: Number(values['admin-port']) }),
         ...(values.data === undefined ? {} : { dataDirectory: values.data }),
       }
-      const { stop } = await serveFromStore(values.store, { environment: values.environment, pollMs: poll * 1000, ...ports }, logger)
+      const { stop } = await serveFromStore(values.store, { environment: values.environment, pollMs: poll * 1000, logFormat, ...ports }, logger)
       const shutdown = () => void stop().finally(() => process.exit(0))
       process.once('SIGTERM', shutdown)
       process.once('SIGINT', shutdown)
@@ -321,7 +330,7 @@ async function start(args: string[]): Promise<number> {
     return 1
   }
   try {
-    await serve(file, { workers, watch: values.watch }, logger)
+    await serve(file, { workers, watch: values.watch, logFormat }, logger)
     return -1
   } catch (error) {
     if (!(error instanceof ConfigError) && !(error instanceof BindError)) throw error

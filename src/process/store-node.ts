@@ -4,6 +4,7 @@ import { parseConfig } from '../config/load.ts'
 import { watchVersions } from '../store/change-feed.ts'
 import { hashOf, nodeConfig, type VersionDocument } from '../store/document.ts'
 import { ConfigStore } from '../store/store.ts'
+import type { LogFormat } from '../telemetry/log-format.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import { AppliedCopy } from './applied-copy.ts'
 import { PorticoInstance } from './instance.ts'
@@ -20,6 +21,8 @@ export interface StoreNodeOptions {
   /** Ports of this node that differ from the store's settings (several nodes on one machine). */
   port?: number
   adminPort?: number
+  /** How an access log on standard output is written (PORTICO_LOG_FORMAT). */
+  logFormat?: LogFormat
 }
 
 const RETRY_MS = 2000
@@ -55,6 +58,7 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
   let applied = start.version
   const instance = await PorticoInstance.start(parseConfig(JSON.stringify(start.config), `store version ${applied}`), {
     logger,
+    logFormat: options.logFormat,
     publisher: new Publisher(store),
     health: () => ({ store: { engine: store.engine, connected, appliedVersion: applied, node: nodeId } }),
   })

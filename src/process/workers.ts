@@ -7,6 +7,7 @@ import type { ConfigModel } from '../config/schema.ts'
 import { watchConfig } from '../config/watch.ts'
 import type { EndpointStatus } from '../core/endpoint.ts'
 import { logStateChanges } from '../resilience/state-events.ts'
+import type { LogFormat } from '../telemetry/log-format.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import { analyticsReport, type SeriesData } from '../telemetry/analytics.ts'
 import { mergeWorkerViews } from './workers-view.ts'
@@ -181,7 +182,7 @@ function askWorker(worker: Worker, type: 'describe' | 'readiness' | 'analytics',
 }
 
 /** A worker: serves what the primary sends, reloading on every new config. */
-export function runWorker(logger: Logger): void {
+export function runWorker(logger: Logger, logFormat?: LogFormat): void {
   shareStateWithPrimary()
   shareLimitsWithPrimary()
   shareCapacityWithPrimary()
@@ -211,7 +212,7 @@ export function runWorker(logger: Logger): void {
       .then(async () => {
         const config = parseConfig(text, file)
         if (instance) return instance.reload(config, file)
-        instance = await PorticoInstance.start(config, { logger, admin: false, reusePort: true })
+        instance = await PorticoInstance.start(config, { logger, logFormat, admin: false, reusePort: true })
         AggregatorRegistry.setRegistries([instance.metrics.registry])
         // Constructing one installs prom-client's worker side, which answers the primary's metric requests.
         new AggregatorRegistry()
