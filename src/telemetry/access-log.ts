@@ -1,6 +1,7 @@
 import pino from 'pino'
 import { JSON_LOGS, type LogFormat } from './log-format.ts'
 
+/** One access-log line; docs/observability.md#access-log documents each field, and a test holds the two together. */
 export interface AccessLogEntry {
   requestId: string
   /** The OpenTelemetry trace id, when the request is traced or its client sent one. */
