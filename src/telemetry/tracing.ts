@@ -128,20 +128,19 @@ export class Tracing {
 // starts a span at Date.now()'s whole millisecond, which misorders the attempts of a fast failover.
 //
 // Attributes are set once a span has started rather than passed to startSpan: our samplers read none, and the SDK
-// copies and checks the attributes given to startSpan twice before setting them one by one as setAttribute does.
+// copies and checks the attributes given to startSpan twice, then sets them one by one with setAttribute anyway.
+
+/** A Host header: a name, an IPv4 address or a bracketed IPv6 address, and an optional port. */
+const HOST = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/
 
 /** `server.address` and `server.port` from the Host header the client sent, as the HTTP server conventions ask. */
 function setHostAttributes(span: Span, host: string | undefined): void {
   if (!host) return
   const match = HOST.exec(host)
   if (!match) return
-  const address = match[1]!
-  span.setAttribute('server.address', address.charCodeAt(0) === 0x5b ? address.replace(/^\[|\]$/g, '') : address)
+  span.setAttribute('server.address', match[1]!.replace(/^\[|\]$/g, ''))
   if (match[2] !== undefined) span.setAttribute('server.port', Number(match[2]))
 }
-
-/** A Host header: a name, an IPv4 address or a bracketed IPv6 address, and an optional port. */
-const HOST = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/
 
 /** The exchange's spans as a stack: the one that began last and has not ended is the parent of the next. */
 class SpanStack implements ExchangeTrace {
