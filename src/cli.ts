@@ -14,6 +14,7 @@ import { serve } from './process/start.ts'
 import { runWorker } from './process/workers.ts'
 import { resolveRelativePaths } from './config/relative-paths.ts'
 import { createLogger } from './telemetry/logger.ts'
+import { logFormatFromEnvironment, LogFormatError, type LogFormat } from './telemetry/log-format.ts'
 
 /** A Synapse sequence is a few kilobytes of XML; a file far larger is not one. */
 const MAX_SEQUENCE_FILE_BYTES = 16 * 1024 * 1024
@@ -280,7 +281,15 @@ async function start(args: string[]): Promise<number> {
   })
   if (!parsed) return 2
   const { values } = parsed
-  const logger = createLogger()
+  let logFormat: LogFormat
+  try {
+    logFormat = await logFormatFromEnvironment()
+  } catch (error) {
+    if (!(error instanceof LogFormatError)) throw error
+    console.error(error.message)
+    return 2
+  }
+  const logger = createLogger(undefined, logFormat)
   if (values.store !== undefined) {
     if (args.includes('--watch') || args.includes('--config') || args.includes('-c')) {
       console.error(`--store serves what the store holds: --config and --watch are for a config file\nUsage: ${COMMANDS.start}`)
@@ -288,7 +297,7 @@ async function start(args: string[]): Promise<number> {
     }
     // A worker serves what its primary sends; only the primary follows the store.
     if (cluster.isWorker) {
-      runWorker(logger)
+      runWorker(logger, logFormat)
       return -1
     }
     // One process unless --workers says otherwise, so that several nodes on one machine stay light.
@@ -310,7 +319,7 @@ async function start(args: string[]): Promise<number> {
       }
       // Loaded by the command that needs it: a file-served gateway never loads the store, Kysely or pg.
       const { serveFromStore } = await import('./process/store-node.ts')
-      const { stop } = await serveFromStore(values.store, { environment: values.environment, pollMs: poll * 1000, workers, ...ports }, logger)
+      const { stop } = await serveFromStore(values.store, { environment: values.environment, pollMs: poll * 1000, workers, logFormat, ...ports }, logger)
       const shutdown = () => void stop().finally(() => process.exit(0))
       process.once('SIGTERM', shutdown)
       process.once('SIGINT', shutdown)
@@ -332,7 +341,7 @@ async function start(args: string[]): Promise<number> {
     return 1
   }
   try {
-    await serve(file, { workers, watch: values.watch }, logger)
+    await serve(file, { workers, watch: values.watch, logFormat }, logger)
     return -1
   } catch (error) {
     if (!(error instanceof ConfigError) && !(error instanceof BindError)) throw error

@@ -81,6 +81,12 @@ describe('a config loads only the modules it uses', () => {
     assert.deepEqual(NOT_FOR_REST.filter((part) => loadedAny(started, part)), [])
   })
 
+  test('JSON logs (the default) do not load pino-pretty', async () => {
+    const { started } = await loadedBy(REST)
+    assert.ok(loadedAny(started, '/src/telemetry/log-format.ts'), 'the log format module is loaded')
+    assert.deepEqual(['/src/telemetry/pretty-logs.ts', '/node_modules/pino-pretty/'].filter((part) => loadedAny(started, part)), [])
+  })
+
   test('a reload that adds a SOAP API with an IN sequence loads the SOAP endpoint, its API filter and mediation then', async () => {
     const { started, reloaded } = await loadedBy(REST, REST + SOAP_WITH_SEQUENCE)
     for (const part of ['/src/endpoints/soap.ts', '/src/soap/api-filter.ts', '/src/mediation/run.ts']) {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +9,7 @@ import { request } from 'undici'
 import { startEchoBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 import { gatewayInFront } from './support/in-front.ts'
+import { OtlpReceiver } from './support/otlp-receiver.ts'
 
 /** A working API with one resource and one whose backend port is closed. */
 const shopAndGone = (backendUrl: string) => `apis:
@@ -72,6 +75,96 @@ ${shopAndGone(backend.url)}`)
     assert.equal(error.code, 'BACKEND_UNREACHABLE')
     assert.equal(error.upstreamMs, undefined)
     assert.equal(lines.length, 2)
+  })
+})
+
+interface DocumentedField {
+  name: string
+  type: 'string' | 'number'
+  always: boolean
+}
+
+/** The access-log section of docs/observability.md: its table of fields, and its example lines. */
+function documentedAccessLog(): { fields: Map<string, DocumentedField>; examples: Record<string, unknown>[] } {
+  const text = readFileSync(new URL('../docs/observability.md', import.meta.url), 'utf8')
+  const start = text.indexOf('\n## Access log\n')
+  assert.ok(start >= 0, 'docs/observability.md has an "Access log" section')
+  const section = text.slice(start + 1, text.indexOf('\n## ', start + 1))
+  const fields = new Map<string, DocumentedField>()
+  for (const [, name, type, present] of section.matchAll(/^\| `(\w+)` \| (\w+) \| ([^|]+) \|/gm)) {
+    assert.ok(type === 'string' || type === 'number', `${name}: type "${type}" is string or number`)
+    fields.set(name!, { name: name!, type, always: present!.trim() === 'always' })
+  }
+  const examples = [...section.matchAll(/^```json\n(.*)\n```$/gm)].map(([, line]) => JSON.parse(line!) as Record<string, unknown>)
+  return { fields, examples }
+}
+
+/** What is wrong with `line` against the documented fields: an undocumented field, a wrong type, a missing field. */
+function schemaProblems(line: Record<string, unknown>, fields: Map<string, DocumentedField>): string[] {
+  const problems: string[] = []
+  for (const [name, value] of Object.entries(line)) {
+    const field = fields.get(name)
+    if (!field) problems.push(`${name} is not documented`)
+    else if (typeof value !== field.type) problems.push(`${name} is a ${typeof value}, documented as ${field.type}`)
+  }
+  for (const field of fields.values()) if (field.always && !(field.name in line)) problems.push(`${field.name} is missing, documented as always present`)
+  return problems
+}
+
+describe('the access log follows the schema docs/observability.md documents', () => {
+  const KEY = 'schema-test-key-0001'
+  let backend: TestBackend
+  let receiver: OtlpReceiver
+  let gateway: TestGateway
+  let dir: string
+
+  before(async () => {
+    backend = await startEchoBackend()
+    receiver = await OtlpReceiver.start()
+    dir = await mkdtemp(join(tmpdir(), 'portico-log-schema-'))
+    gateway = await startGateway(`
+accessLog: { path: "${join(dir, 'access.log')}" }
+telemetry:
+  tracing: { endpoint: "${receiver.url}", scheduledDelay: 50ms }
+throttling:
+  policies: [{ name: one-per-minute, key: application, limit: { requests: 1, per: minute } }]
+apis:
+  - name: shop
+    context: /shop
+    version: v1
+    security:
+      apiKey: { keys: [{ sha256: "${createHash('sha256').update(KEY).digest('hex')}", application: shop-web }] }
+    throttling: { policies: [one-per-minute] }
+    resources: [{ uriTemplate: "/items/{id}", methods: [GET] }]
+    endpoints:
+      production: { type: http, url: "${backend.url}" }
+`)
+  })
+  after(async () => {
+    await gateway.close()
+    await receiver.close()
+    await backend.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  test('every field of real lines (served, refused by a rate limit, unrouted) is documented with its type, the "always" ones are there, and each documented field occurs', async () => {
+    const { fields, examples } = documentedAccessLog()
+    assert.ok(fields.size >= 10, `the table lists the fields (found ${[...fields.keys()].join(', ')})`)
+    const statuses: number[] = []
+    for (const path of ['/shop/v1/items/7', '/shop/v1/items/8', '/nowhere']) {
+      const answer = await request(`${gateway.url}${path}`, { headers: { apikey: KEY } })
+      statuses.push(answer.statusCode)
+      await answer.body.text()
+    }
+    assert.deepEqual(statuses, [200, 429, 404])
+    await gateway.close()
+    const lines = (await readFile(join(dir, 'access.log'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+    assert.equal(lines.length, 3)
+    for (const line of lines) assert.deepEqual(schemaProblems(line, fields), [], JSON.stringify(line))
+    const seen = new Set(lines.flatMap((line) => Object.keys(line)))
+    assert.deepEqual([...fields.keys()].filter((name) => !seen.has(name)), [], 'no documented field that the gateway never writes')
+    assert.ok(examples.length > 0, 'the section shows example lines')
+    for (const example of examples) assert.deepEqual(schemaProblems(example, fields), [], `example ${JSON.stringify(example)}`)
   })
 })
 

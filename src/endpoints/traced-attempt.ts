@@ -35,7 +35,8 @@ export class TracedAttempt extends Delegating {
   }
 
   async #traced(exchange: Exchange, signal: AbortSignal, trace: ExchangeTrace): Promise<BackendResponse> {
-    const span = trace.begin(`${exchange.method} ${this.id}`, 'client', { ...this.#attributes, 'http.request.method': exchange.method })
+    const span = trace.begin(`${exchange.method} ${this.id}`, 'client', this.#attributes)
+    span.set('http.request.method', exchange.method)
     const target = this.inner.targetPath?.(exchange)
     if (target !== undefined) span.set('url.path', target.split('?', 1)[0]!)
     trace.inject(exchange.headers)

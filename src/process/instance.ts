@@ -12,6 +12,7 @@ import { registerEndpointMetrics } from '../telemetry/endpoint-metrics.ts'
 import { registerThrottlingMetrics } from '../throttling/metrics.ts'
 import { closeCountStores } from '../throttling/store.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
+import type { LogFormat } from '../telemetry/log-format.ts'
 import { GatewayMetrics } from '../telemetry/metrics.ts'
 import { Tracing } from '../telemetry/tracing.ts'
 import { analyticsReport, TrafficAnalytics, type SeriesData } from '../telemetry/analytics.ts'
@@ -27,8 +28,8 @@ export function readinessAnswer(gateway: Gateway): { ready: boolean; body: objec
   return apis.length === 0 ? { ready: true, body: { status: 'ready', listeners } } : { ready: false, body: { status: 'not ready', listeners, apis } }
 }
 
-function openAccessLog(config: ConfigModel): AccessLog | undefined {
-  return config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined
+function openAccessLog(config: ConfigModel, format: LogFormat | undefined): AccessLog | undefined {
+  return config.accessLog.enabled ? new AccessLog(config.accessLog.path, format) : undefined
 }
 
 function startAnalytics(config: ConfigModel): TrafficAnalytics | undefined {
@@ -43,6 +44,8 @@ function startTracing(config: ConfigModel, metrics: GatewayMetrics): Tracing | u
 
 export interface InstanceOptions {
   logger?: Logger
+  /** How an access log on standard output is written (PORTICO_LOG_FORMAT); JSON lines by default. */
+  logFormat?: LogFormat
   /** Whether this process serves the admin port (workers leave it to their primary). */
   admin?: boolean
   /** Bind listeners with SO_REUSEPORT so every worker accepts on its own socket. */
@@ -66,9 +69,11 @@ export class PorticoInstance {
   readonly #stopDocumentLog: () => void
   /** Keeps dynamic endpoints away from the admin port while this instance runs. */
   #releaseAdminPort: () => void = () => {}
+  readonly #logFormat: LogFormat | undefined
 
-  private constructor(gateway: Gateway, telemetry: Telemetry, admin: AdminServer | undefined, stopDocumentLog: () => void) {
+  private constructor(gateway: Gateway, telemetry: Telemetry, admin: AdminServer | undefined, stopDocumentLog: () => void, logFormat: LogFormat | undefined) {
     this.#stopDocumentLog = stopDocumentLog
+    this.#logFormat = logFormat
     this.gateway = gateway
     this.metrics = telemetry.metrics
     this.admin = admin
@@ -85,7 +90,7 @@ export class PorticoInstance {
   static async start(config: ConfigModel, options: InstanceOptions = {}): Promise<PorticoInstance> {
     const logger = options.logger ?? createLogger()
     const metrics = new GatewayMetrics()
-    const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config), logger, tracing: startTracing(config, metrics), analytics: startAnalytics(config) }
+    const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config, options.logFormat), logger, tracing: startTracing(config, metrics), analytics: startAnalytics(config) }
     // Before the gateway starts: its prototype endpoints begin reading their documents as they are built.
     const stopDocumentLog = logDocumentReports(logger)
     let gateway: Gateway
@@ -125,7 +130,7 @@ export class PorticoInstance {
         throw error
       }
     }
-    const instance = new PorticoInstance(gateway, telemetry, admin, stopDocumentLog)
+    const instance = new PorticoInstance(gateway, telemetry, admin, stopDocumentLog, options.logFormat)
     const adminPort = admin ? Number(new URL(admin.url).port) : config.admin.enabled ? config.admin.port : undefined
     if (adminPort) instance.#releaseAdminPort = protectPort(adminPort)
     return instance
@@ -162,7 +167,7 @@ export class PorticoInstance {
     if (JSON.stringify(before) === JSON.stringify(config.accessLog)) return
     const previous = this.#telemetry.accessLog
     // Requests write to whichever log the telemetry holds when they end: from now on, the new one.
-    this.#telemetry.accessLog = openAccessLog(config)
+    this.#telemetry.accessLog = openAccessLog(config, this.#logFormat)
     previous?.close()
     const { enabled, path } = config.accessLog
     this.logger.info({ accessLog: config.accessLog }, enabled ? `access log now written to ${path ?? 'standard output'}` : 'access log now off')

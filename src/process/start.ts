@@ -1,6 +1,7 @@
 import cluster from 'node:cluster'
 import { loadConfigFile } from '../config/load.ts'
 import { watchConfig } from '../config/watch.ts'
+import type { LogFormat } from '../telemetry/log-format.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import { PorticoInstance } from './instance.ts'
 import { logAdmin, runPrimary, runWorker } from './workers.ts'
@@ -10,14 +11,14 @@ import { logAdmin, runPrimary, runWorker } from './workers.ts'
  * processes; a worker serves what its primary sends. SIGTERM and SIGINT stop it gracefully. An invalid file
  * throws ConfigError, a port that cannot be bound BindError.
  */
-export async function serve(file: string, options: { workers: number; watch: boolean }, logger: Logger): Promise<void> {
-  if (cluster.isWorker) return runWorker(logger)
+export async function serve(file: string, options: { workers: number; watch: boolean; logFormat?: LogFormat }, logger: Logger): Promise<void> {
+  if (cluster.isWorker) return runWorker(logger, options.logFormat)
   if (options.workers > 1) {
     await runPrimary(file, options.workers, options.watch, logger)
     logger.info({ workers: options.workers, config: file }, `starting ${options.workers} workers`)
     return
   }
-  const instance = await PorticoInstance.start(await loadConfigFile(file), { logger })
+  const instance = await PorticoInstance.start(await loadConfigFile(file), { logger, logFormat: options.logFormat })
   for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
   if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
   const stopWatching = watchConfig(file, { watch: options.watch }, () => void instance.reloadFile(file))

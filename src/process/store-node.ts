@@ -4,6 +4,7 @@ import { parseConfig } from '../config/load.ts'
 import { watchVersions } from '../store/change-feed.ts'
 import { hashOf, nodeConfig, type VersionDocument } from '../store/document.ts'
 import { ConfigStore } from '../store/store.ts'
+import type { LogFormat } from '../telemetry/log-format.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import { AppliedCopy } from './applied-copy.ts'
 import { PorticoInstance } from './instance.ts'
@@ -22,6 +23,8 @@ export interface StoreNodeOptions {
   adminPort?: number
   /** Worker processes sharing the listeners (above 1: this process is their primary and serves none itself). */
   workers?: number
+  /** How an access log on standard output is written (PORTICO_LOG_FORMAT). */
+  logFormat?: LogFormat
 }
 
 const RETRY_MS = 2000
@@ -59,7 +62,7 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
   const health = () => ({ store: { engine: store.engine, connected, appliedVersion: applied, node: nodeId } })
   const served = options.workers !== undefined && options.workers > 1
     ? await serveWithWorkers(start.config, `store version ${applied}`, options.workers, logger, { publisher, health })
-    : await serveInProcess(start.config, `store version ${applied}`, logger, { publisher, health })
+    : await serveInProcess(start.config, `store version ${applied}`, logger, { publisher, health }, options.logFormat)
   const record = async (applied: { version: number; hash: string; config: Record<string, unknown> }) => {
     copy.write(applied)
     await store.recordApplied(nodeId, applied.version, applied.hash)
@@ -150,8 +153,8 @@ interface Served {
   close(): Promise<void>
 }
 
-async function serveInProcess(config: Record<string, unknown>, label: string, logger: Logger, admin: WorkersOptions): Promise<Served> {
-  const instance = await PorticoInstance.start(parseConfig(JSON.stringify(config), label), { logger, ...admin })
+async function serveInProcess(config: Record<string, unknown>, label: string, logger: Logger, admin: WorkersOptions, logFormat: LogFormat | undefined): Promise<Served> {
+  const instance = await PorticoInstance.start(parseConfig(JSON.stringify(config), label), { logger, ...admin, ...(logFormat ? { logFormat } : {}) })
   for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
   if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
   return {

@@ -8,6 +8,7 @@ import type { ConfigModel } from '../config/schema.ts'
 import { watchConfig } from '../config/watch.ts'
 import type { EndpointStatus } from '../core/endpoint.ts'
 import { logStateChanges } from '../resilience/state-events.ts'
+import type { LogFormat } from '../telemetry/log-format.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import { analyticsReport, type SeriesData } from '../telemetry/analytics.ts'
 import { mergeWorkerViews } from './workers-view.ts'
@@ -313,7 +314,7 @@ function reloadOn(worker: Worker, config: WorkerConfig, send: (worker: Worker, c
 }
 
 /** A worker: serves what the primary sends, reloading on every new config. */
-export function runWorker(logger: Logger): void {
+export function runWorker(logger: Logger, logFormat?: LogFormat): void {
   shareStateWithPrimary()
   shareLimitsWithPrimary()
   shareCapacityWithPrimary()
@@ -351,7 +352,7 @@ export function runWorker(logger: Logger): void {
           }
           return
         }
-        instance = await PorticoInstance.start(parseConfig(text, file), { logger, admin: false, reusePort: true })
+        instance = await PorticoInstance.start(parseConfig(text, file), { logger, logFormat, admin: false, reusePort: true })
         AggregatorRegistry.setRegistries([instance.metrics.registry])
         // Constructing one installs prom-client's worker side, which answers the primary's metric requests.
         new AggregatorRegistry()

@@ -1,5 +1,7 @@
 import pino from 'pino'
+import { JSON_LOGS, type LogFormat } from './log-format.ts'
 
+/** One access-log line; docs/observability.md#access-log documents each field, and a test holds the two together. */
 export interface AccessLogEntry {
   requestId: string
   /** The OpenTelemetry trace id, when the request is traced or its client sent one. */
@@ -36,10 +38,13 @@ const BATCH_BYTES = 16 * 1024
 export class AccessLog {
   readonly #destination: ReturnType<typeof pino.destination>
   readonly #timer: NodeJS.Timeout
+  readonly #line: (entry: object) => string
   #lines: string[] = []
   #bytes = 0
 
-  constructor(path: string | undefined) {
+  /** To `path`, as JSON lines; or to standard output, in `format`. */
+  constructor(path: string | undefined, format: LogFormat = JSON_LOGS) {
+    this.#line = path === undefined ? format.accessLine : JSON_LOGS.accessLine
     this.#destination = pino.destination({ dest: path ?? 1, sync: false, mkdir: path !== undefined })
     // Hands over what a quiet second left behind; the destination writes it asynchronously. Not flushSync: that
     // writes and fsyncs on the event loop, stalling every request for as long as the disk takes.
@@ -47,7 +52,7 @@ export class AccessLog {
   }
 
   write(entry: AccessLogEntry): void {
-    const line = `${JSON.stringify({ time: Date.now(), ...entry })}\n`
+    const line = this.#line({ time: Date.now(), ...entry })
     this.#lines.push(line)
     this.#bytes += line.length
     if (this.#bytes >= BATCH_BYTES) this.#handOver()

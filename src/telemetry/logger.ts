@@ -1,8 +1,9 @@
 import pino, { type Logger } from 'pino'
+import { JSON_LOGS, type LogFormat } from './log-format.ts'
 
 export type { Logger }
 
-/** The gateway's event log (start, reload, state changes): JSON lines on standard error. */
-export function createLogger(level = process.env.PORTICO_LOG_LEVEL ?? 'info'): Logger {
-  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }))
+/** The gateway's event log (start, reload, state changes) on standard error: JSON lines unless `format` says otherwise. */
+export function createLogger(level = process.env.PORTICO_LOG_LEVEL ?? 'info', format: LogFormat = JSON_LOGS): Logger {
+  return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, format.events())
 }

@@ -4,6 +4,7 @@ import { ExportResultCode, hrTime, W3CTraceContextPropagator, type ExportResult 
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import {
+  AlwaysOnSampler,
   BasicTracerProvider,
   BatchSpanProcessor,
   ParentBasedSampler,
@@ -66,7 +67,8 @@ export class Tracing {
         [ATTR_SERVICE_NAME]: config.serviceName,
         ...(process.env.npm_package_version ? { [ATTR_SERVICE_VERSION]: process.env.npm_package_version } : {}),
       }),
-      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
+      // At 1 every new trace is sampled: AlwaysOn decides so without reading the trace id.
+      sampler: new ParentBasedSampler({ root: config.sampleRatio === 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(config.sampleRatio) }),
       spanProcessors: [new QueueWatch(batches, config.maxQueueSize, exporter, (count) => dropped('queue-full', count))],
     })
     this.#tracer = this.#provider.getTracer('portico')
@@ -76,26 +78,18 @@ export class Tracing {
   /** Starts the server span of one request, continuing the client's W3C trace context when it sent one. */
   startRequest(headers: IncomingHttpHeaders, method: string, path: string, client: string): RequestTrace {
     const parent = headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, headers, requestHeaders)
-    const span = this.#tracer.startSpan(
-      method,
-      {
-        kind: SpanKind.SERVER,
-        startTime: hrTime(),
-        attributes: {
-          'http.request.method': method,
-          'url.path': path,
-          'url.scheme': 'http',
-          'client.address': client,
-          ...hostAttributes(headers.host),
-          ...(headers['user-agent'] ? { 'user_agent.original': headers['user-agent'] } : {}),
-        },
-      },
-      parent,
-    )
+    const span = this.#tracer.startSpan(method, { kind: SpanKind.SERVER, startTime: hrTime() }, parent)
     if (!span.isRecording()) {
       const clientTrace = trace.getSpanContext(parent)
       return { traceId: clientTrace?.traceId, exchange: undefined, end: () => {} }
     }
+    span.setAttribute('http.request.method', method)
+    span.setAttribute('url.path', path)
+    span.setAttribute('url.scheme', 'http')
+    span.setAttribute('client.address', client)
+    setHostAttributes(span, headers.host)
+    const userAgent = headers['user-agent']
+    if (userAgent) span.setAttribute('user_agent.original', userAgent)
     const exchange = new SpanStack(this.#tracer, span)
     return {
       traceId: exchange.traceId,
@@ -132,14 +126,20 @@ export class Tracing {
 
 // Spans get their times from the monotonic clock (hrTime: time origin plus performance.now()): by default the SDK
 // starts a span at Date.now()'s whole millisecond, which misorders the attempts of a fast failover.
+//
+// Attributes are set once a span has started rather than passed to startSpan: our samplers read none, and the SDK
+// copies and checks the attributes given to startSpan twice, then sets them one by one with setAttribute anyway.
+
+/** A Host header: a name, an IPv4 address or a bracketed IPv6 address, and an optional port. */
+const HOST = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/
 
 /** `server.address` and `server.port` from the Host header the client sent, as the HTTP server conventions ask. */
-function hostAttributes(host: string | undefined): Record<string, string | number> {
-  if (!host) return {}
-  const match = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host)
-  if (!match) return {}
-  const address = match[1]!.replace(/^\[|\]$/g, '')
-  return match[2] === undefined ? { 'server.address': address } : { 'server.address': address, 'server.port': Number(match[2]) }
+function setHostAttributes(span: Span, host: string | undefined): void {
+  if (!host) return
+  const match = HOST.exec(host)
+  if (!match) return
+  span.setAttribute('server.address', match[1]!.replace(/^\[|\]$/g, ''))
+  if (match[2] !== undefined) span.setAttribute('server.port', Number(match[2]))
 }
 
 /** The exchange's spans as a stack: the one that began last and has not ended is the parent of the next. */
@@ -156,7 +156,8 @@ class SpanStack implements ExchangeTrace {
 
   begin(name: string, kind: 'internal' | 'client', attributes?: Readonly<Record<string, TraceValue>>): TraceSpan {
     const parent = this.#current
-    const span = this.#tracer.startSpan(name, { kind: kind === 'client' ? SpanKind.CLIENT : SpanKind.INTERNAL, startTime: hrTime(), ...(attributes ? { attributes } : {}) }, parent)
+    const span = this.#tracer.startSpan(name, { kind: kind === 'client' ? SpanKind.CLIENT : SpanKind.INTERNAL, startTime: hrTime() }, parent)
+    if (attributes) span.setAttributes(attributes)
     this.#current = trace.setSpan(parent, span)
     return {
       set: (key, value) => span.setAttribute(key, value),

@@ -6,10 +6,10 @@ const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
 /** A free TCP port on 127.0.0.1, for configs that must name their ports (the CLI binds what the file says). */
 export { freePort } from './net.ts'
 
-/** Runs `portico ARGS` to completion and returns its exit code and output. */
-export function runCli(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `portico ARGS` to completion (with `env` added to the environment) and returns its exit code and output. */
+export function runCli(args: string[], timeoutMs = 20_000, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs })
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, env: { ...process.env, ...env } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
@@ -23,23 +23,28 @@ export interface RunningCli {
   child: ChildProcess
   /** Everything the process wrote to stderr (its log) so far. */
   log(): string
+  /** Everything the process wrote to stdout (an access log without a path) so far. */
+  output(): string
   /** Resolves when the log contains `text` at least `count` times; rejects after `timeoutMs`. */
   waitForLog(text: string, count?: number, timeoutMs?: number): Promise<void>
   stop(): Promise<void>
 }
 
-/** Starts `portico ARGS` as a long-running process with an info-level log. */
-export function startCli(args: string[]): RunningCli {
+/** Starts `portico ARGS` as a long-running process with an info-level log (and `env` added to its environment). */
+export function startCli(args: string[], env: Record<string, string> = {}): RunningCli {
   const child = spawn(process.execPath, [CLI, ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, PORTICO_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PORTICO_LOG_LEVEL: 'info', ...env },
   })
   let log = ''
+  let output = ''
   child.stderr!.on('data', (chunk: Buffer) => (log += chunk))
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk))
   const occurrences = (text: string) => log.split(text).length - 1
   return {
     child,
     log: () => log,
+    output: () => output,
     waitForLog(text, count = 1, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs
       return new Promise((resolve, reject) => {
