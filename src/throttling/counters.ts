@@ -13,6 +13,8 @@ export interface Take {
 export interface TakeAnswer {
   refused: number
   counts: number[]
+  /** Answered by this process from what Redis granted earlier, without asking it now. */
+  local?: true
 }
 
 /** Where counts are kept: this process, the primary of its workers, or Redis. Takes are atomic across all counters. */

@@ -91,6 +91,12 @@ const Redis = z.strictObject({
    */
   commandTimeout: Duration.default(500),
   keyPrefix: z.string().default('portico:rl:'),
+  /**
+   * Most requests one process takes from Redis at once for a request counter and then admits without a round
+   * trip. A lease is a share of what is left of the window (a 32nd), never more than is left, and one request
+   * when little is: never more than the limit is admitted. 1 asks Redis for every request.
+   */
+  maxLease: z.number().int().min(1).max(10_000).default(64),
 })
 
 /** The top-level `throttling` block: shared policies and where counts are kept. */

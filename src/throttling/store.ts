@@ -60,7 +60,8 @@ class RedisStore {
   async take(entries: readonly Take[], onFailure: 'open' | 'closed', logger: Logger): Promise<TakeAnswer | undefined> {
     try {
       const answer = await this.#redis.take(entries)
-      if (this.#down) {
+      // An answer from a lease says nothing of Redis: only one Redis gave ends an outage.
+      if (this.#down && !answer.local) {
         this.#down = false
         setStoreUp(true)
         logger.info(`rate-limit store ${this.#where} answers again: counting in Redis`)
