@@ -1,31 +1,22 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { request } from 'undici'
-import { serveFromStore } from '../src/process/store-node.ts'
 import { ConfigStore, SCOPES } from '../src/store/store.ts'
-import { createLogger } from '../src/telemetry/logger.ts'
 import { freePort, startCli } from './support/cli.ts'
 import { SwitchableBackend } from './support/switchable-backend.ts'
-import { freshStore, type TestStore } from './support/stores.ts'
+import { freshStore } from './support/stores.ts'
+import { startStoreNode, type TestStoreNode } from './support/store-node.ts'
 
 /** What the console reads beyond the publisher API's records: who the token is, live endpoint state, tests. */
 describe('the publisher API\'s calls for the console', () => {
-  let location: TestStore
-  let store: ConfigStore
-  let node: Awaited<ReturnType<typeof serveFromStore>>
+  let served: TestStoreNode
+  let node: TestStoreNode['node']
   let admin: string
   let token: string
   let viewer: string
   let backend: SwitchableBackend
-  const call = async (method: string, path: string, body?: unknown, options: { token?: string; headers?: Record<string, string> } = {}) => {
-    const response = await request(`${admin}/api/v1${path}`, {
-      method: method as 'GET',
-      headers: { authorization: `Bearer ${options.token ?? token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    const text = await response.body.text()
-    return { status: response.statusCode, body: text ? JSON.parse(text) : undefined }
-  }
+  const call = async (method: string, path: string, body?: unknown, options: { token?: string; headers?: Record<string, string> } = {}) =>
+    served.call(method, path, { ...(body === undefined ? {} : { body }), ...options })
   /** Creates, publishes and deploys an API whose production endpoint is `endpoint`; answers its id. */
   const deployed = async (name: string, endpoint: object) => {
     const created = await call('POST', '/apis', { name, context: `/${name.toLowerCase()}`, version: 'v1', resources: [{ uriTemplate: '/*' }], endpoints: { production: endpoint } })
@@ -37,21 +28,13 @@ describe('the publisher API\'s calls for the console', () => {
   }
 
   before(async () => {
-    location = freshStore('sqlite')
     backend = await SwitchableBackend.start('kitchen')
-    store = await ConfigStore.open(location.url)
-    const [port, adminPort] = [await freePort(), await freePort()]
-    await store.apply({ listeners: [{ port, host: '127.0.0.1' }], admin: { port: adminPort }, accessLog: { enabled: false } }, 'test')
-    token = (await store.createToken('operator', SCOPES, 'test')).token
-    viewer = (await store.createToken('viewer', ['view'], 'test')).token
-    node = await serveFromStore(location.url, { environment: 'default', pollMs: 500, nodeId: 'node-a' }, createLogger('silent'))
-    admin = node.adminUrl!
+    served = await startStoreNode('sqlite', { tokenName: 'operator' })
+    ;({ node, admin, token, viewer } = served)
   })
   after(async () => {
-    await node.stop()
-    await store.close()
+    await served.close()
     await backend.stop()
-    await location.drop()
   })
 
   test('GET /me names the token and its scopes; no token: 401', async () => {

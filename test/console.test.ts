@@ -8,17 +8,13 @@ import { gzipSync } from 'node:zlib'
 import axe from 'axe-core'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { request } from 'undici'
-import { serveFromStore } from '../src/process/store-node.ts'
-import { ConfigStore, SCOPES } from '../src/store/store.ts'
-import { createLogger } from '../src/telemetry/logger.ts'
 import { startBackend, type TestBackend } from './support/backend.ts'
 import { launchBrowser } from './support/browser.ts'
-import { freePort } from './support/cli.ts'
+import { startStoreNode, type TestStoreNode } from './support/store-node.ts'
 import { startLambdaService, type LambdaService } from './support/lambda-service.ts'
 import { startNginx, type Nginx } from './support/nginx.ts'
 import { FIXTURES, startCalculator, type SoapService } from './support/soap-service.ts'
 import { closedPort, SwitchableBackend } from './support/switchable-backend.ts'
-import { freshStore, type TestStore } from './support/stores.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SOAP11 = 'http://schemas.xmlsoap.org/soap/envelope/'
@@ -33,9 +29,7 @@ const SCREENSHOTS = process.env.PORTICO_CONSOLE_SCREENSHOTS
  * `soap` package's calculator, a SigV4-checking Lambda stand-in and Node backends that are stopped mid-test.
  */
 describe('the web console', () => {
-  let location: TestStore
-  let store: ConfigStore
-  let node: Awaited<ReturnType<typeof serveFromStore>>
+  let served: TestStoreNode
   let admin: string
   let gateway: string
   let token: string
@@ -49,13 +43,8 @@ describe('the web console', () => {
   let wsdlFile: string
 
   const rest = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const response = await request(`${admin}/api/v1${path}`, {
-      method: method as 'GET',
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    })
-    const text = await response.body.text()
-    return { status: response.statusCode, etag: response.headers.etag as string | undefined, body: text ? JSON.parse(text) : undefined }
+    const answer = await served.call(method, path, { ...(body === undefined ? {} : { body }), headers })
+    return { status: answer.status, etag: answer.headers.etag as string | undefined, body: answer.body }
   }
   const call = async (path: string, options: { method?: string; body?: string; headers?: Record<string, string> } = {}) => {
     const response = await request(`${gateway}${path}`, { method: (options.method ?? 'GET') as 'GET', headers: options.headers ?? {}, ...(options.body ? { body: options.body } : {}), headersTimeout: 10_000, bodyTimeout: 10_000 })
@@ -120,7 +109,6 @@ describe('the web console', () => {
   }
 
   before(async () => {
-    location = freshStore('sqlite')
     nginx = await startNginx({ menu: '{"pizzas":["margherita"]}', 'index.html': 'nginx index' })
     calculator = await startCalculator('calculator11.wsdl')
     const dir = mkdtempSync(join(tmpdir(), 'portico-console-'))
@@ -128,14 +116,8 @@ describe('the web console', () => {
     writeFileSync(wsdlFile, readFileSync(`${FIXTURES}calculator11.wsdl`, 'utf8').replace('http://backend.invalid/calculator11', calculator.url))
     lambda = await startLambdaService({ region: REGION, keys: [KEY], functions: { hello: () => ({ statusCode: 200, body: 'hello from lambda' }) } })
     second = await startBackend((_req, res) => res.end('second backend'))
-    store = await ConfigStore.open(location.url)
-    const [port, adminPort] = [await freePort(), await freePort()]
-    await store.apply({ listeners: [{ port, host: '127.0.0.1' }], admin: { port: adminPort }, accessLog: { enabled: false }, telemetry: { analytics: { enabled: true } } }, 'test')
-    token = (await store.createToken('console', SCOPES, 'test')).token
-    viewer = (await store.createToken('viewer', ['view'], 'test')).token
-    node = await serveFromStore(location.url, { environment: 'default', pollMs: 500, nodeId: 'node-console' }, createLogger('silent'))
-    admin = node.adminUrl!
-    gateway = `http://127.0.0.1:${port}`
+    served = await startStoreNode('sqlite', { settings: { telemetry: { analytics: { enabled: true } } }, tokenName: 'console', nodeId: 'node-console' })
+    ;({ admin, gateway, token, viewer } = served)
     browser = await launchBrowser()
     // axe-core is injected as a script, which the console's Content-Security-Policy rightly refuses otherwise.
     context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 900 } })
@@ -143,10 +125,8 @@ describe('the web console', () => {
   after(async () => {
     await context?.close()
     await browser?.close()
-    await node?.stop()
-    await store?.close()
+    await served?.close()
     await Promise.all([nginx?.close(), calculator?.close(), lambda?.close(), second?.close()])
-    await location?.drop()
   })
 
   test('served by the admin port as one small bundle that reaches nowhere else', async () => {

@@ -5,13 +5,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { request } from 'undici'
-import { serveFromStore } from '../src/process/store-node.ts'
 import { ConfigStore, SCOPES } from '../src/store/store.ts'
-import { createLogger } from '../src/telemetry/logger.ts'
 import { startEchoBackend, type TestBackend } from './support/backend.ts'
 import { freePort, runCli, startCli } from './support/cli.ts'
 import { PublisherClient } from './support/publisher-client.ts'
 import { ENGINES, freshStore, type TestStore } from './support/stores.ts'
+import { startStoreNode, type TestStoreNode } from './support/store-node.ts'
 
 /** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -25,24 +24,15 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 
 for (const engine of ENGINES) {
   describe(`the publisher API and a node on ${engine}`, () => {
+    let served: TestStoreNode
     let location: TestStore
     let store: ConfigStore
     let backend: TestBackend
-    let node: Awaited<ReturnType<typeof serveFromStore>>
     let admin: string
     let gateway: string
     let token: string
     let viewer: string
-    const call = async (method: string, path: string, options: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {}) => {
-      const auth = options.token === null ? {} : { authorization: `Bearer ${options.token ?? token}` }
-      const response = await request(`${admin}/api/v1${path}`, {
-        method: method as 'GET',
-        headers: { ...auth, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
-        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-      })
-      const text = await response.body.text()
-      return { status: response.statusCode, headers: response.headers, body: text ? JSON.parse(text) : undefined, text }
-    }
+    const call: TestStoreNode['call'] = (method, path, options) => served.call(method, path, options)
     const pizza = () => ({
       name: 'PizzaShack',
       context: '/pizzashack',
@@ -51,22 +41,13 @@ for (const engine of ENGINES) {
     })
 
     before(async () => {
-      location = freshStore(engine)
       backend = await startEchoBackend('kitchen')
-      store = await ConfigStore.open(location.url)
-      const [port, adminPort] = [await freePort(), await freePort()]
-      await store.apply({ listeners: [{ port, host: '127.0.0.1' }], admin: { port: adminPort }, accessLog: { enabled: false } }, 'test')
-      token = (await store.createToken('test', SCOPES, 'test')).token
-      viewer = (await store.createToken('viewer', ['view'], 'test')).token
-      node = await serveFromStore(location.url, { environment: 'default', pollMs: 500, nodeId: 'node-a' }, createLogger('silent'))
-      admin = node.adminUrl!
-      gateway = `http://127.0.0.1:${port}`
+      served = await startStoreNode(engine)
+      ;({ location, store, admin, gateway, token, viewer } = served)
     })
     after(async () => {
-      await node.stop()
-      await store.close()
+      await served.close()
       await backend.close()
-      await location.drop()
     })
 
     test('no token: 401; a token without the scope: 403; the OpenAPI document is 3.1 and carries the file\'s API schema', async () => {
