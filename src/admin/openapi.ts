@@ -100,6 +100,33 @@ export function openApiDocument(): object {
       },
       '/subscriptions/{subscriptionId}': { delete: { summary: 'Unsubscribe', ...scoped('subscribe'), parameters: [{ name: 'subscriptionId', in: 'path', required: true, schema: { type: 'string' } }], responses: { '204': { description: 'Removed' }, ...errors } } },
       '/nodes': { get: { summary: 'What each node applied', ...scoped('view'), responses: { '200': answer('Nodes'), ...errors } } },
+      '/me': { get: { summary: 'The token\'s name and scopes', security: [{ token: [] }], responses: { '200': answer('The token', { type: 'object', properties: { name: { type: 'string' }, scopes: { type: 'array', items: { type: 'string' } } } }), ...errors } } },
+      '/endpoint-health': {
+        get: {
+          summary: 'This node\'s endpoint trees with each leaf\'s state, and each API\'s root endpoint ids; with Accept: text/event-stream, server-sent events (event: endpoints) on every change',
+          ...scoped('view'),
+          responses: { '200': { description: 'The endpoint view', content: { 'application/json': { schema: { type: 'object' } }, 'text/event-stream': { schema: { type: 'string' } } } }, '503': answer('Too many streams open on this node', ERROR), ...errors },
+        },
+      },
+      '/endpoint-health/{leafId}/reset': { post: { summary: 'Put a leaf back to active (an operator\'s reset)', ...scoped('publish'), parameters: [{ name: 'leafId', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': answer('How many leaves were reset'), ...errors } } },
+      '/apis/{apiId}/endpoint-test': {
+        post: {
+          summary: 'Call each leaf of an endpoint from this node (within the dynamic endpoints\' target rules) and answer what each said',
+          ...scoped('create'),
+          parameters: [id],
+          requestBody: json({ type: 'object', properties: { environment: { enum: ['production', 'sandbox'], default: 'production' }, method: { type: 'string', default: 'GET' }, path: { type: 'string', default: '/' } } }),
+          responses: { '200': answer('Each leaf\'s answer, or why it was not called'), ...errors },
+        },
+      },
+      '/apis/{apiId}/try': {
+        post: {
+          summary: 'One request to the API through this node\'s own listener',
+          ...scoped('view'),
+          parameters: [id],
+          requestBody: json({ type: 'object', required: ['path'], properties: { method: { type: 'string', default: 'GET' }, path: { type: 'string' }, headers: { type: 'object', additionalProperties: { type: 'string' } }, body: { type: 'string' } } }),
+          responses: { '200': answer('Status, headers and up to 64 KiB of the body'), ...errors },
+        },
+      },
       '/tokens': {
         get: { summary: 'Admin tokens (never their text)', ...scoped('manage'), responses: { '200': answer('Tokens'), ...errors } },
         post: { summary: 'Create a token; its text is in this answer only', ...scoped('manage'), requestBody: json({ type: 'object', required: ['name', 'scopes'], properties: { name: { type: 'string' }, scopes: { type: 'array', items: { enum: ['view', 'create', 'publish', 'manage', 'subscribe'] } } } }), responses: { '201': answer('The token'), ...errors } },
