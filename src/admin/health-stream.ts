@@ -7,6 +7,8 @@ const POLL = 1000
 const KEEP_ALIVE = 15_000
 /** Streams open at once on one node; more are refused rather than each polling the gateway. */
 const MAX_STREAMS = 32
+/** A client that reads nothing while this much waits for it is cut off, rather than buffered for without end. */
+const MAX_UNREAD_BYTES = 1024 * 1024
 
 let open = 0
 
@@ -23,6 +25,7 @@ export function streamEndpoints(req: IncomingMessage, res: ServerResponse, read:
   let busy = false
   const send = async () => {
     if (busy || res.destroyed) return
+    if (res.writableLength > MAX_UNREAD_BYTES) return void res.destroy()
     busy = true
     try {
       const text = JSON.stringify(await read())
