@@ -148,6 +148,10 @@ describe('the publisher API\'s calls for the console', () => {
     assert.deepEqual([outside.status, outside.body.errors[0].path], [400, 'path'])
     const header = await call('POST', `/apis/${id}/try`, { path: '/tried/v1', headers: { 'bad header': 'x' } })
     assert.equal(header.status, 400)
+    for (const headers of [{ 'transfer-encoding': 'chunked' }, { 'x-split': 'a\r\nx-injected: 1' }]) {
+      const refused = await call('POST', `/apis/${id}/try`, { path: '/tried/v1', headers })
+      assert.deepEqual([refused.status, refused.body.errors[0].path], [400, `headers.${Object.keys(headers)[0]}`])
+    }
   })
 })
 

@@ -36,6 +36,12 @@ export class CallRefused extends Error {
   }
 }
 
+/** The console's call could not be made or had no answer (nothing listens, a timeout): not the store's fault. */
+export class CallFailed extends Error {}
+
+/** Headers a client may not set on the console's request: they belong to the connection, which undici manages. */
+const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect', 'te', 'trailer', 'proxy-connection', 'content-length', 'host'])
+
 export function checkedMethod(method: unknown): string {
   const upper = typeof method === 'string' ? method.toUpperCase() : 'GET'
   if (!METHODS.has(upper)) throw new CallRefused('method', `must be one of ${[...METHODS].join(', ')}`)
@@ -120,7 +126,8 @@ export async function tryApi(api: { context: string; version: string; defaultVer
   if (input.headers !== undefined) {
     if (typeof input.headers !== 'object' || input.headers === null || Array.isArray(input.headers)) throw new CallRefused('headers', 'must be an object of header names and values')
     for (const [name, value] of Object.entries(input.headers)) {
-      if (typeof value !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new CallRefused(`headers.${name}`, 'must be a header name with a string value')
+      if (typeof value !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) throw new CallRefused(`headers.${name}`, 'must be a header name with a string value on one line')
+      if (CONNECTION_HEADERS.has(name.toLowerCase())) throw new CallRefused(`headers.${name}`, 'is set by the connection, not by the request')
       headers[name.toLowerCase()] = value
     }
   }
@@ -132,6 +139,8 @@ export async function tryApi(api: { context: string; version: string; defaultVer
   const agent = url.startsWith('https:') ? new Agent({ connect: { rejectUnauthorized: false } }) : undefined
   try {
     return { url, ...(await call(url, method, headers, input.body as string | undefined, agent)) }
+  } catch (error) {
+    throw new CallFailed(`${url}: ${describeFailure(error)}`)
   } finally {
     await agent?.close().catch(() => {})
   }

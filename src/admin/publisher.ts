@@ -5,7 +5,7 @@ import type { Checklist, ConfigStore, Scope, StoredApi } from '../store/store.ts
 import { withoutSecrets } from '../store/write-only-secrets.ts'
 import { openApiDocument } from './openapi.ts'
 import { streamEndpoints } from './health-stream.ts'
-import { CallRefused, testEndpoint, tryApi } from './outbound.ts'
+import { CallFailed, CallRefused, testEndpoint, tryApi } from './outbound.ts'
 
 /** What the publisher API reads of the gateway this node runs: live endpoint state, and where it listens. */
 export interface GatewayRuntime {
@@ -225,6 +225,7 @@ export class Publisher {
     } catch (error) {
       if (error instanceof HttpError) return send(res, error.status, { code: error.code, message: error.message })
       if (error instanceof CallRefused) return send(res, 400, { code: 'INVALID', message: `${error.path} ${error.message}`, errors: [{ path: error.path, message: error.message }] })
+      if (error instanceof CallFailed) return send(res, 502, { code: 'CALL_FAILED', message: error.message })
       if (error instanceof StoreError) {
         const status = { 'not-found': 404, invalid: 400, conflict: 409, stale: 412 }[error.kind]
         return send(res, status, { code: error.kind.toUpperCase().replace('-', '_'), message: error.message, ...(error.issues.length ? { errors: error.issues } : {}) })
