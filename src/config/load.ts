@@ -85,26 +85,35 @@ export function parseConfig(text: string, file = 'config'): ConfigModel {
     // The alias limit: aliases of aliases can make a small file expand to gigabytes (a "billion laughs").
     throw new ConfigError([{ file: name, path: '', message: `${(error as Error).message} (more than 100 alias expansions)` }])
   }
+  return checkData(data, file, (path) => locate(document, lineCounter, path))
+}
+
+/**
+ * Validates a config that is already data (the config store's, which is JSON it wrote itself): as parseConfig
+ * does after reading a file, without serializing and parsing it again; problems name their field paths.
+ */
+export function parseConfigData(data: unknown, file = 'config'): ConfigModel {
+  return checkData(data, file, () => ({}))
+}
+
+/** Secret references, the schema, then the files a valid config names; every problem at once, placed by `where`. */
+function checkData(data: unknown, file: string, where: (path: Array<string | number>) => { line?: number; column?: number }): ConfigModel {
+  const name = basename(file)
   const secrets = resolveSecrets(data ?? {})
   if (secrets.problems.length > 0) {
-    throw new ConfigError(
-      secrets.problems.map((problem) => ({ file: name, ...locate(document, lineCounter, problem.path), path: formatPath(problem.path), message: problem.message })),
-    )
+    throw new ConfigError(secrets.problems.map((problem) => ({ file: name, ...where(problem.path), path: formatPath(problem.path), message: problem.message })))
   }
   const result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
   if (result.success) {
     const fileIssues = [...listenerCertificateIssues(result.data), ...filesNamedBy(result.data)]
     if (fileIssues.length === 0) return result.data
-    throw new ConfigError(
-      fileIssues.map((issue) => ({ file: name, ...locate(document, lineCounter, issue.path), path: formatPath(issue.path), message: redactSecrets(issue.message, secrets.values) })),
-    )
+    throw new ConfigError(fileIssues.map((issue) => ({ file: name, ...where(issue.path), path: formatPath(issue.path), message: redactSecrets(issue.message, secrets.values) })))
   }
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const path = issue.path.filter((key): key is string | number => typeof key !== 'symbol')
-      const position = locate(document, lineCounter, path)
       // A message may quote the value it rejects: never one that came from a secret reference.
-      return { file: name, ...position, path: formatPath(path), message: redactSecrets(describe(issue), secrets.values) }
+      return { file: name, ...where(path), path: formatPath(path), message: redactSecrets(describe(issue), secrets.values) }
     }),
   )
 }

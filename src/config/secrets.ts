@@ -28,27 +28,32 @@ export interface ResolvedSecrets {
 export function resolveSecrets(data: unknown): ResolvedSecrets {
   const problems: SecretProblem[] = []
   const values = new Set<string>()
-  // One path, grown and shrunk as the walk goes: a config of thousands of APIs has hundreds of thousands of nodes.
+  // One path, grown and shrunk as the walk goes, and a copy only of what holds a reference: a config of thousands
+  // of APIs has hundreds of thousands of nodes, and most configs hold no reference at all.
   const path: Array<string | number> = []
   const walk = (value: unknown): unknown => {
     if (typeof value === 'string') return value.includes('${') ? substitute(value, [...path], problems, values) : value
     if (Array.isArray(value)) {
-      return value.map((item, index) => {
+      let copy: unknown[] | undefined
+      for (let index = 0; index < value.length; index++) {
         path.push(index)
-        const resolved = walk(item)
+        const resolved = walk(value[index])
         path.pop()
-        return resolved
-      })
+        if (resolved !== value[index]) (copy ??= value.slice())[index] = resolved
+      }
+      return copy ?? value
     }
     if (value && typeof value === 'object') {
-      const copy: Record<string, unknown> = {}
+      let copy: Record<string, unknown> | undefined
       for (const key of Object.keys(value)) {
+        const item = (value as Record<string, unknown>)[key]
         path.push(key)
-        // As Object.fromEntries would: a key "__proto__" in a file is a field, never the copy's prototype.
-        Object.defineProperty(copy, key, { value: walk((value as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true })
+        const resolved = walk(item)
         path.pop()
+        // Spread and defineProperty, as Object.fromEntries would: a key "__proto__" in a file is a field, never the copy's prototype.
+        if (resolved !== item) Object.defineProperty((copy ??= { ...value }), key, { value: resolved, enumerable: true, writable: true, configurable: true })
       }
-      return copy
+      return copy ?? value
     }
     return value
   }

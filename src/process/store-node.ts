@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { Publisher } from '../admin/publisher.ts'
-import { parseConfig } from '../config/load.ts'
+import { parseConfigData } from '../config/load.ts'
 import { watchVersions } from '../store/change-feed.ts'
 import { hashOf, nodeConfig, type VersionDocument } from '../store/document.ts'
 import { ConfigStore } from '../store/store.ts'
@@ -154,13 +154,13 @@ interface Served {
 }
 
 async function serveInProcess(config: Record<string, unknown>, label: string, logger: Logger, admin: WorkersOptions, logFormat: LogFormat | undefined): Promise<Served> {
-  const instance = await PorticoInstance.start(parseConfig(JSON.stringify(config), label), { logger, ...admin, ...(logFormat ? { logFormat } : {}) })
+  const instance = await PorticoInstance.start(parseConfigData(config, label), { logger, ...admin, ...(logFormat ? { logFormat } : {}) })
   for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
   if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
   return {
     instance,
     ...(instance.admin ? { adminUrl: instance.admin.url } : {}),
-    apply: (next, nextLabel) => instance.reload(parseConfig(JSON.stringify(next), nextLabel), nextLabel, true),
+    apply: (next, nextLabel) => instance.reload(parseConfigData(next, nextLabel), nextLabel, true),
     close: () => instance.close(),
   }
 }
@@ -177,7 +177,7 @@ async function serveWithWorkers(config: Record<string, unknown>, label: string, 
     ...(workers.adminUrl ? { adminUrl: workers.adminUrl } : {}),
     apply: async (next, nextLabel) => {
       const nextText = JSON.stringify(next)
-      parseConfig(nextText, nextLabel)
+      parseConfigData(next, nextLabel)
       await workers.apply(nextText, nextLabel)
     },
     close: () => workers.stop(),

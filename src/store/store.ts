@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { sql, type Kysely, type Transaction } from 'kysely'
-import { ConfigError, parseConfig } from '../config/load.ts'
+import { ConfigError, parseConfigData } from '../config/load.ts'
 import type { LifecycleState } from '../config/lifecycle.ts'
 import { connect, parseStoreUrl, prepare, type Engine, type StoreLocation } from './connect.ts'
 import { changedFields } from './difference.ts'
@@ -379,7 +379,7 @@ export class ConfigStore {
    */
   async apply(document: Record<string, unknown>, actor: string, options: { dryRun?: boolean; environment?: string } = {}): Promise<{ changes: string[]; version?: number }> {
     try {
-      parseConfig(JSON.stringify(document), 'file')
+      parseConfigData(document, 'file')
     } catch (error) {
       if (error instanceof ConfigError) throw new StoreError('invalid', 'the file is invalid', error.issues.map((issue) => ({ path: issue.path, message: issue.message })))
       throw error
@@ -530,7 +530,7 @@ export class ConfigStore {
     }
     for (const environment of new Set(rows.map((row) => row.environment))) {
       try {
-        parseConfig(JSON.stringify({ ...settings, apis: document.deployments.filter((entry) => entry.environment === environment).map((entry) => entry.api) }), environment)
+        parseConfigData({ ...settings, apis: document.deployments.filter((entry) => entry.environment === environment).map((entry) => entry.api) }, environment)
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error
         throw new StoreError('invalid', `the change would leave environment ${environment} with an invalid config; nothing was changed`, error.issues.map((issue) => ({ path: issue.path, message: issue.message })))
@@ -625,7 +625,7 @@ function checkApi(input: unknown, lifecycle: LifecycleState): Record<string, unk
   }
   const config = { ...(input as Record<string, unknown>), lifecycle }
   try {
-    parseConfig(JSON.stringify({ apis: [config] }), 'api')
+    parseConfigData({ apis: [config] }, 'api')
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     const issues: FieldIssue[] = error.issues.map((issue) => ({ path: issue.path.replace(/^apis\[0\]\.?/, ''), message: issue.message }))
