@@ -8,7 +8,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/portico
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-fund --no-audit
+COPY console ./console
+# Every dependency first, so that `prepare` builds the console with esbuild; then the dev dependencies go.
+RUN npm ci --no-fund --no-audit \
+ && npm prune --omit=dev --no-fund --no-audit \
+ && rm -rf console/src console/build.ts console/tsconfig.json
 COPY bin ./bin
 COPY src ./src
 
