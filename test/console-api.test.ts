@@ -90,6 +90,7 @@ describe('the publisher API\'s calls for the console', () => {
 
     assert.equal((await call('POST', '/endpoint-health/Health%3Av1%3Aproduction/reset', undefined, { token: viewer })).status, 403, 'a reset needs the publish scope')
     assert.equal((await call('POST', '/endpoint-health/nothing-here/reset')).status, 404)
+    assert.deepEqual([(await call('POST', '/endpoint-health/%ZZ/reset')).status, (await call('GET', '/apis/%E0%A4%A')).status], [400, 400])
     assert.deepEqual((await call('POST', '/endpoint-health/Health%3Av1%3Aproduction/reset')).body, { id: 'Health:v1:production', reset: 1 })
     await until('active')
     abort.abort()

@@ -220,7 +220,7 @@ export class Publisher {
       const route = matching.find((candidate) => candidate.method === req.method)
       if (!route) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}; allowed: ${matching.map((candidate) => candidate.method).join(', ')}`)
       const token = await this.#authorize(req, route.scope)
-      const params = route.pattern.exec(path)!.slice(1).map(decodeURIComponent)
+      const params = route.pattern.exec(path)!.slice(1).map(decodedParameter)
       await route.handler({ req, res, params, query: url.searchParams, actor: `token:${token.name}`, token, body: () => readJson(req) })
     } catch (error) {
       if (error instanceof HttpError) return send(res, error.status, { code: error.code, message: error.message })
@@ -242,6 +242,14 @@ export class Publisher {
     if (!token) throw new HttpError(401, 'UNAUTHORIZED', 'Send an admin token: Authorization: Bearer <token>')
     if (scope && !token.scopes.includes(scope)) throw new HttpError(403, 'FORBIDDEN', `The token lacks the "${scope}" scope`)
     return token
+  }
+}
+
+function decodedParameter(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    throw new HttpError(400, 'BAD_REQUEST', `"${text}" is not valid percent-encoding`)
   }
 }
 
