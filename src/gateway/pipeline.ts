@@ -385,6 +385,7 @@ export class RequestPipeline {
     const trace = outcome.trace
     if (trace) trace.end(status, outcome.resource && `${outcome.path.slice(0, outcome.path.length - outcome.resourcePath.length)}${template}`, outcome.code)
     this.#telemetry.accessLog?.write({
+      time: Date.now(),
       requestId: outcome.requestId,
       traceId: trace?.traceId,
       method: outcome.method,
