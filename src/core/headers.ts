@@ -18,8 +18,9 @@ const HOP_BY_HOP = new Set([
   'proxy-authenticate',
 ])
 
-/** Request headers the gateway sets itself or consumes. */
-const REPLACED_ON_REQUEST = new Set([
+/** Request headers not passed on: the hop-by-hop ones, and those the gateway sets itself or consumes. */
+const DROPPED_FROM_REQUEST = new Set([
+  ...HOP_BY_HOP,
   'host',
   'expect',
   'x-forwarded-proto',
@@ -38,9 +39,15 @@ export const ENVIRONMENT_HEADER = 'x-portico-environment'
 export const VIA_PSEUDONYM = `portico-${randomBytes(4).toString('hex')}`
 export const VIA = `1.1 ${VIA_PSEUDONYM}`
 
+/** `Connection: close` names the option `close`; a field of that name would be hop-by-hop too. */
+const CLOSE_TOKEN: ReadonlySet<string> = new Set(['close'])
+
 /** Names listed in `Connection`, which are hop-by-hop for this message only. */
-function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> | undefined {
   if (!value) return undefined
+  // The two usual values, without splitting: `keep-alive` names a field that is hop-by-hop anyway.
+  if (value === 'keep-alive' || value === 'Keep-Alive') return undefined
+  if (value === 'close' || value === 'Close') return CLOSE_TOKEN
   const tokens = new Set<string>()
   for (const part of Array.isArray(value) ? value : [value]) {
     for (const token of part.split(',')) {
@@ -72,7 +79,7 @@ export function backendRequestHeaders(req: RequestHead, requestId: string, clien
       cookie = cookie === undefined ? raw[i + 1]! : `${cookie}; ${raw[i + 1]}`
       continue
     }
-    if (HOP_BY_HOP.has(lower) || REPLACED_ON_REQUEST.has(lower) || listed?.has(lower)) continue
+    if (DROPPED_FROM_REQUEST.has(lower) || listed?.has(lower)) continue
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1]!
       continue
