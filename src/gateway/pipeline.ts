@@ -62,6 +62,10 @@ interface Outcome {
   upstreamMs: number | undefined
   /** The request's trace, when tracing is on. */
   readonly trace: RequestTrace | undefined
+  /** Aborts the backend request when the client leaves first; set once a backend may be called. */
+  controller: AbortController | undefined
+  /** The backend's body while it is relayed to the client, released when the client leaves first. */
+  relayed: Readable | undefined
 }
 
 /** Runs every request of one listener through route → lifecycle → environment → endpoint → response. */
@@ -131,13 +135,21 @@ export class RequestPipeline {
       policy: undefined,
       upstreamMs: undefined,
       trace: this.#telemetry.tracing?.startRequest(req.headers, method, path, client),
+      controller: undefined,
+      relayed: undefined,
     }
     // The whole exchange runs on the snapshot it started with; a reload closes what it retires only after this.
     const snapshot = this.#snapshot()
     snapshot.enter()
+    // The one listener for the end of the exchange, however it ended: one closure per request instead of one
+    // for each thing to release.
     res.once('close', () => {
       snapshot.leave()
       this.#finish(res, outcome)
+      // writableEnded, not writableFinished: HTTP/2's response reports itself finished when its stream is reset.
+      if (!res.writableEnded) outcome.controller?.abort()
+      const relayed = outcome.relayed
+      if (relayed !== undefined && !relayed.readableEnded) relayed.destroy()
     })
     this.#exchange(snapshot, req, res, outcome, queryAt < 0 ? '' : url.slice(queryAt + 1)).catch((error: unknown) => {
       this.#telemetry.logger.error({ err: error, requestId: outcome.requestId }, 'request failed inside the gateway')
@@ -205,10 +217,7 @@ export class RequestPipeline {
 
     if (req.headers.expect !== undefined) res.writeContinue()
     const controller = new AbortController()
-    res.once('close', () => {
-      // writableEnded, not writableFinished: HTTP/2's response reports itself finished when its stream is reset.
-      if (!res.writableEnded) controller.abort()
-    })
+    outcome.controller = controller
     let body: Readable | Buffer | null = hasBody(req, http2) ? req : null
     const declared = Number(req.headers['content-length'])
     if (body && declared <= snapshot.config.limits.inMemoryBodyBytes && req.headers['transfer-encoding'] === undefined) {
@@ -302,12 +311,16 @@ export class RequestPipeline {
     }
     // On the body itself, so that it is known before the pipeline closes the client's response and logs it.
     response.body.once('error', (error) => {
-      if (controller.signal.aborted) return
-      const failure = classifyFailure(error, endpoint.id)
-      this.#telemetry.metrics.upstreamError(failure.endpointId, failure.kind)
-      // Logged as the 502 it would have been had the headers not been sent already, not as a client's 499.
-      outcome.code = errorCodeForFailure(failure.kind)
+      if (!controller.signal.aborted) {
+        const failure = classifyFailure(error, endpoint.id)
+        this.#telemetry.metrics.upstreamError(failure.endpointId, failure.kind)
+        // Logged as the 502 it would have been had the headers not been sent already, not as a client's 499.
+        outcome.code = errorCodeForFailure(failure.kind)
+      }
+      // A broken body cuts the client's connection: the client must not take a truncated body for a whole one.
+      res.destroy()
     })
+    outcome.relayed = response.body
     // Trailers come after a body of unknown length (chunked, or HTTP/2 without Content-Length): only then is the
     // relay's extra step of waiting for the body's end worth taking.
     relay(response.body, res, response.headers['content-length'] === undefined ? response.trailers : undefined)
@@ -408,16 +421,13 @@ export class RequestPipeline {
 }
 
 /**
- * Streams the backend's body to the client with backpressure; a broken body cuts the client's connection, and a
- * client that leaves releases the body. What stream.pipeline does here, without the AbortController it aborts on
- * every finish: that abort builds a DOMException with a stack trace, 8 % of the gateway's CPU on small GETs.
+ * Streams the backend's body to the client with backpressure. What stream.pipeline does here, without the
+ * AbortController it aborts on every finish: that abort builds a DOMException with a stack trace, 8 % of the
+ * gateway's CPU on small GETs. The exchange's own listeners do the rest: a broken body cuts the client's
+ * connection (the body's `error`), and a client that leaves releases the body (the response's `close`).
  */
 function relay(body: Readable, res: ServerResponse, trailers: Record<string, string> | undefined): void {
-  body.once('error', () => res.destroy())
   res.once('error', () => body.destroy())
-  res.once('close', () => {
-    if (!body.readableEnded) body.destroy()
-  })
   if (!trailers) {
     body.pipe(res)
     return
