@@ -50,7 +50,7 @@ export class RequestCounter {
   readonly help: string
   readonly type = 'counter'
   readonly aggregator = 'sum'
-  readonly #children: CounterChild[] = []
+  readonly #children = new Map<string, CounterChild>()
 
   constructor(config: Config) {
     this.name = config.name
@@ -58,19 +58,21 @@ export class RequestCounter {
     for (const registry of config.registers) registry.registerMetric(this as unknown as Metric)
   }
 
-  /** The child for one set of label values; the caller keeps it. */
+  /** The child for one set of label values (the same one each time for the same values); the caller keeps it. */
   child(labels: Labels): CounterChild {
-    const child = new CounterChild(labels)
-    this.#children.push(child)
+    const key = childKey(labels)
+    let child = this.#children.get(key)
+    if (!child) this.#children.set(key, (child = new CounterChild(labels)))
     return child
   }
 
   async get(): Promise<MetricData> {
-    return { name: this.name, help: this.help, type: this.type, values: this.#children.map((child) => ({ value: child.value, labels: { ...child.labels } })), aggregator: this.aggregator }
+    const values = [...this.#children.values()].map((child) => ({ value: child.value, labels: { ...child.labels } }))
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
   }
 
   reset(): void {
-    for (const child of this.#children) child.value = 0
+    for (const child of this.#children.values()) child.value = 0
   }
 }
 
@@ -104,7 +106,7 @@ export class RequestHistogram {
   readonly type = 'histogram'
   readonly aggregator = 'sum'
   readonly #bounds: readonly number[]
-  readonly #children: HistogramChild[] = []
+  readonly #children = new Map<string, HistogramChild>()
 
   constructor(config: Config & { buckets: readonly number[] }) {
     this.name = config.name
@@ -113,9 +115,11 @@ export class RequestHistogram {
     for (const registry of config.registers) registry.registerMetric(this as unknown as Metric)
   }
 
+  /** The child for one set of label values (the same one each time for the same values); the caller keeps it. */
   child(labels: Labels): HistogramChild {
-    const child = new HistogramChild(labels, this.#bounds)
-    this.#children.push(child)
+    const key = childKey(labels)
+    let child = this.#children.get(key)
+    if (!child) this.#children.set(key, (child = new HistogramChild(labels, this.#bounds)))
     return child
   }
 
@@ -123,7 +127,7 @@ export class RequestHistogram {
   async getForPromString(): Promise<MetricData> {
     const bucket = `${this.name}_bucket`
     const values: Sample[] = []
-    for (const child of this.#children) {
+    for (const child of this.#children.values()) {
       const sharedLabels = child.labels
       let cumulative = 0
       for (let i = 0; i < this.#bounds.length; i++) {
@@ -147,10 +151,15 @@ export class RequestHistogram {
   }
 
   reset(): void {
-    for (const child of this.#children) {
+    for (const child of this.#children.values()) {
       child.counts.fill(0)
       child.sum = 0
       child.count = 0
     }
   }
+}
+
+/** Tells children apart by their label values, once, when a child is asked for. */
+function childKey(labels: Labels): string {
+  return JSON.stringify(Object.entries(labels))
 }
