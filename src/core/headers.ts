@@ -146,7 +146,11 @@ export function clientRequestId(req: Pick<RequestHead, 'headers'>): string | und
 
 /** The first value of a header in a flat name/value list; `lowerName` in lower case. */
 export function flatHeader(headers: readonly string[], lowerName: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === lowerName) return headers[i + 1]
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!
+    // The length first: most names differ in it, and then no lower-case copy is made.
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return headers[i + 1]
+  }
   return undefined
 }
 
