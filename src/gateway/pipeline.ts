@@ -142,8 +142,8 @@ export class RequestPipeline {
     const snapshot = this.#snapshot()
     snapshot.enter()
     // The one listener for the end of the exchange, however it ended: one closure per request instead of one
-    // for each thing to release.
-    res.once('close', () => {
+    // for each thing to release. `on`, not `once`: a response closes once, and `once` binds a wrapper each time.
+    res.on('close', () => {
       snapshot.leave()
       this.#finish(res, outcome)
       // writableEnded, not writableFinished: HTTP/2's response reports itself finished when its stream is reset.
@@ -310,7 +310,8 @@ export class RequestPipeline {
       return
     }
     // On the body itself, so that it is known before the pipeline closes the client's response and logs it.
-    response.body.once('error', (error) => {
+    // `on`: a body fails once (it is destroyed then), and `once` would bind a wrapper on every request.
+    response.body.on('error', (error) => {
       if (!controller.signal.aborted) {
         const failure = classifyFailure(error, endpoint.id)
         this.#telemetry.metrics.upstreamError(failure.endpointId, failure.kind)
@@ -427,7 +428,8 @@ export class RequestPipeline {
  * connection (the body's `error`), and a client that leaves releases the body (the response's `close`).
  */
 function relay(body: Readable, res: ServerResponse, trailers: Record<string, string> | undefined): void {
-  res.once('error', () => body.destroy())
+  // The response's `close`, which follows its error, releases the body; this only keeps an error from going unheard.
+  res.on('error', ignore)
   if (!trailers) {
     body.pipe(res)
     return
@@ -441,6 +443,8 @@ function relay(body: Readable, res: ServerResponse, trailers: Record<string, str
     res.end()
   })
 }
+
+function ignore(): void {}
 
 /** Trailer fields that may be passed on: none a proxy must drop, nothing HTTP/2 forbids in trailers. */
 function clientTrailers(trailers: Record<string, string>): Record<string, string> | undefined {
