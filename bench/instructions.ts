@@ -25,12 +25,20 @@ const WARMUP = Number(process.env.BENCH_INSTR_WARMUP ?? 15000)
 const MAX_WINDOWS = 6
 const ONLY = process.env.BENCH_INSTR_ONLY
 /**
- * A garbage collection schedule that depends on allocation only, not on time: under valgrind a process runs some
- * fifty times slower, and V8's time-driven collections (the memory reducer, idle-time GC) would run far more often
- * than they do at full speed, and at different points in each run.
+ * Under valgrind a process runs some fifty times slower and its threads take turns, so what V8 does by the clock or
+ * on a background thread happens at other points in each run: optimizing compilation finished thousands of
+ * requests later or sooner, and time-driven collections (the memory reducer, idle-time GC) ran far more often than
+ * at full speed. Both proxies run with a garbage collection schedule that depends on allocation only and with
+ * optimizing compilation on the main thread, where it ends during the warm-up: the same counts, run after run.
  */
-const V8_FLAGS = (process.env.BENCH_INSTR_V8_FLAGS ?? '--predictable-gc-schedule').split(' ').filter(Boolean)
+const V8_FLAGS = (process.env.BENCH_INSTR_V8_FLAGS ?? '--predictable-gc-schedule --no-concurrent-recompilation --no-concurrent-osr').split(' ').filter(Boolean)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32)
+/**
+ * Requests in flight while counting. With several, how many a proxy handles per turn of its event loop depends on
+ * timing (valgrind's thread switches, the machine's load), and so does its cost per request; one at a time, each
+ * request is counted alone, and the count repeats.
+ */
+const COUNTED_CONNECTIONS = Number(process.env.BENCH_INSTR_CONNECTIONS ?? 1)
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 async function main(): Promise<void> {
@@ -104,13 +112,13 @@ ${scenario.config?.() ?? ''}apis:${scenario.apis(upstream)}`,
     const scheme = transport === 'http' ? 'http' : 'https'
     const url = `${scheme}://127.0.0.1:${port}${which === 'portico' ? scenario.porticoPath : scenario.upstreamPath}`
     const load = transport === 'h2' ? loadH2 : loadHttp1
-    await load(url, scenario, WARMUP)
+    await load(url, scenario, WARMUP, CONNECTIONS)
     callgrindControl(['--instr=on', String(child.pid)])
     // V8 keeps optimizing for a while (its compiler threads get little time under valgrind): windows are counted
     // until two in a row agree within 3 %, and the last one is reported.
     let previous = NaN
     for (let window = 1; ; window++) {
-      await load(url, scenario, REQUESTS)
+      await load(url, scenario, REQUESTS, COUNTED_CONNECTIONS)
       callgrindControl(['--dump', String(child.pid)])
       const perRequest = (await readTotal(join(dir, `callgrind-${which}-${scenario.name}.${child.pid}.${window}`))) / REQUESTS
       process.stderr.write(`${new Date().toISOString()} ${scenario.name} ${which} window ${window}: ${Math.round(perRequest)} instructions per request\n`)
@@ -136,10 +144,10 @@ function callgrindControl(args: string[]): void {
   execFileSync('callgrind_control', args, { stdio: 'ignore' })
 }
 
-/** Exactly `total` requests over HTTP/1.1 (or HTTPS), `CONNECTIONS` in flight; any status but 2xx fails the run. */
-async function loadHttp1(url: string, scenario: Scenario, total: number): Promise<void> {
+/** Exactly `total` requests over HTTP/1.1 (or HTTPS), `connections` in flight; any status but 2xx fails the run. */
+async function loadHttp1(url: string, scenario: Scenario, total: number, connections: number): Promise<void> {
   const target = new URL(url)
-  const pool = new Pool(target.origin, { connections: CONNECTIONS, connect: { rejectUnauthorized: false } })
+  const pool = new Pool(target.origin, { connections, connect: { rejectUnauthorized: false } })
   const path = target.pathname + target.search
   let sent = 0
   const worker = async () => {
@@ -151,7 +159,7 @@ async function loadHttp1(url: string, scenario: Scenario, total: number): Promis
     }
   }
   try {
-    await Promise.all(Array.from({ length: CONNECTIONS }, worker))
+    await Promise.all(Array.from({ length: connections }, worker))
   } finally {
     await pool.close()
   }
@@ -172,8 +180,8 @@ async function requestWithRetry(pool: Pool, options: Dispatcher.RequestOptions):
   }
 }
 
-/** Exactly `total` GETs over HTTP/2, as bench/h2-load.ts sends them: 4 sessions, `CONNECTIONS` streams in flight. */
-async function loadH2(url: string, _scenario: Scenario, total: number): Promise<void> {
+/** Exactly `total` GETs over HTTP/2, on 4 sessions (as bench/h2-load.ts), `inFlight` streams at a time. */
+async function loadH2(url: string, _scenario: Scenario, total: number, inFlight: number): Promise<void> {
   const target = new URL(url)
   const sessions = Array.from({ length: 4 }, () => connectH2(target.origin, { rejectUnauthorized: false }))
   let sent = 0
@@ -193,7 +201,7 @@ async function loadH2(url: string, _scenario: Scenario, total: number): Promise<
       next()
     })
   try {
-    await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => worker(i)))
+    await Promise.all(Array.from({ length: inFlight }, (_, i) => worker(i)))
   } finally {
     for (const session of sessions) session.destroy()
   }
