@@ -7,6 +7,7 @@ import { SMALL_BODY } from './scenarios.ts'
 /** Every location a scenario ends at: nginx answers from memory, so the backend costs the same for all. */
 const locations = `
     location = /small { default_type text/plain; return 200 "${SMALL_BODY.replace('\n', '\\n')}"; }
+    location = /64k { default_type application/octet-stream; alias 64k; }
     location /soap { default_type "text/xml; charset=utf-8"; return 200 '<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><r:Ok xmlns:r="urn:bench">ok</r:Ok></soap:Body></soap:Envelope>'; }
 `
 
@@ -16,6 +17,7 @@ const locations = `
  */
 export async function startNginx(dir: string, port: number, prefix: string[], statusPort?: number): Promise<ChildProcess> {
   await mkdir(join(dir, 'nginx'), { recursive: true })
+  await writeFile(join(dir, 'nginx', '64k'), 'x'.repeat(64 * 1024))
   const conf = join(dir, 'nginx', 'nginx.conf')
   const tmp = (name: string) => `${name} ${join(dir, 'nginx', name)};`
   await writeFile(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run bench [-- SCENARIO]` runs bench/bench.ts; `npm run bench:failover` (this script with `failover`) runs
-# bench/failover.ts; `npm run bench:propagation` runs bench/propagation.ts (it needs PostgreSQL, no other tool);
-# `npm run bench:console` runs bench/console.ts in Debian's Chromium. Installs what they drive if missing: nginx (backend and reference), wrk (load) and, for the
+# bench/failover.ts; `npm run bench:instructions` runs bench/instructions.ts (nginx and valgrind); `npm run bench:propagation` runs
+# bench/propagation.ts (it needs PostgreSQL, no other tool); `npm run bench:console` runs bench/console.ts in Debian's Chromium.
+# Installs what they drive if missing: nginx (backend and reference), wrk (load) and, for the
 # failover run, HAProxy (reference).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,10 @@ if [ "${1:-}" = failover ]; then
   shift
   script=bench/failover.ts
   tools+=(haproxy)
+elif [ "${1:-}" = instructions ]; then
+  shift
+  script=bench/instructions.ts
+  tools=(nginx valgrind)
 elif [ "${1:-}" = propagation ]; then
   shift
   script=bench/propagation.ts

@@ -226,3 +226,27 @@ export const scenarios: Scenario[] = [
   rateLimitedGet('ratelimited-get-small', false),
   rateLimitedGet('ratelimited-get-small-redis', true),
 ]
+
+/** Issue 19's body-size rows, counted by `npm run bench:instructions` only (bench/instructions.ts). */
+export const instructionScenarios: Scenario[] = [
+  {
+    name: 'get-64k',
+    description: 'GET, 64 KiB response, otherwise as get-small',
+    target: 1.15,
+    method: 'GET',
+    upstreamPath: '/64k',
+    porticoPath: '/bench/1.0.0/64k',
+    apis: (upstream) => benchApi(upstream).replace('uriTemplate: /small', 'uriTemplate: /64k'),
+  },
+  {
+    name: 'post-4k',
+    description: 'POST of a 4 KiB body, 100-byte response',
+    target: 1.3,
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: 'x'.repeat(4096),
+    upstreamPath: '/small',
+    porticoPath: '/bench/1.0.0/small',
+    apis: (upstream) => benchApi(upstream).replace('methods: [GET]', 'methods: [POST]'),
+  },
+]

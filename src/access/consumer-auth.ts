@@ -58,6 +58,7 @@ export class ConsumerAuthentication implements ApiFilter {
   /** The consumer header's name: a client's own is removed, so no one can send an identity. */
   readonly #consumerHeader: ReadonlySet<string> | undefined
   readonly #apiKeyHeader: ReadonlySet<string> | undefined
+  readonly #tokenConsumers = new WeakMap<JWTPayload, Consumer>()
 
   constructor(security: ApiSecurityConfig, resource: ResourceAccessConfig) {
     this.#security = security
@@ -86,8 +87,8 @@ export class ConsumerAuthentication implements ApiFilter {
       }
       throw error
     }
-    const missing = this.#scopes.filter((scope) => !consumer.scopes.includes(scope))
-    if (missing.length > 0) {
+    const missing = missingScopes(this.#scopes, consumer.scopes)
+    if (missing !== undefined) {
       const description = `The token lacks the scope ${missing.join(' ')}`
       return {
         code: 'INSUFFICIENT_SCOPE',
@@ -137,9 +138,19 @@ export class ConsumerAuthentication implements ApiFilter {
 
   async #bearer(oauth2: NonNullable<Checkers['oauth2']>, token: string): Promise<Consumer> {
     if (!token) throw new CredentialRefused('The bearer token is empty')
-    if (oauth2.jwt && (looksLikeJwt(token) || !oauth2.introspection)) return tokenConsumer(await oauth2.jwt.verify(token), oauth2.config)
-    if (oauth2.introspection) return tokenConsumer(await oauth2.introspection.introspect(token), oauth2.config)
+    if (oauth2.jwt && (looksLikeJwt(token) || !oauth2.introspection)) return this.#tokenConsumer(await oauth2.jwt.verify(token), oauth2.config)
+    if (oauth2.introspection) return this.#tokenConsumer(await oauth2.introspection.introspect(token), oauth2.config)
     throw new CredentialRefused('The token is not accepted')
+  }
+
+  /**
+   * The consumer of verified claims, made once per claims object: the verifier and the introspection cache hand
+   * back the same object for the same token, so a client that sends one token is one consumer, not one per request.
+   */
+  #tokenConsumer(claims: JWTPayload, config: OAuth2Config): Consumer {
+    let consumer = this.#tokenConsumers.get(claims)
+    if (!consumer) this.#tokenConsumers.set(claims, (consumer = tokenConsumer(claims, config)))
+    return consumer
   }
 
   #remove(exchange: Exchange, lowerNames: ReadonlySet<string>): void {
@@ -169,6 +180,13 @@ export class ConsumerAuthentication implements ApiFilter {
     if (headers.length === 0) headers.push('www-authenticate', 'ClientCertificate realm="portico"')
     return headers
   }
+}
+
+/** The scopes `required` that `granted` lacks, or undefined when it has them all. */
+function missingScopes(required: readonly string[], granted: readonly string[]): string[] | undefined {
+  let missing: string[] | undefined
+  for (const scope of required) if (!granted.includes(scope)) (missing ??= []).push(scope)
+  return missing
 }
 
 /** The consumer of a verified JWT or an active introspection result. */

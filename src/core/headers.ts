@@ -18,8 +18,9 @@ const HOP_BY_HOP = new Set([
   'proxy-authenticate',
 ])
 
-/** Request headers the gateway sets itself or consumes. */
-const REPLACED_ON_REQUEST = new Set([
+/** Request headers not passed on: the hop-by-hop ones, and those the gateway sets itself or consumes. */
+const DROPPED_FROM_REQUEST = new Set([
+  ...HOP_BY_HOP,
   'host',
   'expect',
   'x-forwarded-proto',
@@ -38,9 +39,15 @@ export const ENVIRONMENT_HEADER = 'x-portico-environment'
 export const VIA_PSEUDONYM = `portico-${randomBytes(4).toString('hex')}`
 export const VIA = `1.1 ${VIA_PSEUDONYM}`
 
+/** `Connection: close` names the option `close`; a field of that name would be hop-by-hop too. */
+const CLOSE_TOKEN: ReadonlySet<string> = new Set(['close'])
+
 /** Names listed in `Connection`, which are hop-by-hop for this message only. */
-function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> | undefined {
   if (!value) return undefined
+  // The two usual values, without splitting: `keep-alive` names a field that is hop-by-hop anyway.
+  if (value === 'keep-alive' || value === 'Keep-Alive') return undefined
+  if (value === 'close' || value === 'Close') return CLOSE_TOKEN
   const tokens = new Set<string>()
   for (const part of Array.isArray(value) ? value : [value]) {
     for (const token of part.split(',')) {
@@ -72,7 +79,7 @@ export function backendRequestHeaders(req: RequestHead, requestId: string, clien
       cookie = cookie === undefined ? raw[i + 1]! : `${cookie}; ${raw[i + 1]}`
       continue
     }
-    if (HOP_BY_HOP.has(lower) || REPLACED_ON_REQUEST.has(lower) || listed?.has(lower)) continue
+    if (DROPPED_FROM_REQUEST.has(lower) || listed?.has(lower)) continue
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1]!
       continue
@@ -139,7 +146,11 @@ export function clientRequestId(req: Pick<RequestHead, 'headers'>): string | und
 
 /** The first value of a header in a flat name/value list; `lowerName` in lower case. */
 export function flatHeader(headers: readonly string[], lowerName: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === lowerName) return headers[i + 1]
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!
+    // The length first: most names differ in it, and then no lower-case copy is made.
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return headers[i + 1]
+  }
   return undefined
 }
 
@@ -153,6 +164,9 @@ export function withoutHeaders(headers: readonly string[], lowerNames: ReadonlyS
 /** RFC 3986 host (reg-name or IP literal) with an optional port, as a Host header may hold it. */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/
 
+/** The Host value last found valid: most requests name the host the one before named, and a comparison is cheaper than the pattern. */
+let lastValidHost = ''
+
 /**
  * Why the request's Host header is unacceptable, if it is: RFC 9112 section 3.2 asks for a 400 when an HTTP/1.1
  * request has none, more than one, or an invalid one. A proxy must not choose between two Hosts.
@@ -164,7 +178,10 @@ export function hostProblem(req: RequestHead): string | undefined {
     const name = raw[i]!
     if (name.length !== 4 || name.toLowerCase() !== 'host') continue
     if (++count > 1) return 'The request has more than one Host header'
-    if (!HOST_VALUE.test(raw[i + 1]!)) return 'The Host header is not a host name or address with an optional port'
+    const value = raw[i + 1]!
+    if (value === lastValidHost) continue
+    if (!HOST_VALUE.test(value)) return 'The Host header is not a host name or address with an optional port'
+    lastValidHost = value
   }
   if (count === 0 && req.httpVersionMinor === 1) return 'An HTTP/1.1 request needs a Host header'
   return undefined

@@ -30,6 +30,8 @@ export class ResourceTemplate {
   readonly specificity: number
   readonly #pattern: RegExp
   readonly #names: string[]
+  /** A template of literal text only matches itself, with or without a trailing slash: no regex needed. */
+  readonly #literal: readonly [string, string] | undefined
 
   constructor(template: string) {
     this.template = template
@@ -58,11 +60,14 @@ export class ResourceTemplate {
       wildcards += 1
     } else source += '/?'
     this.#pattern = new RegExp(`^${source}$`)
+    this.#literal = this.#names.length === 0 && !template.includes('*') ? [template, `${template}/`] : undefined
     this.specificity = literalLength * 16 - this.#names.length - wildcards * 4
   }
 
   /** The decoded variables when `path` matches, otherwise undefined. Throws BadPathEncoding on bad %-escapes. */
   match(path: string): UriVariables | undefined {
+    const literal = this.#literal
+    if (literal !== undefined) return path === literal[0] || path === literal[1] ? {} : undefined
     const found = this.#pattern.exec(path)
     if (!found) return undefined
     const variables: UriVariables = {}

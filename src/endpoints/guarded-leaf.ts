@@ -59,28 +59,40 @@ export class GuardedLeaf extends Delegating {
     return this.#state.ready(now) && this.inner.ready(now)
   }
 
-  async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
+  send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
     if (!this.ready(Date.now())) {
-      throw new EndpointError('unavailable', this.id, `${this.id} is ${this.state}${this.#retryText()}`)
+      return Promise.reject(new EndpointError('unavailable', this.id, `${this.id} is ${this.state}${this.#retryText()}`))
     }
     this.#attempts++
     this.#state.begin()
-    let response: BackendResponse
+    // A promise chain with handlers made once, not an async function: one step fewer on every request.
+    let sent: Promise<BackendResponse>
     try {
-      response = await this.inner.send(exchange, signal)
+      sent = this.inner.send(exchange, signal)
     } catch (error) {
-      const failure = classifyFailure(error, this.id)
-      await this.#failed(failure.kind)
-      throw failure
+      return this.#sendFailed(error)
     }
-    if (this.#failureStatuses.has(response.status)) {
-      // The response is dropped: drain it so the pooled connection can be reused.
-      response.body?.resume()
-      await this.#failed('status')
-      throw new EndpointError('status', this.id, `${this.id}: the backend answered ${response.status}, configured as a failure`, { status: response.status })
-    }
+    return sent.then(this.#answered, this.#sendFailed)
+  }
+
+  /** The backend answered: a status configured as a failure is one, any other a success. */
+  readonly #answered = (response: BackendResponse): BackendResponse | Promise<never> => {
+    if (this.#failureStatuses.has(response.status)) return this.#failedStatus(response)
     this.#state.succeeded()
     return response
+  }
+
+  async #failedStatus(response: BackendResponse): Promise<never> {
+    // The response is dropped: drain it so the pooled connection can be reused.
+    response.body?.resume()
+    await this.#failed('status')
+    throw new EndpointError('status', this.id, `${this.id}: the backend answered ${response.status}, configured as a failure`, { status: response.status })
+  }
+
+  readonly #sendFailed = async (error: unknown): Promise<never> => {
+    const failure = classifyFailure(error, this.id)
+    await this.#failed(failure.kind)
+    throw failure
   }
 
   override resetState(reason: string): boolean {

@@ -99,9 +99,11 @@ function trackConnections(server: NetServer, certificates: ListenerCertificates 
     // node keeps an HTTP/2 connection open forever by default; one without requests for keepAliveTimeout goes,
     // as an idle HTTP/1.1 connection does (a GOAWAY lets the client open a new one cleanly).
     let open = 0
+    // Made once per session, not per stream; `close` comes once, so `on` needs no `once` wrapper either.
+    const streamClosed = () => open--
     session.on('stream', (stream) => {
       open++
-      stream.once('close', () => open--)
+      stream.on('close', streamClosed)
     })
     session.setTimeout(idleMs, () => {
       if (open === 0) session.close()

@@ -62,6 +62,10 @@ interface Outcome {
   upstreamMs: number | undefined
   /** The request's trace, when tracing is on. */
   readonly trace: RequestTrace | undefined
+  /** Aborts the backend request when the client leaves first; set once a backend may be called. */
+  controller: AbortController | undefined
+  /** The backend's body while it is relayed to the client, released when the client leaves first. */
+  relayed: Readable | undefined
 }
 
 /** Runs every request of one listener through route → lifecycle → environment → endpoint → response. */
@@ -131,13 +135,21 @@ export class RequestPipeline {
       policy: undefined,
       upstreamMs: undefined,
       trace: this.#telemetry.tracing?.startRequest(req.headers, method, path, client),
+      controller: undefined,
+      relayed: undefined,
     }
     // The whole exchange runs on the snapshot it started with; a reload closes what it retires only after this.
     const snapshot = this.#snapshot()
     snapshot.enter()
-    res.once('close', () => {
+    // The one listener for the end of the exchange, however it ended: one closure per request instead of one
+    // for each thing to release. `on`, not `once`: a response closes once, and `once` binds a wrapper each time.
+    res.on('close', () => {
       snapshot.leave()
       this.#finish(res, outcome)
+      // writableEnded, not writableFinished: HTTP/2's response reports itself finished when its stream is reset.
+      if (!res.writableEnded) outcome.controller?.abort()
+      const relayed = outcome.relayed
+      if (relayed !== undefined && !relayed.readableEnded) relayed.destroy()
     })
     this.#exchange(snapshot, req, res, outcome, queryAt < 0 ? '' : url.slice(queryAt + 1)).catch((error: unknown) => {
       this.#telemetry.logger.error({ err: error, requestId: outcome.requestId }, 'request failed inside the gateway')
@@ -205,10 +217,7 @@ export class RequestPipeline {
 
     if (req.headers.expect !== undefined) res.writeContinue()
     const controller = new AbortController()
-    res.once('close', () => {
-      // writableEnded, not writableFinished: HTTP/2's response reports itself finished when its stream is reset.
-      if (!res.writableEnded) controller.abort()
-    })
+    outcome.controller = controller
     let body: Readable | Buffer | null = hasBody(req, http2) ? req : null
     const declared = Number(req.headers['content-length'])
     if (body && declared <= snapshot.config.limits.inMemoryBodyBytes && req.headers['transfer-encoding'] === undefined) {
@@ -301,13 +310,18 @@ export class RequestPipeline {
       return
     }
     // On the body itself, so that it is known before the pipeline closes the client's response and logs it.
-    response.body.once('error', (error) => {
-      if (controller.signal.aborted) return
-      const failure = classifyFailure(error, endpoint.id)
-      this.#telemetry.metrics.upstreamError(failure.endpointId, failure.kind)
-      // Logged as the 502 it would have been had the headers not been sent already, not as a client's 499.
-      outcome.code = errorCodeForFailure(failure.kind)
+    // `on`: a body fails once (it is destroyed then), and `once` would bind a wrapper on every request.
+    response.body.on('error', (error) => {
+      if (!controller.signal.aborted) {
+        const failure = classifyFailure(error, endpoint.id)
+        this.#telemetry.metrics.upstreamError(failure.endpointId, failure.kind)
+        // Logged as the 502 it would have been had the headers not been sent already, not as a client's 499.
+        outcome.code = errorCodeForFailure(failure.kind)
+      }
+      // A broken body cuts the client's connection: the client must not take a truncated body for a whole one.
+      res.destroy()
     })
+    outcome.relayed = response.body
     // Trailers come after a body of unknown length (chunked, or HTTP/2 without Content-Length): only then is the
     // relay's extra step of waiting for the body's end worth taking.
     relay(response.body, res, response.headers['content-length'] === undefined ? response.trailers : undefined)
@@ -385,6 +399,7 @@ export class RequestPipeline {
     const trace = outcome.trace
     if (trace) trace.end(status, outcome.resource && `${outcome.path.slice(0, outcome.path.length - outcome.resourcePath.length)}${template}`, outcome.code)
     this.#telemetry.accessLog?.write({
+      time: Date.now(),
       requestId: outcome.requestId,
       traceId: trace?.traceId,
       method: outcome.method,
@@ -407,16 +422,14 @@ export class RequestPipeline {
 }
 
 /**
- * Streams the backend's body to the client with backpressure; a broken body cuts the client's connection, and a
- * client that leaves releases the body. What stream.pipeline does here, without the AbortController it aborts on
- * every finish: that abort builds a DOMException with a stack trace, 8 % of the gateway's CPU on small GETs.
+ * Streams the backend's body to the client with backpressure. What stream.pipeline does here, without the
+ * AbortController it aborts on every finish: that abort builds a DOMException with a stack trace, 8 % of the
+ * gateway's CPU on small GETs. The exchange's own listeners do the rest: a broken body cuts the client's
+ * connection (the body's `error`), and a client that leaves releases the body (the response's `close`).
  */
 function relay(body: Readable, res: ServerResponse, trailers: Record<string, string> | undefined): void {
-  body.once('error', () => res.destroy())
-  res.once('error', () => body.destroy())
-  res.once('close', () => {
-    if (!body.readableEnded) body.destroy()
-  })
+  // The response's `close`, which follows its error, releases the body; this only keeps an error from going unheard.
+  res.on('error', ignore)
   if (!trailers) {
     body.pipe(res)
     return
@@ -430,6 +443,8 @@ function relay(body: Readable, res: ServerResponse, trailers: Record<string, str
     res.end()
   })
 }
+
+function ignore(): void {}
 
 /** Trailer fields that may be passed on: none a proxy must drop, nothing HTTP/2 forbids in trailers. */
 function clientTrailers(trailers: Record<string, string>): Record<string, string> | undefined {

@@ -87,7 +87,7 @@ class Throttle implements ApiFilter {
     const counted: Counted[] = []
     const requestBytes = bodyBytes(exchange)
     for (const policy of this.#policies) {
-      const index = policy.choices.findIndex((choice) => !choice.test || choice.test(exchange))
+      const index = choiceFor(policy, exchange)
       const base = `${policy.scope}|${policy.name}|${index}|${keyOf(policy.key, exchange)}`
       for (const limit of policy.choices[index]!.limits) {
         const { start, end } = windowAt(limit.per, now)
@@ -136,6 +136,16 @@ class Throttle implements ApiFilter {
     response.headers[name!] = value
     return undefined
   }
+}
+
+/** The index of the policy's first choice whose condition the exchange meets (its own limits have none). */
+function choiceFor(policy: AppliedPolicy, exchange: Exchange): number {
+  const choices = policy.choices
+  for (let i = 0; i < choices.length; i++) {
+    const test = choices[i]!.test
+    if (test === undefined || test(exchange)) return i
+  }
+  return -1
 }
 
 function remaining(taken: Taken, index: number): number {
