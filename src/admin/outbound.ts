@@ -73,7 +73,13 @@ export async function testEndpoint(endpoint: unknown, environment: string, metho
     const type = String(config.type)
     const address = type === 'http' || type === 'soap' || type === 'prototype' ? config.url : undefined
     if (typeof address !== 'string') return { at, type, error: notCalled(type) }
-    const url = joinUrl(address, suffix)
+    let url: string
+    try {
+      url = joinUrl(address, suffix)
+    } catch {
+      // A reference the node resolves (`${env:...}`) or an address no node could call.
+      return { at, type, error: 'the address is not a URL this node can call as written' }
+    }
     try {
       return { at, type, url, answer: await guardedCall(url, verb) }
     } catch (error) {
