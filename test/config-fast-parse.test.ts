@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { parseDocument } from 'yaml'
-import { loadConfigFile, parseConfig, plainYamlData } from '../src/config/load.ts'
+import { parseConfig, plainYamlData } from '../src/config/load.ts'
+import { loadConfigFile } from '../src/config/reader.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 

@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { ConfigError, loadConfigFile } from '../src/config/load.ts'
+import { ConfigError } from '../src/config/load.ts'
+import { loadConfigFile } from '../src/config/reader.ts'
 
 /** `count` APIs of two resources: from about 120 on, the file is large enough to be parsed in a process of its own. */
 function apis(count: number, broken?: number): string {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { request } from 'undici'
 import { parseConfig } from '../src/config/load.ts'
+import { ConfigReader } from '../src/config/reader.ts'
 import { startBackend, type TestBackend } from './support/backend.ts'
 import { startGateway, type TestGateway } from './support/gateway.ts'
 
@@ -46,6 +47,27 @@ describe('a reload that changes one API', () => {
     for (const endpoint of gateway.instance.gateway.snapshot.endpoints.values()) assert.ok(endpointsBefore.has(endpoint), `${endpoint.id} is the same object`)
     assert.deepEqual(await get('/b/v1/orders'), { status: 200, body: '/b/orders' }, 'the new resource is served')
     assert.deepEqual(await get('/a/v1/items/1'), { status: 200, body: '/a/items/1' }, 'a reused API still serves')
+  })
+
+  test('with a config reader, finds unchanged APIs by their object wherever they moved, and retires only the endpoints of what left', async () => {
+    const reader = new ConfigReader()
+    const apply = (yaml: string) => gateway.instance.gateway.reload({ ...reader.parse(yaml, 'next.yaml'), listeners: gateway.instance.gateway.snapshot.config.listeners })
+    const all = (...names: string[]) => `apis:${names.map((name) => api(name)).join('')}`
+    await apply(all('a', 'b', 'c'))
+    const before = compiled()
+    const endpointsBefore = new Map([...gateway.instance.gateway.snapshot.endpoints.values()].map((endpoint) => [endpoint.id, endpoint]))
+    const snapshotBefore = gateway.instance.gateway.snapshot
+    await apply(all('d', 'a', 'c'))
+    const afterReload = compiled()
+    assert.equal(afterReload.get('a'), before.get('a'), 'a moved and is reused')
+    assert.equal(afterReload.get('c'), before.get('c'), 'c moved and is reused')
+    assert.deepEqual(snapshotBefore.retiredBy(gateway.instance.gateway.snapshot).map((endpoint) => endpoint.id), ['b:v1:production'])
+    assert.equal(gateway.instance.gateway.snapshot.endpoints.get([...gateway.instance.gateway.snapshot.endpoints.keys()].find((key) => key.startsWith('a:v1:'))!), endpointsBefore.get('a:v1:production'))
+    assert.deepEqual(await get('/d/v1/items/3'), { status: 200, body: '/d/items/3' })
+    const gone = await get('/b/v1/items/3')
+    assert.equal(gone.status, 404)
+    assert.equal(JSON.parse(gone.body).code, 'NO_ROUTE')
+    assert.deepEqual(await get('/a/v1/items/4'), { status: 200, body: '/a/items/4' })
   })
 
   test('a change of the limits its filters read recompiles every API', async () => {

@@ -1,12 +1,15 @@
-import { allowedTransitions, canTransition } from './lifecycle.ts'
+import { allowedTransitions, canTransition, type LifecycleState } from './lifecycle.ts'
 import type { ConfigIssue } from './load.ts'
 import type { ConfigModel } from './schema.ts'
 
 /** Issues for APIs whose lifecycle state changes between two configs along a transition that is not allowed. */
 export function checkTransitions(running: ConfigModel, next: ConfigModel, file = 'config'): ConfigIssue[] {
-  const states = new Map(running.apis.map((api) => [`${api.name}:${api.version}`, api.lifecycle]))
+  // An API that is the running one's very object (a config reader's for unchanged text) kept its state.
+  let states: Map<string, LifecycleState> | undefined
   const issues: ConfigIssue[] = []
   next.apis.forEach((api, index) => {
+    if (running.apis[index] === api) return
+    states ??= new Map(running.apis.map((known) => [`${known.name}:${known.version}`, known.lifecycle]))
     const from = states.get(`${api.name}:${api.version}`)
     if (from === undefined || canTransition(from, api.lifecycle)) return
     const allowed = allowedTransitions(from)

@@ -40,19 +40,6 @@ export function formatIssue(issue: ConfigIssue): string {
   return issue.path ? `${where}: ${issue.path}: ${issue.message}` : `${where}: ${issue.message}`
 }
 
-/** Above this size (some fifty APIs) a config is parsed in a process of its own, at the cost of starting one (about 0.3 s). */
-const PROCESS_PARSE_BYTES = 32 * 1024
-
-export async function loadConfigFile(file: string): Promise<ConfigModel> {
-  const text = await readConfigText(file)
-  if (text.length < PROCESS_PARSE_BYTES) return parseConfig(text, file)
-  const { parseConfigInProcess } = await import('./parse-process.ts')
-  const answer = await parseConfigInProcess(text, file)
-  if ('config' in answer) return answer.config
-  if ('issues' in answer) throw new ConfigError(answer.issues)
-  throw new Error(answer.error)
-}
-
 /** The text of a config file: a regular file of a bounded size. Throws ConfigError saying why not. */
 export async function readConfigText(file: string): Promise<string> {
   try {
@@ -105,7 +92,7 @@ function checkData(data: unknown, file: string, where: (path: Array<string | num
   }
   const result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
   if (result.success) {
-    const fileIssues = [...listenerCertificateIssues(result.data), ...filesNamedBy(result.data)]
+    const fileIssues = configFileIssues(result.data)
     if (fileIssues.length === 0) return result.data
     throw new ConfigError(fileIssues.map((issue) => ({ file: name, ...where(issue.path), path: formatPath(issue.path), message: redactSecrets(issue.message, secrets.values) })))
   }
@@ -136,7 +123,12 @@ function parseValidConfigFast(text: string, file: string): ConfigModel | undefin
   if (secrets.problems.length > 0) return undefined
   const result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
   if (!result.success) return undefined
-  return listenerCertificateIssues(result.data).length === 0 && filesNamedBy(result.data).length === 0 ? result.data : undefined
+  return configFileIssues(result.data).length === 0 ? result.data : undefined
+}
+
+/** Whether a YAML text may hold anchors, aliases or tags, which only the full parser reads (bounding aliases). */
+export function mayNotBePlainYaml(text: string): boolean {
+  return NOT_PLAIN.test(text)
 }
 
 /** The data of a plain YAML document (no anchors, aliases or tags, no syntax error), or undefined. */
@@ -147,6 +139,11 @@ export function plainYamlData(text: string): unknown {
   } catch {
     return undefined
   }
+}
+
+/** Problems only reading the files a valid config names can find: listener certificates, WSDL and prototype files. */
+export function configFileIssues(config: ConfigModel): { path: (string | number)[]; message: string }[] {
+  return [...listenerCertificateIssues(config), ...filesNamedBy(config)]
 }
 
 /** Problems with the files a valid config names (WSDL files), which only reading them can find. */

@@ -1,9 +1,9 @@
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { ConfigIssue } from './load.ts'
-import type { ConfigModel } from './schema.ts'
+import type { ReadConfig } from './reader.ts'
 
-type Answer = { config: ConfigModel } | { issues: ConfigIssue[] } | { error: string }
+type Answer = ReadConfig | { issues: ConfigIssue[] } | { error: string }
 
 /**
  * Parses and validates a config in a process of its own, which exits when done. Parsing YAML of thousands of

@@ -155,20 +155,43 @@ export const Api = z.strictObject({
   ...throttlingFields,
 })
 
+/** Everything but the APIs. */
+const sections = {
+  listeners: z.array(Listener).min(1).default([{ name: 'default', host: '0.0.0.0', port: 8280, environment: 'production', environmentHeader: true, http2: true, h2c: false }]),
+  admin: Admin.prefault({}),
+  accessLog: AccessLog.prefault({}),
+  limits: Limits.prefault({}),
+  /** Rate limits, quotas and burst control (docs/throttling.md). */
+  throttling: Throttling.prefault({}),
+  telemetry: Telemetry.prefault({}),
+}
+
 export const Config = z
-  .strictObject({
-    listeners: z.array(Listener).min(1).default([{ name: 'default', host: '0.0.0.0', port: 8280, environment: 'production', environmentHeader: true, http2: true, h2c: false }]),
-    admin: Admin.prefault({}),
-    accessLog: AccessLog.prefault({}),
-    limits: Limits.prefault({}),
-    /** Rate limits, quotas and burst control (docs/throttling.md). */
-    throttling: Throttling.prefault({}),
-    telemetry: Telemetry.prefault({}),
-    apis: z.array(Api).default([]),
-  })
-  .superRefine(checkModel)
+  .strictObject({ ...sections, apis: z.array(Api).default([]) })
+  .superRefine((config, ctx) => config.apis.forEach((api, index) => checkApi(api, index, ctx)))
+  .superRefine(checkAcrossApis)
   .superRefine(checkThrottling)
   .superRefine(checkPorts)
+
+/**
+ * The config without its APIs, and what `Config` checks of each API alone and of the APIs together: the parts a
+ * reader that validates only the APIs that changed puts back together (config/reader.ts). Validating the sections
+ * with `ConfigSections`, each API with `Api` and `checkApi`, and the whole with `checkAssembled` accepts exactly
+ * what `Config` accepts.
+ */
+export const ConfigSections = z.strictObject(sections).superRefine(checkPorts)
+
+/** Problems of a config put together from checked sections and checked APIs: the rules across APIs. */
+export function checkAssembled(config: ConfigModel): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = []
+  const sink = { addIssue: (issue: { path: (string | number)[]; message: string }) => issues.push(issue) } as unknown as IssueSink
+  checkAcrossApis(config, sink)
+  checkThrottling(config, sink)
+  return issues
+}
+
+/** Where the checks put their problems: zod's refinement context, or a list. */
+type IssueSink = Pick<z.RefinementCtx, 'addIssue'>
 
 export type ConfigModel = z.output<typeof Config>
 export type ApiConfig = z.output<typeof Api>
@@ -182,7 +205,7 @@ const WILDCARD = new Set(['0.0.0.0', '::'])
  * Two sockets of the config on one port: workers bind with SO_REUSEPORT, which would let them share it silently,
  * and one process would fail to start with a message that blames another program.
  */
-function checkPorts(config: { listeners: ListenerConfig[]; admin: { enabled: boolean; host: string; port: number } }, ctx: z.RefinementCtx): void {
+function checkPorts(config: { listeners: ListenerConfig[]; admin: { enabled: boolean; host: string; port: number } }, ctx: IssueSink): void {
   const sockets = config.listeners.map((listener, index) => ({ host: listener.host, port: listener.port, path: ['listeners', index, 'port'], name: `listeners[${index}]` }))
   if (config.admin.enabled) sockets.push({ host: config.admin.host, port: config.admin.port, path: ['admin', 'port'], name: 'admin' })
   sockets.forEach((socket, index) => {
@@ -193,23 +216,26 @@ function checkPorts(config: { listeners: ListenerConfig[]; admin: { enabled: boo
 }
 
 /** Every policy an API or resource names is defined once, in `throttling.policies` or as a WSO2 tier. */
-function checkThrottling(config: { throttling: ThrottlingConfig; apis: ApiConfig[] }, ctx: z.RefinementCtx): void {
+function checkThrottling(config: { throttling: ThrottlingConfig; apis: ApiConfig[] }, ctx: IssueSink): void {
   for (const { name, index } of duplicatePolicies(config.throttling)) {
     ctx.addIssue({ code: 'custom', path: ['throttling', 'policies', index, 'name'], message: `"${name}" is defined already` })
   }
-  const check = (names: string[] | undefined, path: (string | number)[]) => {
-    for (const name of unknownPolicies(names ?? [], config.throttling)) {
+  const check = (names: string[], path: (string | number)[]) => {
+    for (const name of unknownPolicies(names, config.throttling)) {
       ctx.addIssue({ code: 'custom', path, message: `names policy "${name}", which throttling.policies does not define (nor is it a WSO2 default: Unlimited, Gold, Silver, Bronze, Unauthenticated, 50KPerMin, 20KPerMin, 10KPerMin)` })
     }
   }
+  // Most APIs name no policy: nothing is made for them (this runs over thousands of APIs on every reload).
   config.apis.forEach((api, index) => {
-    check(api.throttling?.policies, ['apis', index, 'throttling', 'policies'])
-    api.resources.forEach((resource, resourceIndex) => check(resource.throttling?.policies, ['apis', index, 'resources', resourceIndex, 'throttling', 'policies']))
+    if (api.throttling) check(api.throttling.policies, ['apis', index, 'throttling', 'policies'])
+    api.resources.forEach((resource, resourceIndex) => {
+      if (resource.throttling) check(resource.throttling.policies, ['apis', index, 'resources', resourceIndex, 'throttling', 'policies'])
+    })
   })
 }
 
-/** Rules across fields that a per-field schema cannot state. */
-function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray<typeof Api>> }>>, ctx: z.RefinementCtx): void {
+/** Rules across the APIs: each base path served once, each endpoint name used once. */
+function checkAcrossApis(config: { apis: ApiConfig[] }, ctx: IssueSink): void {
   const basePaths = new Map<string, number>()
   const endpointNames = new Map<string, string>()
   config.apis.forEach((api, index) => {
@@ -219,45 +245,12 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
         ctx.addIssue({ code: 'custom', path: ['apis', index], message: `serves "${path}", which apis[${other}] serves already` })
       } else basePaths.set(path, index)
     }
-    const unserved = unservedApiIssue(api)
-    if (unserved) ctx.addIssue({ code: 'custom', path: ['apis', index, 'endpoints'], message: unserved })
-    api.resources.forEach((resource, resourceIndex) => {
-      for (const [i, scheme] of (resource.security ?? []).entries()) {
-        if (!api.security?.[scheme]) {
-          ctx.addIssue({ code: 'custom', path: ['apis', index, 'resources', resourceIndex, 'security', i], message: `names ${scheme}, which the API's security does not configure` })
-        }
-      }
-      if ((resource.scopes?.length || resource.security?.length) && !api.security) {
-        ctx.addIssue({ code: 'custom', path: ['apis', index, 'resources', resourceIndex, resource.scopes?.length ? 'scopes' : 'security'], message: 'needs the API\'s security: without it the API is open' })
-      }
-      const known = new Set(templateVariables(resource.uriTemplate))
-      for (const environment of ENVIRONMENTS) {
-        const local = resource.endpoints?.[environment]
-        const endpoint = local ?? api.endpoints[environment]
-        if (!endpoint) continue
-        const where = local
-          ? ['apis', index, 'resources', resourceIndex, 'endpoints', environment]
-          : ['apis', index, 'endpoints', environment]
-        if (local) for (const issue of leafIssues(local, where)) ctx.addIssue({ code: 'custom', ...issue })
-        for (const variable of endpointVariables(endpoint)) {
-          if (!known.has(variable)) {
-            ctx.addIssue({
-              code: 'custom',
-              path: [...where, 'url'],
-              message: `uses {${variable}}, which resource "${resource.uriTemplate}" (apis[${index}].resources[${resourceIndex}]) does not define`,
-            })
-          }
-        }
-      }
-    })
     for (const environment of ENVIRONMENTS) {
       const endpoint = api.endpoints[environment]
-      if (endpoint?.type === 'prototype') checkPrototypeResources(endpoint, api.resources, ['apis', index, 'endpoints', environment], ctx)
-      if (!endpoint) continue
-      const at = ['apis', index, 'endpoints', environment]
-      for (const issue of leafIssues(endpoint, at)) ctx.addIssue({ code: 'custom', ...issue })
+      // A plain leaf without a name (most of thousands of APIs) has nothing to check.
+      if (!endpoint || (!('name' in endpoint && endpoint.name) && !('endpoints' in endpoint))) continue
       // Names identify endpoints in metrics, logs and the admin view, group members included.
-      for (const { node, path } of endpointNodes(endpoint, at)) {
+      for (const { node, path } of endpointNodes(endpoint, ['apis', index, 'endpoints', environment])) {
         const name = 'name' in node && typeof node.name === 'string' ? node.name : undefined
         if (!name) continue
         const where = formatPath(path)
@@ -267,6 +260,47 @@ function checkModel(config: z.output<z.ZodObject<{ apis: z.ZodDefault<z.ZodArray
       }
     }
   })
+}
+
+/** Rules across the fields of one API that a per-field schema cannot state. */
+export function checkApi(api: ApiConfig, index: number, ctx: IssueSink): void {
+  const unserved = unservedApiIssue(api)
+  if (unserved) ctx.addIssue({ code: 'custom', path: ['apis', index, 'endpoints'], message: unserved })
+  api.resources.forEach((resource, resourceIndex) => {
+    for (const [i, scheme] of (resource.security ?? []).entries()) {
+      if (!api.security?.[scheme]) {
+        ctx.addIssue({ code: 'custom', path: ['apis', index, 'resources', resourceIndex, 'security', i], message: `names ${scheme}, which the API's security does not configure` })
+      }
+    }
+    if ((resource.scopes?.length || resource.security?.length) && !api.security) {
+      ctx.addIssue({ code: 'custom', path: ['apis', index, 'resources', resourceIndex, resource.scopes?.length ? 'scopes' : 'security'], message: 'needs the API\'s security: without it the API is open' })
+    }
+    const known = new Set(templateVariables(resource.uriTemplate))
+    for (const environment of ENVIRONMENTS) {
+      const local = resource.endpoints?.[environment]
+      const endpoint = local ?? api.endpoints[environment]
+      if (!endpoint) continue
+      const where = local
+        ? ['apis', index, 'resources', resourceIndex, 'endpoints', environment]
+        : ['apis', index, 'endpoints', environment]
+      if (local) for (const issue of leafIssues(local, where)) ctx.addIssue({ code: 'custom', ...issue })
+      for (const variable of endpointVariables(endpoint)) {
+        if (!known.has(variable)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...where, 'url'],
+            message: `uses {${variable}}, which resource "${resource.uriTemplate}" (apis[${index}].resources[${resourceIndex}]) does not define`,
+          })
+        }
+      }
+    }
+  })
+  for (const environment of ENVIRONMENTS) {
+    const endpoint = api.endpoints[environment]
+    if (endpoint?.type === 'prototype') checkPrototypeResources(endpoint, api.resources, ['apis', index, 'endpoints', environment], ctx)
+    if (!endpoint) continue
+    for (const issue of leafIssues(endpoint, ['apis', index, 'endpoints', environment])) ctx.addIssue({ code: 'custom', ...issue })
+  }
 }
 
 /**

@@ -11,8 +11,19 @@ export class LocalFileProblem extends Error {}
 /** O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting; a regular file ignores it. */
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK
 
+let syncReads = 0
+
+/**
+ * How many times readLocalFileSync has been called in this process: a validation during which it did not change
+ * depended on its input alone, so its result may be reused for the same input (config/reader.ts).
+ */
+export function syncFileReads(): number {
+  return syncReads
+}
+
 /** The bytes of the regular file at `path`; throws LocalFileProblem saying what is wrong, naming the path. */
 export function readLocalFileSync(path: string, maxBytes: number): Buffer {
+  syncReads++
   let fd: number
   try {
     fd = openSync(path, FLAGS)

@@ -131,3 +131,23 @@ export class UrlTemplate {
     return out
   }
 }
+
+/**
+ * Compiled templates by their text, while anything uses them: thousands of APIs of one service repeat a handful
+ * of templates, and a template is immutable once compiled. Entries go when their template has been collected, so
+ * templates a reload removed are not kept.
+ */
+const compiled = new Map<string, WeakRef<ResourceTemplate>>()
+const collected = new FinalizationRegistry<string>((template) => {
+  if (compiled.get(template)?.deref() === undefined) compiled.delete(template)
+})
+
+/** The compiled form of `template`, shared with every other user of the same text. */
+export function compiledTemplate(template: string): ResourceTemplate {
+  const known = compiled.get(template)?.deref()
+  if (known) return known
+  const fresh = new ResourceTemplate(template)
+  compiled.set(template, new WeakRef(fresh))
+  collected.register(fresh, template)
+  return fresh
+}

@@ -75,7 +75,7 @@ export class Gateway {
    */
   async reload(config: ConfigModel, file?: string, storeChecked = false): Promise<void> {
     // Imported first: from the check on, nothing awaits, so two reloads cannot interleave.
-    await loadSnapshotModules(config)
+    await loadSnapshotModules(config, this.#snapshot)
     const issues = storeChecked ? [] : checkTransitions(this.#snapshot.config, config, file)
     if (issues.length > 0) throw new ConfigError(issues)
     const running = this.#snapshot.config.listeners

@@ -1,21 +1,23 @@
 import { createHash } from 'node:crypto'
 import type { EndpointConfig } from '../endpoints/schema.ts'
 import { childEndpoints } from '../endpoints/tree.ts'
-import { apiBasePaths, ENVIRONMENTS, type ConfigModel, type Environment } from '../config/schema.ts'
+import { apiBasePaths, ENVIRONMENTS, type ApiConfig, type ConfigModel, type Environment } from '../config/schema.ts'
 import type { Endpoint } from '../core/endpoint.ts'
 import { createEndpoint, loadEndpointModules } from '../endpoints/factory.ts'
 import { filterChain, loadFilterModules, type FilterLimits } from '../filters/chain.ts'
-import { ResourceTemplate } from '../core/uri-template.ts'
+import { compiledTemplate } from '../core/uri-template.ts'
 import { CompiledApi, CompiledResource } from './api.ts'
 import { Router } from './router.ts'
 
 /**
  * Imports what `config`'s endpoint types and API filters need; a snapshot can be built from it once this has
- * resolved. Kept apart from building so that the build stays synchronous and the swap atomic.
+ * resolved. Kept apart from building so that the build stays synchronous and the swap atomic. The APIs
+ * `previous` holds as they are needed nothing that is not loaded already.
  */
-export async function loadSnapshotModules(config: ConfigModel): Promise<void> {
+export async function loadSnapshotModules(config: ConfigModel, previous?: Snapshot): Promise<void> {
+  const apis = previous ? config.apis.filter((api, index) => previous.config.apis[index] !== api) : config.apis
   const endpoints: EndpointConfig[] = []
-  for (const api of config.apis) {
+  for (const api of apis) {
     for (const environment of ENVIRONMENTS) {
       const own = api.endpoints[environment]
       if (own) endpoints.push(own)
@@ -25,7 +27,7 @@ export async function loadSnapshotModules(config: ConfigModel): Promise<void> {
       }
     }
   }
-  await Promise.all([loadEndpointModules(endpoints), loadFilterModules(config.apis, filterLimits(config))])
+  await Promise.all([loadEndpointModules(endpoints), loadFilterModules(apis, filterLimits(config))])
 }
 
 /** What the API filters read from outside the API: the limits and the shared throttling policies. */
@@ -35,6 +37,8 @@ function filterLimits(config: ConfigModel): FilterLimits {
 
 /** One API as compiled, with the endpoints it made or reused: what a later snapshot carries over whole. */
 interface ApiBuild {
+  /** A digest of the API's config and the limits: what a later snapshot finds it by when its config is a copy. */
+  readonly digest: string
   readonly compiled: CompiledApi
   readonly endpoints: readonly (readonly [key: string, endpoint: Endpoint])[]
   readonly roots: readonly Endpoint[]
@@ -45,47 +49,38 @@ interface ApiBuild {
  * flight keep the one they started with. Endpoints whose config did not change are carried over, so they keep
  * their connection pools and their state; so is every API whose config (and the limits its filters read) did not
  * change, compiled resources and filters included, so that a change to one API of thousands rebuilds one.
+ *
+ * With thousands of APIs even a map entry per API is felt on every reload, so an unchanged API is found by its
+ * position (a config reader hands the same object for an API whose text did not change), and the views only the
+ * admin port and a build of a changed API need (every endpoint by key, the roots) are made on first use.
  */
 export class Snapshot {
   readonly config: ConfigModel
   readonly router: Router
   readonly apis: readonly CompiledApi[]
-  /** Every endpoint in the snapshot (groups and their children), by identity key. */
-  readonly endpoints: ReadonlyMap<string, Endpoint>
-  /** The top-level endpoint of each API environment and resource override, for the admin view. */
-  readonly roots: readonly Endpoint[]
-  /** The ids of each API's top-level endpoints, by `name:version`: what the console groups its endpoint trees by. */
-  readonly rootIdsByApi: ReadonlyMap<string, readonly string[]>
   /** When each DEPRECATED API was first seen deprecated, kept across reloads for its `Deprecation` header. */
   readonly deprecatedSince: ReadonlyMap<string, number>
-  /** Each API's build by a digest of its config and the limits, for the next snapshot to reuse. */
-  readonly #builds: ReadonlyMap<string, ApiBuild>
-  /**
-   * Compiled URI templates by their text: thousands of APIs of one service repeat a handful of templates, and a
-   * template is immutable once compiled. Carried to the next snapshot for the templates it still uses.
-   */
-  readonly #templates = new Map<string, ResourceTemplate>()
-  /** The previous snapshot's templates, while this one is being built (not kept: snapshots must not chain). */
-  #previousTemplates: ReadonlyMap<string, ResourceTemplate> | undefined
+  /** Each API's build, in the order of `config.apis`. */
+  readonly #builds: readonly ApiBuild[]
+  /** The limits the filters of this snapshot's APIs read, as text: builds are reused only under the same. */
+  readonly #limits: string
 
   constructor(config: ConfigModel, previous?: Snapshot) {
     this.config = config
-    this.#previousTemplates = previous ? previous.#templates : undefined
     this.router = new Router()
-    const endpoints = new Map<string, Endpoint>()
-    const roots = new Set<Endpoint>()
     const deprecatedSince = new Map<string, number>()
     /** Endpoints this snapshot made (not carried over): closed again if building the snapshot fails. */
     const created: Endpoint[] = []
-    const builds = new Map<string, ApiBuild>()
-    const rootIdsByApi = new Map<string, string[]>()
+    /** Endpoints of the APIs compiled afresh, by identity key: shared between them as between unchanged ones. */
+    const fresh = new Map<string, Endpoint>()
     /** What the endpoints of the API being compiled are, for its ApiBuild. */
     let apiEndpoints: Map<string, Endpoint> | undefined
     const build = (endpointConfig: EndpointConfig, id: string, inGroup = false): Endpoint => {
       const key = `${id}\u0000${inGroup}\u0000${JSON.stringify(endpointConfig)}`
-      let endpoint = endpoints.get(key)
-      if (!endpoint && previous?.endpoints.has(key)) {
-        endpoint = previous.endpoints.get(key)!
+      let endpoint = fresh.get(key)
+      const carried = endpoint ? undefined : previous?.endpoints.get(key)
+      if (carried) {
+        endpoint = carried
         // A reused group keeps its children: they belong to this snapshot too, or the swap would close them.
         for (const [child, childId] of childEndpoints(endpointConfig, id)) build(child, childId, true)
       }
@@ -93,51 +88,50 @@ export class Snapshot {
         endpoint = createEndpoint(endpointConfig, id, build, inGroup)
         created.push(endpoint)
       }
-      endpoints.set(key, endpoint)
+      fresh.set(key, endpoint)
       apiEndpoints?.set(key, endpoint)
       return endpoint
     }
     // An API is carried over only if nothing its filters read from outside it changed either.
     const limits = JSON.stringify(filterLimits(config))
+    const reusable = previous !== undefined && previous.#limits === limits ? previous : undefined
+    const builds: ApiBuild[] = []
     const apis: CompiledApi[] = []
     try {
-      for (const api of config.apis) {
+      config.apis.forEach((api, index) => {
         const key = `${api.name}:${api.version}`
         if (api.lifecycle === 'DEPRECATED') deprecatedSince.set(key, previous?.deprecatedSince.get(key) ?? Date.now())
-        const digest = createHash('sha256').update(limits).update(JSON.stringify(api)).digest('base64')
-        let apiBuild = previous ? previous.#builds.get(digest) : undefined
-        if (apiBuild) {
-          for (const [endpointKey, endpoint] of apiBuild.endpoints) endpoints.set(endpointKey, endpoint)
-          for (const resource of apiBuild.compiled.resources) this.#templates.set(resource.template.template, resource.template)
-        } else {
+        let apiBuild: ApiBuild | undefined
+        if (reusable) {
+          // In place, or (when APIs were added or removed) moved; an API replaced in place is looked up by digest.
+          if (reusable.config.apis[index] === api) apiBuild = reusable.#builds[index]
+          else if (reusable.config.apis.length !== config.apis.length) apiBuild = reusable.#buildsByApi().get(api)
+        }
+        const digest = apiBuild?.digest ?? createHash('sha256').update(limits).update(JSON.stringify(api)).digest('base64')
+        if (!apiBuild && reusable) apiBuild = reusable.#buildsByDigest().get(digest)
+        if (!apiBuild) {
           apiEndpoints = new Map()
           const apiRoots: Endpoint[] = []
           const compiled = this.#compile(api, build, apiRoots, deprecatedSince.get(key))
-          apiBuild = { compiled, endpoints: [...apiEndpoints], roots: apiRoots }
+          apiBuild = { digest, compiled, endpoints: [...apiEndpoints], roots: apiRoots }
           apiEndpoints = undefined
         }
-        builds.set(digest, apiBuild)
-        for (const root of apiBuild.roots) roots.add(root)
-        rootIdsByApi.set(key, apiBuild.roots.map((root) => root.id))
+        builds.push(apiBuild)
         apis.push(apiBuild.compiled)
         for (const basePath of apiBasePaths(api)) this.router.add(basePath, apiBuild.compiled)
-      }
+      })
     } catch (error) {
       // Pools and health-check timers of a snapshot that will never serve must not linger.
       for (const endpoint of created) endpoint.close().catch(() => {})
       throw error
-    } finally {
-      this.#previousTemplates = undefined
     }
     this.apis = apis
-    this.endpoints = endpoints
-    this.roots = [...roots]
-    this.rootIdsByApi = rootIdsByApi
     this.deprecatedSince = deprecatedSince
     this.#builds = builds
+    this.#limits = limits
   }
 
-  #compile(api: ConfigModel['apis'][number], build: (config: EndpointConfig, id: string) => Endpoint, roots: Endpoint[], deprecatedSince: number | undefined): CompiledApi {
+  #compile(api: ApiConfig, build: (config: EndpointConfig, id: string) => Endpoint, roots: Endpoint[], deprecatedSince: number | undefined): CompiledApi {
     const apiEndpoints: Partial<Record<Environment, Endpoint>> = {}
     for (const environment of ENVIRONMENTS) {
       const endpointConfig = api.endpoints[environment]
@@ -156,11 +150,46 @@ export class Snapshot {
         resourceEndpoints[environment] = endpoint
         roots.push(endpoint)
       }
-      let template = this.#templates.get(resource.uriTemplate)
-      if (!template) this.#templates.set(resource.uriTemplate, (template = this.#previousTemplates?.get(resource.uriTemplate) ?? new ResourceTemplate(resource.uriTemplate)))
-      return new CompiledResource(api, resource, resourceEndpoints, filterChain(api, resource, filterLimits(this.config)), template)
+      return new CompiledResource(api, resource, resourceEndpoints, filterChain(api, resource, filterLimits(this.config)), compiledTemplate(resource.uriTemplate))
     })
     return new CompiledApi(api, resources, deprecatedSince)
+  }
+
+  #endpoints: Map<string, Endpoint> | undefined
+  /** Every endpoint in the snapshot (groups and their children), by identity key. */
+  get endpoints(): ReadonlyMap<string, Endpoint> {
+    if (this.#endpoints) return this.#endpoints
+    this.#endpoints = new Map()
+    for (const apiBuild of this.#builds) for (const [key, endpoint] of apiBuild.endpoints) this.#endpoints.set(key, endpoint)
+    return this.#endpoints
+  }
+
+  #roots: Endpoint[] | undefined
+  /** The top-level endpoint of each API environment and resource override, for the admin view. */
+  get roots(): readonly Endpoint[] {
+    this.#roots ??= [...new Set(this.#builds.flatMap((apiBuild) => apiBuild.roots))]
+    return this.#roots
+  }
+
+  #rootIdsByApi: Map<string, string[]> | undefined
+  /** The ids of each API's top-level endpoints, by `name:version`: what the console groups its endpoint trees by. */
+  get rootIdsByApi(): ReadonlyMap<string, readonly string[]> {
+    this.#rootIdsByApi ??= new Map(this.config.apis.map((api, index) => [`${api.name}:${api.version}`, this.#builds[index]!.roots.map((root) => root.id)]))
+    return this.#rootIdsByApi
+  }
+
+  #byApi: Map<ApiConfig, ApiBuild> | undefined
+  /** The builds by API config object, for a next snapshot whose APIs moved. */
+  #buildsByApi(): ReadonlyMap<ApiConfig, ApiBuild> {
+    this.#byApi ??= new Map(this.config.apis.map((api, index) => [api, this.#builds[index]!]))
+    return this.#byApi
+  }
+
+  #byDigest: Map<string, ApiBuild> | undefined
+  /** The builds by digest, for a next snapshot whose API configs are copies (a config store's, every time). */
+  #buildsByDigest(): ReadonlyMap<string, ApiBuild> {
+    this.#byDigest ??= new Map(this.#builds.map((apiBuild) => [apiBuild.digest, apiBuild]))
+    return this.#byDigest
   }
 
   #inFlight = 0
@@ -185,7 +214,13 @@ export class Snapshot {
 
   /** Endpoints of this snapshot that `next` no longer uses: safe to close once their requests finish. */
   retiredBy(next: Snapshot): Endpoint[] {
-    const kept = new Set(next.endpoints.values())
-    return [...new Set(this.endpoints.values())].filter((endpoint) => !kept.has(endpoint))
+    const carried = new Set(next.#builds)
+    const dropped = this.#builds.filter((apiBuild) => !carried.has(apiBuild))
+    if (dropped.length === 0) return []
+    const kept = new Set<Endpoint>()
+    for (const apiBuild of next.#builds) for (const [, endpoint] of apiBuild.endpoints) kept.add(endpoint)
+    const retired = new Set<Endpoint>()
+    for (const apiBuild of dropped) for (const [, endpoint] of apiBuild.endpoints) if (!kept.has(endpoint)) retired.add(endpoint)
+    return [...retired]
   }
 }

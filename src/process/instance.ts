@@ -1,6 +1,6 @@
 import type { Publisher } from '../admin/publisher.ts'
 import { AdminServer } from '../admin/server.ts'
-import { loadConfigFile } from '../config/load.ts'
+import type { ConfigReader } from '../config/reader.ts'
 import { Delegating } from '../endpoints/interceptor.ts'
 import { protectPort } from '../endpoints/target-guard.ts'
 import type { ConfigModel } from '../config/schema.ts'
@@ -141,10 +141,13 @@ export class PorticoInstance {
     return this.#telemetry.analytics?.dump()
   }
 
-  /** Loads `file` and swaps it in; an invalid file keeps the running config and logs every problem. */
-  async reloadFile(file: string): Promise<boolean> {
+  /**
+   * Loads `file` with `reader` (which read the running config, so only what changed is parsed again) and swaps it
+   * in; an invalid file keeps the running config and logs every problem.
+   */
+  async reloadFile(file: string, reader: ConfigReader): Promise<boolean> {
     try {
-      await this.reload(await loadConfigFile(file), file)
+      await this.reload(await reader.load(file), file)
       return true
     } catch (error) {
       // Whatever went wrong (an invalid file, a forbidden transition, a file an endpoint needs that is gone),

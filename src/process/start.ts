@@ -1,5 +1,5 @@
 import cluster from 'node:cluster'
-import { loadConfigFile } from '../config/load.ts'
+import { ConfigReader } from '../config/reader.ts'
 import { watchConfig } from '../config/watch.ts'
 import type { LogFormat } from '../telemetry/log-format.ts'
 import type { Logger } from '../telemetry/logger.ts'
@@ -18,10 +18,11 @@ export async function serve(file: string, options: { workers: number; watch: boo
     logger.info({ workers: options.workers, config: file }, `starting ${options.workers} workers`)
     return
   }
-  const instance = await PorticoInstance.start(await loadConfigFile(file), { logger, logFormat: options.logFormat })
+  const reader = new ConfigReader()
+  const instance = await PorticoInstance.start(await reader.load(file), { logger, logFormat: options.logFormat })
   for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
   if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
-  const stopWatching = watchConfig(file, { watch: options.watch }, () => void instance.reloadFile(file))
+  const stopWatching = watchConfig(file, { watch: options.watch }, () => void instance.reloadFile(file, reader))
   const stop = () => {
     stopWatching()
     void instance.close().finally(() => process.exit(0))

@@ -3,7 +3,8 @@ import { AggregatorRegistry } from 'prom-client'
 import type { Publisher } from '../admin/publisher.ts'
 import { AdminServer } from '../admin/server.ts'
 import { checkTransitions } from '../config/lifecycle-check.ts'
-import { ConfigError, parseConfig, readConfigText } from '../config/load.ts'
+import { ConfigError, readConfigText } from '../config/load.ts'
+import { ConfigReader } from '../config/reader.ts'
 import type { ConfigModel } from '../config/schema.ts'
 import { watchConfig } from '../config/watch.ts'
 import type { EndpointStatus } from '../core/endpoint.ts'
@@ -53,6 +54,8 @@ export interface WorkersOptions {
   publisher?: Publisher
   /** What `/health` adds (the store's state). */
   health?: () => object
+  /** The config of the text, when the caller has parsed it already. */
+  config?: ConfigModel
 }
 
 /** The primary's side of `--workers N`, whatever the config comes from (a file or a config store). */
@@ -89,7 +92,7 @@ function listenerUrls(config: ConfigModel): string[] {
  * fork, so a gateway that cannot start exits at once with one message instead of restarting workers in a loop.
  */
 export async function startWorkers(text: string, file: string, workers: number, logger: Logger, options: WorkersOptions = {}): Promise<Workers> {
-  const config: ConfigModel = parseConfig(text, file)
+  const config: ConfigModel = options.config ?? new ConfigReader().parse(text, file)
   await ensurePortsFree(config.listeners.map((listener) => ({ what: `listener ${listener.name}`, host: listener.host, port: listener.port })))
 
   const aggregator = new AggregatorRegistry()
@@ -234,13 +237,15 @@ export async function startWorkers(text: string, file: string, workers: number, 
  */
 export async function runPrimary(file: string, workers: number, watch: boolean, logger: Logger): Promise<void> {
   const text = await readConfigText(file)
-  let config: ConfigModel = parseConfig(text, file)
-  const pool = await startWorkers(text, file, workers, logger)
+  // The primary checks every change before its workers see it; a change to one API parses that API.
+  const reader = new ConfigReader()
+  let config: ConfigModel = reader.parse(text, file)
+  const pool = await startWorkers(text, file, workers, logger, { config })
   const stopWatching = watchConfig(file, { watch }, () => {
     void (async () => {
       try {
         const nextText = await readConfigText(file)
-        const next = parseConfig(nextText, file)
+        const next = reader.parse(nextText, file)
         const issues = checkTransitions(config, next, file)
         if (issues.length > 0) throw new ConfigError(issues)
         await pool.apply(nextText, file)
@@ -320,6 +325,7 @@ export function runWorker(logger: Logger, logFormat?: LogFormat): void {
   shareCapacityWithPrimary()
   let instance: PorticoInstance | undefined
   let applying: Promise<void> = Promise.resolve()
+  const reader = new ConfigReader()
   process.on('message', (message: ToWorker) => {
     // The same channel carries prom-client's metric requests, which its AggregatorRegistry answers itself.
     if (message?.type !== 'config' && message?.type !== 'describe' && message?.type !== 'readiness' && message?.type !== 'analytics') return
@@ -344,7 +350,7 @@ export function runWorker(logger: Logger, logFormat?: LogFormat): void {
         if (instance) {
           try {
             // The primary checked the lifecycle's transitions (or the config store did, step by step).
-            await instance.reload(parseConfig(text, file), file, true)
+            await instance.reload(reader.parse(text, file), file, true)
             process.send?.({ type: 'reloaded', id } satisfies ToPrimary)
           } catch (error) {
             // The running config stays; the primary decides, for every worker alike.
@@ -352,7 +358,7 @@ export function runWorker(logger: Logger, logFormat?: LogFormat): void {
           }
           return
         }
-        instance = await PorticoInstance.start(parseConfig(text, file), { logger, logFormat, admin: false, reusePort: true })
+        instance = await PorticoInstance.start(reader.parse(text, file), { logger, logFormat, admin: false, reusePort: true })
         AggregatorRegistry.setRegistries([instance.metrics.registry])
         // Constructing one installs prom-client's worker side, which answers the primary's metric requests.
         new AggregatorRegistry()

@@ -104,7 +104,7 @@ export function checkPrototypeResources(
   config: { resources: ReadonlyArray<{ uriTemplate: string }> },
   apiResources: ReadonlyArray<{ uriTemplate: string }>,
   path: Array<string | number>,
-  ctx: z.RefinementCtx,
+  ctx: Pick<z.RefinementCtx, 'addIssue'>,
 ): void {
   const known = new Set(apiResources.map((resource) => resource.uriTemplate))
   config.resources.forEach((resource, index) => {

@@ -1,0 +1,185 @@
+import { dirname } from 'node:path'
+import { CORE_SCHEMA, load as loadYaml } from 'js-yaml'
+import { syncFileReads } from '../core/local-file.ts'
+import { splitApiItems } from './api-items.ts'
+import { ConfigError, configFileIssues, mayNotBePlainYaml, parseConfig, readConfigText } from './load.ts'
+import { resolveRelativePaths } from './relative-paths.ts'
+import { Api, checkApi, checkAssembled, ConfigSections, type ApiConfig, type ConfigModel } from './schema.ts'
+import { resolveSecrets } from './secrets.ts'
+
+/** Above this much new text (some fifty APIs) a config is parsed in a process of its own, at the cost of starting one (about 0.3 s). */
+const PROCESS_PARSE_BYTES = 32 * 1024
+
+/** A config as read, and for each of its APIs whether it may be reused for the same text later. */
+export interface ReadConfig {
+  config: ConfigModel
+  reusable: boolean[]
+}
+
+/**
+ * Reads successive versions of one config, parsing and validating only the APIs whose text changed: a reload that
+ * changes one API of thousands costs one API, not thousands.
+ *
+ * The APIs are cut out of the text by their items (api-items.ts); an item whose text was valid before is reused
+ * as validated then, unless its validation depended on more than its text: a secret reference (`${env:}`,
+ * `${file:}`) or a file read by the schema (a PEM), either of which may have changed since. The rest of the
+ * document and the rules across APIs are checked every time. Whatever does not fit (another shape of document,
+ * any problem at all) is read whole by parseConfig, which reports problems with their lines; so the answer is the
+ * one parseConfig gives, only sooner.
+ */
+export class ConfigReader {
+  /** Valid APIs by their item's text, for the directory `#directory` (relative paths depend on it). */
+  #apis = new Map<string, KnownApi>()
+  #directory = ''
+  #generation = 0
+  /** The items of the last text read and what each was, by position. */
+  #last: { items: string[]; known: (KnownApi | undefined)[] } | undefined
+
+  /** Parses and validates `text` (as parseConfig does) in this process, reusing the APIs it has seen. */
+  parse(text: string, file = 'config'): ConfigModel {
+    return this.#read(text, file, Infinity)?.config ?? parseConfig(text, file)
+  }
+
+  /**
+   * Reads and parses `file`. When much of it is new (the first read of a large file), it is parsed in a process
+   * of its own, whose garbage is returned to the system when it exits (config/parse-process.ts).
+   */
+  async load(file: string): Promise<ConfigModel> {
+    const text = await readConfigText(file)
+    if (text.length < PROCESS_PARSE_BYTES) return this.parse(text, file)
+    const read = this.#read(text, file, PROCESS_PARSE_BYTES)
+    if (read) return read.config
+    const { parseConfigInProcess } = await import('./parse-process.ts')
+    const answer = await parseConfigInProcess(text, file)
+    if ('issues' in answer) throw new ConfigError(answer.issues)
+    if ('error' in answer) throw new Error(answer.error)
+    this.#adopt(text, file, answer)
+    return answer.config
+  }
+
+  /** Parses `text` as parse does, also saying which APIs may be reused: what a parser process answers. */
+  read(text: string, file = 'config'): ReadConfig {
+    return this.#read(text, file, Infinity) ?? { config: parseConfig(text, file), reusable: [] }
+  }
+
+  /**
+   * The config of `text` from its items, or undefined when the text is not of the shape cut into items, has a
+   * problem, or holds more than `maxNewBytes` of items not seen before.
+   */
+  #read(text: string, file: string, maxNewBytes: number): ReadConfig | undefined {
+    const split = splitApiItems(text)
+    if (!split) return undefined
+    this.#useDirectory(dirname(file))
+    // An item where it was in the last text is found by comparing texts; elsewhere by a lookup, which hashes the
+    // item's text (thousands of items are megabytes, and comparing is several times faster than hashing).
+    const last = this.#last
+    const known = split.items.map((item, index) => (last?.items[index] === item ? last.known[index] : undefined) ?? this.#apis.get(item))
+    let newBytes = 0
+    for (const [index, item] of split.items.entries()) {
+      if (known[index]) continue
+      // An item seen before was plain YAML then; only new text can hold anchors, aliases or tags.
+      if ((newBytes += item.length) > maxNewBytes || mayNotBePlainYaml(item)) return undefined
+    }
+    if (mayNotBePlainYaml(split.head)) return undefined
+    const apis: ApiConfig[] = []
+    const reusable: boolean[] = []
+    for (const [index, item] of split.items.entries()) {
+      const reused = known[index]
+      if (reused) {
+        apis.push(reused.api)
+        reusable.push(true)
+        continue
+      }
+      const readsBefore = syncFileReads()
+      const api = validApi(item, index, this.#directory)
+      if (!api) return undefined
+      apis.push(api)
+      reusable.push(!item.includes('${') && syncFileReads() === readsBefore)
+    }
+    const sections = validSections(split.head, this.#directory)
+    if (!sections) return undefined
+    const config: ConfigModel = { ...sections, apis }
+    if (checkAssembled(config).length > 0 || configFileIssues(config).length > 0) return undefined
+    this.#remember(split.items, known, apis, reusable)
+    return { config, reusable }
+  }
+
+  /** Keeps what a parser process read of `text`, as if this reader had read it. */
+  #adopt(text: string, file: string, read: ReadConfig): void {
+    const items = splitApiItems(text)?.items
+    if (items?.length !== read.config.apis.length) return
+    this.#useDirectory(dirname(file))
+    this.#remember(items, items.map((item) => this.#apis.get(item)), read.config.apis, read.reusable)
+  }
+
+  /** Relative paths in an API resolve against the config's directory: APIs read for another one are forgotten. */
+  #useDirectory(directory: string): void {
+    if (directory === this.#directory) return
+    this.#apis.clear()
+    this.#last = undefined
+    this.#directory = directory
+  }
+
+  /** Keeps the reusable APIs of the config just read, and forgets those that left it. */
+  #remember(items: string[], known: (KnownApi | undefined)[], apis: ApiConfig[], reusable: boolean[]): void {
+    const generation = ++this.#generation
+    let kept = 0
+    const entries = items.map((item, index) => {
+      if (!reusable[index]) return undefined
+      kept++
+      let entry = known[index]
+      if (entry) entry.generation = generation
+      // Copied out of the text, which a substring would keep alive whole (V8's substrings share their parent).
+      else this.#apis.set(Buffer.from(item).toString(), (entry = { api: apis[index]!, generation }))
+      return entry
+    })
+    if (this.#apis.size > kept) for (const [key, entry] of this.#apis) if (entry.generation !== generation) this.#apis.delete(key)
+    // The items themselves keep this text alive until the next read: one text, as the caller holds it anyway.
+    this.#last = { items, known: entries }
+  }
+}
+
+/** A valid API, and the last read whose text held it. */
+interface KnownApi {
+  readonly api: ApiConfig
+  generation: number
+}
+
+/** One API item's text parsed and validated alone, or undefined when it has any problem. */
+function validApi(item: string, index: number, directory: string): ApiConfig | undefined {
+  let data: unknown
+  try {
+    data = loadYaml(item, { schema: CORE_SCHEMA })
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(data) || data.length !== 1) return undefined
+  const secrets = item.includes('${') ? resolveSecrets(data[0]) : { data: data[0], problems: [] }
+  if (secrets.problems.length > 0) return undefined
+  const placed = resolveRelativePaths({ apis: [secrets.data] }, directory) as { apis: unknown[] }
+  const result = Api.safeParse(placed.apis[0])
+  if (!result.success) return undefined
+  let valid = true
+  checkApi(result.data, index, { addIssue: () => (valid = false) })
+  return valid ? result.data : undefined
+}
+
+/** Everything but the APIs, parsed and validated, or undefined when it has any problem. */
+function validSections(head: string, directory: string): Omit<ConfigModel, 'apis'> | undefined {
+  let data: unknown
+  try {
+    data = loadYaml(head, { schema: CORE_SCHEMA }) ?? {}
+  } catch {
+    return undefined
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || 'apis' in data) return undefined
+  const secrets = head.includes('${') ? resolveSecrets(data) : { data, problems: [] }
+  if (secrets.problems.length > 0) return undefined
+  const result = ConfigSections.safeParse(resolveRelativePaths(secrets.data, directory))
+  return result.success ? result.data : undefined
+}
+
+/** Reads and validates a config file once (`portico validate`, the first start): a reader with nothing to reuse. */
+export function loadConfigFile(file: string): Promise<ConfigModel> {
+  return new ConfigReader().load(file)
+}

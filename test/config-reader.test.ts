@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { splitApiItems } from '../src/config/api-items.ts'
+import { ConfigError, parseConfig } from '../src/config/load.ts'
+import { ConfigReader } from '../src/config/reader.ts'
+import { createCertificateAuthority } from './support/certificates.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+const api = (name: string, extra = '', url = `http://127.0.0.1:9/${name}`) => `  - name: ${name}
+    context: /${name}
+    version: v1
+    resources:
+      - { uriTemplate: "/items/{id}", methods: [GET] }
+    endpoints:
+      production: { type: http, url: "${url}"${extra} }
+`
+const config = (...apis: string[]) => `listeners: [{ port: 8280 }]\nadmin: { enabled: false }\napis:\n${apis.join('')}limits: { maxHeaders: 50 }\n`
+
+describe('splitting a config into its API items', () => {
+  test('cuts the items of a block sequence, with their comments, and keeps the rest as the head', () => {
+    const text = 'listeners: [{ port: 1 }]\napis:\n  # first\n  - name: a\n    context: /a\n  # between\n\n  - name: b\nlimits: {}\n'
+    assert.deepEqual(splitApiItems(text), { head: 'listeners: [{ port: 1 }]\nlimits: {}\n', items: ['  - name: a\n    context: /a\n  # between\n', '  - name: b'] })
+    assert.deepEqual(splitApiItems('apis:\n- name: a\n  x: 1\n-\n  name: b\n')?.items, ['- name: a\n  x: 1', '-\n  name: b'])
+  })
+
+  test('declines every other shape, for the full parser to read', () => {
+    for (const text of [
+      'apis: []\n',
+      'apis: [{ name: a }]\n',
+      '{"apis": [{"name": "a"}]}',
+      'apis:\n  - name: a\n - name: b\n',
+      'apis:\n  - name: a\n\tcontext: /a\n',
+      'apis:\n  - name: a\n  \tcontext: /a\n',
+      'apis:\n  - name: a\n---\napis: []\n',
+      '%YAML 1.2\n---\napis:\n  - name: a\n',
+      'apis:\n  - name: a\napis:\n  - name: b\n',
+      'apis:\r\n  - name: a\r\n',
+      'apis:\n  name: a\n',
+      'listeners: []\n',
+    ]) {
+      assert.equal(splitApiItems(text), undefined, JSON.stringify(text))
+    }
+  })
+})
+
+describe('a config reader', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-reader-'))
+  after(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'portico.yaml')
+
+  test('reads every example as parseConfig does, the same config or the same problems', () => {
+    const outcome = (read: () => unknown) => {
+      try {
+        return { config: read() }
+      } catch (error) {
+        return { issues: (error as ConfigError).issues }
+      }
+    }
+    const examples = readdirSync(join(ROOT, 'examples')).filter((name) => name.endsWith('.yaml'))
+    assert.ok(examples.length >= 8)
+    for (const name of examples) {
+      const path = join(ROOT, 'examples', name)
+      const text = readFileSync(path, 'utf8')
+      const reader = new ConfigReader()
+      const expected = outcome(() => parseConfig(text, path))
+      assert.deepEqual(outcome(() => reader.parse(text, path)), expected, name)
+      // And again, reusing what it read.
+      assert.deepEqual(outcome(() => reader.parse(text, path)), expected, `${name}, read again`)
+    }
+  })
+
+  test('hands the same object for an API whose text did not change, wherever it moved, and a new one for a changed API', () => {
+    const reader = new ConfigReader()
+    const first = reader.parse(config(api('a'), api('b'), api('c')), file)
+    const second = reader.parse(config(api('c'), api('a'), api('b', '', 'http://127.0.0.1:9/changed')), file)
+    assert.equal(second.apis[0], first.apis[2])
+    assert.equal(second.apis[1], first.apis[0])
+    assert.notEqual(second.apis[2], first.apis[1])
+    assert.equal((second.apis[2]!.endpoints.production as { url: string }).url, 'http://127.0.0.1:9/changed')
+    assert.equal(second.limits.maxHeaders, 50)
+    assert.deepEqual(second, parseConfig(config(api('c'), api('a'), api('b', '', 'http://127.0.0.1:9/changed')), file))
+  })
+
+  test('checks the rules across APIs on every read: an unchanged API that now clashes is refused with its line', () => {
+    const reader = new ConfigReader()
+    reader.parse(config(api('a'), api('b')), file)
+    const clash = config(api('a'), api('b'), api('a').replace('name: a', 'name: a2'))
+    assert.throws(
+      () => reader.parse(clash, file),
+      (error: unknown) => error instanceof ConfigError && error.issues.some((issue) => issue.path === 'apis[2]' && issue.line === 18 && /serves "\/a\/v1", which apis\[0\] serves already/.test(issue.message)),
+    )
+  })
+
+  test('a problem in a changed API is reported with its line, as parseConfig reports it', () => {
+    const reader = new ConfigReader()
+    reader.parse(config(api('a'), api('b')), file)
+    const broken = config(api('a'), api('b').replace('version: v1', 'version: "v 1"'))
+    assert.throws(() => reader.parse(broken, file), (error: unknown) => {
+      assert.ok(error instanceof ConfigError)
+      assert.deepEqual(error.issues, (() => {
+        try {
+          parseConfig(broken, file)
+        } catch (full) {
+          return (full as ConfigError).issues
+        }
+      })())
+      assert.equal(error.issues[0]!.path, 'apis[1].version')
+      return true
+    })
+  })
+
+  test('reads a secret reference again on every read: a changed environment variable is seen', () => {
+    const reader = new ConfigReader()
+    const text = config(api('a'), api('b', ', security: { auth: { type: basic, username: u, password: "${env:PORTICO_READER_SECRET}" } }'))
+    process.env.PORTICO_READER_SECRET = 'first'
+    try {
+      const first = reader.parse(text, file)
+      process.env.PORTICO_READER_SECRET = 'second'
+      const second = reader.parse(text, file)
+      assert.equal(second.apis[0], first.apis[0], 'the API without a reference is reused')
+      assert.equal((second.apis[1]!.endpoints.production as { security: { auth: { password: string } } }).security.auth.password, 'second')
+    } finally {
+      delete process.env.PORTICO_READER_SECRET
+    }
+  })
+
+  test('reads a file the schema reads (a PEM) again on every read: a rotated certificate is seen', () => {
+    const reader = new ConfigReader()
+    const ca = join(dir, 'ca.pem')
+    const authorities = [createCertificateAuthority(), createCertificateAuthority()]
+    after(() => authorities.forEach((authority) => authority.remove()))
+    writeFileSync(ca, authorities[0]!.root)
+    const text = config(api('a', `, security: { tls: { ca: ${ca} } }`, 'https://127.0.0.1:9/a'))
+    const first = reader.parse(text, file)
+    writeFileSync(ca, authorities[1]!.root)
+    const second = reader.parse(text, file)
+    const pem = (model: typeof first) => (model.apis[0]!.endpoints.production as { security: { tls: { ca: string } } }).security.tls.ca
+    assert.notEqual(pem(second), pem(first))
+    assert.equal(pem(second), readFileSync(ca, 'utf8'))
+  })
+
+  test('resolves relative paths against the file it reads: the same text in another directory is read afresh', () => {
+    const reader = new ConfigReader()
+    const text = config(api('a'), `  - name: w
+    context: /w
+    version: v1
+    endpoints:
+      production: { type: wsdl, wsdl: calc.wsdl, service: CalculatorService, port: CalculatorSoap11Port }
+`)
+    const wsdl = readFileSync(join(ROOT, 'examples/soap/calculator.wsdl'), 'utf8')
+    const other = mkdtempSync(join(tmpdir(), 'portico-reader-other-'))
+    try {
+      writeFileSync(join(dir, 'calc.wsdl'), wsdl)
+      writeFileSync(join(other, 'calc.wsdl'), wsdl)
+      const here = reader.parse(text, file)
+      const there = reader.parse(text, join(other, 'portico.yaml'))
+      assert.equal((here.apis[1]!.endpoints.production as { wsdl: string }).wsdl, join(dir, 'calc.wsdl'))
+      assert.equal((there.apis[1]!.endpoints.production as { wsdl: string }).wsdl, join(other, 'calc.wsdl'))
+    } finally {
+      rmSync(other, { recursive: true, force: true })
+    }
+  })
+
+  test('loads a large file in a parser process once, then reads a change to one API in this one', async () => {
+    const apis = Array.from({ length: 150 }, (_, index) => api(`api${index}`))
+    writeFileSync(file, config(...apis))
+    const reader = new ConfigReader()
+    const first = await reader.load(file)
+    assert.equal(first.apis.length, 150)
+    apis[75] = api('api75', '', 'http://127.0.0.1:9/changed')
+    writeFileSync(file, config(...apis))
+    const second = await reader.load(file)
+    assert.equal(second.apis[74], first.apis[74], 'what the parser process read is reused')
+    assert.equal((second.apis[75]!.endpoints.production as { url: string }).url, 'http://127.0.0.1:9/changed')
+    assert.deepEqual(second, parseConfig(config(...apis), file))
+  })
+})
