@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { splitApiItems } from '../src/config/api-items.ts'
-import { ConfigError, parseConfig } from '../src/config/load.ts'
+import { ConfigError, parseConfig, parseConfigData } from '../src/config/load.ts'
 import { ConfigReader } from '../src/config/reader.ts'
 import { createCertificateAuthority } from './support/certificates.ts'
 
@@ -164,6 +164,23 @@ describe('a config reader', () => {
     } finally {
       rmSync(other, { recursive: true, force: true })
     }
+  })
+
+  test('reads a config store\'s data as parseConfigData does, reusing the APIs whose JSON it has seen', () => {
+    const reader = new ConfigReader()
+    const data = (url: string) => ({
+      listeners: [{ port: 8280 }],
+      apis: ['a', 'b', 'c'].map((name) => ({ name, context: `/${name}`, version: 'v1', endpoints: { production: { type: 'http', url: name === 'b' ? url : `http://127.0.0.1:9/${name}` } } })),
+    })
+    const first = reader.parseData(data('http://127.0.0.1:9/b'), 'v1')
+    const second = reader.parseData(data('http://127.0.0.1:9/changed'), 'v2')
+    assert.equal(second.apis[0], first.apis[0])
+    assert.equal(second.apis[2], first.apis[2])
+    assert.notEqual(second.apis[1], first.apis[1])
+    assert.deepEqual(second, parseConfigData(data('http://127.0.0.1:9/changed'), 'v2'))
+    const clash = data('http://127.0.0.1:9/b')
+    clash.apis[2]!.context = '/a'
+    assert.throws(() => reader.parseData(clash, 'v3'), (error: unknown) => error instanceof ConfigError && error.issues[0]!.path === 'apis[2]')
   })
 
   test('loads a large file in a parser process once, then reads a change to one API in this one', async () => {

@@ -2,7 +2,7 @@ import { dirname } from 'node:path'
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml'
 import { syncFileReads } from '../core/local-file.ts'
 import { splitApiItems } from './api-items.ts'
-import { ConfigError, configFileIssues, mayNotBePlainYaml, parseConfig, readConfigText } from './load.ts'
+import { ConfigError, configFileIssues, mayNotBePlainYaml, parseConfig, parseConfigData, readConfigText } from './load.ts'
 import { resolveRelativePaths } from './relative-paths.ts'
 import { Api, checkApi, checkAssembled, ConfigSections, type ApiConfig, type ConfigModel } from './schema.ts'
 import { resolveSecrets } from './secrets.ts'
@@ -32,8 +32,8 @@ export class ConfigReader {
   #apis = new Map<string, KnownApi>()
   #directory = ''
   #generation = 0
-  /** The items of the last text read and what each was, by position. */
-  #last: { items: string[]; known: (KnownApi | undefined)[] } | undefined
+  /** The keys of the items of the last read and what each was, by position. */
+  #last: { keys: string[]; known: (KnownApi | undefined)[] } | undefined
 
   /** Parses and validates `text` (as parseConfig does) in this process, reusing the APIs it has seen. */
   parse(text: string, file = 'config'): ConfigModel {
@@ -69,21 +69,51 @@ export class ConfigReader {
   #read(text: string, file: string, maxNewBytes: number): ReadConfig | undefined {
     const split = splitApiItems(text)
     if (!split) return undefined
+    return this.#readItems(split.items, file, maxNewBytes, {
+      // An item seen before was plain YAML then; only new text can hold anchors, aliases or tags.
+      plain: (item) => !mayNotBePlainYaml(item),
+      item: (item) => {
+        const data = yamlData(item)?.data
+        return Array.isArray(data) && data.length === 1 ? data[0] : undefined
+      },
+      // An empty (or all-comment) rest is an empty mapping, as in parseConfig; a rest that is not YAML is no config.
+      head: () => {
+        if (mayNotBePlainYaml(split.head)) return undefined
+        const head = yamlData(split.head)
+        return head && (head.data ?? {})
+      },
+    })
+  }
+
+  /**
+   * The config of `data` (a config store's, which is JSON it wrote itself), as parseConfigData reads it, reusing
+   * each API whose JSON it has seen valid before. Problems are those parseConfigData reports.
+   */
+  parseData(data: Record<string, unknown>, file = 'config'): ConfigModel {
+    const { apis, ...head } = data
+    const objects = Array.isArray(apis) && apis.length > 0 && apis.every((api) => typeof api === 'object' && api !== null && !Array.isArray(api))
+    const read = objects ? this.#readItems(apis.map((api) => JSON.stringify(api)), file, Infinity, { plain: () => true, item: (_key, index) => apis[index], head: () => head }) : undefined
+    return read?.config ?? parseConfigData(data, file)
+  }
+
+  /**
+   * A config from its API items (each known by a key: its text) and the rest; undefined on any problem, or when
+   * more than `maxNewBytes` of keys are new. `source` parses an item and the rest.
+   */
+  #readItems(keys: string[], file: string, maxNewBytes: number, source: { plain: (key: string) => boolean; item: (key: string, index: number) => unknown; head: () => unknown }): ReadConfig | undefined {
     this.#useDirectory(dirname(file))
-    // An item where it was in the last text is found by comparing texts; elsewhere by a lookup, which hashes the
+    // An item where it was in the last read is found by comparing texts; elsewhere by a lookup, which hashes the
     // item's text (thousands of items are megabytes, and comparing is several times faster than hashing).
     const last = this.#last
-    const known = split.items.map((item, index) => (last?.items[index] === item ? last.known[index] : undefined) ?? this.#apis.get(item))
+    const known = keys.map((key, index) => (last?.keys[index] === key ? last.known[index] : undefined) ?? this.#apis.get(key))
     let newBytes = 0
-    for (const [index, item] of split.items.entries()) {
+    for (const [index, key] of keys.entries()) {
       if (known[index]) continue
-      // An item seen before was plain YAML then; only new text can hold anchors, aliases or tags.
-      if ((newBytes += item.length) > maxNewBytes || mayNotBePlainYaml(item)) return undefined
+      if ((newBytes += key.length) > maxNewBytes || !source.plain(key)) return undefined
     }
-    if (mayNotBePlainYaml(split.head)) return undefined
     const apis: ApiConfig[] = []
     const reusable: boolean[] = []
-    for (const [index, item] of split.items.entries()) {
+    for (const [index, key] of keys.entries()) {
       const reused = known[index]
       if (reused) {
         apis.push(reused.api)
@@ -91,16 +121,16 @@ export class ConfigReader {
         continue
       }
       const readsBefore = syncFileReads()
-      const api = validApi(item, index, this.#directory)
+      const api = validApi(source.item(key, index), key.includes('${'), index, this.#directory)
       if (!api) return undefined
       apis.push(api)
-      reusable.push(!item.includes('${') && syncFileReads() === readsBefore)
+      reusable.push(!key.includes('${') && syncFileReads() === readsBefore)
     }
-    const sections = validSections(split.head, this.#directory)
+    const sections = validSections(source.head(), this.#directory)
     if (!sections) return undefined
     const config: ConfigModel = { ...sections, apis }
     if (checkAssembled(config).length > 0 || configFileIssues(config).length > 0) return undefined
-    this.#remember(split.items, known, apis, reusable)
+    this.#remember(keys, known, apis, reusable)
     return { config, reusable }
   }
 
@@ -121,10 +151,10 @@ export class ConfigReader {
   }
 
   /** Keeps the reusable APIs of the config just read, and forgets those that left it. */
-  #remember(items: string[], known: (KnownApi | undefined)[], apis: ApiConfig[], reusable: boolean[]): void {
+  #remember(keys: string[], known: (KnownApi | undefined)[], apis: ApiConfig[], reusable: boolean[]): void {
     const generation = ++this.#generation
     let kept = 0
-    const entries = items.map((item, index) => {
+    const entries = keys.map((item, index) => {
       if (!reusable[index]) return undefined
       kept++
       let entry = known[index]
@@ -135,7 +165,7 @@ export class ConfigReader {
     })
     if (this.#apis.size > kept) for (const [key, entry] of this.#apis) if (entry.generation !== generation) this.#apis.delete(key)
     // The items themselves keep this text alive until the next read: one text, as the caller holds it anyway.
-    this.#last = { items, known: entries }
+    this.#last = { keys, known: entries }
   }
 }
 
@@ -145,16 +175,19 @@ interface KnownApi {
   generation: number
 }
 
-/** One API item's text parsed and validated alone, or undefined when it has any problem. */
-function validApi(item: string, index: number, directory: string): ApiConfig | undefined {
-  let data: unknown
+/** YAML text's data, or undefined when it is not YAML. */
+function yamlData(text: string): { data: unknown } | undefined {
   try {
-    data = loadYaml(item, { schema: CORE_SCHEMA })
+    return { data: loadYaml(text, { schema: CORE_SCHEMA }) }
   } catch {
     return undefined
   }
-  if (!Array.isArray(data) || data.length !== 1) return undefined
-  const secrets = item.includes('${') ? resolveSecrets(data[0]) : { data: data[0], problems: [] }
+}
+
+/** One API's data validated alone, or undefined when it has any problem. */
+function validApi(data: unknown, hasReferences: boolean, index: number, directory: string): ApiConfig | undefined {
+  if (data === undefined) return undefined
+  const secrets = hasReferences ? resolveSecrets(data) : { data, problems: [] }
   if (secrets.problems.length > 0) return undefined
   const placed = resolveRelativePaths({ apis: [secrets.data] }, directory) as { apis: unknown[] }
   const result = Api.safeParse(placed.apis[0])
@@ -164,16 +197,10 @@ function validApi(item: string, index: number, directory: string): ApiConfig | u
   return valid ? result.data : undefined
 }
 
-/** Everything but the APIs, parsed and validated, or undefined when it has any problem. */
-function validSections(head: string, directory: string): Omit<ConfigModel, 'apis'> | undefined {
-  let data: unknown
-  try {
-    data = loadYaml(head, { schema: CORE_SCHEMA }) ?? {}
-  } catch {
-    return undefined
-  }
+/** Everything but the APIs validated, or undefined when it has any problem. */
+function validSections(data: unknown, directory: string): Omit<ConfigModel, 'apis'> | undefined {
   if (typeof data !== 'object' || data === null || Array.isArray(data) || 'apis' in data) return undefined
-  const secrets = head.includes('${') ? resolveSecrets(data) : { data, problems: [] }
+  const secrets = resolveSecrets(data)
   if (secrets.problems.length > 0) return undefined
   const result = ConfigSections.safeParse(resolveRelativePaths(secrets.data, directory))
   return result.success ? result.data : undefined

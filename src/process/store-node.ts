@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { Publisher } from '../admin/publisher.ts'
-import { parseConfigData } from '../config/load.ts'
+import { ConfigReader } from '../config/reader.ts'
 import { watchVersions } from '../store/change-feed.ts'
 import { hashOf, nodeConfig, type VersionDocument } from '../store/document.ts'
 import { ConfigStore } from '../store/store.ts'
@@ -154,13 +154,15 @@ interface Served {
 }
 
 async function serveInProcess(config: Record<string, unknown>, label: string, logger: Logger, admin: WorkersOptions, logFormat: LogFormat | undefined): Promise<Served> {
-  const instance = await PorticoInstance.start(parseConfigData(config, label), { logger, ...admin, ...(logFormat ? { logFormat } : {}) })
+  // Each version is validated again here, but only in the APIs that changed since the last one.
+  const reader = new ConfigReader()
+  const instance = await PorticoInstance.start(reader.parseData(config, label), { logger, ...admin, ...(logFormat ? { logFormat } : {}) })
   for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
   if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
   return {
     instance,
     ...(instance.admin ? { adminUrl: instance.admin.url } : {}),
-    apply: (next, nextLabel) => instance.reload(parseConfigData(next, nextLabel), nextLabel, true),
+    apply: (next, nextLabel) => instance.reload(reader.parseData(next, nextLabel), nextLabel, true),
     close: () => instance.close(),
   }
 }
@@ -171,13 +173,14 @@ async function serveInProcess(config: Record<string, unknown>, label: string, lo
  */
 async function serveWithWorkers(config: Record<string, unknown>, label: string, count: number, logger: Logger, admin: WorkersOptions): Promise<Served> {
   const text = JSON.stringify(config)
-  const workers = await startWorkers(text, label, count, logger, admin)
+  const reader = new ConfigReader()
+  const workers = await startWorkers(text, label, count, logger, { ...admin, config: reader.parseData(config, label) })
   await workers.started
   return {
     ...(workers.adminUrl ? { adminUrl: workers.adminUrl } : {}),
     apply: async (next, nextLabel) => {
       const nextText = JSON.stringify(next)
-      parseConfigData(next, nextLabel)
+      reader.parseData(next, nextLabel)
       await workers.apply(nextText, nextLabel)
     },
     close: () => workers.stop(),

@@ -326,6 +326,11 @@ export function runWorker(logger: Logger, logFormat?: LogFormat): void {
   let instance: PorticoInstance | undefined
   let applying: Promise<void> = Promise.resolve()
   const reader = new ConfigReader()
+  // A config store's primary sends JSON it wrote itself: read as data, its unchanged APIs are found by their JSON.
+  const parse = (text: string, file: string) => {
+    const data = text.startsWith('{') ? jsonObject(text) : undefined
+    return data ? reader.parseData(data, file) : reader.parse(text, file)
+  }
   process.on('message', (message: ToWorker) => {
     // The same channel carries prom-client's metric requests, which its AggregatorRegistry answers itself.
     if (message?.type !== 'config' && message?.type !== 'describe' && message?.type !== 'readiness' && message?.type !== 'analytics') return
@@ -350,7 +355,7 @@ export function runWorker(logger: Logger, logFormat?: LogFormat): void {
         if (instance) {
           try {
             // The primary checked the lifecycle's transitions (or the config store did, step by step).
-            await instance.reload(reader.parse(text, file), file, true)
+            await instance.reload(parse(text, file), file, true)
             process.send?.({ type: 'reloaded', id } satisfies ToPrimary)
           } catch (error) {
             // The running config stays; the primary decides, for every worker alike.
@@ -358,7 +363,7 @@ export function runWorker(logger: Logger, logFormat?: LogFormat): void {
           }
           return
         }
-        instance = await PorticoInstance.start(reader.parse(text, file), { logger, logFormat, admin: false, reusePort: true })
+        instance = await PorticoInstance.start(parse(text, file), { logger, logFormat, admin: false, reusePort: true })
         AggregatorRegistry.setRegistries([instance.metrics.registry])
         // Constructing one installs prom-client's worker side, which answers the primary's metric requests.
         new AggregatorRegistry()
@@ -378,4 +383,14 @@ export function runWorker(logger: Logger, logFormat?: LogFormat): void {
   process.once('SIGTERM', () => {
     void instance?.close().finally(() => process.exit(0))
   })
+}
+
+/** The object a JSON text holds, or undefined when the text is not strict JSON of an object (YAML's flow style). */
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const data: unknown = JSON.parse(text)
+    return typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { sql, type Kysely, type Transaction } from 'kysely'
 import { ConfigError, parseConfigData } from '../config/load.ts'
+import { ConfigReader } from '../config/reader.ts'
 import type { LifecycleState } from '../config/lifecycle.ts'
 import { connect, parseStoreUrl, prepare, type Engine, type StoreLocation } from './connect.ts'
 import { changedFields } from './difference.ts'
@@ -530,7 +531,9 @@ export class ConfigStore {
     }
     for (const environment of new Set(rows.map((row) => row.environment))) {
       try {
-        parseConfigData({ ...settings, apis: document.deployments.filter((entry) => entry.environment === environment).map((entry) => entry.api) }, environment)
+        let reader = this.#readers.get(environment)
+        if (!reader) this.#readers.set(environment, (reader = new ConfigReader()))
+        reader.parseData({ ...settings, apis: document.deployments.filter((entry) => entry.environment === environment).map((entry) => entry.api) }, environment)
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error
         throw new StoreError('invalid', `the change would leave environment ${environment} with an invalid config; nothing was changed`, error.issues.map((issue) => ({ path: issue.path, message: issue.message })))
@@ -546,6 +549,8 @@ export class ConfigStore {
 
   /** Config versions each open transaction made, announced in this process once it commits. */
   readonly #versionsOf = new WeakMap<Tx, number[]>()
+  /** What each environment's last config was, so that a change validates again only the APIs it changed. */
+  readonly #readers = new Map<string, ConfigReader>()
 
   async #transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     const versions: number[] = []
