@@ -15,5 +15,10 @@ export function nodeConfig(document: VersionDocument, environment: string): Reco
 }
 
 export function hashOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16)
+  return hashOfJson(JSON.stringify(value))
+}
+
+/** hashOf for a value already serialized: a version document of thousands of APIs is megabytes to serialize. */
+export function hashOfJson(json: string): string {
+  return createHash('sha256').update(json).digest('hex').slice(0, 16)
 }

@@ -6,7 +6,7 @@ import { ConfigReader } from '../config/reader.ts'
 import type { LifecycleState } from '../config/lifecycle.ts'
 import { connect, parseStoreUrl, prepare, type Engine, type StoreLocation } from './connect.ts'
 import { changedFields } from './difference.ts'
-import { hashOf, type VersionDocument } from './document.ts'
+import { hashOfJson, type VersionDocument } from './document.ts'
 import { Applications } from './applications.ts'
 import { audit } from './audit.ts'
 import { isUniqueViolation, StoreError, type FieldIssue } from './errors.ts'
@@ -541,7 +541,8 @@ export class ConfigStore {
     }
     const last = await tx.selectFrom('config_versions').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst()
     const version = Number(last?.v ?? 0) + 1
-    await tx.insertInto('config_versions').values({ version, document: JSON.stringify(document), hash: hashOf(document), reason, created_by: actor, created_at: now() }).execute()
+    const json = JSON.stringify(document)
+    await tx.insertInto('config_versions').values({ version, document: json, hash: hashOfJson(json), reason, created_by: actor, created_at: now() }).execute()
     if (this.engine === 'postgres') await sql`select pg_notify(${CHANNEL}, ${String(version)})`.execute(tx)
     this.#versionsOf.get(tx)?.push(version)
     return version
