@@ -22,6 +22,10 @@ const KILL_A_AT_S = 10
 const RESTART_A_AT_S = 20
 const CONNECTIONS = 16
 const HEALTH_CHECK_INTERVAL_S = 1
+/** Every proxy's timeout for a backend's response (and for a connection); the slowest request should wait about one. */
+const RESPONSE_TIMEOUT_MS = 1_000
+/** The slowest request's target: one response timeout and this much more (issue 19). */
+const SLOWEST_MARGIN_MS = 100
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 /**
@@ -117,7 +121,7 @@ function porticoConfig(port: number, backendPorts: number[]): string {
           - type: http
             name: ${name}
             url: "http://127.0.0.1:${backendPort}"
-            timeouts: { connect: 1s, response: 1s }
+            timeouts: { connect: ${RESPONSE_TIMEOUT_MS}ms, response: ${RESPONSE_TIMEOUT_MS}ms }
             suspendOnFailure: { initialDuration: 5s, progressionFactor: 2, maximumDuration: 30s }
             healthCheck: { path: /health, interval: ${HEALTH_CHECK_INTERVAL_S}s, timeout: 500ms, healthyThreshold: 1, unhealthyThreshold: 1 }`
   return `# npm run bench:failover: Portico's side of the chaos scenario (bench/README.md).
@@ -179,9 +183,9 @@ ${backendPorts.map((backendPort) => `    server 127.0.0.1:${backendPort} max_fai
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_next_upstream error timeout http_502 http_503 http_504;
-      proxy_connect_timeout 1s;
-      proxy_send_timeout 1s;
-      proxy_read_timeout 1s;
+      proxy_connect_timeout ${RESPONSE_TIMEOUT_MS}ms;
+      proxy_send_timeout ${RESPONSE_TIMEOUT_MS}ms;
+      proxy_read_timeout ${RESPONSE_TIMEOUT_MS}ms;
     }
   }
 }
@@ -202,9 +206,9 @@ const haproxy: Proxy = {
   maxconn 1024
 defaults
   mode http
-  timeout connect 1s
+  timeout connect ${RESPONSE_TIMEOUT_MS}ms
   timeout client 30s
-  timeout server 1s
+  timeout server ${RESPONSE_TIMEOUT_MS}ms
   timeout check 500ms
   retries 3
   option redispatch
@@ -275,6 +279,8 @@ interface Result {
   statuses: string
   /** wrk's longest request: what a request caught on the hung backend waited before it was sent on. */
   max: string
+  /** The same in milliseconds. */
+  maxMs: number
   recovery_s: number | null
 }
 
@@ -350,6 +356,7 @@ async function runOne(proxy: Proxy, dir: string, backendPorts: number[], script:
       socketErrors: `c${socketCounts[0]} r${socketCounts[1]} w${socketCounts[2]} t${socketCounts[3]}`,
       statuses: /statuses (\{.*\})/.exec(output)?.[1] ?? '{}',
       max: latency?.[1] ?? '?',
+      maxMs: latency ? wrkMilliseconds(latency[1]!) : NaN,
       recovery_s: restarted?.firstAt !== undefined ? Math.round((restarted.firstAt - restarted.listeningAt) / 10) / 100 : null,
     }
   } finally {
@@ -357,6 +364,14 @@ async function runOne(proxy: Proxy, dir: string, backendPorts: number[], script:
     if (child) await stop(child, 'SIGTERM')
     for (const [other, signal] of [...children]) await stop(other, signal)
   }
+}
+
+/** wrk's latency as it prints it (`812.34us`, `1.50s`, `1.02m`) in milliseconds. */
+function wrkMilliseconds(text: string): number {
+  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text)
+  if (!match) return NaN
+  const unit = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[match[2] as 'us' | 'ms' | 's' | 'm']
+  return Math.round(Number(match[1]) * unit * 10) / 10
 }
 
 function runWrk(url: string, script: string): Promise<string> {
@@ -397,6 +412,7 @@ async function main(): Promise<void> {
     const checks = [
       [`zero client-visible errors through Portico (${p.errors})`, p.errors === 0],
       [`Portico errors <= nginx (${n.errors}) and HAProxy (${h.errors})`, p.errors <= n.errors && p.errors <= h.errors],
+      [`Portico's slowest request <= response timeout + ${SLOWEST_MARGIN_MS} ms (${p.maxMs} ms)`, p.maxMs <= RESPONSE_TIMEOUT_MS + SLOWEST_MARGIN_MS],
       [`restarted backend back in Portico's rotation within ${HEALTH_CHECK_INTERVAL_S} s (${p.recovery_s ?? 'never'})`, p.recovery_s !== null && p.recovery_s <= HEALTH_CHECK_INTERVAL_S],
     ] as const
     for (const [what, met] of checks) console.log(`target ${met ? 'met' : 'MISSED'}: ${what}`)
@@ -408,6 +424,8 @@ async function main(): Promise<void> {
         haproxy_errors: h.errors,
         portico_rps: p.rps,
         recovery_s: p.recovery_s,
+        max_ms: { portico: p.maxMs, nginx: n.maxMs, haproxy: h.maxMs },
+        response_timeout_ms: RESPONSE_TIMEOUT_MS,
         health_check_interval_s: HEALTH_CHECK_INTERVAL_S,
       }),
     )
