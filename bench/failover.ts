@@ -21,7 +21,16 @@ const HANG_B_AT_S = 5
 const KILL_A_AT_S = 10
 const RESTART_A_AT_S = 20
 const CONNECTIONS = 16
+/**
+ * `BENCH_FAILOVER_RATE=3000`: `hey` offers that many requests per second in all (a share per connection) instead
+ * of wrk's as-fast-as-it-can, so that p99 during the chaos compares proxies at the same load (issue 19).
+ */
+const RATE = Number(process.env.BENCH_FAILOVER_RATE ?? 0)
 const HEALTH_CHECK_INTERVAL_S = 1
+/** Every proxy's timeout for a backend's response (and for a connection); the slowest request should wait about one. */
+const RESPONSE_TIMEOUT_MS = 1_000
+/** The slowest request's target: one response timeout and this much more (issue 19). */
+const SLOWEST_MARGIN_MS = 100
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 /**
@@ -117,7 +126,7 @@ function porticoConfig(port: number, backendPorts: number[]): string {
           - type: http
             name: ${name}
             url: "http://127.0.0.1:${backendPort}"
-            timeouts: { connect: 1s, response: 1s }
+            timeouts: { connect: ${RESPONSE_TIMEOUT_MS}ms, response: ${RESPONSE_TIMEOUT_MS}ms }
             suspendOnFailure: { initialDuration: 5s, progressionFactor: 2, maximumDuration: 30s }
             healthCheck: { path: /health, interval: ${HEALTH_CHECK_INTERVAL_S}s, timeout: 500ms, healthyThreshold: 1, unhealthyThreshold: 1 }`
   return `# npm run bench:failover: Portico's side of the chaos scenario (bench/README.md).
@@ -179,9 +188,9 @@ ${backendPorts.map((backendPort) => `    server 127.0.0.1:${backendPort} max_fai
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_next_upstream error timeout http_502 http_503 http_504;
-      proxy_connect_timeout 1s;
-      proxy_send_timeout 1s;
-      proxy_read_timeout 1s;
+      proxy_connect_timeout ${RESPONSE_TIMEOUT_MS}ms;
+      proxy_send_timeout ${RESPONSE_TIMEOUT_MS}ms;
+      proxy_read_timeout ${RESPONSE_TIMEOUT_MS}ms;
     }
   }
 }
@@ -202,9 +211,9 @@ const haproxy: Proxy = {
   maxconn 1024
 defaults
   mode http
-  timeout connect 1s
+  timeout connect ${RESPONSE_TIMEOUT_MS}ms
   timeout client 30s
-  timeout server 1s
+  timeout server ${RESPONSE_TIMEOUT_MS}ms
   timeout check 500ms
   retries 3
   option redispatch
@@ -275,6 +284,10 @@ interface Result {
   statuses: string
   /** wrk's longest request: what a request caught on the hung backend waited before it was sent on. */
   max: string
+  /** The same in milliseconds. */
+  maxMs: number
+  /** The 99th percentile of latency, in milliseconds. */
+  p99Ms: number
   recovery_s: number | null
 }
 
@@ -313,7 +326,7 @@ async function runOne(proxy: Proxy, dir: string, backendPorts: number[], script:
           Math.max(0, start + seconds * 1000 - Date.now()),
         ),
       )
-    const wrk = runWrk(url, script)
+    const load = RATE > 0 ? runHey(url) : runWrk(url, script)
     const chaos = Promise.all([
       at(HANG_B_AT_S, () => {
         b.child.kill('SIGSTOP')
@@ -330,26 +343,12 @@ async function runOne(proxy: Proxy, dir: string, backendPorts: number[], script:
         backend.child.stdout!.on('data', () => backend.firstAt !== undefined && note(`A's first proxied request, ${backend.firstAt - backend.listeningAt} ms after it listened`))
       }),
     ])
-    const [output] = await Promise.all([wrk, chaos])
+    const [output] = await Promise.all([load, chaos])
     if (chaosError) throw chaosError
-    process.stderr.write(`--- ${proxy.name}: wrk output\n${output}`)
-
-    const requests = Number(/(\d+) requests in/.exec(output)?.[1])
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1])
-    if (!Number.isFinite(requests) || !Number.isFinite(rps)) throw new Error(`could not read wrk's output:\n${output}`)
-    const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0)
-    const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output)
-    const socketCounts = socket ? socket.slice(1).map(Number) : [0, 0, 0, 0]
-    const latency = /Latency\s+\S+\s+\S+\s+(\S+)/.exec(output)
+    process.stderr.write(`--- ${proxy.name}: ${RATE > 0 ? 'hey' : 'wrk'} output\n${output}`)
     return {
       proxy: proxy.name,
-      requests,
-      rps: Math.round(rps),
-      errors: non2xx + socketCounts.reduce((sum, n) => sum + n, 0),
-      non2xx,
-      socketErrors: `c${socketCounts[0]} r${socketCounts[1]} w${socketCounts[2]} t${socketCounts[3]}`,
-      statuses: /statuses (\{.*\})/.exec(output)?.[1] ?? '{}',
-      max: latency?.[1] ?? '?',
+      ...(RATE > 0 ? readHey(output) : readWrk(output)),
       recovery_s: restarted?.firstAt !== undefined ? Math.round((restarted.firstAt - restarted.listeningAt) / 10) / 100 : null,
     }
   } finally {
@@ -359,8 +358,77 @@ async function runOne(proxy: Proxy, dir: string, backendPorts: number[], script:
   }
 }
 
+type LoadFigures = Omit<Result, 'proxy' | 'recovery_s'>
+
+function readWrk(output: string): LoadFigures {
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1])
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1])
+  if (!Number.isFinite(requests) || !Number.isFinite(rps)) throw new Error(`could not read wrk's output:\n${output}`)
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0)
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output)
+  const socketCounts = socket ? socket.slice(1).map(Number) : [0, 0, 0, 0]
+  const latency = /Latency\s+\S+\s+\S+\s+(\S+)/.exec(output)
+  const p99 = /^\s+99%\s+(\S+)/m.exec(output)
+  return {
+    requests,
+    rps: Math.round(rps),
+    errors: non2xx + socketCounts.reduce((sum, n) => sum + n, 0),
+    non2xx,
+    socketErrors: `c${socketCounts[0]} r${socketCounts[1]} w${socketCounts[2]} t${socketCounts[3]}`,
+    statuses: /statuses (\{.*\})/.exec(output)?.[1] ?? '{}',
+    max: latency?.[1] ?? '?',
+    maxMs: latency ? wrkMilliseconds(latency[1]!) : NaN,
+    p99Ms: p99 ? wrkMilliseconds(p99[1]!) : NaN,
+  }
+}
+
+/** hey's summary: `Slowest: 1.0123 secs`, `99% in 0.0060 secs`, `[200] 89973 responses`, `[12] Get "…": …` errors. */
+function readHey(output: string): LoadFigures {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1])
+  const slowest = Number(/Slowest:\s+([\d.]+) secs/.exec(output)?.[1])
+  const p99 = Number(/99% in ([\d.]+) secs/.exec(output)?.[1])
+  if (!Number.isFinite(rps) || !Number.isFinite(slowest)) throw new Error(`could not read hey's output:\n${output}`)
+  const statuses: Record<string, number> = {}
+  for (const [, status, count] of output.matchAll(/\[(\d{3})\]\s+(\d+) responses/g)) statuses[status!] = Number(count)
+  const errorSection = output.split('Error distribution:')[1] ?? ''
+  const socketErrors = [...errorSection.matchAll(/^\s+\[(\d+)\]/gm)].reduce((sum, [, count]) => sum + Number(count), 0)
+  const non2xx = Object.entries(statuses).reduce((sum, [status, count]) => (Number(status) >= 400 ? sum + count : sum), 0)
+  const ms = (seconds: number) => Math.round(seconds * 10_000) / 10
+  return {
+    requests: Object.values(statuses).reduce((sum, count) => sum + count, 0) + socketErrors,
+    rps: Math.round(rps),
+    errors: non2xx + socketErrors,
+    non2xx,
+    socketErrors: String(socketErrors),
+    statuses: JSON.stringify(statuses),
+    max: `${slowest}s`,
+    maxMs: ms(slowest),
+    p99Ms: ms(p99),
+  }
+}
+
+/** `hey` offering RATE requests per second over CONNECTIONS connections for DURATION_S, with wrk's timeout. */
+function runHey(url: string): Promise<string> {
+  const args = ['-z', `${DURATION_S}s`, '-c', String(CONNECTIONS), '-q', String(RATE / CONNECTIONS), '-t', '5', url]
+  return new Promise((resolve, reject) => {
+    const child = track(spawn('hey', args, { stdio: ['ignore', 'pipe', 'inherit'] }))
+    let output = ''
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk))
+    child.on('error', reject)
+    child.on('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`hey exited with ${code}:\n${output}`))))
+  })
+}
+
+/** wrk's latency as it prints it (`812.34us`, `1.50s`, `1.02m`) in milliseconds. */
+function wrkMilliseconds(text: string): number {
+  const match = /^([\d.]+)(us|ms|s|m)$/.exec(text)
+  if (!match) return NaN
+  const unit = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[match[2] as 'us' | 'ms' | 's' | 'm']
+  return Math.round(Number(match[1]) * unit * 10) / 10
+}
+
 function runWrk(url: string, script: string): Promise<string> {
-  const args = ['-t1', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--timeout', '5s', '-s', script, url]
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${DURATION_S}s`, '--timeout', '5s', '--latency', '-s', script, url]
   return new Promise((resolve, reject) => {
     const child = track(spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] }))
     let output = ''
@@ -373,7 +441,7 @@ function runWrk(url: string, script: string): Promise<string> {
 // --- report -----------------------------------------------------------------------------------------------
 
 function printTable(results: Result[]): void {
-  const columns = ['proxy', 'requests', 'rps', 'errors', 'non2xx', 'socketErrors', 'max', 'recovery_s', 'statuses'] as const
+  const columns = ['proxy', 'requests', 'rps', 'errors', 'non2xx', 'socketErrors', 'max', 'p99Ms', 'recovery_s', 'statuses'] as const
   const cell = (result: Result, column: (typeof columns)[number]) => String(result[column] ?? 'never')
   const widths = columns.map((column) => Math.max(column.length, ...results.map((result) => cell(result, column).length)))
   const row = (values: string[]) => values.map((value, i) => value.padEnd(widths[i]!)).join('  ')
@@ -397,6 +465,8 @@ async function main(): Promise<void> {
     const checks = [
       [`zero client-visible errors through Portico (${p.errors})`, p.errors === 0],
       [`Portico errors <= nginx (${n.errors}) and HAProxy (${h.errors})`, p.errors <= n.errors && p.errors <= h.errors],
+      [`Portico's slowest request <= response timeout + ${SLOWEST_MARGIN_MS} ms (${p.maxMs} ms)`, p.maxMs <= RESPONSE_TIMEOUT_MS + SLOWEST_MARGIN_MS],
+      ...(RATE > 0 ? [[`Portico's p99 <= 1.5 x nginx's at ${RATE} requests/s (${p.p99Ms} ms, nginx ${n.p99Ms} ms)`, p.p99Ms <= 1.5 * n.p99Ms] as const] : []),
       [`restarted backend back in Portico's rotation within ${HEALTH_CHECK_INTERVAL_S} s (${p.recovery_s ?? 'never'})`, p.recovery_s !== null && p.recovery_s <= HEALTH_CHECK_INTERVAL_S],
     ] as const
     for (const [what, met] of checks) console.log(`target ${met ? 'met' : 'MISSED'}: ${what}`)
@@ -408,6 +478,10 @@ async function main(): Promise<void> {
         haproxy_errors: h.errors,
         portico_rps: p.rps,
         recovery_s: p.recovery_s,
+        max_ms: { portico: p.maxMs, nginx: n.maxMs, haproxy: h.maxMs },
+        p99_ms: { portico: p.p99Ms, nginx: n.p99Ms, haproxy: h.p99Ms },
+        ...(RATE > 0 ? { offered_rps: RATE } : {}),
+        response_timeout_ms: RESPONSE_TIMEOUT_MS,
         health_check_interval_s: HEALTH_CHECK_INTERVAL_S,
       }),
     )

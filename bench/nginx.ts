@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { get } from 'node:http'
 import { join } from 'node:path'
 import { SMALL_BODY } from './scenarios.ts'
@@ -18,6 +18,9 @@ const locations = `
 export async function startNginx(dir: string, port: number, prefix: string[], statusPort?: number): Promise<ChildProcess> {
   await mkdir(join(dir, 'nginx'), { recursive: true })
   await writeFile(join(dir, 'nginx', '64k'), 'x'.repeat(64 * 1024))
+  // Started as root, nginx serves from workers running as `nobody`: they must reach the 64k file through the
+  // caller's temp dir (mkdtemp makes it 0700), or /64k answers 403.
+  await chmod(dir, 0o755)
   const conf = join(dir, 'nginx', 'nginx.conf')
   const tmp = (name: string) => `${name} ${join(dir, 'nginx', name)};`
   await writeFile(

@@ -3,7 +3,7 @@
 # bench/failover.ts; `npm run bench:instructions` runs bench/instructions.ts (nginx and valgrind); `npm run bench:propagation` runs
 # bench/propagation.ts (it needs PostgreSQL, no other tool); `npm run bench:console` runs bench/console.ts in Debian's Chromium.
 # Installs what they drive if missing: nginx (backend and reference), wrk (load) and, for the
-# failover run, HAProxy (reference).
+# failover run, HAProxy (reference) and, with BENCH_FAILOVER_RATE, hey (load at a fixed rate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 script=bench/bench.ts
@@ -12,6 +12,7 @@ if [ "${1:-}" = failover ]; then
   shift
   script=bench/failover.ts
   tools+=(haproxy)
+  if [ -n "${BENCH_FAILOVER_RATE:-}" ]; then tools+=(hey); fi
 elif [ "${1:-}" = instructions ]; then
   shift
   script=bench/instructions.ts

@@ -134,6 +134,30 @@ describe('failover group', () => {
     assert.equal(leaf('primary').state, 'active')
   })
 
+  test('a backend that never answers is given up on when its response timeout is over, not up to half a second later', async () => {
+    const [hung, backup] = await backends.start('hung', 'backup')
+    hung!.mode = 'stall'
+    const timeout = 400
+    // Suspension off, so that every request waits on the hung leaf first.
+    const settings = `timeouts: { response: ${timeout}ms }, suspendOnFailure: { initialDuration: 0, maximumDuration: 0 }`
+    gateway = await startGateway(apiWith(`{ type: failover, endpoints: [${leafYaml(hung!, settings)}, ${leafYaml(backup!)}] }`))
+    assert.equal((await call('GET')).text, 'backup', 'warm-up')
+    // Requests started at different moments: a timer that fires only on a coarse tick is late by up to its tick for some of them.
+    const timed = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        await sleep(i * 70)
+        const started = performance.now()
+        const answer = await call('GET')
+        return { text: answer.text, elapsed: performance.now() - started }
+      }),
+    )
+    assert.deepEqual(timed.map((answer) => answer.text), Array(8).fill('backup'))
+    assert.equal(hung!.received.length, 9)
+    const elapsed = timed.map((answer) => Math.round(answer.elapsed))
+    assert.ok(Math.min(...elapsed) >= timeout - 5, `each request waited for the timeout: ${elapsed.join(', ')} ms`)
+    assert.ok(Math.max(...elapsed) < timeout + 200, `each request answered within ${timeout} ms + 200 ms: ${elapsed.join(', ')} ms`)
+  })
+
   test('a lone suspended leaf answers 503 at once, without calling its backend, until its trial', async () => {
     const [only] = await backends.start('only')
     only!.mode = 'fail-503'

@@ -1,11 +1,12 @@
 import type { LookupFunction } from 'node:net'
-import { Pool, type Dispatcher } from 'undici'
+import type { Dispatcher, Pool } from 'undici'
 import type { HttpEndpointConfig } from './schema.ts'
 import { UrlTemplate } from '../core/uri-template.ts'
 import { tlsConnectOptions } from '../security/tls.ts'
 import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from '../core/endpoint.ts'
 import { classifyFailure } from '../core/failure.ts'
 import { acquirePool, releasePool } from './origin-pools.ts'
+import { ResponseTimeoutPool } from './response-timeout-pool.ts'
 
 const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i
 
@@ -52,7 +53,7 @@ export class HttpEndpoint implements Endpoint {
     // Shared per origin only where sharing changes nothing: no connection cap (it is the endpoint's own), no TLS
     // options and no lookup (not plain data, so not comparable).
     this.#shared = !config.pool.connections && !config.security?.tls && !transport.lookup
-    this.#pool = this.#shared ? acquirePool(new URL(origin).origin, options) : new Pool(new URL(origin).origin, options)
+    this.#pool = this.#shared ? acquirePool(new URL(origin).origin, options) : new ResponseTimeoutPool(new URL(origin).origin, options)
   }
 
   /** The path and query sent to the backend. */

@@ -1,4 +1,5 @@
-import { Pool } from 'undici'
+import type { Pool } from 'undici'
+import { ResponseTimeoutPool } from './response-timeout-pool.ts'
 
 /**
  * Connection pools shared by the HTTP endpoints that reach one origin with the same settings. An undici Pool
@@ -13,7 +14,7 @@ export function acquirePool(origin: string, options: Pool.Options): Pool {
   const key = `${origin}\u0000${JSON.stringify(options)}`
   let entry = shared.get(key)
   if (!entry || entry.pool.closed || entry.pool.destroyed) {
-    entry = { pool: new Pool(origin, options), users: 0 }
+    entry = { pool: new ResponseTimeoutPool(origin, options), users: 0 }
     shared.set(key, entry)
   }
   entry.users++
