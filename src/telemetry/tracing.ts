@@ -1,7 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api'
 import { ExportResultCode, hrTime, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core'
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
+import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base'
+import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http'
+import { TraceExporterMetricsHelper } from '@opentelemetry/otlp-transformer'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import {
   AlwaysOnSampler,
@@ -16,6 +18,7 @@ import {
 } from '@opentelemetry/sdk-trace-base'
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions'
 import type { ExchangeTrace, TraceSpan, TraceValue } from '../core/trace.ts'
+import { otlpTraceSerializer } from './otlp-protobuf.ts'
 import type { TracingConfig } from './schema.ts'
 
 /** How long a stop waits for the last export at most. */
@@ -52,10 +55,7 @@ export class Tracing {
   readonly #exportTimeout: number
 
   constructor(config: TracingConfig, dropped: (reason: SpanDropReason, count: number) => void) {
-    const exporter = new CountingExporter(
-      new OTLPTraceExporter({ url: config.endpoint, timeoutMillis: config.exportTimeout, concurrencyLimit: 2 }),
-      (count) => dropped('export-failed', count),
-    )
+    const exporter = new CountingExporter(otlpHttpExporter(config), (count) => dropped('export-failed', count))
     const batches = new BatchSpanProcessor(exporter, {
       maxQueueSize: config.maxQueueSize,
       maxExportBatchSize: config.maxExportBatchSize,
@@ -122,6 +122,17 @@ export class Tracing {
     await Promise.race([this.#provider.shutdown().catch(() => {}), cap])
     clearTimeout(timer)
   }
+}
+
+/**
+ * The SDK's OTLP/HTTP protobuf exporter (what `OTLPTraceExporter` of @opentelemetry/exporter-trace-otlp-proto
+ * builds: its HTTP transport, retries, timeout and concurrency limit) with the serializer of otlp-protobuf.ts.
+ */
+function otlpHttpExporter(config: TracingConfig): SpanExporter {
+  const options = convertLegacyHttpOptions({ url: config.endpoint, timeoutMillis: config.exportTimeout, concurrencyLimit: 2 }, 'TRACES', 'v1/traces', {
+    'Content-Type': 'application/x-protobuf',
+  })
+  return new OTLPExporterBase(createOtlpHttpExportDelegate(options, otlpTraceSerializer, 'otlp_http_span_exporter', TraceExporterMetricsHelper, undefined))
 }
 
 // Spans get their times from the monotonic clock (hrTime: time origin plus performance.now()): by default the SDK
