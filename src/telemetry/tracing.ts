@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api'
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type TextMapSetter, type Tracer } from '@opentelemetry/api'
 import { ExportResultCode, hrTime, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core'
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base'
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http'
@@ -90,25 +90,7 @@ export class Tracing {
     setHostAttributes(span, headers.host)
     const userAgent = headers['user-agent']
     if (userAgent) span.setAttribute('user_agent.original', userAgent)
-    const exchange = new SpanStack(this.#tracer, span)
-    return {
-      traceId: exchange.traceId,
-      exchange,
-      end(status, route, errorCode) {
-        span.setAttribute('http.response.status_code', status)
-        if (route !== undefined) {
-          span.setAttribute('http.route', route)
-          span.updateName(`${method} ${route}`)
-        }
-        // OpenTelemetry's HTTP server conventions: only 5xx marks a server span failed; error codes name the cause.
-        if (errorCode !== undefined) span.setAttribute('portico.error.code', errorCode)
-        if (status >= 500) {
-          span.setAttribute('error.type', errorCode ?? String(status))
-          span.setStatus({ code: SpanStatusCode.ERROR })
-        }
-        span.end(hrTime())
-      },
-    }
+    return new SpanStack(this.#tracer, span, method)
   }
 
   /**
@@ -144,63 +126,131 @@ function otlpHttpExporter(config: TracingConfig): SpanExporter {
 /** A Host header: a name, an IPv4 address or a bracketed IPv6 address, and an optional port. */
 const HOST = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/
 
+/** The last Host header read and what it gave: clients send the same one request after request. */
+let lastHost: { header: string; address: string; port: number | undefined } | undefined
+
 /** `server.address` and `server.port` from the Host header the client sent, as the HTTP server conventions ask. */
 function setHostAttributes(span: Span, host: string | undefined): void {
   if (!host) return
-  const match = HOST.exec(host)
-  if (!match) return
-  span.setAttribute('server.address', match[1]!.replace(/^\[|\]$/g, ''))
-  if (match[2] !== undefined) span.setAttribute('server.port', Number(match[2]))
+  if (lastHost?.header !== host) {
+    const match = HOST.exec(host)
+    if (!match) return
+    const address = match[1]!.startsWith('[') ? match[1]!.slice(1, -1) : match[1]!
+    lastHost = { header: host, address, port: match[2] === undefined ? undefined : Number(match[2]) }
+  }
+  span.setAttribute('server.address', lastHost.address)
+  if (lastHost.port !== undefined) span.setAttribute('server.port', lastHost.port)
 }
 
-/** The exchange's spans as a stack: the one that began last and has not ended is the parent of the next. */
-class SpanStack implements ExchangeTrace {
+/** `traceparent` and `tracestate` as the propagator writes them, read by SpanStack.inject. */
+const injected: { traceparent: string | undefined; tracestate: string | undefined } = { traceparent: undefined, tracestate: undefined }
+const intoInjected: TextMapSetter<typeof injected> = {
+  set: (carrier, key, value) => {
+    if (key === 'traceparent' || key === 'tracestate') carrier[key] = value
+  },
+}
+
+/**
+ * A sampled request's spans as a stack, its server span at the bottom: the span that began last and has not
+ * ended is the parent of the next. A span's context (what startSpan and the propagator read its parent from) is
+ * made only when a child or a traceparent asks for it: a leaf's attempt span has neither.
+ */
+class SpanStack implements RequestTrace, ExchangeTrace {
   readonly traceId: string
   readonly #tracer: Tracer
-  #current: Context
+  readonly #server: Span
+  readonly #method: string
+  #current: Span
+  #context: Context | undefined
 
-  constructor(tracer: Tracer, root: Span) {
+  constructor(tracer: Tracer, server: Span, method: string) {
     this.#tracer = tracer
-    this.traceId = root.spanContext().traceId
-    this.#current = trace.setSpan(ROOT_CONTEXT, root)
+    this.#server = server
+    this.#method = method
+    this.#current = server
+    this.traceId = server.spanContext().traceId
+  }
+
+  get exchange(): ExchangeTrace {
+    return this
   }
 
   begin(name: string, kind: 'internal' | 'client', attributes?: Readonly<Record<string, TraceValue>>): TraceSpan {
     const parent = this.#current
-    const span = this.#tracer.startSpan(name, { kind: kind === 'client' ? SpanKind.CLIENT : SpanKind.INTERNAL, startTime: hrTime() }, parent)
+    const parentContext = this.#context ?? trace.setSpan(ROOT_CONTEXT, parent)
+    const span = this.#tracer.startSpan(name, { kind: kind === 'client' ? SpanKind.CLIENT : SpanKind.INTERNAL, startTime: hrTime() }, parentContext)
     if (attributes) span.setAttributes(attributes)
-    this.#current = trace.setSpan(parent, span)
-    return {
-      set: (key, value) => span.setAttribute(key, value),
-      fail: (errorType, message) => {
-        span.setAttribute('error.type', errorType)
-        span.setStatus(message === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message })
-      },
-      end: () => {
-        span.end(hrTime())
-        this.#current = parent
-      },
-    }
+    this.#current = span
+    this.#context = undefined
+    return new StackedSpan(this, span, parent, parentContext)
+  }
+
+  /** The span below an ending one is current again. */
+  resume(span: Span, context: Context): void {
+    this.#current = span
+    this.#context = context
   }
 
   inject(headers: string[]): void {
-    const carrier: Record<string, string> = {}
-    propagator.inject(this.#current, carrier, { set: (target, key, value) => (target[key] = value) })
-    for (const name of ['traceparent', 'tracestate']) {
-      const value = carrier[name]
-      let found = false
-      for (let i = 0; i < headers.length; i += 2) {
-        if (headers[i]!.toLowerCase() !== name) continue
-        if (value === undefined || found) {
-          headers.splice(i, 2)
-          i -= 2
-        } else {
-          headers[i + 1] = value
-          found = true
-        }
+    const context = (this.#context ??= trace.setSpan(ROOT_CONTEXT, this.#current))
+    injected.traceparent = injected.tracestate = undefined
+    propagator.inject(context, injected, intoInjected)
+    const { traceparent, tracestate } = injected
+    // Whatever the client sent under these names is replaced.
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!
+      if ((name.length === 11 && name.toLowerCase() === 'traceparent') || (name.length === 10 && name.toLowerCase() === 'tracestate')) {
+        headers.splice(i, 2)
+        i -= 2
       }
-      if (value !== undefined && !found) headers.push(name, value)
     }
+    if (traceparent !== undefined) headers.push('traceparent', traceparent)
+    if (tracestate !== undefined) headers.push('tracestate', tracestate)
+  }
+
+  end(status: number, route: string | undefined, errorCode: string | undefined): void {
+    const span = this.#server
+    span.setAttribute('http.response.status_code', status)
+    if (route !== undefined) {
+      span.setAttribute('http.route', route)
+      span.updateName(`${this.#method} ${route}`)
+    }
+    // OpenTelemetry's HTTP server conventions: only 5xx marks a server span failed; error codes name the cause.
+    if (errorCode !== undefined) span.setAttribute('portico.error.code', errorCode)
+    if (status >= 500) {
+      span.setAttribute('error.type', errorCode ?? String(status))
+      span.setStatus({ code: SpanStatusCode.ERROR })
+    }
+    span.end(hrTime())
+  }
+}
+
+/** A span above the server span, and what was current when it began. */
+class StackedSpan implements TraceSpan {
+  readonly #stack: SpanStack
+  readonly #span: Span
+  readonly #parent: Span
+  readonly #parentContext: Context
+
+  constructor(stack: SpanStack, span: Span, parent: Span, parentContext: Context) {
+    this.#stack = stack
+    this.#span = span
+    this.#parent = parent
+    this.#parentContext = parentContext
+  }
+
+  set(key: string, value: TraceValue): void {
+    this.#span.setAttribute(key, value)
+  }
+
+  fail(errorType: string, message?: string): void {
+    this.#span.setAttribute('error.type', errorType)
+    this.#span.setStatus(message === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message })
+  }
+
+  end(): void {
+    this.#span.end(hrTime())
+    this.#stack.resume(this.#parent, this.#parentContext)
   }
 }
 
