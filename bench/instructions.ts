@@ -10,6 +10,7 @@
 // (its JavaScript, V8's compiler and garbage collector threads, node, libuv and the system call entries; not the
 // kernel). The load generator (in this process) and nginx are not counted. Prints one JSON line per scenario.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:http'
 import { connect as connectH2 } from 'node:http2'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -53,10 +54,11 @@ async function main(): Promise<void> {
     await waitForPort(nginxPort)
     const upstream = `http://127.0.0.1:${nginxPort}`
     const certificate = selected.some((s) => s.transport && s.transport !== 'http') ? makeCertificate(dir) : undefined
+    const collector = await startCollector()
     for (const scenario of selected) {
       // BENCH_INSTR_ONLY=portico (or floor) counts one of them, to compare versions of the gateway faster.
-      const portico = ONLY === 'floor' ? NaN : await count('portico', scenario, upstream, dir, children, certificate)
-      const floor = ONLY === 'portico' ? NaN : await count('floor', scenario, upstream, dir, children, certificate)
+      const portico = ONLY === 'floor' ? NaN : await count('portico', scenario, upstream, dir, children, certificate, collector.url)
+      const floor = ONLY === 'portico' ? NaN : await count('floor', scenario, upstream, dir, children, certificate, collector.url)
       console.log(
         JSON.stringify({
           scenario: scenario.name,
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
         }),
       )
     }
+    collector.close()
   } finally {
     for (const child of children) child.kill('SIGTERM')
     if (process.env.BENCH_KEEP) console.error(`callgrind dumps kept in ${dir}`)
@@ -79,8 +82,22 @@ function fail(name: string, all: Scenario[]): never {
   throw new Error(`no scenario named "${name}"; known: ${all.map((s) => s.name).join(', ')}`)
 }
 
+/**
+ * An OTLP/HTTP receiver that reads each export and answers 200, in this process: what a traced scenario exports to.
+ * Its work is not counted, the gateway's exporting is.
+ */
+async function startCollector(): Promise<{ url: string; close(): void }> {
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end())
+  })
+  const port = await freePort()
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${port}/v1/traces`, close: () => server.close() }
+}
+
 /** Instructions per request of one proxy for one scenario. */
-async function count(which: 'portico' | 'floor', scenario: Scenario, upstream: string, dir: string, children: ChildProcess[], certificate?: { cert: string; key: string }): Promise<number> {
+async function count(which: 'portico' | 'floor', scenario: Scenario, upstream: string, dir: string, children: ChildProcess[], certificate: { cert: string; key: string } | undefined, collector: string): Promise<number> {
   const port = await freePort()
   const transport = scenario.transport ?? 'http'
   let args: string[]
@@ -93,7 +110,7 @@ async function count(which: 'portico' | 'floor', scenario: Scenario, upstream: s
 admin: { enabled: false }
 limits: { headersTimeout: 60s }
 accessLog: { enabled: ${process.env.BENCH_ACCESS_LOG ?? true}, path: "${join(dir, `${scenario.name}-access.log`)}" }
-${scenario.config?.() ?? ''}apis:${scenario.apis(upstream)}`,
+${scenario.config?.() ?? ''}${scenario.telemetry ? `telemetry: ${scenario.telemetry(collector)}\n` : ''}apis:${scenario.apis(upstream)}`,
     )
     args = [join(root, 'src/cli.ts'), 'start', '--config', config, '--workers', '1']
   } else {

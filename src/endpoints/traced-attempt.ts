@@ -31,30 +31,35 @@ export class TracedAttempt extends Delegating {
   send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
     const trace = exchange.trace
     if (trace === undefined) return this.inner.send(exchange, signal)
-    return this.#traced(exchange, signal, trace)
-  }
-
-  async #traced(exchange: Exchange, signal: AbortSignal, trace: ExchangeTrace): Promise<BackendResponse> {
     const span = trace.begin(`${exchange.method} ${this.id}`, 'client', this.#attributes)
     span.set('http.request.method', exchange.method)
     const target = this.inner.targetPath?.(exchange)
     if (target !== undefined) span.set('url.path', target.split('?', 1)[0]!)
     trace.inject(exchange.headers)
+    // A promise chain rather than an async function: this runs for every traced attempt.
+    let sent: Promise<BackendResponse>
     try {
-      const response = await this.inner.send(exchange, signal)
-      span.set('http.response.status_code', response.status)
-      if (response.status >= 400) span.set('error.type', String(response.status))
-      return response
+      sent = this.inner.send(exchange, signal)
     } catch (error) {
-      const failure = classifyFailure(error, this.id)
-      if (failure.status !== undefined) span.set('http.response.status_code', failure.status)
-      const code = WSO2_ERROR_CODES[failure.kind]
-      if (code !== undefined) span.set('portico.wso2.error_code', code)
-      span.set('portico.failure.kind', failure.kind)
-      span.fail(failure.kind, failure.message)
-      throw error
-    } finally {
-      span.end()
+      sent = Promise.reject(error)
     }
+    return sent.then(
+      (response) => {
+        span.set('http.response.status_code', response.status)
+        if (response.status >= 400) span.set('error.type', String(response.status))
+        span.end()
+        return response
+      },
+      (error: unknown) => {
+        const failure = classifyFailure(error, this.id)
+        if (failure.status !== undefined) span.set('http.response.status_code', failure.status)
+        const code = WSO2_ERROR_CODES[failure.kind]
+        if (code !== undefined) span.set('portico.wso2.error_code', code)
+        span.set('portico.failure.kind', failure.kind)
+        span.fail(failure.kind, failure.message)
+        span.end()
+        throw error
+      },
+    )
   }
 }

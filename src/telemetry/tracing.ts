@@ -1,7 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api'
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type TextMapSetter, type Tracer } from '@opentelemetry/api'
 import { ExportResultCode, hrTime, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core'
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
+import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base'
+import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http'
+import { TraceExporterMetricsHelper } from '@opentelemetry/otlp-transformer'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import {
   AlwaysOnSampler,
@@ -16,6 +18,7 @@ import {
 } from '@opentelemetry/sdk-trace-base'
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions'
 import type { ExchangeTrace, TraceSpan, TraceValue } from '../core/trace.ts'
+import { otlpTraceSerializer } from './otlp-protobuf.ts'
 import type { TracingConfig } from './schema.ts'
 
 /** How long a stop waits for the last export at most. */
@@ -52,10 +55,7 @@ export class Tracing {
   readonly #exportTimeout: number
 
   constructor(config: TracingConfig, dropped: (reason: SpanDropReason, count: number) => void) {
-    const exporter = new CountingExporter(
-      new OTLPTraceExporter({ url: config.endpoint, timeoutMillis: config.exportTimeout, concurrencyLimit: 2 }),
-      (count) => dropped('export-failed', count),
-    )
+    const exporter = new CountingExporter(otlpHttpExporter(config), (count) => dropped('export-failed', count))
     const batches = new BatchSpanProcessor(exporter, {
       maxQueueSize: config.maxQueueSize,
       maxExportBatchSize: config.maxExportBatchSize,
@@ -90,25 +90,7 @@ export class Tracing {
     setHostAttributes(span, headers.host)
     const userAgent = headers['user-agent']
     if (userAgent) span.setAttribute('user_agent.original', userAgent)
-    const exchange = new SpanStack(this.#tracer, span)
-    return {
-      traceId: exchange.traceId,
-      exchange,
-      end(status, route, errorCode) {
-        span.setAttribute('http.response.status_code', status)
-        if (route !== undefined) {
-          span.setAttribute('http.route', route)
-          span.updateName(`${method} ${route}`)
-        }
-        // OpenTelemetry's HTTP server conventions: only 5xx marks a server span failed; error codes name the cause.
-        if (errorCode !== undefined) span.setAttribute('portico.error.code', errorCode)
-        if (status >= 500) {
-          span.setAttribute('error.type', errorCode ?? String(status))
-          span.setStatus({ code: SpanStatusCode.ERROR })
-        }
-        span.end(hrTime())
-      },
-    }
+    return new SpanStack(this.#tracer, span, method)
   }
 
   /**
@@ -124,6 +106,17 @@ export class Tracing {
   }
 }
 
+/**
+ * The SDK's OTLP/HTTP protobuf exporter (what `OTLPTraceExporter` of @opentelemetry/exporter-trace-otlp-proto
+ * builds: its HTTP transport, retries, timeout and concurrency limit) with the serializer of otlp-protobuf.ts.
+ */
+function otlpHttpExporter(config: TracingConfig): SpanExporter {
+  const options = convertLegacyHttpOptions({ url: config.endpoint, timeoutMillis: config.exportTimeout, concurrencyLimit: 2 }, 'TRACES', 'v1/traces', {
+    'Content-Type': 'application/x-protobuf',
+  })
+  return new OTLPExporterBase(createOtlpHttpExportDelegate(options, otlpTraceSerializer, 'otlp_http_span_exporter', TraceExporterMetricsHelper, undefined))
+}
+
 // Spans get their times from the monotonic clock (hrTime: time origin plus performance.now()): by default the SDK
 // starts a span at Date.now()'s whole millisecond, which misorders the attempts of a fast failover.
 //
@@ -133,63 +126,131 @@ export class Tracing {
 /** A Host header: a name, an IPv4 address or a bracketed IPv6 address, and an optional port. */
 const HOST = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/
 
+/** The last Host header read and what it gave: clients send the same one request after request. */
+let lastHost: { header: string; address: string; port: number | undefined } | undefined
+
 /** `server.address` and `server.port` from the Host header the client sent, as the HTTP server conventions ask. */
 function setHostAttributes(span: Span, host: string | undefined): void {
   if (!host) return
-  const match = HOST.exec(host)
-  if (!match) return
-  span.setAttribute('server.address', match[1]!.replace(/^\[|\]$/g, ''))
-  if (match[2] !== undefined) span.setAttribute('server.port', Number(match[2]))
+  if (lastHost?.header !== host) {
+    const match = HOST.exec(host)
+    if (!match) return
+    const address = match[1]!.startsWith('[') ? match[1]!.slice(1, -1) : match[1]!
+    lastHost = { header: host, address, port: match[2] === undefined ? undefined : Number(match[2]) }
+  }
+  span.setAttribute('server.address', lastHost.address)
+  if (lastHost.port !== undefined) span.setAttribute('server.port', lastHost.port)
 }
 
-/** The exchange's spans as a stack: the one that began last and has not ended is the parent of the next. */
-class SpanStack implements ExchangeTrace {
+/** `traceparent` and `tracestate` as the propagator writes them, read by SpanStack.inject. */
+const injected: { traceparent: string | undefined; tracestate: string | undefined } = { traceparent: undefined, tracestate: undefined }
+const intoInjected: TextMapSetter<typeof injected> = {
+  set: (carrier, key, value) => {
+    if (key === 'traceparent' || key === 'tracestate') carrier[key] = value
+  },
+}
+
+/**
+ * A sampled request's spans as a stack, its server span at the bottom: the span that began last and has not
+ * ended is the parent of the next. A span's context (what startSpan and the propagator read its parent from) is
+ * made only when a child or a traceparent asks for it: a leaf's attempt span has neither.
+ */
+class SpanStack implements RequestTrace, ExchangeTrace {
   readonly traceId: string
   readonly #tracer: Tracer
-  #current: Context
+  readonly #server: Span
+  readonly #method: string
+  #current: Span
+  #context: Context | undefined
 
-  constructor(tracer: Tracer, root: Span) {
+  constructor(tracer: Tracer, server: Span, method: string) {
     this.#tracer = tracer
-    this.traceId = root.spanContext().traceId
-    this.#current = trace.setSpan(ROOT_CONTEXT, root)
+    this.#server = server
+    this.#method = method
+    this.#current = server
+    this.traceId = server.spanContext().traceId
+  }
+
+  get exchange(): ExchangeTrace {
+    return this
   }
 
   begin(name: string, kind: 'internal' | 'client', attributes?: Readonly<Record<string, TraceValue>>): TraceSpan {
     const parent = this.#current
-    const span = this.#tracer.startSpan(name, { kind: kind === 'client' ? SpanKind.CLIENT : SpanKind.INTERNAL, startTime: hrTime() }, parent)
+    const parentContext = this.#context ?? trace.setSpan(ROOT_CONTEXT, parent)
+    const span = this.#tracer.startSpan(name, { kind: kind === 'client' ? SpanKind.CLIENT : SpanKind.INTERNAL, startTime: hrTime() }, parentContext)
     if (attributes) span.setAttributes(attributes)
-    this.#current = trace.setSpan(parent, span)
-    return {
-      set: (key, value) => span.setAttribute(key, value),
-      fail: (errorType, message) => {
-        span.setAttribute('error.type', errorType)
-        span.setStatus(message === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message })
-      },
-      end: () => {
-        span.end(hrTime())
-        this.#current = parent
-      },
-    }
+    this.#current = span
+    this.#context = undefined
+    return new StackedSpan(this, span, parent, parentContext)
+  }
+
+  /** The span below an ending one is current again. */
+  resume(span: Span, context: Context): void {
+    this.#current = span
+    this.#context = context
   }
 
   inject(headers: string[]): void {
-    const carrier: Record<string, string> = {}
-    propagator.inject(this.#current, carrier, { set: (target, key, value) => (target[key] = value) })
-    for (const name of ['traceparent', 'tracestate']) {
-      const value = carrier[name]
-      let found = false
-      for (let i = 0; i < headers.length; i += 2) {
-        if (headers[i]!.toLowerCase() !== name) continue
-        if (value === undefined || found) {
-          headers.splice(i, 2)
-          i -= 2
-        } else {
-          headers[i + 1] = value
-          found = true
-        }
+    const context = (this.#context ??= trace.setSpan(ROOT_CONTEXT, this.#current))
+    injected.traceparent = injected.tracestate = undefined
+    propagator.inject(context, injected, intoInjected)
+    const { traceparent, tracestate } = injected
+    // Whatever the client sent under these names is replaced.
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!
+      if ((name.length === 11 && name.toLowerCase() === 'traceparent') || (name.length === 10 && name.toLowerCase() === 'tracestate')) {
+        headers.splice(i, 2)
+        i -= 2
       }
-      if (value !== undefined && !found) headers.push(name, value)
     }
+    if (traceparent !== undefined) headers.push('traceparent', traceparent)
+    if (tracestate !== undefined) headers.push('tracestate', tracestate)
+  }
+
+  end(status: number, route: string | undefined, errorCode: string | undefined): void {
+    const span = this.#server
+    span.setAttribute('http.response.status_code', status)
+    if (route !== undefined) {
+      span.setAttribute('http.route', route)
+      span.updateName(`${this.#method} ${route}`)
+    }
+    // OpenTelemetry's HTTP server conventions: only 5xx marks a server span failed; error codes name the cause.
+    if (errorCode !== undefined) span.setAttribute('portico.error.code', errorCode)
+    if (status >= 500) {
+      span.setAttribute('error.type', errorCode ?? String(status))
+      span.setStatus({ code: SpanStatusCode.ERROR })
+    }
+    span.end(hrTime())
+  }
+}
+
+/** A span above the server span, and what was current when it began. */
+class StackedSpan implements TraceSpan {
+  readonly #stack: SpanStack
+  readonly #span: Span
+  readonly #parent: Span
+  readonly #parentContext: Context
+
+  constructor(stack: SpanStack, span: Span, parent: Span, parentContext: Context) {
+    this.#stack = stack
+    this.#span = span
+    this.#parent = parent
+    this.#parentContext = parentContext
+  }
+
+  set(key: string, value: TraceValue): void {
+    this.#span.setAttribute(key, value)
+  }
+
+  fail(errorType: string, message?: string): void {
+    this.#span.setAttribute('error.type', errorType)
+    this.#span.setStatus(message === undefined ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.ERROR, message })
+  }
+
+  end(): void {
+    this.#span.end(hrTime())
+    this.#stack.resume(this.#parent, this.#parentContext)
   }
 }
 

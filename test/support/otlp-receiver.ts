@@ -94,6 +94,11 @@ interface KeyValue {
   value: { value?: 'stringValue' | 'boolValue' | 'intValue' | 'doubleValue'; stringValue?: string; boolValue?: boolean; intValue?: string; doubleValue?: number } | null
 }
 
+/** All of a decoded ExportTraceServiceRequest, every field at its value or default (int64 as strings): to compare encodings. */
+export function decodeExportRequestWhole(body: Uint8Array): unknown {
+  return EXPORT_REQUEST.toObject(EXPORT_REQUEST.decode(body), { longs: String, bytes: String, defaults: true, oneofs: true })
+}
+
 export function decodeExportRequest(body: Buffer): ReceivedSpan[] {
   const request = EXPORT_REQUEST.toObject(EXPORT_REQUEST.decode(body), { longs: String, defaults: true, oneofs: true }) as ExportRequest
   return request.resourceSpans.flatMap(({ resource, scopeSpans }) => {
