@@ -29,9 +29,8 @@ export interface FilterContext {
 export interface ApiFilter {
   /** Names the filter's spans in a trace (`mediation request`, `mediation response`); `filter` when unset. */
   readonly name?: string
-  /** A filter that decides at once (a count kept in this process) may answer without a promise: no await then. */
-  request?(exchange: Exchange, context: FilterContext): FilterStop | undefined | Promise<FilterStop | undefined>
-  response?(exchange: Exchange, response: BackendResponse, context: FilterContext): FilterStop | undefined | Promise<FilterStop | undefined>
+  request?(exchange: Exchange, context: FilterContext): Promise<FilterStop | undefined>
+  response?(exchange: Exchange, response: BackendResponse, context: FilterContext): Promise<FilterStop | undefined>
   /** Renders every gateway error of the API in its own format (a SOAP API's Faults) instead of JSON. */
   readonly formatError?: ErrorFormatter
   /**

@@ -255,8 +255,7 @@ export class RequestPipeline {
     for (let i = 0; i < filters.length; i++) {
       const filter = filters[i]!
       if (!filter.request) continue
-      let stop = trace === undefined ? filter.request(exchange, this.#filterContext) : this.#traced(filter, 'request', trace, () => filter.request!(exchange, this.#filterContext))
-      if (stop instanceof Promise) stop = await stop
+      const stop = trace === undefined ? await filter.request(exchange, this.#filterContext) : await this.#traced(filter, 'request', trace, () => filter.request!(exchange, this.#filterContext))
       if (stop) {
         outcome.consumer = exchange.consumer
         return this.#stop(res, outcome, stop)
@@ -293,8 +292,7 @@ export class RequestPipeline {
       if (!filter.response) continue
       let stop
       try {
-        stop = trace === undefined ? filter.response(exchange, response, this.#filterContext) : this.#traced(filter, 'response', trace, () => filter.response!(exchange, response, this.#filterContext))
-        if (stop instanceof Promise) stop = await stop
+        stop = trace === undefined ? await filter.response(exchange, response, this.#filterContext) : await this.#traced(filter, 'response', trace, () => filter.response!(exchange, response, this.#filterContext))
       } catch (error) {
         // The backend's body would otherwise hold its pooled connection until the idle timeout.
         response.body?.destroy()
@@ -347,7 +345,7 @@ export class RequestPipeline {
   }
 
   /** A filter's hook in a span of its own, so any filter shows in the trace. Only traced exchanges come here. */
-  async #traced(filter: ApiFilter, hook: 'request' | 'response', trace: ExchangeTrace, run: () => FilterStop | undefined | Promise<FilterStop | undefined>): Promise<FilterStop | undefined> {
+  async #traced(filter: ApiFilter, hook: 'request' | 'response', trace: ExchangeTrace, run: () => Promise<FilterStop | undefined>): Promise<FilterStop | undefined> {
     const span = trace.begin(`${filter.name ?? 'filter'} ${hook}`, 'internal', { 'portico.filter': filter.name ?? 'filter' })
     try {
       const stop = await run()

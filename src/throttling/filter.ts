@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { BlockList, isIPv6 } from 'node:net'
 import type { BackendResponse, Exchange } from '../core/endpoint.ts'
 import type { ApiFilter, FilterContext, FilterStop } from '../core/filter.ts'
-import type { Take, TakeAnswer } from './counters.ts'
+import type { Take } from './counters.ts'
 import { decisionCounters } from './metrics.ts'
 import type { ConditionConfig, KeyConfig, Period, PolicyConfig, ThrottlingConfig } from './schema.ts'
 import { WSO2_TIERS } from './schema.ts'
@@ -20,8 +20,6 @@ interface LimitSpec {
   readonly amount: number
   readonly bytes: boolean
   readonly per: Period
-  /** The `RateLimit-Policy` value, the same for every request (but a month's, whose length varies). */
-  readonly policyHeader: string | undefined
 }
 
 interface Choice {
@@ -78,16 +76,12 @@ class Throttle implements ApiFilter {
   readonly #store: CountStore
   readonly #taken = new WeakMap<Exchange, Taken>()
 
-  /** Whether any limit counts bytes: only then is a response's length charged. */
-  readonly #countsBytes: boolean
-
   constructor(policies: readonly AppliedPolicy[], store: CountStore) {
     this.#policies = policies
     this.#store = store
-    this.#countsBytes = policies.some((policy) => policy.choices.some((choice) => choice.limits.some((limit) => limit.bytes)))
   }
 
-  request(exchange: Exchange, context: FilterContext): FilterStop | undefined | Promise<FilterStop | undefined> {
+  async request(exchange: Exchange, context: FilterContext): Promise<FilterStop | undefined> {
     const now = Date.now()
     const entries: Take[] = []
     const counted: Counted[] = []
@@ -102,12 +96,7 @@ class Throttle implements ApiFilter {
         counted.push({ policy, limit, end })
       }
     }
-    const answer = this.#store.take(entries, context.logger)
-    // Counted in this process, the answer is there at once: no promise, no await on every request.
-    return answer instanceof Promise ? answer.then((settled) => this.#decide(exchange, settled, entries, counted, now)) : this.#decide(exchange, answer, entries, counted, now)
-  }
-
-  #decide(exchange: Exchange, answer: TakeAnswer | undefined, entries: Take[], counted: Counted[], now: number): FilterStop | undefined {
+    const answer = await this.#store.take(entries, context.logger)
     if (!answer) {
       for (const policy of this.#policies) policy.decisions.refused.inc()
       return { code: 'THROTTLING_UNAVAILABLE', message: 'The rate-limit store cannot be reached and this API fails closed', policy: this.#policies[0]!.name }
@@ -129,10 +118,10 @@ class Throttle implements ApiFilter {
     return undefined
   }
 
-  response(exchange: Exchange, response: BackendResponse): undefined {
+  async response(exchange: Exchange, response: BackendResponse): Promise<undefined> {
     const taken = this.#taken.get(exchange)
     if (!taken) return undefined
-    const length = this.#countsBytes ? Number(response.headers['content-length']) : 0
+    const length = Number(response.headers['content-length'])
     if (length > 0) {
       const bytes = taken.entries.filter((_, i) => taken.counted[i]!.limit.bytes).map((entry) => ({ ...entry, cost: length }))
       if (bytes.length > 0) this.#store.charge(bytes)
@@ -167,28 +156,24 @@ function remaining(taken: Taken, index: number): number {
 function rateLimitHeaders(counted: Counted, used: number, now: number): string[] {
   const { limit, end } = counted
   const policy = counted.policy.name
+  const window = limit.per === 'month' ? Math.round((end - windowAt('month', now).start) / 1000) : SECONDS[limit.per]
+  const quotaUnit = limit.bytes ? ';qu="content-bytes"' : ''
   return [
-    'ratelimit-policy', limit.policyHeader ?? policyHeader(policy, limit, Math.round((end - windowAt('month', now).start) / 1000)),
+    'ratelimit-policy', `"${policy}";q=${limit.amount};w=${window}${quotaUnit}`,
     'ratelimit', `"${policy}";r=${Math.max(0, limit.amount - used)};t=${Math.max(0, Math.ceil((end - now) / 1000))}`,
   ]
 }
 
 function applied(policy: PolicyConfig, scope: string): AppliedPolicy {
-  const own: Choice = { test: undefined, limits: limitsOf(policy.name, policy) }
-  return { name: policy.name, scope, key: policy.key, decisions: decisionCounters(policy.name), choices: [...policy.conditions.map((condition) => ({ test: conditionTest(condition), limits: limitsOf(policy.name, condition) })), own] }
+  const own: Choice = { test: undefined, limits: limitsOf(policy) }
+  return { name: policy.name, scope, key: policy.key, decisions: decisionCounters(policy.name), choices: [...policy.conditions.map((condition) => ({ test: conditionTest(condition), limits: limitsOf(condition) })), own] }
 }
 
-function limitsOf(policy: string, source: Pick<PolicyConfig, 'limit' | 'burst'>): LimitSpec[] {
+function limitsOf(source: Pick<PolicyConfig, 'limit' | 'burst'>): LimitSpec[] {
   const { limit, burst } = source
-  const spec = (amount: number, bytes: boolean, per: Period): LimitSpec => ({ amount, bytes, per, policyHeader: per === 'month' ? undefined : policyHeader(policy, { amount, bytes }, SECONDS[per]) })
-  const limits: LimitSpec[] = [spec((limit.requests ?? limit.bytes)!, limit.bytes !== undefined, limit.per)]
-  if (burst) limits.push(spec(burst.requests, false, burst.per))
+  const limits: LimitSpec[] = [{ amount: (limit.requests ?? limit.bytes)!, bytes: limit.bytes !== undefined, per: limit.per }]
+  if (burst) limits.push({ amount: burst.requests, bytes: false, per: burst.per })
   return limits
-}
-
-/** `"gold";q=100;w=60`: the policy, its quota and its window in seconds (and the unit, for bytes). */
-function policyHeader(policy: string, limit: { amount: number; bytes: boolean }, windowSeconds: number): string {
-  return `"${policy}";q=${limit.amount};w=${windowSeconds}${limit.bytes ? ';qu="content-bytes"' : ''}`
 }
 
 /** A condition as one test: every field it gives must match. */

@@ -7,8 +7,7 @@ import type { ThrottlingConfig } from './schema.ts'
 /** Where one config's counts go: this node's counters, or Redis with this node's counters as the fallback. */
 export interface CountStore {
   /** The answer, or undefined when Redis failed and the config fails closed. */
-  /** An answer at once when the counts are in this process; a promise when they are elsewhere. */
-  take(entries: readonly Take[], logger: Logger): TakeAnswer | undefined | Promise<TakeAnswer | undefined>
+  take(entries: readonly Take[], logger: Logger): Promise<TakeAnswer | undefined>
   charge(entries: readonly Take[]): void
 }
 
@@ -37,7 +36,7 @@ class NodeStore implements CountStore {
   constructor(counters: Counters) {
     this.#counters = counters
   }
-  take(entries: readonly Take[]): TakeAnswer | Promise<TakeAnswer> {
+  async take(entries: readonly Take[]): Promise<TakeAnswer> {
     return this.#counters.take(entries)
   }
   charge(entries: readonly Take[]): void {
