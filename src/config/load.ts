@@ -3,7 +3,7 @@ import { CORE_SCHEMA, load as loadYamlFast } from 'js-yaml'
 import { LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { readLocalFile } from '../core/local-file.ts'
-import { endpointFileIssues } from '../endpoints/file-checks.ts'
+import { endpointFileIssues, mayNameFiles } from '../endpoints/file-checks.ts'
 import { Endpoint } from '../endpoints/schema.ts'
 import { readListenerCertificates, TlsMaterialError } from '../security/listener-certificates.ts'
 import { formatPath } from './path.ts'
@@ -148,17 +148,19 @@ export function configFileIssues(config: ConfigModel): { path: (string | number)
 
 /** Problems with the files a valid config names (WSDL files), which only reading them can find. */
 function filesNamedBy(config: ConfigModel): { path: (string | number)[]; message: string }[] {
-  return config.apis.flatMap((api, index) =>
-    ENVIRONMENTS.flatMap((environment) => {
+  // Run on every reload over every API: plain loops, and a path made only for a tree that may name a file.
+  const issues: { path: (string | number)[]; message: string }[] = []
+  config.apis.forEach((api, index) => {
+    for (const environment of ENVIRONMENTS) {
       const apiEndpoint = api.endpoints[environment]
-      const issues = apiEndpoint ? endpointFileIssues(apiEndpoint, ['apis', index, 'endpoints', environment]) : []
+      if (apiEndpoint && mayNameFiles(apiEndpoint)) issues.push(...endpointFileIssues(apiEndpoint, ['apis', index, 'endpoints', environment]))
       api.resources.forEach((resource, resourceIndex) => {
         const local = resource.endpoints?.[environment]
-        if (local) issues.push(...endpointFileIssues(local, ['apis', index, 'resources', resourceIndex, 'endpoints', environment]))
+        if (local && mayNameFiles(local)) issues.push(...endpointFileIssues(local, ['apis', index, 'resources', resourceIndex, 'endpoints', environment]))
       })
-      return issues
-    }),
-  )
+    }
+  })
+  return issues
 }
 
 /** Certificates and keys of TLS listeners that cannot serve (unreadable, mismatched, expired), one per listener. */

@@ -16,6 +16,11 @@ const CHECKS: { [T in EndpointConfig['type']]?: (leaf: Extract<EndpointConfig, {
   prototype: (leaf) => prototypeFileIssues(leaf),
 }
 
+/** Whether an endpoint tree may name files at all: most are plain leaves that do not (thousands, in a large config). */
+export function mayNameFiles(endpoint: EndpointConfig): boolean {
+  return 'endpoints' in endpoint || CHECKS[endpoint.type] !== undefined
+}
+
 /**
  * What is wrong with the files an endpoint tree names (a `wsdl` leaf's WSDL file, a `prototype` leaf's OpenAPI
  * document and response files), found by reading them. Kept out of the schema, which reads nothing; the loader
