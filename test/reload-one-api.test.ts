@@ -70,6 +70,22 @@ describe('a reload that changes one API', () => {
     assert.deepEqual(await get('/a/v1/items/4'), { status: 200, body: '/a/items/4' })
   })
 
+  test('a named endpoint that moves to another API keeps its object and is not retired; a changed one is', async () => {
+    const reader = new ConfigReader()
+    const apply = (yaml: string) => gateway.instance.gateway.reload({ ...reader.parse(yaml, 'next.yaml'), listeners: gateway.instance.gateway.snapshot.config.listeners })
+    const named = (name: string, url = `${backend.url}/shared`) => api(name).replace(/production: \{ type: http, url: "[^"]*" \}/, `production: { type: http, name: shared-backend, url: "${url}" }`)
+    await apply(`apis:${named('a')}${api('b')}`)
+    const shared = [...gateway.instance.gateway.snapshot.endpoints.values()].find((endpoint) => endpoint.id === 'shared-backend')!
+    const before = gateway.instance.gateway.snapshot
+    await apply(`apis:${api('a')}${named('b')}`)
+    assert.equal([...gateway.instance.gateway.snapshot.endpoints.values()].find((endpoint) => endpoint.id === 'shared-backend'), shared)
+    assert.deepEqual(before.retiredBy(gateway.instance.gateway.snapshot).map((endpoint) => endpoint.id), ['b:v1:production'])
+    const moved = gateway.instance.gateway.snapshot
+    await apply(`apis:${api('a')}${named('b', `${backend.url}/elsewhere`)}`)
+    assert.deepEqual(moved.retiredBy(gateway.instance.gateway.snapshot), [shared])
+    assert.deepEqual(await get('/b/v1/items/5'), { status: 200, body: '/elsewhere/items/5' })
+  })
+
   test('a change of the limits its filters read recompiles every API', async () => {
     const before = compiled()
     await reload(config(undefined, 'limits: { mediationBodyBytes: 4096 }\n'))
