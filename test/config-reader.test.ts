@@ -136,6 +136,24 @@ describe('a config reader', () => {
     }
   })
 
+  test('reads the rest of the config again when its text changed, or when it holds a secret reference', () => {
+    const reader = new ConfigReader()
+    const first = reader.parse(config(api('a')), file)
+    const same = reader.parse(config(api('a')), file)
+    assert.equal(same.limits, first.limits, 'an unchanged rest is taken as it was')
+    const changed = reader.parse(config(api('a')).replace('maxHeaders: 50', 'maxHeaders: 60'), file)
+    assert.equal(changed.limits.maxHeaders, 60)
+    process.env.PORTICO_READER_PATH = join(dir, 'first.log')
+    try {
+      const text = `accessLog: { path: "\${env:PORTICO_READER_PATH}" }\n${config(api('a'))}`
+      assert.equal(reader.parse(text, file).accessLog.path, join(dir, 'first.log'))
+      process.env.PORTICO_READER_PATH = join(dir, 'second.log')
+      assert.equal(reader.parse(text, file).accessLog.path, join(dir, 'second.log'))
+    } finally {
+      delete process.env.PORTICO_READER_PATH
+    }
+  })
+
   test('reads a file the schema reads (a PEM) again on every read: a rotated certificate is seen', () => {
     const reader = new ConfigReader()
     const ca = join(dir, 'ca.pem')

@@ -32,6 +32,8 @@ export class ConfigReader {
   #apis = new Map<string, KnownApi>()
   #directory = ''
   #generation = 0
+  /** The rest of the config (all but its APIs) as last read, by its text. */
+  #sections: { key: string; sections: Omit<ConfigModel, 'apis'> } | undefined
   /** The keys of the items of the last read and what each was, by position. */
   #last: { keys: string[]; known: (KnownApi | undefined)[] } | undefined
 
@@ -76,6 +78,7 @@ export class ConfigReader {
         const data = yamlData(item)?.data
         return Array.isArray(data) && data.length === 1 ? data[0] : undefined
       },
+      headKey: split.head,
       // An empty (or all-comment) rest is an empty mapping, as in parseConfig; a rest that is not YAML is no config.
       head: () => {
         if (mayNotBePlainYaml(split.head)) return undefined
@@ -92,7 +95,7 @@ export class ConfigReader {
   parseData(data: Record<string, unknown>, file = 'config'): ConfigModel {
     const { apis, ...head } = data
     const objects = Array.isArray(apis) && apis.length > 0 && apis.every((api) => typeof api === 'object' && api !== null && !Array.isArray(api))
-    const read = objects ? this.#readItems(apis.map((api) => JSON.stringify(api)), file, Infinity, { plain: () => true, item: (_key, index) => apis[index], head: () => head }) : undefined
+    const read = objects ? this.#readItems(apis.map((api) => JSON.stringify(api)), file, Infinity, { plain: () => true, item: (_key, index) => apis[index], headKey: JSON.stringify(head), head: () => head }) : undefined
     return read?.config ?? parseConfigData(data, file)
   }
 
@@ -100,7 +103,7 @@ export class ConfigReader {
    * A config from its API items (each known by a key: its text) and the rest; undefined on any problem, or when
    * more than `maxNewBytes` of keys are new. `source` parses an item and the rest.
    */
-  #readItems(keys: string[], file: string, maxNewBytes: number, source: { plain: (key: string) => boolean; item: (key: string, index: number) => unknown; head: () => unknown }): ReadConfig | undefined {
+  #readItems(keys: string[], file: string, maxNewBytes: number, source: { plain: (key: string) => boolean; item: (key: string, index: number) => unknown; headKey: string; head: () => unknown }): ReadConfig | undefined {
     this.#useDirectory(dirname(file))
     // An item where it was in the last read is found by comparing texts; elsewhere by a lookup, which hashes the
     // item's text (thousands of items are megabytes, and comparing is several times faster than hashing).
@@ -126,11 +129,19 @@ export class ConfigReader {
       apis.push(api)
       reusable.push(!key.includes('${') && syncFileReads() === readsBefore)
     }
-    const sections = validSections(source.head(), this.#directory)
+    // The rest of the config is taken as it was when its text is (and its validation read nothing else).
+    let sections = this.#sections?.key === source.headKey ? this.#sections.sections : undefined
+    let sectionsReusable = true
+    if (!sections) {
+      const readsBefore = syncFileReads()
+      sections = validSections(source.head(), this.#directory)
+      sectionsReusable = !source.headKey.includes('${') && syncFileReads() === readsBefore
+    }
     if (!sections) return undefined
     const config: ConfigModel = { ...sections, apis }
     if (checkAssembled(config).length > 0 || configFileIssues(config).length > 0) return undefined
     this.#remember(keys, known, apis, reusable)
+    this.#sections = sectionsReusable ? { key: source.headKey, sections } : undefined
     return { config, reusable }
   }
 
@@ -147,6 +158,7 @@ export class ConfigReader {
     if (directory === this.#directory) return
     this.#apis.clear()
     this.#last = undefined
+    this.#sections = undefined
     this.#directory = directory
   }
 
