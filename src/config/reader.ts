@@ -1,4 +1,5 @@
 import { dirname } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml'
 import { syncFileReads } from '../core/local-file.ts'
 import { splitApiItems } from './api-items.ts'
@@ -74,10 +75,7 @@ export class ConfigReader {
     return this.#readItems(split.items, file, maxNewBytes, {
       // An item seen before was plain YAML then; only new text can hold anchors, aliases or tags.
       plain: (item) => !mayNotBePlainYaml(item),
-      item: (item) => {
-        const data = yamlData(item)?.data
-        return Array.isArray(data) && data.length === 1 ? data[0] : undefined
-      },
+      item: itemData,
       headKey: split.head,
       // An empty (or all-comment) rest is an empty mapping, as in parseConfig; a rest that is not YAML is no config.
       head: () => {
@@ -147,10 +145,20 @@ export class ConfigReader {
 
   /** Keeps what a parser process read of `text`, as if this reader had read it. */
   #adopt(text: string, file: string, read: ReadConfig): void {
-    const items = splitApiItems(text)?.items
-    if (items?.length !== read.config.apis.length) return
+    const split = splitApiItems(text)
+    const count = read.config.apis.length
+    if (!split || split.items.length !== count || count === 0) return
     this.#useDirectory(dirname(file))
-    this.#remember(items, items.map((item) => this.#apis.get(item)), read.config.apis, read.reusable)
+    // The process's APIs are matched to this text's items by their order. The first and the last item, and the
+    // rest of the config, are read here too and must come out the same; what does not is not kept. (This also
+    // readies the code a reload runs: its first one then takes as long as the next.)
+    const { apis, ...sections } = read.config
+    const same = (index: number) => read.reusable[index] !== true || isDeepStrictEqual(validApi(itemData(split.items[index]!), false, index, this.#directory), apis[index])
+    if (!same(0) || !same(count - 1)) return
+    const head = mayNotBePlainYaml(split.head) ? undefined : yamlData(split.head)
+    const ownSections = head && !split.head.includes('${') ? validSections(head.data ?? {}, this.#directory) : undefined
+    this.#remember(split.items, split.items.map((item) => this.#apis.get(item)), apis, read.reusable)
+    if (ownSections && isDeepStrictEqual(ownSections, sections)) this.#sections = { key: split.head, sections: ownSections }
   }
 
   /** Relative paths in an API resolve against the config's directory: APIs read for another one are forgotten. */
@@ -194,6 +202,12 @@ function yamlData(text: string): { data: unknown } | undefined {
   } catch {
     return undefined
   }
+}
+
+/** The one API an item's text holds, or undefined when it is not YAML of a one-item sequence. */
+function itemData(item: string): unknown {
+  const data = yamlData(item)?.data
+  return Array.isArray(data) && data.length === 1 ? data[0] : undefined
 }
 
 /** One API's data validated alone, or undefined when it has any problem. */
