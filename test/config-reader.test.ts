@@ -96,13 +96,6 @@ describe('a config reader', () => {
     )
   })
 
-  test('an API name and version used twice is refused, whichever path reads it', () => {
-    const twice = config(api('a'), api('b').replace('context: /b', 'context: /b2').replace('name: b', 'name: a'))
-    for (const read of [() => new ConfigReader().parse(twice, file), () => parseConfig(twice, file)]) {
-      assert.throws(read, (error: unknown) => error instanceof ConfigError && error.issues.some((issue) => issue.path === 'apis[1].version' && /a v1 is apis\[0\] already/.test(issue.message)))
-    }
-  })
-
   test('a problem in a changed API is reported with its line, as parseConfig reports it', () => {
     const reader = new ConfigReader()
     reader.parse(config(api('a'), api('b')), file)

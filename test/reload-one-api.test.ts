@@ -86,6 +86,18 @@ describe('a reload that changes one API', () => {
     assert.deepEqual(await get('/b/v1/items/5'), { status: 200, body: '/elsewhere/items/5' })
   })
 
+  test('two APIs of one name and version share their endpoint; a change to one does not retire the other\'s', async () => {
+    const reader = new ConfigReader()
+    const apply = (yaml: string) => gateway.instance.gateway.reload({ ...reader.parse(yaml, 'next.yaml'), listeners: gateway.instance.gateway.snapshot.config.listeners })
+    const twin = (context: string, url = `${backend.url}/twin`) => api('t').replace('context: /t', `context: ${context}`).replace(/url: "[^"]*"/, `url: "${url}"`)
+    await apply(`apis:${twin('/one')}${twin('/two')}`)
+    const before = gateway.instance.gateway.snapshot
+    await apply(`apis:${twin('/one', `${backend.url}/other`)}${twin('/two')}`)
+    assert.deepEqual(before.retiredBy(gateway.instance.gateway.snapshot), [])
+    assert.deepEqual(await get('/two/v1/items/6'), { status: 200, body: '/twin/items/6' })
+    assert.deepEqual(await get('/one/v1/items/6'), { status: 200, body: '/other/items/6' })
+  })
+
   test('a change of the limits its filters read recompiles every API', async () => {
     const before = compiled()
     await reload(config(undefined, 'limits: { mediationBodyBytes: 4096 }\n'))

@@ -234,19 +234,11 @@ function checkThrottling(config: { throttling: ThrottlingConfig; apis: ApiConfig
   })
 }
 
-/**
- * Rules across the APIs: each name and version once (what identifies an API, as in WSO2: its lifecycle, its
- * endpoints' ids and the store follow it), each base path served once, each endpoint name used once.
- */
+/** Rules across the APIs: each base path served once, each endpoint name used once. */
 function checkAcrossApis(config: { apis: ApiConfig[] }, ctx: IssueSink): void {
-  const identities = new Map<string, number>()
   const basePaths = new Map<string, number>()
   const endpointNames = new Map<string, string>()
   config.apis.forEach((api, index) => {
-    const identity = `${api.name}:${api.version}`
-    const same = identities.get(identity)
-    if (same !== undefined) ctx.addIssue({ code: 'custom', path: ['apis', index, 'version'], message: `${api.name} ${api.version} is apis[${same}] already: an API's name and version identify it, so each pair is used once` })
-    else identities.set(identity, index)
     for (const path of apiBasePaths(api)) {
       const other = basePaths.get(path)
       if (other !== undefined) {

@@ -42,11 +42,6 @@ interface ApiBuild {
   readonly compiled: CompiledApi
   readonly endpoints: readonly (readonly [key: string, endpoint: Endpoint])[]
   readonly roots: readonly Endpoint[]
-  /**
-   * Whether it has an endpoint with a name of its own, which another API may use too (or take over). Its other
-   * endpoints are named after the API, so no other API's build holds them.
-   */
-  readonly named: boolean
   /** The latest snapshot that holds this build: how a snapshot tells, without a set of thousands, what it dropped. */
   latest: Snapshot | undefined
 }
@@ -84,8 +79,10 @@ export class Snapshot {
     let apiEndpoints: Map<string, Endpoint> | undefined
     /** The previous build of the API being compiled, where it was: where its unchanged endpoints are. */
     let ownPrevious: ApiBuild | undefined
-    let named = false
-    /** An endpoint of the previous snapshot for `key`: the API's own, or (named, or the API moved) anyone's. */
+    /**
+     * An endpoint of the previous snapshot for `key`: the API's own; anyone's only for an endpoint with a name of
+     * its own (which may move between APIs) or an API that moved, since the others are named after their API.
+     */
     const previousEndpoint = (key: string, isNamed: boolean): Endpoint | undefined => {
       if (ownPrevious) for (const [ownKey, endpoint] of ownPrevious.endpoints) if (ownKey === key) return endpoint
       return isNamed || !ownPrevious ? previous?.endpoints.get(key) : undefined
@@ -93,11 +90,9 @@ export class Snapshot {
     const build = (endpointConfig: EndpointConfig, id: string, inGroup = false): Endpoint => {
       const key = `${id}\u0000${inGroup}\u0000${JSON.stringify(endpointConfig)}`
       const isNamed = endpointConfig.name !== undefined
-      named ||= isNamed
       let endpoint = fresh.get(key)
       const carried = endpoint ? undefined : previousEndpoint(key, isNamed)
       if (carried) {
-        this.#carried.add(carried)
         endpoint = carried
         // A reused group keeps its children: they belong to this snapshot too, or the swap would close them.
         for (const [child, childId] of childEndpoints(endpointConfig, id)) build(child, childId, true)
@@ -129,12 +124,11 @@ export class Snapshot {
         if (!apiBuild && reusable) apiBuild = reusable.#buildsByDigest().get(digest)
         if (!apiBuild) {
           apiEndpoints = new Map()
-          named = false
           const before = previous?.config.apis[index]
           ownPrevious = before && before.name === api.name && before.version === api.version ? previous!.#builds[index] : undefined
           const apiRoots: Endpoint[] = []
           const compiled = this.#compile(api, build, apiRoots, deprecatedSince.get(key))
-          apiBuild = { digest, compiled, endpoints: [...apiEndpoints], roots: apiRoots, named, latest: undefined }
+          apiBuild = { digest, compiled, endpoints: [...apiEndpoints], roots: apiRoots, latest: undefined }
           apiEndpoints = undefined
         }
         apiBuild.latest = this
@@ -234,23 +228,18 @@ export class Snapshot {
     return new Promise((resolve) => this.#onDrained.push(resolve))
   }
 
-  /** Endpoints this snapshot took over from the previous one into the APIs it compiled. */
-  readonly #carried = new Set<Endpoint>()
-
   /**
    * Endpoints of this snapshot that `next` (built from it, the latest) no longer uses: safe to close once their
-   * requests finish. Only the builds `next` dropped are looked at: an endpoint of theirs lives on if `next` took
-   * it over, or (a named one) another API of `next` holds it.
+   * requests finish. Only the endpoints of the builds `next` dropped can be; each is kept if any build of `next`
+   * holds it (taken over, or shared with another API).
    */
   retiredBy(next: Snapshot): Endpoint[] {
     const dropped = this.#builds.filter((apiBuild) => apiBuild.latest !== next)
+    if (dropped.length === 0) return []
+    const kept = new Set<Endpoint>()
+    for (const apiBuild of next.#builds) for (const [, endpoint] of apiBuild.endpoints) kept.add(endpoint)
     const retired = new Set<Endpoint>()
-    for (const apiBuild of dropped) {
-      for (const [key, endpoint] of apiBuild.endpoints) {
-        if (next.#carried.has(endpoint) || (apiBuild.named && next.endpoints.get(key) === endpoint)) continue
-        retired.add(endpoint)
-      }
-    }
+    for (const apiBuild of dropped) for (const [, endpoint] of apiBuild.endpoints) if (!kept.has(endpoint)) retired.add(endpoint)
     return [...retired]
   }
 }
