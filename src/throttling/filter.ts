@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { BlockList, isIPv6 } from 'node:net'
 import type { BackendResponse, Exchange } from '../core/endpoint.ts'
+import { ExchangeSlot } from '../core/exchange-slot.ts'
 import type { ApiFilter, FilterContext, FilterStop } from '../core/filter.ts'
 import type { Take } from './counters.ts'
 import { decisionCounters } from './metrics.ts'
@@ -50,6 +51,9 @@ interface Taken {
   readonly counts: number[]
 }
 
+/** What a request took, from the request hook to the response hook. */
+const taken = new ExchangeSlot<Taken>('throttling')
+
 const SECONDS: Record<Exclude<Period, 'month'>, number> = { second: 1, minute: 60, hour: 3600, day: 86_400 }
 
 /**
@@ -74,7 +78,6 @@ export function throttlingFilter(placements: readonly PolicyPlacement[], throttl
 class Throttle implements ApiFilter {
   readonly #policies: readonly AppliedPolicy[]
   readonly #store: CountStore
-  readonly #taken = new WeakMap<Exchange, Taken>()
 
   constructor(policies: readonly AppliedPolicy[], store: CountStore) {
     this.#policies = policies
@@ -114,24 +117,24 @@ class Throttle implements ApiFilter {
       }
     }
     for (const policy of this.#policies) policy.decisions.allowed.inc()
-    this.#taken.set(exchange, { entries, counted, counts: answer.counts })
+    taken.set(exchange, { entries, counted, counts: answer.counts })
     return undefined
   }
 
   async response(exchange: Exchange, response: BackendResponse): Promise<undefined> {
-    const taken = this.#taken.get(exchange)
-    if (!taken) return undefined
+    const took = taken.get(exchange)
+    if (!took) return undefined
     const length = Number(response.headers['content-length'])
     if (length > 0) {
-      const bytes = taken.entries.filter((_, i) => taken.counted[i]!.limit.bytes).map((entry) => ({ ...entry, cost: length }))
+      const bytes = took.entries.filter((_, i) => took.counted[i]!.limit.bytes).map((entry) => ({ ...entry, cost: length }))
       if (bytes.length > 0) this.#store.charge(bytes)
     }
     // The tightest limit speaks for the request: the one with the least room left.
     let tightest = 0
-    for (let i = 1; i < taken.counted.length; i++) {
-      if (remaining(taken, i) < remaining(taken, tightest)) tightest = i
+    for (let i = 1; i < took.counted.length; i++) {
+      if (remaining(took, i) < remaining(took, tightest)) tightest = i
     }
-    const [policyName, policyValue, name, value] = rateLimitHeaders(taken.counted[tightest]!, taken.counts[tightest]!, Date.now())
+    const [policyName, policyValue, name, value] = rateLimitHeaders(took.counted[tightest]!, took.counts[tightest]!, Date.now())
     response.headers[policyName!] = policyValue
     response.headers[name!] = value
     return undefined
