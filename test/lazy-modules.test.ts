@@ -33,7 +33,7 @@ const SOAP_WITH_SEQUENCE = `
       production: { type: soap, url: "http://127.0.0.1:9/soap" }
 `
 
-/** What only SOAP, Lambda, prototypes, mediation, CORS, consumer auth, throttling policies and backend capacity, security or REST-to-SOAP need: none of it for a plain REST API. */
+/** What only SOAP, WSDL files, Lambda, prototypes, mediation, CORS, consumer auth, throttling policies (and Redis), tracing, backend capacity, security, REST-to-SOAP or a config the fast YAML path declines need: none of it for a plain REST API. */
 const NOT_FOR_REST = [
   '/src/endpoints/soap.ts',
   '/src/endpoints/lambda.ts',
@@ -50,6 +50,15 @@ const NOT_FOR_REST = [
   '/src/endpoints/secured-endpoint.ts',
   '/src/endpoints/rest-bridge.ts',
   '/src/import/',
+  '/src/soap/wsdl.ts',
+  '/src/prototype/file-checks.ts',
+  '/src/throttling/redis-counters.ts',
+  '/src/telemetry/tracing.ts',
+  '/node_modules/ioredis/',
+  '/node_modules/@opentelemetry/sdk-trace-base/',
+  '/node_modules/@opentelemetry/otlp-exporter-base/',
+  '/node_modules/fast-xml-parser/',
+  '/node_modules/yaml/',
   '/node_modules/@bufbuild/cel/',
   '/node_modules/@aws-sdk/',
   '/node_modules/@smithy/',
@@ -75,7 +84,7 @@ throttling:
 const loadedAny = (files: string[], part: string) => files.some((file) => file.includes(part))
 
 describe('a config loads only the modules it uses', () => {
-  test('a gateway of one REST API loads no SOAP, Lambda, prototype, mediation, CORS, consumer-auth, throttling filter, capacity or import module', async () => {
+  test('a gateway of one REST API loads no SOAP, WSDL, Lambda, prototype, mediation, CORS, consumer-auth, throttling, Redis, tracing, capacity, import or full-YAML module', async () => {
     const { started } = await loadedBy(REST)
     assert.ok(loadedAny(started, '/src/endpoints/http.ts'), 'the http endpoint type is loaded')
     assert.deepEqual(NOT_FOR_REST.filter((part) => loadedAny(started, part)), [])

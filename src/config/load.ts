@@ -1,6 +1,7 @@
 import { basename, dirname } from 'node:path'
 import { CORE_SCHEMA, load as loadYamlFast } from 'js-yaml'
-import { LineCounter, parseDocument } from 'yaml'
+import { createRequire } from 'node:module'
+import type { LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { readLocalFile } from '../core/local-file.ts'
 import { endpointFileIssues, mayNameFiles } from '../endpoints/file-checks.ts'
@@ -56,6 +57,7 @@ export async function readConfigText(file: string): Promise<string> {
 export function parseConfig(text: string, file = 'config'): ConfigModel {
   const fast = parseValidConfigFast(text, file)
   if (fast) return fast
+  const { LineCounter, parseDocument } = fullYamlParser()
   const name = basename(file)
   const lineCounter = new LineCounter()
   const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false })
@@ -130,6 +132,11 @@ function parseValidConfigFast(text: string, file: string): ConfigModel | undefin
 export function mayNotBePlainYaml(text: string): boolean {
   return NOT_PLAIN.test(text)
 }
+
+// The full YAML parser (positions for error messages, bounded aliases) loads when the fast path first declines a
+// text, not at every start: a valid plain config never needs it.
+const requireHere = createRequire(import.meta.url)
+const fullYamlParser = (): typeof import('yaml') => requireHere('yaml')
 
 /** The data of a plain YAML document (no anchors, aliases or tags, no syntax error), or undefined. */
 export function plainYamlData(text: string): unknown {

@@ -1,7 +1,12 @@
-import { prototypeFileIssues } from '../prototype/file-checks.ts'
-import { wsdlFileProblem } from '../soap/wsdl.ts'
+import { createRequire } from 'node:module'
 import type { EndpointConfig } from './schema.ts'
 import { endpointNodes } from './tree.ts'
+
+// The checks are synchronous, like the loader that runs them, and their readers (an XML parser for WSDL, YAML for
+// OpenAPI documents) load only when a config names such a file: `require`, which loads an ES module synchronously.
+const requireHere = createRequire(import.meta.url)
+const wsdlReader = (): typeof import('../soap/wsdl.ts') => requireHere('../soap/wsdl.ts')
+const prototypeFiles = (): typeof import('../prototype/file-checks.ts') => requireHere('../prototype/file-checks.ts')
 
 type Path = (string | number)[]
 type Issue = { path: Path; message: string }
@@ -10,10 +15,10 @@ type Issue = { path: Path; message: string }
 const CHECKS: { [T in EndpointConfig['type']]?: (leaf: Extract<EndpointConfig, { type: T }>) => Issue[] } = {
   wsdl: (leaf) => {
     if (/^https?:\/\//i.test(leaf.wsdl)) return []
-    const problem = wsdlFileProblem(leaf.wsdl, leaf.service, leaf.port)
+    const problem = wsdlReader().wsdlFileProblem(leaf.wsdl, leaf.service, leaf.port)
     return problem ? [{ path: ['wsdl'], message: problem }] : []
   },
-  prototype: (leaf) => prototypeFileIssues(leaf),
+  prototype: (leaf) => prototypeFiles().prototypeFileIssues(leaf),
 }
 
 /** Whether an endpoint tree may name files at all: most are plain leaves that do not (thousands, in a large config). */

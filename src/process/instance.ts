@@ -14,7 +14,7 @@ import { closeCountStores } from '../throttling/store.ts'
 import { createLogger, type Logger } from '../telemetry/logger.ts'
 import type { LogFormat } from '../telemetry/log-format.ts'
 import { GatewayMetrics } from '../telemetry/metrics.ts'
-import { Tracing } from '../telemetry/tracing.ts'
+import type { Tracing } from '../telemetry/tracing.ts'
 import { analyticsReport, TrafficAnalytics, type SeriesData } from '../telemetry/analytics.ts'
 import { Gateway } from '../gateway/gateway.ts'
 import type { Telemetry } from '../gateway/pipeline.ts'
@@ -37,9 +37,12 @@ function startAnalytics(config: ConfigModel): TrafficAnalytics | undefined {
   return analytics.enabled ? new TrafficAnalytics(analytics.maxSeries) : undefined
 }
 
-function startTracing(config: ConfigModel, metrics: GatewayMetrics): Tracing | undefined {
+/** The OpenTelemetry SDK and exporter (some 260 modules) are imported only when a config turns tracing on. */
+async function startTracing(config: ConfigModel, metrics: GatewayMetrics): Promise<Tracing | undefined> {
   const tracing = config.telemetry.tracing
-  return tracing ? new Tracing(tracing, (reason, count) => metrics.spansDropped(reason, count)) : undefined
+  if (!tracing) return undefined
+  const { Tracing } = await import('../telemetry/tracing.ts')
+  return new Tracing(tracing, (reason, count) => metrics.spansDropped(reason, count))
 }
 
 export interface InstanceOptions {
@@ -90,7 +93,7 @@ export class PorticoInstance {
   static async start(config: ConfigModel, options: InstanceOptions = {}): Promise<PorticoInstance> {
     const logger = options.logger ?? createLogger()
     const metrics = new GatewayMetrics()
-    const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config, options.logFormat), logger, tracing: startTracing(config, metrics), analytics: startAnalytics(config) }
+    const telemetry: Telemetry = { metrics, accessLog: openAccessLog(config, options.logFormat), logger, tracing: await startTracing(config, metrics), analytics: startAnalytics(config) }
     // Before the gateway starts: its prototype endpoints begin reading their documents as they are built.
     const stopDocumentLog = logDocumentReports(logger)
     let gateway: Gateway
@@ -161,7 +164,7 @@ export class PorticoInstance {
   async reload(config: ConfigModel, file?: string, storeChecked = false): Promise<void> {
     const { accessLog: before, telemetry: telemetryBefore } = this.gateway.snapshot.config
     await this.gateway.reload(config, file, storeChecked)
-    if (JSON.stringify(telemetryBefore?.tracing) !== JSON.stringify(config.telemetry.tracing)) this.#swapTracing(config)
+    if (JSON.stringify(telemetryBefore?.tracing) !== JSON.stringify(config.telemetry.tracing)) await this.#swapTracing(config)
     if (JSON.stringify(telemetryBefore?.analytics) !== JSON.stringify(config.telemetry.analytics)) {
       // Kept across reloads while on; turned on afresh, turned off forgotten.
       const { enabled, maxSeries } = config.telemetry.analytics
@@ -177,9 +180,9 @@ export class PorticoInstance {
   }
 
   /** Requests that start from now on use the new tracer; the old one exports what it holds, then stops. */
-  #swapTracing(config: ConfigModel): void {
+  async #swapTracing(config: ConfigModel): Promise<void> {
     const previous = this.#telemetry.tracing
-    this.#telemetry.tracing = startTracing(config, this.metrics)
+    this.#telemetry.tracing = await startTracing(config, this.metrics)
     previous?.close().catch((error: unknown) => this.logger.warn({ err: error }, 'the previous tracer did not shut down cleanly'))
     const tracing = config.telemetry.tracing
     this.logger.info({ tracing }, tracing ? `traces now exported to ${tracing.endpoint}` : 'tracing now off')

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { nodeCounters, type Counters, type Take, type TakeAnswer } from './counters.ts'
 import { countStoreError, setStoreUp } from './metrics.ts'
-import { RedisCounters } from './redis-counters.ts'
+import type { RedisCounters } from './redis-counters.ts'
 import type { ThrottlingConfig } from './schema.ts'
 
 /** Where one config's counts go: this node's counters, or Redis with this node's counters as the fallback. */
@@ -21,7 +21,7 @@ export function countStore(throttling: ThrottlingConfig): CountStore {
   if (!throttling.redis) return new NodeStore(nodeCounters())
   const id = JSON.stringify(throttling.redis)
   let redis = redisStores.get(id)
-  if (!redis) redisStores.set(id, (redis = new RedisStore(new RedisCounters(throttling.redis), throttling.redis.url)))
+  if (!redis) redisStores.set(id, (redis = new RedisStore(throttling.redis)))
   return { take: (entries, logger) => redis.take(entries, throttling.onStoreFailure, logger), charge: (entries) => redis.charge(entries) }
 }
 
@@ -46,20 +46,22 @@ class NodeStore implements CountStore {
 
 /** Redis, and what this node does while it is unreachable: logged once when an outage starts and once when it ends. */
 class RedisStore {
-  readonly #redis: RedisCounters
+  // ioredis is imported when a config first counts in Redis, not at every start: until then takes wait for it.
+  #redis: RedisCounters | undefined
+  readonly #loading: Promise<RedisCounters>
   readonly #where: string
   #down = false
 
-  constructor(redis: RedisCounters, url: string) {
-    this.#redis = redis
+  constructor(config: NonNullable<ThrottlingConfig['redis']>) {
+    this.#loading = import('./redis-counters.ts').then(({ RedisCounters }) => (this.#redis = new RedisCounters(config)))
     // The address only: a URL may carry a password.
-    this.#where = url.replace(/\/\/[^@/]*@/, '//')
+    this.#where = config.url.replace(/\/\/[^@/]*@/, '//')
     setStoreUp(true)
   }
 
   async take(entries: readonly Take[], onFailure: 'open' | 'closed', logger: Logger): Promise<TakeAnswer | undefined> {
     try {
-      const answer = await this.#redis.take(entries)
+      const answer = await (this.#redis ?? (await this.#loading)).take(entries)
       // An answer from a lease says nothing of Redis: only one Redis gave ends an outage.
       if (this.#down && !answer.local) {
         this.#down = false
@@ -83,10 +85,11 @@ class RedisStore {
 
   charge(entries: readonly Take[]): void {
     if (this.#down) nodeCounters().charge(entries)
-    else this.#redis.charge(entries)
+    else if (this.#redis) this.#redis.charge(entries)
+    else void this.#loading.then((redis) => redis.charge(entries))
   }
 
   close(): void {
-    this.#redis.close()
+    void this.#loading.then((redis) => redis.close())
   }
 }
