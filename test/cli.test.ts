@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { after, before, describe, test } from 'node:test'
 import { request } from 'undici'
 import { startBackend, type TestBackend } from './support/backend.ts'
@@ -120,6 +123,18 @@ describe('portico validate', () => {
     assert.equal(result.code, 2)
     assert.match(result.stderr, /Unknown command "serve"/)
     assert.match(result.stderr, /portico validate FILE/)
+  })
+})
+
+describe('bin/portico', () => {
+  test("keeps Node's compile cache in the temp dir, so that later starts skip the TypeScript stripper", async () => {
+    const bin = fileURLToPath(new URL('../bin/portico', import.meta.url))
+    const temp = await mkdtemp(join(dir, 'tmp-'))
+    const { NODE_COMPILE_CACHE: _set, NODE_DISABLE_COMPILE_CACHE: _off, ...inherited } = process.env
+    const { stdout } = await promisify(execFile)(bin, ['--help'], { env: { ...inherited, TMPDIR: temp }, timeout: 20_000 })
+    assert.match(stdout, /^Usage: portico COMMAND/)
+    const cached = await readdir(join(temp, 'portico-compile-cache'), { recursive: true })
+    assert.ok(cached.length > 1, `the cache holds the modules a start compiled: ${cached.join(', ')}`)
   })
 })
 
