@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run bench [-- SCENARIO]` runs bench/bench.ts; `npm run bench:failover` (this script with `failover`) runs
-# bench/failover.ts; `npm run bench:instructions` runs bench/instructions.ts (nginx and valgrind); `npm run bench:propagation` runs
+# bench/failover.ts; `npm run bench:workers` runs bench/workers.ts (nginx, wrk and hey); `npm run bench:instructions` runs bench/instructions.ts (nginx and valgrind); `npm run bench:propagation` runs
 # bench/propagation.ts (it needs PostgreSQL, no other tool); `npm run bench:console` runs bench/console.ts in Debian's Chromium.
 # Installs what they drive if missing: nginx (backend and reference), wrk (load) and, for the
 # failover run, HAProxy (reference) and, with BENCH_FAILOVER_RATE, hey (load at a fixed rate).
@@ -13,6 +13,10 @@ if [ "${1:-}" = failover ]; then
   script=bench/failover.ts
   tools+=(haproxy)
   if [ -n "${BENCH_FAILOVER_RATE:-}" ]; then tools+=(hey); fi
+elif [ "${1:-}" = workers ]; then
+  shift
+  script=bench/workers.ts
+  tools+=(hey)
 elif [ "${1:-}" = instructions ]; then
   shift
   script=bench/instructions.ts
