@@ -21,6 +21,8 @@ interface LimitSpec {
   readonly amount: number
   readonly bytes: boolean
   readonly per: Period
+  /** Its `RateLimit-Policy` header, made once (a month's names its window per request). */
+  readonly policyHeader: string | undefined
 }
 
 interface Choice {
@@ -159,24 +161,30 @@ function remaining(taken: Taken, index: number): number {
 function rateLimitHeaders(counted: Counted, used: number, now: number): string[] {
   const { limit, end } = counted
   const policy = counted.policy.name
-  const window = limit.per === 'month' ? Math.round((end - windowAt('month', now).start) / 1000) : SECONDS[limit.per]
-  const quotaUnit = limit.bytes ? ';qu="content-bytes"' : ''
   return [
-    'ratelimit-policy', `"${policy}";q=${limit.amount};w=${window}${quotaUnit}`,
+    'ratelimit-policy', limit.policyHeader ?? policyHeader(policy, limit, Math.round((end - windowAt('month', now).start) / 1000)),
     'ratelimit', `"${policy}";r=${Math.max(0, limit.amount - used)};t=${Math.max(0, Math.ceil((end - now) / 1000))}`,
   ]
 }
 
-function applied(policy: PolicyConfig, scope: string): AppliedPolicy {
-  const own: Choice = { test: undefined, limits: limitsOf(policy) }
-  return { name: policy.name, scope, key: policy.key, decisions: decisionCounters(policy.name), choices: [...policy.conditions.map((condition) => ({ test: conditionTest(condition), limits: limitsOf(condition) })), own] }
+function policyHeader(policy: string, limit: Pick<LimitSpec, 'amount' | 'bytes'>, windowSeconds: number): string {
+  return `"${policy}";q=${limit.amount};w=${windowSeconds}${limit.bytes ? ';qu="content-bytes"' : ''}`
 }
 
-function limitsOf(source: Pick<PolicyConfig, 'limit' | 'burst'>): LimitSpec[] {
+function applied(policy: PolicyConfig, scope: string): AppliedPolicy {
+  const own: Choice = { test: undefined, limits: limitsOf(policy.name, policy) }
+  return { name: policy.name, scope, key: policy.key, decisions: decisionCounters(policy.name), choices: [...policy.conditions.map((condition) => ({ test: conditionTest(condition), limits: limitsOf(policy.name, condition) })), own] }
+}
+
+function limitsOf(policy: string, source: Pick<PolicyConfig, 'limit' | 'burst'>): LimitSpec[] {
   const { limit, burst } = source
-  const limits: LimitSpec[] = [{ amount: (limit.requests ?? limit.bytes)!, bytes: limit.bytes !== undefined, per: limit.per }]
-  if (burst) limits.push({ amount: burst.requests, bytes: false, per: burst.per })
+  const limits = [limitSpec(policy, (limit.requests ?? limit.bytes)!, limit.bytes !== undefined, limit.per)]
+  if (burst) limits.push(limitSpec(policy, burst.requests, false, burst.per))
   return limits
+}
+
+function limitSpec(policy: string, amount: number, bytes: boolean, per: Period): LimitSpec {
+  return { amount, bytes, per, policyHeader: per === 'month' ? undefined : policyHeader(policy, { amount, bytes }, SECONDS[per]) }
 }
 
 /** A condition as one test: every field it gives must match. */
