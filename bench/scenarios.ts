@@ -227,7 +227,7 @@ export const scenarios: Scenario[] = [
   rateLimitedGet('ratelimited-get-small-redis', true),
 ]
 
-/** Issue 19's body-size rows, counted by `npm run bench:instructions` only (bench/instructions.ts). */
+/** Issue 19's body-size rows: counted by `npm run bench:instructions`, and run by `npm run bench` when named. */
 export const instructionScenarios: Scenario[] = [
   {
     name: 'get-64k',
