@@ -1,5 +1,6 @@
 // `npm run bench:failover`: one chaos scenario against Portico, nginx and HAProxy in turn, each balancing round
-// robin over the same three Node backends (bench/chaos-backend.ts) on 127.0.0.1 under steady wrk load.
+// robin over the same three Node backends (bench/chaos-backend.ts) on 127.0.0.1 under steady wrk load. With
+// BENCH_FAILOVER_RATE, hey offers a fixed rate instead and the Node floor runs last as a reference (see `floor`).
 //
 // Timeline of each run (seconds after wrk starts, DURATION_S of load):
 //   t=5   backend B hangs (SIGSTOP: the kernel still accepts connections, nothing answers) until the end
@@ -114,7 +115,9 @@ async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Pr
 // --- proxies ----------------------------------------------------------------------------------------------
 
 interface Proxy {
-  name: 'portico' | 'nginx' | 'haproxy'
+  name: 'portico' | 'nginx' | 'haproxy' | 'floor'
+  /** The backends it sends to: all three, or only C for the reference that balances nothing. */
+  backends?: 'C'
   /** Writes the config into `dir` and starts the proxy on `port` in front of `backendPorts`, output to `log`. */
   start(dir: string, port: number, backendPorts: number[], log: string): Promise<ChildProcess>
   /** The path wrk requests; it reaches the backends as /small. */
@@ -232,6 +235,21 @@ ${backendPorts.map((backendPort, i) => `  server backend-${'abc'[i]} 127.0.0.1:$
   },
 }
 
+/**
+ * With a fixed rate only: not a balancer but a reference, the Node floor of `npm run bench` (bench/floor.ts) in
+ * front of backend C alone, which stays healthy, through the same timeline. Its p99 is what a minimal Node proxy
+ * answers in at this rate on this machine while the chaos goes on beside it: the part of Portico's p99 that is
+ * Node's rather than Portico's.
+ */
+const floor: Proxy = {
+  name: 'floor',
+  path: '/small',
+  backends: 'C',
+  async start(_dir, port, backendPorts, log) {
+    return spawnLogged(process.execPath, [join(root, 'bench/floor.ts'), String(port), `http://127.0.0.1:${backendPorts[2]}`], log)
+  },
+}
+
 /** Spawns a proxy with its stdout and stderr going to `logFile` (read back when something goes wrong). */
 function spawnLogged(command: string, args: string[], logFile: string, env: Record<string, string> = {}): ChildProcess {
   const shell = ['-c', 'exec "$@" >"$LOG" 2>&1', 'sh', command, ...args]
@@ -240,6 +258,7 @@ function spawnLogged(command: string, args: string[], logFile: string, env: Reco
 
 /** Waits until the proxy answers 200 and every backend has served at least one proxied request. */
 async function waitUntilServing(proxy: ChildProcess, url: string, backends: Backend[], logFile: string): Promise<void> {
+  const serving = backends.length === 1 ? 'backend C' : 'all three backends'
   const deadline = Date.now() + 15_000
   let last = ''
   while (Date.now() < deadline) {
@@ -255,7 +274,7 @@ async function waitUntilServing(proxy: ChildProcess, url: string, backends: Back
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   const log = await readFile(logFile, 'utf8').catch(() => '')
-  throw new Error(`${url} did not serve through all three backends within 15 s (last: ${last})\n${log.slice(-3000)}`)
+  throw new Error(`${url} did not serve through ${serving} within 15 s (last: ${last})\n${log.slice(-3000)}`)
 }
 
 // --- load and chaos ---------------------------------------------------------------------------------------
@@ -303,7 +322,7 @@ async function runOne(proxy: Proxy, dir: string, backendPorts: number[], script:
       throw new Error(`${proxy.name} did not start: ${error.message}\n${(await readFile(logFile, 'utf8').catch(() => '')).slice(-3000)}`)
     })
     const url = `http://127.0.0.1:${port}${proxy.path}`
-    await waitUntilServing(child, url, backends, logFile)
+    await waitUntilServing(child, url, proxy.backends === 'C' ? [backends[2]!] : backends, logFile)
     // Let the first round of health checks settle so that every proxy starts from three healthy backends.
     await new Promise((resolve) => setTimeout(resolve, 1_500))
 
@@ -456,12 +475,12 @@ async function main(): Promise<void> {
     await writeFile(script, WRK_SCRIPT)
     const backendPorts = [await freePort(), await freePort(), await freePort()]
     const results: Result[] = []
-    for (const proxy of [portico, nginx, haproxy]) {
+    for (const proxy of RATE > 0 ? [portico, nginx, haproxy, floor] : [portico, nginx, haproxy]) {
       process.stderr.write(`${proxy.name}: ${DURATION_S}s of load; B hangs at t=${HANG_B_AT_S}s, A killed at t=${KILL_A_AT_S}s and restarted at t=${RESTART_A_AT_S}s\n`)
       results.push(await runOne(proxy, dir, backendPorts, script))
     }
     printTable(results)
-    const [p, n, h] = results as [Result, Result, Result]
+    const [p, n, h, f] = results as [Result, Result, Result, Result | undefined]
     const checks = [
       [`zero client-visible errors through Portico (${p.errors})`, p.errors === 0],
       [`Portico errors <= nginx (${n.errors}) and HAProxy (${h.errors})`, p.errors <= n.errors && p.errors <= h.errors],
@@ -470,6 +489,7 @@ async function main(): Promise<void> {
       [`restarted backend back in Portico's rotation within ${HEALTH_CHECK_INTERVAL_S} s (${p.recovery_s ?? 'never'})`, p.recovery_s !== null && p.recovery_s <= HEALTH_CHECK_INTERVAL_S],
     ] as const
     for (const [what, met] of checks) console.log(`target ${met ? 'met' : 'MISSED'}: ${what}`)
+    if (f) console.log(`for reference: the Node floor in front of backend C alone, at the same rate: p99 ${f.p99Ms} ms`)
     console.log(
       JSON.stringify({
         scenario: 'failover-chaos',
@@ -479,7 +499,7 @@ async function main(): Promise<void> {
         portico_rps: p.rps,
         recovery_s: p.recovery_s,
         max_ms: { portico: p.maxMs, nginx: n.maxMs, haproxy: h.maxMs },
-        p99_ms: { portico: p.p99Ms, nginx: n.p99Ms, haproxy: h.p99Ms },
+        p99_ms: { portico: p.p99Ms, nginx: n.p99Ms, haproxy: h.p99Ms, ...(f ? { floor: f.p99Ms } : {}) },
         ...(RATE > 0 ? { offered_rps: RATE } : {}),
         response_timeout_ms: RESPONSE_TIMEOUT_MS,
         health_check_interval_s: HEALTH_CHECK_INTERVAL_S,
