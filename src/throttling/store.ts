@@ -54,6 +54,8 @@ class RedisStore {
 
   constructor(config: NonNullable<ThrottlingConfig['redis']>) {
     this.#loading = import('./redis-counters.ts').then(({ RedisCounters }) => (this.#redis = new RedisCounters(config)))
+    // A client that could not be made fails each take (an outage, handled there), never the process.
+    this.#loading.catch(() => {})
     // The address only: a URL may carry a password.
     this.#where = config.url.replace(/\/\/[^@/]*@/, '//')
     setStoreUp(true)
@@ -86,10 +88,10 @@ class RedisStore {
   charge(entries: readonly Take[]): void {
     if (this.#down) nodeCounters().charge(entries)
     else if (this.#redis) this.#redis.charge(entries)
-    else void this.#loading.then((redis) => redis.charge(entries))
+    else this.#loading.then((redis) => redis.charge(entries), () => {})
   }
 
   close(): void {
-    void this.#loading.then((redis) => redis.close())
+    this.#loading.then((redis) => redis.close(), () => {})
   }
 }
