@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { queryObjects } from 'node:v8'
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base'
 import { request } from 'undici'
 import { apacheAvailable, startApache } from './support/apache.ts'
 import { startEchoBackend, type TestBackend } from './support/backend.ts'
@@ -213,6 +215,45 @@ apis:
     assert.ok((await droppedSpans('queue-full')) >= 40 * 2 - 4 - 2 * 2, 'all but a queue and a batch or two were dropped')
   })
 
+  test('an ended span is encoded and let go: no span object waits for its batch', async () => {
+    receiver = await OtlpReceiver.start()
+    const backend = await echo('b')
+    // Nothing is sent before the stop: a batch holds 512 spans, and the first waits a minute.
+    gateway = await startGateway(config(`{ endpoint: "${receiver.url}", scheduledDelay: 60s }`, `{ type: http, url: "${backend.url}" }`))
+    for (let i = 0; i < 50; i++) assert.equal((await get(`/t/v1/items/${i}`)).status, 200)
+    // The SDK's span class, read from a span of its own.
+    const SdkSpan = new BasicTracerProvider().getTracer('probe').startSpan('probe').constructor as new () => object
+    const live = queryObjects(SdkSpan, { format: 'count' })
+    assert.ok(live < 10, `${live} span objects are alive after 50 traced requests ended`)
+    assert.equal(receiver.spans.length, 0)
+    await gateway.close()
+    gateway = undefined
+    assert.equal(receiver.spans.length, 100, 'the stop sent them all')
+  })
+
+  test('a collector that takes exports and never answers: the queue stays at maxQueueSize, the rest is counted', async () => {
+    const backend = await echo('b')
+    const stalled: Server = createServer(() => {})
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve))
+    closers.push(() => {
+      stalled.closeAllConnections()
+      return new Promise((resolve) => stalled.close(() => resolve()))
+    })
+    const port = (stalled.address() as AddressInfo).port
+    gateway = await startGateway(
+      config(`{ endpoint: "http://127.0.0.1:${port}/v1/traces", maxQueueSize: 4, maxExportBatchSize: 2, scheduledDelay: 10ms, exportTimeout: 30s }`, `{ type: http, url: "${backend.url}" }`),
+    )
+    for (let i = 0; i < 30; i++) {
+      const answer = await get(`/t/v1/items/${i}`)
+      assert.equal(answer.status, 200)
+      assert.ok(answer.took < 1000, `request took ${answer.took} ms`)
+    }
+    // One export (one or two spans) hangs for 30 s, four spans wait behind it, every other one is dropped.
+    const dropped = await droppedSpans('queue-full')
+    assert.ok(dropped >= 60 - 2 - 4 && dropped <= 60 - 1 - 4, `${dropped} of 60 spans dropped`)
+    assert.equal(await droppedSpans('export-failed'), 0)
+  })
+
   test('a collector that never answers: exports time out, their spans count as export-failed, requests carry on', async () => {
     const backend = await echo('b')
     const stalled: Server = createServer(() => {})
@@ -240,6 +281,21 @@ apis:
 })
 
 describe('tracing: stopping', () => {
+  test('a stop sends every span still queued, batch after batch, to a collector that answers slowly', async () => {
+    receiver = await OtlpReceiver.start({ answerAfter: 30 })
+    const backend = await echo('b')
+    gateway = await startGateway(
+      config(`{ endpoint: "${receiver.url}", maxQueueSize: 200, maxExportBatchSize: 2, scheduledDelay: 60s }`, `{ type: http, url: "${backend.url}" }`),
+    )
+    for (let i = 0; i < 20; i++) assert.equal((await get(`/t/v1/items/${i}`)).status, 200)
+    // Batches fill faster than the collector answers: most of the 40 spans are still queued.
+    assert.ok(receiver.spans.length < 20, `${receiver.spans.length} spans arrived before the stop`)
+    await gateway.close()
+    gateway = undefined
+    assert.equal(receiver.spans.length, 40, 'every span reached the collector')
+    assert.equal(new Set(receiver.spans.map((span) => span.spanId)).size, 40)
+  })
+
   test('a collector that never answers does not hold up a stop for its export timeout', async () => {
     const backend = await echo('b')
     const stalled: Server = createServer(() => {})

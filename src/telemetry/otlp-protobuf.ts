@@ -5,20 +5,19 @@ import type { Resource } from '@opentelemetry/resources'
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base'
 
 /**
- * An OTLP `ExportTraceServiceRequest` in protobuf, written in one pass into a buffer kept between batches.
+ * OTLP `ExportTraceServiceRequest`s in protobuf, written span by span: each span is encoded into its batch's buffer
+ * when it ends (`EncodedSpans.add`), so the SDK's span object need not outlive it, and the request is that buffer
+ * with the `ResourceSpans`/`ScopeSpans` framing written in front (`EncodedSpans.request`).
  *
- * Why not the SDK's serializer (`ProtobufTraceSerializer` of @opentelemetry/otlp-transformer): it walks every span
- * twice (once to estimate the size, once to write), copies each string character by character in JavaScript and
- * turns each id from hex with a loop of its own; at 100 % sampling it was a third of what tracing cost the
- * gateway. This one writes strings with `Buffer.write`, ids with the `hex` codec, and an attribute key's bytes once
- * per key. It writes what the SDK's does, field for field (the same messages, numbers and wire types of
- * opentelemetry/proto/trace/v1), and test/tracing.test.ts decodes its output with the official .proto files. The
- * wire format is stable (OTLP 1.0); the response is read by the SDK's own deserializer.
+ * Why not the SDK's serializer (`ProtobufTraceSerializer` of @opentelemetry/otlp-transformer): it needs the span
+ * objects of the whole batch at export time, walks every span twice (once to estimate the size, once to write),
+ * copies each string character by character in JavaScript and turns each id from hex with a loop of its own; at
+ * 100 % sampling it was a third of what tracing cost the gateway. This writes short ASCII strings and ids in plain
+ * loops, longer strings with `Buffer.write`, and an attribute key's bytes once per key. It writes what the SDK's
+ * does, field for field (the same messages, numbers and wire types of opentelemetry/proto/trace/v1), and
+ * test/otlp-protobuf.test.ts and the gateway's tracing tests decode its output with the official .proto files.
+ * The wire format is stable (OTLP 1.0); the response is read by the SDK's own deserializer.
  */
-export const otlpTraceSerializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
-  serializeRequest: (spans) => encodeTraceRequest(spans),
-  deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
-}
 
 // Wire types.
 const VARINT = 0
@@ -35,16 +34,26 @@ const IS_REMOTE = 0x200
 /** A string at most this long (UTF-16 units) has at most 3× as many UTF-8 bytes: its length fits in one byte. */
 const SHORT_STRING = 42
 
-/** The value of each hex digit by its character code (ids are lowercase; uppercase is read too). */
-const HEX = new Uint8Array(128)
-for (let digit = 0; digit < 16; digit++) {
-  HEX['0123456789abcdef'.charCodeAt(digit)] = digit
-  HEX['0123456789ABCDEF'.charCodeAt(digit)] = digit
+/** The byte of each pair of hex digits, by their character codes (`first << 7 | second`; upper and lowercase). */
+const HEX_PAIR = new Uint8Array(128 * 128)
+for (let high = 0; high < 16; high++) {
+  for (let low = 0; low < 16; low++) {
+    for (const first of ['0123456789abcdef', '0123456789ABCDEF']) {
+      for (const second of ['0123456789abcdef', '0123456789ABCDEF']) {
+        HEX_PAIR[(first.charCodeAt(high) << 7) | second.charCodeAt(low)] = (high << 4) | low
+      }
+    }
+  }
 }
 
 class Writer {
-  buf = Buffer.allocUnsafe(0)
+  buf: Buffer
   pos = 0
+
+  /** A buffer of its own (outside the JavaScript heap), kept until the request made of it is sent. */
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafeSlow(size)
+  }
 
   /** Room for `size` more bytes. */
   ensure(size: number): void {
@@ -155,19 +164,15 @@ class Writer {
     const buf = this.buf
     let at = this.pos
     buf[at++] = bytes
-    for (let i = 0; i < hex.length; i += 2) buf[at++] = (HEX[hex.charCodeAt(i)]! << 4) | HEX[hex.charCodeAt(i + 1)]!
+    for (let i = 0; i < hex.length; i += 2) buf[at++] = HEX_PAIR[((hex.charCodeAt(i) & 0x7f) << 7) | (hex.charCodeAt(i + 1) & 0x7f)]!
     this.pos = at
   }
 
+  /** Bytes copied as they are: by TypedArray#set, a copy in native code that a loop of JavaScript costs more than. */
   raw(bytes: Uint8Array): void {
-    const length = bytes.length
-    this.ensure(length)
-    const buf = this.buf
-    const at = this.pos
-    // An attribute key's few bytes: a loop costs less than a call into TypedArray#set.
-    if (length <= 64) for (let i = 0; i < length; i++) buf[at + i] = bytes[i]!
-    else buf.set(bytes, at)
-    this.pos = at + length
+    this.ensure(bytes.length)
+    this.buf.set(bytes, this.pos)
+    this.pos += bytes.length
   }
 
   /**
@@ -194,32 +199,26 @@ class Writer {
     this.varint(length)
     this.pos = end
   }
-
-  /**
-   * Starts a request in a buffer of its own, about as large as the last one per span: the exporter keeps the bytes
-   * until they are sent, so they are not copied out of a buffer kept between batches.
-   */
-  start(spans: number): void {
-    this.buf = Buffer.allocUnsafeSlow(Math.max(4096, Math.ceil(spans * this.#bytesPerSpan * 1.25)))
-    this.pos = 0
-  }
-
-  finish(spans: number): Uint8Array {
-    if (spans > 0) this.#bytesPerSpan = this.pos / spans
-    return this.buf.subarray(0, this.pos)
-  }
-
-  #bytesPerSpan = 512
 }
 
-const writer = new Writer()
 
-/** `KeyValue.key` (tag and length included) of each attribute key seen, and the `KeyValue` tag of the field. */
-const keys = new Map<string, Buffer>()
+/** A `KeyValue` at most this long is kept as one of the last two of its key. */
+const KEPT_PAIR_BYTES = 128
 
-function keyBytes(key: string): Buffer {
-  let bytes = keys.get(key)
-  if (bytes === undefined) {
+/**
+ * An attribute key: its `KeyValue.key` (tag and length included), and the last two values written under it, each
+ * with its whole `KeyValue` (length, key, value). The gateway sets the same values request after request (method,
+ * scheme, addresses, endpoint, status; two of them, as `server.port` of the server and of the attempt), and a copy
+ * of their bytes costs a fraction of encoding them again.
+ */
+class AttributeKey {
+  readonly key: Buffer
+  #lastValue: unknown = undefined
+  #last: Uint8Array | undefined
+  #previousValue: unknown = undefined
+  #previous: Uint8Array | undefined
+
+  constructor(key: string) {
     const utf8 = Buffer.from(key)
     const head = [tag(1, LENGTH)]
     for (let length = utf8.length; ; length >>>= 7) {
@@ -229,11 +228,38 @@ function keyBytes(key: string): Buffer {
       }
       head.push((length & 0x7f) | 0x80)
     }
-    bytes = Buffer.concat([Buffer.from(head), utf8])
-    // Keys come from code (semantic conventions, the gateway's own), not from traffic; the bound is a safeguard.
-    if (keys.size < 4096) keys.set(key, bytes)
+    this.key = Buffer.concat([Buffer.from(head), utf8])
   }
-  return bytes
+
+  /** Writes the kept `KeyValue` of `value`, if one is. */
+  writeKept(w: Writer, value: unknown): boolean {
+    if (value === this.#lastValue) w.raw(this.#last!)
+    else if (value === this.#previousValue) w.raw(this.#previous!)
+    else return false
+    return true
+  }
+
+  /** Keeps the `KeyValue` just written from `at`, of a value that `===` compares by content. */
+  keep(value: unknown, w: Writer, at: number): void {
+    const length = w.pos - at
+    if (length > KEPT_PAIR_BYTES || (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')) return
+    this.#previousValue = this.#lastValue
+    this.#previous = this.#last
+    this.#lastValue = value
+    this.#last = Buffer.copyBytesFrom(w.buf, at, length)
+  }
+}
+
+const attributeKeys = new Map<string, AttributeKey>()
+
+function attributeKey(key: string): AttributeKey {
+  let known = attributeKeys.get(key)
+  if (known === undefined) {
+    known = new AttributeKey(key)
+    // Keys come from code (semantic conventions, the gateway's own), not from traffic; the bound is a safeguard.
+    if (attributeKeys.size < 4096) attributeKeys.set(key, known)
+  }
+  return known
 }
 
 /** Span attributes, resource attributes: repeated KeyValue in `field`. */
@@ -241,16 +267,19 @@ function attributes(w: Writer, field: number, values: Readonly<Record<string, un
   for (const key in values) {
     const value = values[key]
     if (value === undefined) continue
-    w.ensure(8)
+    const known = attributeKey(key)
+    w.ensure(1)
     w.byte(tag(field, LENGTH))
+    if (known.writeKept(w, value)) continue
     const pair = w.begin(1)
-    w.raw(keyBytes(key))
+    w.raw(known.key)
     w.ensure(8)
     w.byte(tag(2, LENGTH))
     const any = w.begin(1)
     anyValue(w, value)
     w.end(any, 1)
     w.end(pair, 1)
+    known.keep(value, w, pair)
   }
 }
 
@@ -341,6 +370,7 @@ function link(w: Writer, item: Link): void {
   w.end(at, 2)
 }
 
+/** One `Span` of a `ScopeSpans`, tag and length included. */
 function span(w: Writer, item: ReadableSpan): void {
   const context = item.spanContext()
   const parent = item.parentSpanContext
@@ -400,56 +430,113 @@ function span(w: Writer, item: ReadableSpan): void {
   w.end(at, 2)
 }
 
-function encodeTraceRequest(spans: ReadableSpan[]): Uint8Array {
-  // Spans grouped by resource, then by instrumentation scope, in the order they came: one ResourceSpans per
-  // resource, one ScopeSpans per scope (a gateway has one of each).
-  const groups = new Map<Resource, Map<ReadableSpan['instrumentationScope'], ReadableSpan[]>>()
-  for (const item of spans) {
-    let scopes = groups.get(item.resource)
-    if (scopes === undefined) groups.set(item.resource, (scopes = new Map()))
-    let list = scopes.get(item.instrumentationScope)
-    if (list === undefined) scopes.set(item.instrumentationScope, (list = []))
-    list.push(item)
-  }
-  const w = writer
-  w.start(spans.length)
-  for (const [resource, scopes] of groups) {
-    w.ensure(16)
-    w.byte(tag(1, LENGTH))
-    const resourceSpans = w.begin(3)
+/** A varint's length in bytes. */
+const varintSize = (value: number) => (value <= 0x7f ? 1 : value <= 0x3fff ? 2 : value <= 0x1fffff ? 3 : value <= 0xfffffff ? 4 : 5)
+
+/**
+ * The resource and instrumentation scope that a batch's spans share, encoded once: the fields of a
+ * `ResourceSpans` before its `ScopeSpans` (the `Resource`, its schema URL) and those of the `ScopeSpans` before
+ * its spans (the scope, its schema URL). Protobuf reads fields in any order, so the schema URLs, which the SDK
+ * writes after the spans, are written before them.
+ */
+export class SpanOrigin {
+  readonly resourceFields: Buffer
+  readonly scopeFields: Buffer
+  /** Room left in front of a batch's spans for the framing: both parts, two tags and two lengths. */
+  readonly reserve: number
+  /** Bytes per span of the last request, to size the next batch's buffer. */
+  bytesPerSpan = 512
+
+  constructor(resource: Resource, scope: ReadableSpan['instrumentationScope']) {
+    const w = new Writer(1024)
+    w.ensure(4)
     w.byte(tag(1, LENGTH))
     const resourceAt = w.begin(2)
     attributes(w, 1, resource.attributes)
     w.end(resourceAt, 2)
-    for (const [scope, list] of scopes) {
-      w.ensure(16)
-      w.byte(tag(2, LENGTH))
-      const scopeSpans = w.begin(3)
-      w.byte(tag(1, LENGTH))
-      const scopeAt = w.begin(1)
-      w.ensure(1)
-      w.byte(tag(1, LENGTH))
-      w.string(scope.name)
-      if (scope.version) {
-        w.ensure(1)
-        w.byte(tag(2, LENGTH))
-        w.string(scope.version)
-      }
-      w.end(scopeAt, 1)
-      for (const item of list) span(w, item)
-      if (scope.schemaUrl) {
-        w.ensure(1)
-        w.byte(tag(3, LENGTH))
-        w.string(scope.schemaUrl)
-      }
-      w.end(scopeSpans, 3)
-    }
     if (resource.schemaUrl) {
       w.ensure(1)
       w.byte(tag(3, LENGTH))
       w.string(resource.schemaUrl)
     }
-    w.end(resourceSpans, 3)
+    this.resourceFields = Buffer.from(w.buf.subarray(0, w.pos))
+    w.pos = 0
+    w.ensure(4)
+    w.byte(tag(1, LENGTH))
+    const scopeAt = w.begin(1)
+    w.ensure(1)
+    w.byte(tag(1, LENGTH))
+    w.string(scope.name)
+    if (scope.version) {
+      w.ensure(1)
+      w.byte(tag(2, LENGTH))
+      w.string(scope.version)
+    }
+    w.end(scopeAt, 1)
+    if (scope.schemaUrl) {
+      w.ensure(1)
+      w.byte(tag(3, LENGTH))
+      w.string(scope.schemaUrl)
+    }
+    this.scopeFields = Buffer.from(w.buf.subarray(0, w.pos))
+    this.reserve = 2 * (1 + 5) + this.resourceFields.length + this.scopeFields.length
   }
-  return w.finish(spans.length)
+}
+
+/**
+ * Spans of one origin, each encoded as it is added, in a buffer that becomes one `ExportTraceServiceRequest`:
+ * after `origin.reserve` bytes of room, the `Span` messages follow one another as a `ScopeSpans` holds them.
+ */
+export class EncodedSpans {
+  readonly #origin: SpanOrigin
+  readonly #writer: Writer
+  /** Spans added. */
+  count = 0
+
+  /** `expected`: how many spans the batch will hold at most, to size its buffer. */
+  constructor(origin: SpanOrigin, expected: number) {
+    this.#origin = origin
+    this.#writer = new Writer(origin.reserve + Math.max(4096, Math.ceil(expected * origin.bytesPerSpan * 1.25)))
+    this.#writer.pos = origin.reserve
+  }
+
+  /** Encodes a span; throws (and adds nothing) if it cannot be. */
+  add(item: ReadableSpan): void {
+    const w = this.#writer
+    const at = w.pos
+    try {
+      span(w, item)
+    } catch (error) {
+      w.pos = at
+      throw error
+    }
+    this.count++
+  }
+
+  /** The request: the framing written in front of the spans, which are not copied. */
+  request(): Uint8Array {
+    const origin = this.#origin
+    const w = this.#writer
+    const end = w.pos
+    const spanBytes = end - origin.reserve
+    if (this.count > 0) origin.bytesPerSpan = spanBytes / this.count
+    const scopeSpans = origin.scopeFields.length + spanBytes
+    const resourceSpans = origin.resourceFields.length + 1 + varintSize(scopeSpans) + scopeSpans
+    const start = origin.reserve - (1 + varintSize(resourceSpans) + resourceSpans - scopeSpans + origin.scopeFields.length)
+    w.pos = start
+    w.byte(tag(1, LENGTH))
+    w.varint(resourceSpans)
+    w.raw(origin.resourceFields)
+    w.byte(tag(2, LENGTH))
+    w.varint(scopeSpans)
+    w.raw(origin.scopeFields)
+    w.pos = end
+    return w.buf.subarray(start, end)
+  }
+}
+
+/** Sends an `EncodedSpans` batch as its request, through the SDK's OTLP export; the SDK reads the response. */
+export const encodedSpansSerializer: ISerializer<EncodedSpans, IExportTraceServiceResponse> = {
+  serializeRequest: (batch) => batch.request(),
+  deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
 }

@@ -36,14 +36,16 @@ export class OtlpReceiver {
     this.url = url
   }
 
-  static async start(): Promise<OtlpReceiver> {
+  /** `answerAfter`: milliseconds to wait before answering each export, as a slow collector does. */
+  static async start(options: { answerAfter?: number } = {}): Promise<OtlpReceiver> {
     let receiver: OtlpReceiver | undefined
     const server = createServer((req, res) => {
       void collect(req).then((body) => {
         receiver!.requests.push({ contentType: req.headers['content-type'], path: req.url ?? '' })
         receiver!.spans.push(...decodeExportRequest(body))
-        res.writeHead(200, { 'content-type': 'application/x-protobuf' })
-        res.end()
+        const answer = () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end()
+        if (options.answerAfter) setTimeout(answer, options.answerAfter)
+        else answer()
       })
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
