@@ -26,11 +26,15 @@ export interface FilterContext {
  * next consumer auth and throttling. A resource's filters are built with the snapshot; a request passes them in
  * order before its endpoint, the response in reverse order after it. Either hook may end the exchange.
  */
+/** What a filter's hook answers: a stop, nothing (go on), or a promise of either. */
+export type FilterAnswer = FilterStop | undefined | Promise<FilterStop | undefined>
+
 export interface ApiFilter {
   /** Names the filter's spans in a trace (`mediation request`, `mediation response`); `filter` when unset. */
   readonly name?: string
-  request?(exchange: Exchange, context: FilterContext): Promise<FilterStop | undefined>
-  response?(exchange: Exchange, response: BackendResponse, context: FilterContext): Promise<FilterStop | undefined>
+  /** A hook that can decide at once returns its answer, not a promise: the pipeline awaits only promises. */
+  request?(exchange: Exchange, context: FilterContext): FilterAnswer
+  response?(exchange: Exchange, response: BackendResponse, context: FilterContext): FilterAnswer
   /** Renders every gateway error of the API in its own format (a SOAP API's Faults) instead of JSON. */
   readonly formatError?: ErrorFormatter
   /**

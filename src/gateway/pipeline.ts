@@ -10,7 +10,7 @@ import { EndpointError, type BackendResponse, type ClientCertificate, type Consu
 import { readBody } from '../core/body.ts'
 import { classifyFailure } from '../core/failure.ts'
 import { GroupFailure } from '../resilience/attempts.ts'
-import type { ApiFilter, FilterContext, FilterStop } from '../core/filter.ts'
+import type { ApiFilter, FilterAnswer, FilterContext, FilterStop } from '../core/filter.ts'
 import type { ExchangeTrace } from '../core/trace.ts'
 import type { AccessLog } from '../telemetry/access-log.ts'
 import type { TrafficAnalytics } from '../telemetry/analytics.ts'
@@ -255,7 +255,9 @@ export class RequestPipeline {
     for (let i = 0; i < filters.length; i++) {
       const filter = filters[i]!
       if (!filter.request) continue
-      const stop = trace === undefined ? await filter.request(exchange, this.#filterContext) : await this.#traced(filter, 'request', trace, () => filter.request!(exchange, this.#filterContext))
+      let stop = trace === undefined ? filter.request(exchange, this.#filterContext) : this.#traced(filter, 'request', trace, () => filter.request!(exchange, this.#filterContext))
+      // Only a promise is awaited: an await of anything suspends the request for a turn of the microtask queue.
+      if (stop instanceof Promise) stop = await stop
       if (stop) {
         outcome.consumer = exchange.consumer
         return this.#stop(res, outcome, stop)
@@ -292,7 +294,8 @@ export class RequestPipeline {
       if (!filter.response) continue
       let stop
       try {
-        stop = trace === undefined ? await filter.response(exchange, response, this.#filterContext) : await this.#traced(filter, 'response', trace, () => filter.response!(exchange, response, this.#filterContext))
+        stop = trace === undefined ? filter.response(exchange, response, this.#filterContext) : this.#traced(filter, 'response', trace, () => filter.response!(exchange, response, this.#filterContext))
+        if (stop instanceof Promise) stop = await stop
       } catch (error) {
         // The backend's body would otherwise hold its pooled connection until the idle timeout.
         response.body?.destroy()
@@ -345,7 +348,7 @@ export class RequestPipeline {
   }
 
   /** A filter's hook in a span of its own, so any filter shows in the trace. Only traced exchanges come here. */
-  async #traced(filter: ApiFilter, hook: 'request' | 'response', trace: ExchangeTrace, run: () => Promise<FilterStop | undefined>): Promise<FilterStop | undefined> {
+  async #traced(filter: ApiFilter, hook: 'request' | 'response', trace: ExchangeTrace, run: () => FilterAnswer): Promise<FilterStop | undefined> {
     const span = trace.begin(`${filter.name ?? 'filter'} ${hook}`, 'internal', { 'portico.filter': filter.name ?? 'filter' })
     try {
       const stop = await run()

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import { BlockList, isIPv6 } from 'node:net'
 import type { BackendResponse, Exchange } from '../core/endpoint.ts'
 import { ExchangeSlot } from '../core/exchange-slot.ts'
-import type { ApiFilter, FilterContext, FilterStop } from '../core/filter.ts'
-import type { Take } from './counters.ts'
+import type { ApiFilter, FilterAnswer, FilterContext, FilterStop } from '../core/filter.ts'
+import type { Take, TakeAnswer } from './counters.ts'
 import { decisionCounters } from './metrics.ts'
 import type { ConditionConfig, KeyConfig, Period, PolicyConfig, ThrottlingConfig } from './schema.ts'
 import { WSO2_TIERS } from './schema.ts'
@@ -86,7 +86,7 @@ class Throttle implements ApiFilter {
     this.#store = store
   }
 
-  async request(exchange: Exchange, context: FilterContext): Promise<FilterStop | undefined> {
+  request(exchange: Exchange, context: FilterContext): FilterAnswer {
     const now = Date.now()
     const entries: Take[] = []
     const counted: Counted[] = []
@@ -101,7 +101,13 @@ class Throttle implements ApiFilter {
         counted.push({ policy, limit, end })
       }
     }
-    const answer = await this.#store.take(entries, context.logger)
+    // This process's counters answer at once, and so does the filter; Redis and a workers' primary answer later.
+    const answer = this.#store.take(entries, context.logger)
+    if (answer instanceof Promise) return answer.then((later) => this.#decide(exchange, later, entries, counted, now))
+    return this.#decide(exchange, answer, entries, counted, now)
+  }
+
+  #decide(exchange: Exchange, answer: TakeAnswer | undefined, entries: Take[], counted: Counted[], now: number): FilterStop | undefined {
     if (!answer) {
       for (const policy of this.#policies) policy.decisions.refused.inc()
       return { code: 'THROTTLING_UNAVAILABLE', message: 'The rate-limit store cannot be reached and this API fails closed', policy: this.#policies[0]!.name }
@@ -123,7 +129,7 @@ class Throttle implements ApiFilter {
     return undefined
   }
 
-  async response(exchange: Exchange, response: BackendResponse): Promise<undefined> {
+  response(exchange: Exchange, response: BackendResponse): undefined {
     const took = taken.get(exchange)
     if (!took) return undefined
     const length = Number(response.headers['content-length'])

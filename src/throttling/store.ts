@@ -6,8 +6,8 @@ import type { ThrottlingConfig } from './schema.ts'
 
 /** Where one config's counts go: this node's counters, or Redis with this node's counters as the fallback. */
 export interface CountStore {
-  /** The answer, or undefined when Redis failed and the config fails closed. */
-  take(entries: readonly Take[], logger: Logger): Promise<TakeAnswer | undefined>
+  /** The answer (at once from this process's counters), or undefined when Redis failed and the config fails closed. */
+  take(entries: readonly Take[], logger: Logger): TakeAnswer | undefined | Promise<TakeAnswer | undefined>
   charge(entries: readonly Take[]): void
 }
 
@@ -36,7 +36,7 @@ class NodeStore implements CountStore {
   constructor(counters: Counters) {
     this.#counters = counters
   }
-  async take(entries: readonly Take[]): Promise<TakeAnswer> {
+  take(entries: readonly Take[]): TakeAnswer | Promise<TakeAnswer> {
     return this.#counters.take(entries)
   }
   charge(entries: readonly Take[]): void {
