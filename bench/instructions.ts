@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Pool, type Dispatcher } from 'undici'
-import { startNginx } from './nginx.ts'
+import { startNginxBackend } from './nginx.ts'
 import { freePort, waitForPort } from '../test/support/net.ts'
 import { instructionScenarios, scenarios, type Scenario } from './scenarios.ts'
 
@@ -49,10 +49,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-instr-'))
   const children: ChildProcess[] = []
   try {
-    const nginxPort = await freePort()
-    children.push(await startNginx(dir, nginxPort, []))
-    await waitForPort(nginxPort)
-    const upstream = `http://127.0.0.1:${nginxPort}`
+    const upstream = await startNginxBackend(dir, children)
     const certificate = selected.some((s) => s.transport && s.transport !== 'http') ? makeCertificate(dir) : undefined
     const collector = await startCollector()
     for (const scenario of selected) {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { get } from 'node:http'
 import { join } from 'node:path'
+import { freePort, waitForPort } from '../test/support/net.ts'
 import { SMALL_BODY } from './scenarios.ts'
 
 /** Every location a scenario ends at: nginx answers from memory, so the backend costs the same for all. */
@@ -48,6 +49,14 @@ ${statusPort === undefined ? '' : `  server { listen 127.0.0.1:${statusPort}; lo
   )
   const [command, ...args] = [...prefix, 'nginx', '-c', conf, '-p', join(dir, 'nginx')]
   return spawn(command!, args, { stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
+/** nginx as the backend, unpinned, on a free port once it listens (the process joins `children`): its base URL. */
+export async function startNginxBackend(dir: string, children: ChildProcess[]): Promise<string> {
+  const port = await freePort()
+  children.push(await startNginx(dir, port, []))
+  await waitForPort(port)
+  return `http://127.0.0.1:${port}`
 }
 
 /**

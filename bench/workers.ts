@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort, waitForPort } from '../test/support/net.ts'
-import { startNginx } from './nginx.ts'
+import { startNginxBackend } from './nginx.ts'
 import { scenarios } from './scenarios.ts'
 
 const RATE = Number(process.env.BENCH_WORKERS_RATE ?? 3000)
@@ -38,10 +38,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-workers-'))
   const children: ChildProcess[] = []
   try {
-    const nginxPort = await freePort()
-    children.push(await startNginx(dir, nginxPort, []))
-    await waitForPort(nginxPort)
-    const upstream = `http://127.0.0.1:${nginxPort}`
+    const upstream = await startNginxBackend(dir, children)
     const runs: Run[] = []
     for (const workers of [1, 2]) runs.push(await measure(workers, upstream, dir, children))
     for (const run of runs) process.stderr.write(`${JSON.stringify(run)}\n`)

@@ -35,6 +35,17 @@ afterEach(async () => {
   closers = []
 })
 
+/** A collector that accepts connections and requests and never answers; closed after the test. Returns its port. */
+async function stalledCollector(): Promise<number> {
+  const stalled: Server = createServer(() => {})
+  await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve))
+  closers.push(() => {
+    stalled.closeAllConnections()
+    return new Promise((resolve) => stalled.close(() => resolve()))
+  })
+  return (stalled.address() as AddressInfo).port
+}
+
 async function echo(name: string): Promise<TestBackend> {
   const backend = await startEchoBackend(name)
   closers.push(() => backend.close())
@@ -233,13 +244,7 @@ apis:
 
   test('a collector that takes exports and never answers: the queue stays at maxQueueSize, the rest is counted', async () => {
     const backend = await echo('b')
-    const stalled: Server = createServer(() => {})
-    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve))
-    closers.push(() => {
-      stalled.closeAllConnections()
-      return new Promise((resolve) => stalled.close(() => resolve()))
-    })
-    const port = (stalled.address() as AddressInfo).port
+    const port = await stalledCollector()
     gateway = await startGateway(
       config(`{ endpoint: "http://127.0.0.1:${port}/v1/traces", maxQueueSize: 4, maxExportBatchSize: 2, scheduledDelay: 10ms, exportTimeout: 30s }`, `{ type: http, url: "${backend.url}" }`),
     )
@@ -256,13 +261,7 @@ apis:
 
   test('a collector that never answers: exports time out, their spans count as export-failed, requests carry on', async () => {
     const backend = await echo('b')
-    const stalled: Server = createServer(() => {})
-    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve))
-    closers.push(() => {
-      stalled.closeAllConnections()
-      return new Promise((resolve) => stalled.close(() => resolve()))
-    })
-    const port = (stalled.address() as AddressInfo).port
+    const port = await stalledCollector()
     gateway = await startGateway(
       config(`{ endpoint: "http://127.0.0.1:${port}/v1/traces", scheduledDelay: 20ms, exportTimeout: 300ms }`, `{ type: http, url: "${backend.url}" }`),
     )
@@ -298,13 +297,7 @@ describe('tracing: stopping', () => {
 
   test('a collector that never answers does not hold up a stop for its export timeout', async () => {
     const backend = await echo('b')
-    const stalled: Server = createServer(() => {})
-    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve))
-    closers.push(() => {
-      stalled.closeAllConnections()
-      return new Promise((resolve) => stalled.close(() => resolve()))
-    })
-    const port = (stalled.address() as AddressInfo).port
+    const port = await stalledCollector()
     gateway = await startGateway(
       config(`{ endpoint: "http://127.0.0.1:${port}/v1/traces", scheduledDelay: 10ms, exportTimeout: 30s }`, `{ type: http, url: "${backend.url}" }`),
     )
