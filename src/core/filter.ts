@@ -21,14 +21,14 @@ export interface FilterContext {
   readonly logger: Logger
 }
 
+/** What a filter's hook answers: a stop, nothing (go on), or a promise of either. */
+export type FilterAnswer = FilterStop | undefined | Promise<FilterStop | undefined>
+
 /**
  * One step of what an API does around its endpoint, as Envoy's HTTP filters: request checks, mediation, and
  * next consumer auth and throttling. A resource's filters are built with the snapshot; a request passes them in
  * order before its endpoint, the response in reverse order after it. Either hook may end the exchange.
  */
-/** What a filter's hook answers: a stop, nothing (go on), or a promise of either. */
-export type FilterAnswer = FilterStop | undefined | Promise<FilterStop | undefined>
-
 export interface ApiFilter {
   /** Names the filter's spans in a trace (`mediation request`, `mediation response`); `filter` when unset. */
   readonly name?: string
