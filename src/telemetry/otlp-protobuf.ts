@@ -325,6 +325,13 @@ function anyValue(w: Writer, value: unknown): void {
   }
 }
 
+/** A length-delimited string field: its tag, then the string (which makes room for its own length and bytes). */
+function stringField(w: Writer, field: number, value: string): void {
+  w.ensure(1)
+  w.byte(tag(field, LENGTH))
+  w.string(value)
+}
+
 function countField(w: Writer, field: number, count: number): void {
   if (count === 0) return
   w.ensure(11)
@@ -383,19 +390,13 @@ function span(w: Writer, item: ReadableSpan): void {
   w.byte(tag(2, LENGTH))
   w.hexBytes(context.spanId)
   const state = context.traceState?.serialize()
-  if (state) {
-    w.ensure(1)
-    w.byte(tag(3, LENGTH))
-    w.string(state)
-  }
+  if (state) stringField(w, 3, state)
   if (parent?.spanId) {
     w.ensure(11)
     w.byte(tag(4, LENGTH))
     w.hexBytes(parent.spanId)
   }
-  w.ensure(1)
-  w.byte(tag(5, LENGTH))
-  w.string(item.name)
+  stringField(w, 5, item.name)
   w.ensure(20)
   // The API's kinds start at INTERNAL = 0; OTLP's at UNSPECIFIED = 0.
   w.byte(tag(6, VARINT))
@@ -454,30 +455,16 @@ export class SpanOrigin {
     const resourceAt = w.begin(2)
     attributes(w, 1, resource.attributes)
     w.end(resourceAt, 2)
-    if (resource.schemaUrl) {
-      w.ensure(1)
-      w.byte(tag(3, LENGTH))
-      w.string(resource.schemaUrl)
-    }
+    if (resource.schemaUrl) stringField(w, 3, resource.schemaUrl)
     this.resourceFields = Buffer.from(w.buf.subarray(0, w.pos))
     w.pos = 0
     w.ensure(4)
     w.byte(tag(1, LENGTH))
     const scopeAt = w.begin(1)
-    w.ensure(1)
-    w.byte(tag(1, LENGTH))
-    w.string(scope.name)
-    if (scope.version) {
-      w.ensure(1)
-      w.byte(tag(2, LENGTH))
-      w.string(scope.version)
-    }
+    stringField(w, 1, scope.name)
+    if (scope.version) stringField(w, 2, scope.version)
     w.end(scopeAt, 1)
-    if (scope.schemaUrl) {
-      w.ensure(1)
-      w.byte(tag(3, LENGTH))
-      w.string(scope.schemaUrl)
-    }
+    if (scope.schemaUrl) stringField(w, 3, scope.schemaUrl)
     this.scopeFields = Buffer.from(w.buf.subarray(0, w.pos))
     this.reserve = 2 * (1 + 5) + this.resourceFields.length + this.scopeFields.length
   }
