@@ -201,17 +201,20 @@ describe('a config reader', () => {
     assert.throws(() => reader.parseData(clash, 'v3'), (error: unknown) => error instanceof ConfigError && error.issues[0]!.path === 'apis[2]')
   })
 
-  test('loads a large file in a parser process once, then reads a change to one API in this one', async () => {
-    const apis = Array.from({ length: 150 }, (_, index) => api(`api${index}`))
-    writeFileSync(file, config(...apis))
-    const reader = new ConfigReader()
-    const first = await reader.load(file)
-    assert.equal(first.apis.length, 150)
-    apis[75] = api('api75', '', 'http://127.0.0.1:9/changed')
-    writeFileSync(file, config(...apis))
-    const second = await reader.load(file)
-    assert.equal(second.apis[74], first.apis[74], 'what the parser process read is reused')
-    assert.equal((second.apis[75]!.endpoints.production as { url: string }).url, 'http://127.0.0.1:9/changed')
-    assert.deepEqual(second, parseConfig(config(...apis), file))
-  })
+  for (const whileServing of [true, false]) {
+    test(`loads a large file ${whileServing ? 'in a parser process while serving' : 'in this process before serving'}, then reads a change to one API in this one`, async () => {
+      const apis = Array.from({ length: 150 }, (_, index) => api(`api${index}`))
+      writeFileSync(file, config(...apis))
+      const reader = new ConfigReader()
+      const first = await reader.load(file, { whileServing })
+      assert.equal(first.apis.length, 150)
+      assert.deepEqual(first, parseConfig(config(...apis), file))
+      apis[75] = api('api75', '', 'http://127.0.0.1:9/changed')
+      writeFileSync(file, config(...apis))
+      const second = await reader.load(file, { whileServing: true })
+      assert.equal(second.apis[74], first.apis[74], 'what the first read validated is reused')
+      assert.equal((second.apis[75]!.endpoints.production as { url: string }).url, 'http://127.0.0.1:9/changed')
+      assert.deepEqual(second, parseConfig(config(...apis), file))
+    })
+  }
 })

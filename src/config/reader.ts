@@ -44,12 +44,15 @@ export class ConfigReader {
   }
 
   /**
-   * Reads and parses `file`. When much of it is new (the first read of a large file), it is parsed in a process
-   * of its own, whose garbage is returned to the system when it exits (config/parse-process.ts).
+   * Reads and parses `file`. While a gateway serves (`whileServing`, a reload), a file of which much is new is
+   * parsed in a process of its own (config/parse-process.ts), which keeps this process's event loop free and its
+   * garbage out of this process. Before anything is served (a start, `portico validate`) nothing waits on the
+   * event loop, so it is parsed here: on 5,000 APIs that saves about 0.25 s of the start (starting that process
+   * and copying its answer back) for 5 to 25 MiB more heap kept afterwards.
    */
-  async load(file: string): Promise<ConfigModel> {
+  async load(file: string, { whileServing }: { whileServing: boolean }): Promise<ConfigModel> {
     const text = await readConfigText(file)
-    if (text.length < PROCESS_PARSE_BYTES) return this.parse(text, file)
+    if (!whileServing || text.length < PROCESS_PARSE_BYTES) return this.parse(text, file)
     const read = this.#read(text, file, PROCESS_PARSE_BYTES)
     if (read) return read.config
     const { parseConfigInProcess } = await import('./parse-process.ts')
@@ -234,5 +237,5 @@ function validSections(data: unknown, directory: string): Omit<ConfigModel, 'api
 
 /** Reads and validates a config file once (`portico validate`, the first start): a reader with nothing to reuse. */
 export function loadConfigFile(file: string): Promise<ConfigModel> {
-  return new ConfigReader().load(file)
+  return new ConfigReader().load(file, { whileServing: false })
 }

@@ -150,7 +150,7 @@ export class PorticoInstance {
    */
   async reloadFile(file: string, reader: ConfigReader): Promise<boolean> {
     try {
-      await this.reload(await reader.load(file), file)
+      await this.reload(await reader.load(file, { whileServing: true }), file)
       return true
     } catch (error) {
       // Whatever went wrong (an invalid file, a forbidden transition, a file an endpoint needs that is gone),

@@ -19,7 +19,7 @@ export async function serve(file: string, options: { workers: number; watch: boo
     return
   }
   const reader = new ConfigReader()
-  const instance = await PorticoInstance.start(await reader.load(file), { logger, logFormat: options.logFormat })
+  const instance = await PorticoInstance.start(await reader.load(file, { whileServing: false }), { logger, logFormat: options.logFormat })
   for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
   if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
   const stopWatching = watchConfig(file, { watch: options.watch }, () => void instance.reloadFile(file, reader))
