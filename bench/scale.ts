@@ -7,49 +7,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { request } from 'undici'
 import { freePort } from '../test/support/net.ts'
+import { scaleConfig, until } from './scale-config.ts'
 
 const SIZES = (process.env.BENCH_SCALE_APIS ?? '1,100,1000,5000').split(',').map(Number)
 /** How long the gateway idles after its first 200 before its RSS is read. */
 const SETTLE_MS = Number(process.env.BENCH_SCALE_SETTLE_MS ?? 2000)
 const root = fileURLToPath(new URL('..', import.meta.url))
-
-/** N APIs of 5 templated resources, all on one backend origin (as APIs of one backend service are). */
-function scaleConfig(apis: number, port: number, backend: string, changed?: number): string {
-  const lines = [`listeners: [{ host: 127.0.0.1, port: ${port} }]`, 'admin: { enabled: false }', 'accessLog: { enabled: false }', 'apis:']
-  for (let i = 0; i < apis; i++) {
-    lines.push(
-      `  - name: api${i}`,
-      `    context: /api${i}`,
-      '    version: v1',
-      '    resources:',
-      '      - { uriTemplate: /items, methods: [GET, POST] }',
-      '      - { uriTemplate: "/items/{id}", methods: [GET, PUT, DELETE] }',
-      '      - { uriTemplate: "/items/{id}/parts", methods: [GET] }',
-      '      - { uriTemplate: "/items/{id}/parts/{part}", methods: [GET] }',
-      '      - { uriTemplate: "/orders/{order}", methods: [GET] }',
-      '    endpoints:',
-      `      production: { type: http, url: "${backend}/svc${i}${i === changed ? '-changed' : ''}" }`,
-    )
-  }
-  return `${lines.join('\n')}\n`
-}
-
-/** Polls `url` until it answers 200 with a body that passes `accept`; returns when it did. */
-async function until(url: string, accept: (body: string) => boolean, deadline = Date.now() + 120_000): Promise<number> {
-  for (;;) {
-    try {
-      const response = await request(url)
-      const body = await response.body.text()
-      if (response.statusCode === 200 && accept(body)) return performance.now()
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not answer as expected in time`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')

@@ -184,6 +184,24 @@ describe('a config reader', () => {
     }
   })
 
+  test('reads APIs keyed by the caller: a key seen valid is taken as it was, one with a secret reference is read again', () => {
+    const reader = new ConfigReader()
+    const head = { listeners: [{ port: 8280 }] }
+    const data = (name: string, url = `http://127.0.0.1:9/${name}`) => ({ name, context: `/${name}`, version: 'v1', endpoints: { production: { type: 'http', url } } })
+    const keyed = (key: string, api: Record<string, unknown>) => ({ key, data: () => api, references: JSON.stringify(api).includes('${') })
+    process.env.PORTICO_TEST_KEYED_URL = 'http://127.0.0.1:9/first'
+    const apis = [keyed('a@1', data('a')), keyed('b@1', data('b', '${env:PORTICO_TEST_KEYED_URL}')), keyed('c@1', data('c'))]
+    const first = reader.parseKeyed(head, apis, 'v1')
+    assert.deepEqual(first, parseConfigData({ ...head, apis: apis.map((api) => api.data()) }, 'v1'))
+    process.env.PORTICO_TEST_KEYED_URL = 'http://127.0.0.1:9/second'
+    const second = reader.parseKeyed(head, [apis[0]!, apis[1]!, keyed('c@2', data('c', 'http://127.0.0.1:9/c2'))], 'v2')
+    assert.equal(second.apis[0], first.apis[0], 'the same key: the API as validated before')
+    assert.equal((second.apis[1]!.endpoints.production as { url: string }).url, 'http://127.0.0.1:9/second', 'a secret reference is resolved again')
+    assert.equal((second.apis[2]!.endpoints.production as { url: string }).url, 'http://127.0.0.1:9/c2')
+    delete process.env.PORTICO_TEST_KEYED_URL
+    assert.throws(() => reader.parseKeyed(head, [apis[0]!, keyed('d@1', { ...data('d'), context: '/a' })], 'v3'), (error: unknown) => error instanceof ConfigError && error.issues[0]!.path === 'apis[1]')
+  })
+
   test('reads a config store\'s data as parseConfigData does, reusing the APIs whose JSON it has seen', () => {
     const reader = new ConfigReader()
     const data = (url: string) => ({

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { LIFECYCLE_STATES, type LifecycleState } from '../src/config/lifecycle.ts'
 import { availableActions, takeAction } from '../src/store/lifecycle-actions.ts'
+import { jsonWithList } from '../src/store/revision-apis.ts'
 import { ConfigStore } from '../src/store/store.ts'
 import { StoreError } from '../src/store/errors.ts'
 import { ENGINES, freshStore, type TestStore } from './support/stores.ts'
@@ -143,6 +144,42 @@ for (const engine of ENGINES) {
       assert.match(log, /api\.deploy/)
     })
 
+    test('a version is written whole and in outline; a node reads it from the revisions, or whole when it must', async () => {
+      const apis = []
+      for (const name of ['Outline-a', 'Outline-b']) {
+        const api = await store.createApi({ name, context: `/${name.toLowerCase()}`, version: 'v1', endpoints: { production: { type: 'http', url: `http://127.0.0.1:9/${name}` } } }, 'erin')
+        await store.changeLifecycle(api.id, 'Publish', 'erin')
+        await store.deploy(api.id, (await store.createRevision(api.id, 'erin')).id, 'default', 'erin')
+        apis.push(api)
+      }
+      const sandbox = await store.createApi({ name: 'Outline-sandbox', context: '/outline-sandbox', version: 'v1', endpoints: { production: { type: 'http', url: 'http://127.0.0.1:9/sandbox' } } }, 'erin')
+      const { version } = await store.deploy(sandbox.id, (await store.createRevision(sandbox.id, 'erin')).id, 'staging', 'erin')
+      const row = await store.db.selectFrom('config_versions').selectAll().where('version', '=', version).executeTakeFirstOrThrow()
+      // The document, put together from each API's JSON, is what serializing it whole gives.
+      const document = JSON.parse(row.document) as { settings: object; deployments: { environment: string; api: Record<string, unknown> }[] }
+      assert.equal(row.document, JSON.stringify(document))
+      assert.deepEqual(document.deployments.map((entry) => [entry.environment, entry.api.name]).filter(([, name]) => String(name).startsWith('Outline')), [['default', 'Outline-a'], ['default', 'Outline-b'], ['staging', 'Outline-sandbox']])
+      const outline = JSON.parse(row.outline!) as { deployments: { environment: string; revision: string; lifecycle: string }[] }
+      assert.deepEqual(outline.deployments.map((entry) => entry.environment), document.deployments.map((entry) => entry.environment))
+      // A node of each environment reads that environment's APIs, as the document holds them.
+      for (const environment of ['default', 'staging']) {
+        const read = (await store.versionFor(environment))!
+        assert.equal(read.version, version)
+        assert.deepEqual(read.apis.map((api) => api.data()), document.deployments.filter((entry) => entry.environment === environment).map((entry) => entry.api))
+        assert.deepEqual(read.apis.map((api) => JSON.parse(api.json())), read.apis.map((api) => api.data()))
+      }
+      assert.equal(await store.versionFor('default', version), undefined, 'nothing newer')
+      // Written before outlines existed, or naming a revision deleted since: read from the document.
+      const fromOutline = (await store.versionFor('default'))!.apis.map((api) => api.data())
+      for (const outlineText of [null, JSON.stringify({ ...outline, deployments: outline.deployments.map((entry) => ({ ...entry, revision: 'deleted-since' })) })]) {
+        await store.db.updateTable('config_versions').set({ outline: outlineText }).where('version', '=', version).execute()
+        const whole = (await store.versionFor('default'))!
+        assert.deepEqual(whole.apis.map((api) => api.data()), fromOutline)
+        assert.ok(whole.apis.every((api) => api.key === api.json()), 'keyed by their JSON')
+      }
+      assert.equal(await store.latestVersionNumber(), version)
+    })
+
     test('admin tokens: the first is created once with every scope and stored hashed', async () => {
       const token = await store.firstToken()
       assert.match(token!, /^portico_/)
@@ -209,3 +246,11 @@ for (const engine of ENGINES) {
     }
   })
 }
+
+test('jsonWithList writes what JSON.stringify writes, from the items\' JSON', () => {
+  const items = [{ a: 1 }, { b: ['x', null] }]
+  for (const head of [{}, { settings: { listeners: [{ port: 1 }] }, skipped: undefined }, { 'a "quoted" key': 'é\n' }]) {
+    assert.equal(jsonWithList(head, 'list', items.map((item) => JSON.stringify(item))), JSON.stringify({ ...head, list: items }))
+  }
+  assert.equal(jsonWithList({ x: 1 }, 'list', []), JSON.stringify({ x: 1, list: [] }))
+})

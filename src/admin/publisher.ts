@@ -157,8 +157,7 @@ export class Publisher {
       send(res, 200, { id: params[0], reset: count })
     })
     this.#add('GET', '/nodes', 'view', async ({ res }) => {
-      const latest = await s.latestVersion()
-      send(res, 200, { latestVersion: latest?.version ?? 0, nodes: await s.nodes() })
+      send(res, 200, { latestVersion: await s.latestVersionNumber(), nodes: await s.nodes() })
     })
     const apps = store.applications
     this.#add('GET', '/applications', 'view', async ({ res }) => {

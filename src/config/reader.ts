@@ -79,6 +79,7 @@ export class ConfigReader {
       // An item seen before was plain YAML then; only new text can hold anchors, aliases or tags.
       plain: (item) => !mayNotBePlainYaml(item),
       item: itemData,
+      references: (key) => key.includes('${'),
       headKey: split.head,
       // An empty (or all-comment) rest is an empty mapping, as in parseConfig; a rest that is not YAML is no config.
       head: () => {
@@ -96,15 +97,25 @@ export class ConfigReader {
   parseData(data: Record<string, unknown>, file = 'config'): ConfigModel {
     const { apis, ...head } = data
     const objects = Array.isArray(apis) && apis.length > 0 && apis.every((api) => typeof api === 'object' && api !== null && !Array.isArray(api))
-    const read = objects ? this.#readItems(apis.map((api) => JSON.stringify(api)), file, Infinity, { plain: () => true, item: (_key, index) => apis[index], headKey: JSON.stringify(head), head: () => head }) : undefined
+    const read = objects ? this.#readItems(apis.map((api) => JSON.stringify(api)), file, Infinity, { plain: () => true, item: (_key, index) => apis[index], references: (key) => key.includes('${'), headKey: JSON.stringify(head), head: () => head }) : undefined
     return read?.config ?? parseConfigData(data, file)
+  }
+
+  /**
+   * As parseData of `{ ...head, apis }`, for APIs the caller keys itself (a config store's nodes key an API by its
+   * revision and lifecycle state): a key seen valid before is taken as it was, so a version of thousands of APIs is
+   * checked without serializing each one to compare it. A key must stand for one data only.
+   */
+  parseKeyed(head: Record<string, unknown>, apis: readonly KeyedApi[], file = 'config'): ConfigModel {
+    const read = apis.length > 0 ? this.#readItems(apis.map((api) => api.key), file, Infinity, { plain: () => true, item: (_key, index) => apis[index]!.data(), references: (_key, index) => apis[index]!.references, headKey: JSON.stringify(head), head: () => head }) : undefined
+    return read?.config ?? parseConfigData({ ...head, apis: apis.map((api) => api.data()) }, file)
   }
 
   /**
    * A config from its API items (each known by a key: its text) and the rest; undefined on any problem, or when
    * more than `maxNewBytes` of keys are new. `source` parses an item and the rest.
    */
-  #readItems(keys: string[], file: string, maxNewBytes: number, source: { plain: (key: string) => boolean; item: (key: string, index: number) => unknown; headKey: string; head: () => unknown }): ReadConfig | undefined {
+  #readItems(keys: string[], file: string, maxNewBytes: number, source: { plain: (key: string) => boolean; item: (key: string, index: number) => unknown; references: (key: string, index: number) => boolean; headKey: string; head: () => unknown }): ReadConfig | undefined {
     this.#useDirectory(dirname(file))
     // An item where it was in the last read is found by comparing texts; elsewhere by a lookup, which hashes the
     // item's text (thousands of items are megabytes, and comparing is several times faster than hashing).
@@ -125,10 +136,11 @@ export class ConfigReader {
         continue
       }
       const readsBefore = syncFileReads()
-      const api = validApi(source.item(key, index), key.includes('${'), index, this.#directory)
+      const references = source.references(key, index)
+      const api = validApi(source.item(key, index), references, index, this.#directory)
       if (!api) return undefined
       apis.push(api)
-      reusable.push(!key.includes('${') && syncFileReads() === readsBefore)
+      reusable.push(!references && syncFileReads() === readsBefore)
     }
     // The rest of the config is taken as it was when its text is (and its validation read nothing else).
     let sections = this.#sections?.key === source.headKey ? this.#sections.sections : undefined
@@ -190,6 +202,15 @@ export class ConfigReader {
     // The items themselves keep this text alive until the next read: one text, as the caller holds it anyway.
     this.#last = { keys, known: entries }
   }
+}
+
+/** An API of a config as parseKeyed takes it. */
+export interface KeyedApi {
+  /** Stands for the data: the same key is the same data. */
+  key: string
+  data(): unknown
+  /** Whether the data holds a secret reference (`${env:}`, `${file:}`), which is resolved again on every read. */
+  references: boolean
 }
 
 /** A valid API, and the last read whose text held it. */

@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
 export interface AppliedConfig {
@@ -28,12 +29,15 @@ export class AppliedCopy {
     }
   }
 
-  /** Written beside and renamed over, so a crash never leaves half a file. */
-  write(applied: AppliedConfig): void {
-    mkdirSync(join(this.file, '..'), { recursive: true, mode: 0o700 })
+  /**
+   * Keeps `config` (JSON: a version of thousands of APIs is not serialized again for this) as applied. Written
+   * beside and renamed over, so a crash never leaves half a file.
+   */
+  async write(version: number, hash: string, config: string): Promise<void> {
+    await mkdir(join(this.file, '..'), { recursive: true, mode: 0o700 })
     const temporary = `${this.file}.${process.pid}.tmp`
-    writeFileSync(temporary, JSON.stringify(applied), { mode: 0o600 })
-    chmodSync(temporary, 0o600)
-    renameSync(temporary, this.file)
+    await writeFile(temporary, `{"version":${version},"hash":${JSON.stringify(hash)},"config":${config}}`, { mode: 0o600 })
+    await chmod(temporary, 0o600)
+    await rename(temporary, this.file)
   }
 }

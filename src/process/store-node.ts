@@ -2,7 +2,8 @@ import { hostname } from 'node:os'
 import { Publisher } from '../admin/publisher.ts'
 import { ConfigReader } from '../config/reader.ts'
 import { watchVersions } from '../store/change-feed.ts'
-import { hashOf, nodeConfig, type VersionDocument } from '../store/document.ts'
+import { hashOfJson } from '../store/document.ts'
+import { apiOfDocument, jsonWithList, type VersionApi } from '../store/revision-apis.ts'
 import { ConfigStore } from '../store/store.ts'
 import type { LogFormat } from '../telemetry/log-format.ts'
 import type { Logger } from '../telemetry/logger.ts'
@@ -40,42 +41,41 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
   const store = ConfigStore.create(url)
   const nodeId = options.nodeId ?? `${hostname()}:${process.pid}`
   const copy = new AppliedCopy(options.dataDirectory ?? (store.engine === 'sqlite' ? store.location.target : 'portico-data'), options.environment)
-  const configOf = (document: VersionDocument | undefined) => withPorts(document ? nodeConfig(document, options.environment) : {}, options)
-  // Of what the store says, before this node's own ports: nodes serving one version report one hash.
-  const hashFor = (document: VersionDocument | undefined) => hashOf(document ? nodeConfig(document, options.environment) : {})
+  /** A version as this node serves it: its own ports over the store's settings. */
+  const nodeVersion = (version: { version: number; hash: string; settings: Record<string, unknown>; apis: VersionApi[] }): NodeVersion => ({ version: version.version, hash: version.hash, head: withPorts(version.settings, options), apis: version.apis })
 
   let connected = false
-  let start: { version: number; hash: string; config: Record<string, unknown> }
+  let start: NodeVersion
   try {
     await connectStore(store)
     connected = true
-    const latest = await store.latestVersion()
-    start = { version: latest?.version ?? 0, hash: hashFor(latest?.document), config: configOf(latest?.document) }
+    start = nodeVersion((await store.versionFor(options.environment)) ?? { version: 0, hash: hashOfJson('{}'), settings: {}, apis: [] })
   } catch (error) {
     const cached = copy.read()
     if (!cached) throw error
     logger.warn({ err: (error as Error).message, version: cached.version, copy: copy.file }, `the store is unreachable; serving the local copy of config version ${cached.version}`)
-    start = cached
+    const { apis, ...head } = cached.config as { apis?: Record<string, unknown>[] }
+    start = { version: cached.version, head, apis: (apis ?? []).map(apiOfDocument), hash: cached.hash }
   }
   let applied = start.version
   const publisher = new Publisher(store)
   const health = () => ({ store: { engine: store.engine, connected, appliedVersion: applied, node: nodeId } })
   const served = options.workers !== undefined && options.workers > 1
-    ? await serveWithWorkers(start.config, `store version ${applied}`, options.workers, logger, { publisher, health })
-    : await serveInProcess(start.config, `store version ${applied}`, logger, { publisher, health }, options.logFormat)
-  const record = async (applied: { version: number; hash: string; config: Record<string, unknown> }) => {
-    copy.write(applied)
-    await store.recordApplied(nodeId, applied.version, applied.hash)
+    ? await serveWithWorkers(start, `store version ${applied}`, options.workers, logger, { publisher, health })
+    : await serveInProcess(start, `store version ${applied}`, store.readerFor(options.environment), logger, { publisher, health }, options.logFormat)
+  const record = async (version: NodeVersion) => {
+    await copy.write(version.version, version.hash, configJson(version.head, version.apis))
+    await store.recordApplied(nodeId, version.version, version.hash)
   }
   if (connected) await record(start)
   logger.info({ store: store.engine, version: applied, node: nodeId }, `serving config version ${applied} from the ${store.engine} store`)
 
   const catchUp = async () => {
-    const next = await store.latestVersion()
-    if (!next || next.version <= applied) return
-    const config = configOf(next.document)
+    const found = await store.versionFor(options.environment, applied)
+    if (!found) return
+    const next = nodeVersion(found)
     try {
-      await served.apply(config, `store version ${next.version}`)
+      await served.apply(next, `store version ${next.version}`)
     } catch (error) {
       // The node stays on its last good config and says why, once per version.
       applied = next.version
@@ -85,7 +85,7 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
     }
     applied = next.version
     logger.info({ version: next.version }, `applied config version ${next.version}`)
-    await record({ version: next.version, hash: hashFor(next.document), config })
+    await record(next)
   }
 
   let running: Promise<void> | undefined
@@ -143,26 +143,40 @@ export async function serveFromStore(url: string, options: StoreNodeOptions, log
   return { instance: served.instance, adminUrl: served.adminUrl, stop }
 }
 
+/** A config version as a node serves it. */
+interface NodeVersion {
+  version: number
+  /** The settings with this node's ports over them. */
+  head: Record<string, unknown>
+  apis: VersionApi[]
+  /** The version's, as the store wrote it: nodes serving one version report one hash. */
+  hash: string
+}
+
+/** A node's config as JSON (what it serves, for its local copy and its workers), from its APIs' JSON. */
+function configJson(head: Record<string, unknown>, apis: readonly VersionApi[]): string {
+  return jsonWithList(head, 'apis', apis.map((api) => api.json()))
+}
+
 /** What serves a store node's config: one gateway in this process, or the workers of this primary. */
 interface Served {
   /** The gateway, when it runs in this process. */
   instance?: PorticoInstance
   adminUrl?: string
-  /** Swaps `config` in (a store checked its lifecycle steps); throws, keeping the running one, when refused. */
-  apply(config: Record<string, unknown>, label: string): Promise<void>
+  /** Swaps `version` in (a store checked its lifecycle steps); throws, keeping the running one, when refused. */
+  apply(version: NodeVersion, label: string): Promise<void>
   close(): Promise<void>
 }
 
-async function serveInProcess(config: Record<string, unknown>, label: string, logger: Logger, admin: WorkersOptions, logFormat: LogFormat | undefined): Promise<Served> {
-  // Each version is validated again here, but only in the APIs that changed since the last one.
-  const reader = new ConfigReader()
-  const instance = await PorticoInstance.start(reader.parseData(config, label), { logger, ...admin, ...(logFormat ? { logFormat } : {}) })
+async function serveInProcess(version: NodeVersion, label: string, reader: ConfigReader, logger: Logger, admin: WorkersOptions, logFormat: LogFormat | undefined): Promise<Served> {
+  // Each version is validated again here, but only in the APIs that changed since the last one (the store's reader).
+  const instance = await PorticoInstance.start(reader.parseKeyed(version.head, version.apis, label), { logger, ...admin, ...(logFormat ? { logFormat } : {}) })
   for (const address of instance.gateway.addresses()) logger.info({ listener: address.name, url: address.url }, `listening on ${address.bound} (listener ${address.name})`)
   if (instance.admin) logAdmin(logger, instance.admin.url, instance.gateway.snapshot.config.admin.allowRemote)
   return {
     instance,
     ...(instance.admin ? { adminUrl: instance.admin.url } : {}),
-    apply: (next, nextLabel) => instance.reload(reader.parseData(next, nextLabel), nextLabel, true),
+    apply: (next, nextLabel) => instance.reload(reader.parseKeyed(next.head, next.apis, nextLabel), nextLabel, true),
     close: () => instance.close(),
   }
 }
@@ -171,17 +185,15 @@ async function serveInProcess(config: Record<string, unknown>, label: string, lo
  * The primary of `--workers N` serving a store: it alone follows the store (one listening connection per node)
  * and checks each version once; every worker gets the version's config and swaps it in as on a file reload.
  */
-async function serveWithWorkers(config: Record<string, unknown>, label: string, count: number, logger: Logger, admin: WorkersOptions): Promise<Served> {
-  const text = JSON.stringify(config)
+async function serveWithWorkers(version: NodeVersion, label: string, count: number, logger: Logger, admin: WorkersOptions): Promise<Served> {
   const reader = new ConfigReader()
-  const workers = await startWorkers(text, label, count, logger, { ...admin, config: reader.parseData(config, label) })
+  const workers = await startWorkers(configJson(version.head, version.apis), label, count, logger, { ...admin, config: reader.parseKeyed(version.head, version.apis, label) })
   await workers.started
   return {
     ...(workers.adminUrl ? { adminUrl: workers.adminUrl } : {}),
     apply: async (next, nextLabel) => {
-      const nextText = JSON.stringify(next)
-      reader.parseData(next, nextLabel)
-      await workers.apply(nextText, nextLabel)
+      reader.parseKeyed(next.head, next.apis, nextLabel)
+      await workers.apply(configJson(next.head, next.apis), nextLabel)
     },
     close: () => workers.stop(),
   }

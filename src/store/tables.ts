@@ -19,7 +19,8 @@ export interface Tables {
   lifecycle_history: { id: Generated<number>; api_id: string; from_state: string | null; to_state: string; action: string; actor: string; at: string }
   revisions: { id: string; api_id: string; number: number; config: string; description: string | null; created_by: string; created_at: string }
   deployments: { api_id: string; environment: string; revision_id: string; deployed_by: string; deployed_at: string }
-  config_versions: { version: number; document: string; hash: string; reason: string; created_by: string; created_at: string }
+  /** `document` holds the version whole (VersionDocument); `outline` by reference (VersionOutline), null in versions written before it. */
+  config_versions: { version: number; document: string; outline: string | null; hash: string; reason: string; created_by: string; created_at: string }
   node_status: { node_id: string; version: number; hash: string; error: string | null; applied_at: string }
   admin_tokens: { id: string; name: string; hash: string; scopes: string; created_at: string }
   applications: { id: string; name: string; owner: string; throttling_policy: string; description: string | null; created_at: string }
