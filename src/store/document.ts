@@ -9,16 +9,7 @@ export interface VersionDocument {
   deployments: { environment: string; api: Record<string, unknown> }[]
 }
 
-/** The config file a node with `environment` serves from `document`, as raw data for the config loader. */
-export function nodeConfig(document: VersionDocument, environment: string): Record<string, unknown> {
-  return { ...document.settings, apis: document.deployments.filter((deployment) => deployment.environment === environment).map((deployment) => deployment.api) }
-}
-
-export function hashOf(value: unknown): string {
-  return hashOfJson(JSON.stringify(value))
-}
-
-/** hashOf for a value already serialized: a version document of thousands of APIs is megabytes to serialize. */
+/** A short digest of serialized JSON: a config version's, a node's. */
 export function hashOfJson(json: string): string {
   return createHash('sha256').update(json).digest('hex').slice(0, 16)
 }
