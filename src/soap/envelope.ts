@@ -1,4 +1,5 @@
-import { childrenOf, elementsOf, localName, namespaceOf, parseOrdered, scopeOf, tagOf, XmlRefused, type OrderedNode } from './xml.ts'
+import { checkWellFormed, MAX_NESTED_TAGS, childrenOf, elementsOf, localName, namespaceOf, parseOrdered, scopeOf, tagOf, XmlRefused, type OrderedNode } from './xml.ts'
+import { scanRootElement } from './xml-scan.ts'
 import { versionOfEnvelope, type SoapVersion } from './version.ts'
 
 /** An element with the namespace declarations in scope where it stands. */
@@ -50,11 +51,31 @@ export function readEnvelope(text: string): Envelope | { problem: string } {
   return envelope
 }
 
-/** What is wrong with an envelope, or undefined when it is a SOAP envelope of the expected version. */
+/**
+ * What is wrong with an envelope, or undefined when it is a SOAP envelope of the expected version: what
+ * readEnvelope says, found without building the message (a request check reads nothing inside the Body).
+ */
 export function envelopeProblem(body: Uint8Array, expected: SoapVersion | undefined): string | undefined {
-  const envelope = readEnvelope(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
-  if ('problem' in envelope) return envelope.problem
-  if (expected && expected !== envelope.version) return `the envelope is SOAP ${envelope.version} but the content type says SOAP ${expected}`
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')
+  if (text.trim() === '') return 'the body is empty'
+  try {
+    checkWellFormed(text)
+  } catch (error) {
+    if (error instanceof XmlRefused) return error.message
+    throw error
+  }
+  const scanned = scanRootElement(text, MAX_NESTED_TAGS)
+  if (!scanned) return 'there is no root element'
+  // As the parser words it (readEnvelope's message for the same document).
+  if (scanned.tooDeep) return 'cannot be parsed: Maximum nested tags exceeded'
+  const { root, children } = scanned
+  const namespace = namespaceOf(root.tag, root.scope)
+  const version = versionOfEnvelope(namespace)
+  if (localName(root.tag) !== 'Envelope' || !version) {
+    return `the root element must be a SOAP 1.1 or 1.2 Envelope, got <${root.tag}> in namespace "${namespace ?? ''}"`
+  }
+  if (!children.some((child) => localName(child.tag) === 'Body' && namespaceOf(child.tag, child.scope) === namespace)) return 'the Envelope has no Body'
+  if (expected && expected !== version) return `the envelope is SOAP ${version} but the content type says SOAP ${expected}`
   return undefined
 }
 

@@ -20,6 +20,9 @@ function hasDoctype(text: string): boolean {
   return DOCTYPE.test(text)
 }
 
+/** The parsers refuse a document nested deeper (fast-xml-parser's own default, written out for the envelope scan). */
+export const MAX_NESTED_TAGS = 100
+
 /** An element in document order, as fast-xml-parser's `preserveOrder` mode gives it. */
 export type OrderedNode = Record<string, unknown> & { ':@'?: Record<string, string> }
 
@@ -35,6 +38,7 @@ const ordered = new XMLParser({
   trimValues: false,
   commentPropName: '#comment',
   cdataPropName: '#cdata',
+  maxNestedTags: MAX_NESTED_TAGS,
 })
 
 const plain = new XMLParser({
@@ -45,6 +49,7 @@ const plain = new XMLParser({
   processEntities: true,
   htmlEntities: false,
   trimValues: true,
+  maxNestedTags: MAX_NESTED_TAGS,
 })
 
 /** Throws XmlRefused with a message for the client when `text` has a DTD or is not well-formed XML. */
