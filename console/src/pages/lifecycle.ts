@@ -9,6 +9,9 @@ interface Transition {
   targetState: string
 }
 
+/** How often the revisions page looks again while a deployment has not reached every node. */
+const SETTLE_POLL_MS = 1000
+
 const CHECK_KEYS: Record<string, string> = { 'Deprecate old versions': 'deprecateOldVersions', 'Require re-subscription': 'requireResubscription' }
 
 /** The lifecycle: only the actions the API offers now, each confirmed, with Publish's checklist; and the history. */
@@ -87,6 +90,16 @@ export function Revisions(props: { id: string; shared: Shared }) {
     get('/nodes').then(setNodes, () => {})
   }
   useEffect(load, [props.id])
+  // A deployment's nodes report it a moment after the deployment call: until each is deployed (or failed), look again.
+  const settling = deployments.some((deployment) => deployment.status === 'pending' || deployment.status === 'partially deployed')
+  useEffect(() => {
+    if (!settling) return
+    const timer = setTimeout(() => {
+      get(`/apis/${id}/deployments`).then((answer) => setDeployments(answer.list), () => {})
+      get('/nodes').then(setNodes, () => {})
+    }, SETTLE_POLL_MS)
+    return () => clearTimeout(timer)
+  }, [settling, deployments])
   const run = async (action: () => Promise<unknown>) => {
     setProblem('')
     try {
