@@ -1,4 +1,5 @@
 // The configs of `npm run bench:scale` and `bench:scale-store`, and how both wait for a gateway to serve them.
+import { createServer } from 'node:http'
 import { request } from 'undici'
 
 /** N APIs of 5 templated resources, all on one backend origin (as APIs of one backend service are). */
@@ -35,4 +36,11 @@ export async function until(url: string, accept: (body: string) => boolean, dead
     if (Date.now() > deadline) throw new Error(`${url} did not answer as expected in time`)
     await new Promise((resolve) => setTimeout(resolve, everyMs))
   }
+}
+
+/** A backend that answers its path: the bench sees which endpoint URL served. */
+export async function pathEchoBackend(): Promise<{ url: string; close(): void }> {
+  const server = createServer((req, res) => res.end(req.url))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => server.close() }
 }

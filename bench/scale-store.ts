@@ -1,44 +1,27 @@
-// `npm run bench:scale-store`: bench:scale's gateway of N APIs, served from a config store (PostgreSQL by default:
-// BENCH_STORE, a postgres:// URL or sqlite:DIR), one node that also serves the publisher API. Measures, from
+// `npm run bench:scale-store`: bench:scale's gateway of N APIs, served from a config store (PostgreSQL by default,
+// in a schema of its own; BENCH_STORE=sqlite for SQLite), one node that also serves the publisher API. Measures, from
 // outside, changes of one API through the publisher API: its endpoint changed and a revision made (`edit_ms`), the
 // revision deployed (`deploy_call_ms`: the store checks the environment's new config and commits it as a version),
 // and from that call to the first response from the new endpoint (`deploy_one_ms`: the node, told by PostgreSQL's
 // notification, reads the version and swaps it in). Prints one JSON line per size, with each figure's median and
 // range over BENCH_SCALE_CHANGES changes.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import pg from 'pg'
 import { freePort } from '../test/support/net.ts'
 import { PublisherClient } from '../test/support/publisher-client.ts'
-import { scaleConfig, until } from './scale-config.ts'
+import { freshStore } from '../test/support/stores.ts'
+import { pathEchoBackend, scaleConfig, until } from './scale-config.ts'
 
 const SIZES = (process.env.BENCH_SCALE_APIS ?? '1,5000').split(',').map(Number)
-const POSTGRES = process.env.BENCH_STORE ?? 'postgres://postgres@127.0.0.1:5432/test'
+/** The engine; PostgreSQL is the tests' (PORTICO_TEST_POSTGRES, by default postgres://postgres@127.0.0.1:5432/test). */
+const ENGINE = process.env.BENCH_STORE === 'sqlite' ? 'sqlite' : 'postgres'
 /** Changes measured per size; the median is printed beside the range. */
 const CHANGES = Number(process.env.BENCH_SCALE_CHANGES ?? 5)
 const root = fileURLToPath(new URL('..', import.meta.url))
 const portico = join(root, 'bin/portico')
-
-/** A store location of its own: a schema of its own in PostgreSQL, or a fresh SQLite directory. */
-async function freshStore(dir: string, apis: number): Promise<{ url: string; drop: () => Promise<void> }> {
-  if (POSTGRES.startsWith('sqlite:')) return { url: `sqlite:${join(dir, `store-${apis}`)}`, drop: async () => {} }
-  const schema = `portico_bench_${process.pid}_${apis}`
-  const drop = async () => {
-    const client = new pg.Client({ connectionString: POSTGRES })
-    await client.connect()
-    try {
-      await client.query(`drop schema if exists ${schema} cascade`)
-    } finally {
-      await client.end()
-    }
-  }
-  await drop()
-  return { url: `${POSTGRES}?schema=${schema}`, drop }
-}
 
 function run(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -65,7 +48,7 @@ async function startNode(url: string, port: number, adminPort: number, data: str
 
 async function measure(apis: number, dir: string, backend: string): Promise<Record<string, unknown>> {
   const [port, adminPort] = [await freePort(), await freePort()]
-  const store = await freshStore(dir, apis)
+  const store = freshStore(ENGINE)
   const node = await startNode(store.url, port, adminPort, join(dir, `data-${apis}`))
   try {
     const file = join(dir, `scale-store-${apis}.yaml`)
@@ -109,12 +92,9 @@ function summary(values: number[]): { median: number; min: number; max: number }
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-scale-store-'))
-  // The backend answers its path: the bench sees which endpoint URL served.
-  const backend = createServer((req, res) => res.end(req.url))
-  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve))
-  const backendUrl = `http://127.0.0.1:${(backend.address() as { port: number }).port}`
+  const backend = await pathEchoBackend()
   try {
-    for (const apis of SIZES) console.log(JSON.stringify({ scenario: 'scale-store', apis, store: POSTGRES.startsWith('sqlite:') ? 'sqlite' : 'postgres', ...(await measure(apis, dir, backendUrl)) }))
+    for (const apis of SIZES) console.log(JSON.stringify({ scenario: 'scale-store', apis, store: ENGINE, ...(await measure(apis, dir, backend.url)) }))
   } finally {
     backend.close()
     await rm(dir, { recursive: true, force: true })

@@ -2,13 +2,12 @@
 // measured from outside: time to the first 200 from the middle API, idle RSS, memory per additional API, and
 // the time from SIGHUP to a change of one API being served. Prints one JSON line per size, the largest last.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:http'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../test/support/net.ts'
-import { scaleConfig, until } from './scale-config.ts'
+import { pathEchoBackend, scaleConfig, until } from './scale-config.ts'
 
 const SIZES = (process.env.BENCH_SCALE_APIS ?? '1,100,1000,5000').split(',').map(Number)
 /** How long the gateway idles after its first 200 before its RSS is read. */
@@ -45,10 +44,8 @@ async function measure(apis: number, dir: string, backend: string): Promise<{ st
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-scale-'))
-  // The backend answers its path: the bench sees which endpoint URL served.
-  const backend = createServer((req, res) => res.end(req.url))
-  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve))
-  const backendUrl = `http://127.0.0.1:${(backend.address() as { port: number }).port}`
+  const backend = await pathEchoBackend()
+  const backendUrl = backend.url
   try {
     let one: { rss_idle_mib: number } | undefined
     for (const apis of SIZES) {
