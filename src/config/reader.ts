@@ -8,7 +8,7 @@ import { resolveRelativePaths } from './relative-paths.ts'
 import { Api, checkApi, checkAssembled, ConfigSections, type ApiConfig, type ConfigModel } from './schema.ts'
 import { resolveSecrets } from './secrets.ts'
 
-/** Above this much new text (some fifty APIs) a config is parsed in a process of its own, at the cost of starting one (about 0.3 s). */
+/** Above this much new text (some fifty APIs) a reload parses in a process of its own, at the cost of starting one (0.1 to 0.15 s here). */
 const PROCESS_PARSE_BYTES = 32 * 1024
 
 /** A config as read, and for each of its APIs whether it may be reused for the same text later. */
