@@ -42,6 +42,25 @@ async function measure(apis: number, dir: string, backend: string): Promise<{ st
   }
 }
 
+/**
+ * The Node floor of `npm run bench` (node:http in, an undici pool out, nothing else) on the same Node, idle after
+ * one request, measured as the gateway is: what any Node.js proxy of this shape holds before it does anything more.
+ */
+async function floorRssMiB(backend: string): Promise<number> {
+  const port = await freePort()
+  // With the compile cache bin/portico gives the gateway, so that neither carries Node's TypeScript stripper.
+  const env = { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'portico-compile-cache') }
+  const child = spawn(join(root, 'node_modules/node/bin/node'), [join(root, 'bench/floor.ts'), String(port), backend], { stdio: ['ignore', 'ignore', 'ignore'], env })
+  try {
+    await until(`http://127.0.0.1:${port}/floor`, (body) => body === '/floor')
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+    return Math.round((await rssMiB(child.pid!)) * 10) / 10
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((resolve) => child.once('exit', resolve))
+  }
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'portico-scale-'))
   const backend = await pathEchoBackend()
@@ -52,7 +71,9 @@ async function main(): Promise<void> {
       const result = await measure(apis, dir, backendUrl)
       one ??= apis === 1 ? result : undefined
       const perApi = one && apis > 1 ? { kib_per_api: Math.round(((result.rss_idle_mib - one.rss_idle_mib) * 1024) / (apis - 1) * 10) / 10 } : {}
-      console.log(JSON.stringify({ scenario: 'scale', apis, ...result, ...perApi }))
+      // Beside the one-API gateway: the same Node's least proxy, measured the same way in the same run.
+      const floor = apis === 1 ? { floor_rss_idle_mib: await floorRssMiB(backendUrl) } : {}
+      console.log(JSON.stringify({ scenario: 'scale', apis, ...result, ...perApi, ...floor }))
     }
   } finally {
     backend.close()
