@@ -127,12 +127,13 @@ for (const engine of ENGINES) {
       const api = await store.createApi({ ...pizza('v2') }, 'dave')
       await store.changeLifecycle(api.id, 'Publish', 'dave')
       const revision = await store.createRevision(api.id, 'dave', 'first')
-      const before = (await store.latestVersion())?.version ?? 0
+      const before = await store.latestVersionNumber()
       const { version } = await store.deploy(api.id, revision.id, 'default', 'dave')
       assert.equal(version, before + 1)
-      const latest = (await store.latestVersion())!
-      const deployed = latest.document.deployments.find((entry) => entry.api.version === 'v2')!
-      assert.equal(deployed.api.lifecycle, 'PUBLISHED')
+      const latest = (await store.versionFor('default'))!
+      assert.equal(latest.version, version)
+      const deployed = latest.apis.map((entry) => entry.data()).find((entry) => entry.version === 'v2')!
+      assert.equal(deployed.lifecycle, 'PUBLISHED')
       // A later edit does not touch the revision: revisions are immutable.
       const current = await store.getApi(api.id)
       await store.updateApi(api.id, { ...current.config, lifecycle: undefined, endpoints: { production: { type: 'http', url: 'http://127.0.0.1:9/changed' } } }, 'dave')

@@ -356,15 +356,10 @@ export class ConfigStore {
     return reader
   }
 
-  /** The number of the latest config version (0 before the first): without reading it. */
-  async latestVersionNumber(): Promise<number> {
-    const last = await this.db.selectFrom('config_versions').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst()
+  /** The number of the latest config version (0 before the first): without reading it. `db`: a transaction's. */
+  async latestVersionNumber(db: Kysely<Tables> = this.db): Promise<number> {
+    const last = await db.selectFrom('config_versions').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst()
     return Number(last?.v ?? 0)
-  }
-
-  async latestVersion(): Promise<{ version: number; document: VersionDocument; hash: string } | undefined> {
-    const row = await this.db.selectFrom('config_versions').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst()
-    return row ? { version: row.version, document: JSON.parse(row.document), hash: row.hash } : undefined
   }
 
   async recordApplied(nodeId: string, version: number, hash: string, error?: string): Promise<void> {
@@ -567,8 +562,7 @@ export class ConfigStore {
         throw new StoreError('invalid', `the change would leave environment ${environment} with an invalid config; nothing was changed`, error.issues.map((issue) => ({ path: issue.path, message: issue.message })))
       }
     }
-    const last = await tx.selectFrom('config_versions').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst()
-    const version = Number(last?.v ?? 0) + 1
+    const version = (await this.latestVersionNumber(tx)) + 1
     // The whole document (VersionDocument) from each API's JSON, serialized once per revision and lifecycle state.
     const json = jsonWithList({ settings }, 'deployments', deployments.map((deployment, index) => `{"environment":${JSON.stringify(deployment.environment)},"api":${apis[index]!.json()}}`))
     const outline = JSON.stringify({ settings, deployments } satisfies VersionOutline)
