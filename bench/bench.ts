@@ -102,9 +102,9 @@ admin: { enabled: false }
 accessLog: { enabled: ${process.env.BENCH_ACCESS_LOG ?? true}, path: "${join(dir, `${scenario.name}-access.log`)}" }
 ${scenario.config?.() ?? ''}${scenario.telemetry ? `telemetry: ${scenario.telemetry(collector)}\n` : ''}apis:${scenario.apis(upstream)}`,
   )
-  const portico = spawnProxy([join(root, 'src/cli.ts'), 'start', '--config', config, '--workers', '1'], { PORTICO_LOG_LEVEL: 'warn' })
+  const portico = spawnProxy([join(root, 'bin/portico'), 'start', '--config', config, '--workers', '1'], { PORTICO_LOG_LEVEL: 'warn' })
   const floorArgs = transport === 'http' ? [] : [transport, certificate!.cert, certificate!.key]
-  const floor = spawnProxy([join(root, 'bench/floor.ts'), String(floorPort), upstream, ...floorArgs], {})
+  const floor = spawnProxy([process.execPath, join(root, 'bench/floor.ts'), String(floorPort), upstream, ...floorArgs], {})
   children.push(portico, floor)
   await Promise.all([waitForPort(porticoPort), waitForPort(floorPort)])
 
@@ -153,8 +153,9 @@ ${scenario.config?.() ?? ''}${scenario.telemetry ? `telemetry: ${scenario.teleme
   }
 }
 
-function spawnProxy(args: string[], env: Record<string, string>): ChildProcess {
-  const [command, ...rest] = [...proxyCpu, process.execPath, ...args]
+/** Portico starts as it ships, through `bin/portico` (with its Node options); the floor on plain `node`. */
+function spawnProxy(commandLine: string[], env: Record<string, string>): ChildProcess {
+  const [command, ...rest] = [...proxyCpu, ...commandLine]
   return spawn(command!, rest, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } })
 }
 

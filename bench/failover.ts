@@ -156,11 +156,12 @@ const portico: Proxy = {
   async start(dir, port, backendPorts, log) {
     const config = join(dir, 'portico.yaml')
     await writeFile(config, porticoConfig(port, backendPorts))
-    const cli = join(root, 'src/cli.ts')
-    const validate = spawnSync(process.execPath, [cli, 'validate', config], { encoding: 'utf8' })
+    // As it ships: bin/portico, with its Node options.
+    const bin = join(root, 'bin/portico')
+    const validate = spawnSync(bin, ['validate', config], { encoding: 'utf8' })
     if (validate.status !== 0) throw new Error(`portico validate rejected the benchmark's config:\n${validate.stdout}${validate.stderr}`)
     // info: the event log's state changes of each leaf end up in the log (BENCH_KEEP=1 keeps it).
-    return spawnLogged(process.execPath, [cli, 'start', '--config', config, '--workers', '1'], log, { PORTICO_LOG_LEVEL: 'info' })
+    return spawnLogged(bin, ['start', '--config', config, '--workers', '1'], log, { PORTICO_LOG_LEVEL: 'info' })
   },
 }
 

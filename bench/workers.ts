@@ -73,7 +73,7 @@ admin: { enabled: false }
 accessLog: { enabled: true, path: "${join(dir, `workers-${workers}-access.log`)}" }
 apis:${scenario.apis(upstream)}`,
   )
-  const portico = spawn(process.execPath, [join(root, 'src/cli.ts'), 'start', '--config', config, '--workers', String(workers)], {
+  const portico = spawn(join(root, 'bin/portico'), ['start', '--config', config, '--workers', String(workers)], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, PORTICO_LOG_LEVEL: 'warn' },
   })

@@ -20,9 +20,10 @@ for (const server of backends) {
 }
 if (example.note) console.error(`note: ${example.note}`)
 console.error(`try:\n${example.samples.map((sample) => `  ${curlLine(sample)}`).join('\n')}`)
-const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+// As it ships: bin/portico sets the Node options the gateway runs with.
+const bin = fileURLToPath(new URL('../bin/portico', import.meta.url))
 const config = fileURLToPath(new URL(`./${name}.yaml`, import.meta.url))
-const gateway = spawn(process.execPath, [cli, 'start', '--config', config, '--watch', ...options], { stdio: 'inherit' })
+const gateway = spawn(bin, ['start', '--config', config, '--watch', ...options], { stdio: 'inherit' })
 const stop = () => gateway.kill('SIGTERM')
 process.on('SIGINT', stop)
 process.on('SIGTERM', stop)

@@ -136,6 +136,31 @@ describe('bin/portico', () => {
     const cached = await readdir(join(temp, 'portico-compile-cache'), { recursive: true })
     assert.ok(cached.length > 1, `the cache holds the modules a start compiled: ${cached.join(', ')}`)
   })
+
+  test("runs Node with a young generation of 16 MiB a semi-space, unless the caller's NODE_OPTIONS sets its own", async () => {
+    const bin = fileURLToPath(new URL('../bin/portico', import.meta.url))
+    // Loaded before the CLI: churns short-lived objects until the young generation has grown as far as it may,
+    // then prints its size and stops the process.
+    const probe = join(dir, 'young-generation-probe.cjs')
+    await writeFile(
+      probe,
+      `const v8 = require('node:v8')
+let keep = []
+for (let i = 0; i < 3e6; i++) { keep.push({ i }); if (keep.length > 2e5) keep = [] }
+const young = v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')
+process.stdout.write(JSON.stringify({ youngMiB: young.space_size / 1048576 }))
+process.exit(0)
+`,
+    )
+    const { NODE_OPTIONS: _caller, ...inherited } = process.env
+    const youngMiB = async (nodeOptions: string) => {
+      const { stdout } = await promisify(execFile)(bin, ['--help'], { env: { ...inherited, NODE_OPTIONS: nodeOptions }, timeout: 20_000 })
+      return (JSON.parse(stdout) as { youngMiB: number }).youngMiB
+    }
+    // Two semi-spaces of 16 MiB: the young generation stops at 32 MiB (Node 24's own limit here is twice that).
+    assert.equal(await youngMiB(`--require ${probe}`), 32)
+    assert.equal(await youngMiB(`--max-semi-space-size=32 --require ${probe}`), 64, "the caller's setting wins")
+  })
 })
 
 describe('portico start, one process', () => {
