@@ -105,8 +105,12 @@ ${scenario.config?.() ?? ''}${scenario.telemetry ? `telemetry: ${scenario.teleme
   const portico = spawnProxy([join(root, 'bin/portico'), 'start', '--config', config, '--workers', '1'], { PORTICO_LOG_LEVEL: 'warn' })
   const floorArgs = transport === 'http' ? [] : [transport, certificate!.cert, certificate!.key]
   const floor = spawnProxy([process.execPath, join(root, 'bench/floor.ts'), String(floorPort), upstream, ...floorArgs], {})
-  children.push(portico, floor)
-  await Promise.all([waitForPort(porticoPort), waitForPort(floorPort)])
+  // A traced scenario also measures the floor making the SDK's two spans of a traced request (bench/floor-spans.ts):
+  // what tracing with the official SDK costs before anything of the gateway's own.
+  const sdkFloorPort = scenario.telemetry && transport === 'http' ? await freePort() : undefined
+  const sdkFloor = sdkFloorPort === undefined ? undefined : spawnProxy([process.execPath, join(root, 'bench/floor.ts'), String(sdkFloorPort), upstream], { FLOOR_SDK_SPANS: '1' })
+  children.push(portico, floor, ...(sdkFloor ? [sdkFloor] : []))
+  await Promise.all([waitForPort(porticoPort), waitForPort(floorPort), ...(sdkFloorPort === undefined ? [] : [waitForPort(sdkFloorPort)])])
 
   const script = join(dir, `${scenario.name}.lua`)
   await writeFile(script, wrkScript(scenario))
@@ -114,21 +118,25 @@ ${scenario.config?.() ?? ''}${scenario.telemetry ? `telemetry: ${scenario.teleme
   const targets = {
     portico: { process: portico, url: `${scheme}://127.0.0.1:${porticoPort}${scenario.porticoPath}` },
     floor: { process: floor, url: `${scheme}://127.0.0.1:${floorPort}${scenario.upstreamPath}` },
+    ...(sdkFloor ? { sdkFloor: { process: sdkFloor, url: `http://127.0.0.1:${sdkFloorPort}${scenario.upstreamPath}` } } : {}),
   }
+  const names = Object.keys(targets) as (keyof typeof targets)[]
   const load = transport === 'h2' ? runH2Load : runWrk
-  // Warm up both (JIT, pools) before anything counts.
+  // Warm up each (JIT, pools) before anything counts.
   for (const target of Object.values(targets)) await measure(target.process, target.url, script, 2, load, statusPort)
 
-  const totals = { portico: [] as Measure[], floor: [] as Measure[] }
+  const totals = { portico: [] as Measure[], floor: [] as Measure[], sdkFloor: [] as Measure[] }
   for (let round = 0; round < ROUNDS; round++) {
-    // Alternate which goes first so drift on the machine hits both alike.
-    const order = round % 2 === 0 ? (['portico', 'floor'] as const) : (['floor', 'portico'] as const)
-    for (const name of order) totals[name].push(await measure(targets[name].process, targets[name].url, script, SECONDS, load, statusPort))
-    process.stderr.write(`${scenario.name} round ${round + 1}/${ROUNDS}: portico ${fmt(totals.portico.at(-1)!)} | floor ${fmt(totals.floor.at(-1)!)}\n`)
+    // Rotate which goes first so drift on the machine hits each alike.
+    const order = names.map((_, i) => names[(i + round) % names.length]!)
+    for (const name of order) totals[name].push(await measure(targets[name]!.process, targets[name]!.url, script, SECONDS, load, statusPort))
+    const sdk = sdkFloor ? ` | floor with SDK spans ${fmt(totals.sdkFloor.at(-1)!)}` : ''
+    process.stderr.write(`${scenario.name} round ${round + 1}/${ROUNDS}: portico ${fmt(totals.portico.at(-1)!)} | floor ${fmt(totals.floor.at(-1)!)}${sdk}\n`)
   }
   const rss = { portico: await peakRssMiB(portico.pid!), floor: await peakRssMiB(floor.pid!) }
   portico.kill('SIGTERM')
   floor.kill('SIGTERM')
+  sdkFloor?.kill('SIGTERM')
 
   const cpuPerRequest = (measures: Measure[]) =>
     (measures.reduce((sum, m) => sum + m.cpuSeconds, 0) * 1e6) / measures.reduce((sum, m) => sum + m.requests, 0)
@@ -150,6 +158,13 @@ ${scenario.config?.() ?? ''}${scenario.telemetry ? `telemetry: ${scenario.teleme
     rss_mib: rss,
     // Summed over the measured rounds, each after its first second (see Measure).
     new_upstream_conns: { portico: newConns(totals.portico), floor: newConns(totals.floor) },
+    // Traced scenarios: the floor with the SDK's two spans, and its CPU per request over the floor's.
+    ...(sdkFloor
+      ? {
+          sdk_floor_cpu_us_per_req: round1(cpuPerRequest(totals.sdkFloor)),
+          sdk_floor_ratio: Math.round((cpuPerRequest(totals.sdkFloor) / cpuPerRequest(totals.floor)) * 100) / 100,
+        }
+      : {}),
   }
 }
 

@@ -13,6 +13,8 @@ import { Pool } from 'undici'
 const [port, upstream, transport = 'http', certFile, keyFile] = process.argv.slice(2)
 if (!port || !upstream) throw new Error('usage: node bench/floor.ts PORT UPSTREAM_ORIGIN [http|tls|h2 CERT KEY]')
 const pool = new Pool(upstream)
+// Loaded only when asked for, so that the floor itself loads nothing of the SDK.
+const spans = process.env.FLOOR_SDK_SPANS === '1' ? new (await import('./floor-spans.ts')).FloorSpans(Number(port)) : undefined
 
 const handle = (req: IncomingMessage, res: ServerResponse) => {
   const headers = { ...req.headers }
@@ -20,6 +22,7 @@ const handle = (req: IncomingMessage, res: ServerResponse) => {
   delete headers['keep-alive']
   // HTTP/2's pseudo-headers are not headers to pass on.
   if (transport === 'h2') for (const name in headers) if (name.charCodeAt(0) === 58) delete headers[name]
+  const traced = spans?.start(req, headers)
   const controller = new AbortController()
   res.once('close', () => res.writableEnded || controller.abort())
   const body = req.method === 'GET' || req.method === 'HEAD' ? null : req
@@ -31,6 +34,7 @@ const handle = (req: IncomingMessage, res: ServerResponse) => {
       delete out['keep-alive']
       delete out['transfer-encoding']
       res.writeHead(response.statusCode, out)
+      if (traced) traced.answered(response.statusCode, res)
       response.body.on('error', () => res.destroy()).pipe(res)
       res.once('close', () => response.body.readableEnded || response.body.destroy())
     },
