@@ -31,9 +31,12 @@ interface Measure {
   cpuSeconds: number
   p99Ms: number
   /**
-   * Connections nginx accepted from the second second of the window to its end (only the measured proxy sends
-   * then): steady load. The first second re-opens what the pool closed while the other proxy ran (an idle
-   * keep-alive connection lives 4 s in both) and counts as warm-up.
+   * Connections nginx accepted from the second second of the window until half a second before its end (only the
+   * measured proxy sends then): steady load. The first second re-opens what the pool closed while the other proxy
+   * ran (an idle keep-alive connection lives 4 s in both) and counts as warm-up. The last half second is left
+   * out because the load generator's exit is not steady load: wrk closes its connections with requests in flight,
+   * each proxy aborts those requests (as nginx does by default), a connection with a response half read cannot
+   * be reused, and the pool opens another at once.
    */
   newUpstreamConns: number
   /** Connections nginx accepted in the first second. */
@@ -184,13 +187,15 @@ async function measure(proxy: ChildProcess, url: string, script: string, seconds
   const acceptedBefore = await acceptedConnections(statusPort)
   const before = await cpuSeconds(proxy.pid!)
   const running = load(url, script, seconds)
-  const warmedUp = new Promise<number>((resolve, reject) => setTimeout(() => acceptedConnections(statusPort).then(resolve, reject), 1000))
+  const acceptedAt = (ms: number) => new Promise<number>((resolve, reject) => setTimeout(() => acceptedConnections(statusPort).then(resolve, reject), ms))
+  const warmedUp = acceptedAt(1000)
+  const steadyEnd = acceptedAt(Math.max(1000, seconds * 1000 - 500))
   const output = await running
   const after = await cpuSeconds(proxy.pid!)
   const acceptedAfterWarmUp = await warmedUp
   // Each read of the counter opens one connection itself, counted in the value it returns.
   const reopenedConns = acceptedAfterWarmUp - acceptedBefore - 1
-  const newUpstreamConns = (await acceptedConnections(statusPort)) - acceptedAfterWarmUp - 1
+  const newUpstreamConns = (await steadyEnd) - acceptedAfterWarmUp - 1
   const requests = Number(/(\d+) requests in/.exec(output)?.[1])
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1])
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(output)
