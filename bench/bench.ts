@@ -159,7 +159,7 @@ ${scenario.config?.() ?? ''}${scenario.telemetry ? `telemetry: ${scenario.teleme
     p99_ms: { portico: round2(p99.portico), floor: round2(p99.floor) },
     p99_ratio: Math.round((p99.portico / p99.floor) * 100) / 100,
     rss_mib: rss,
-    // Summed over the measured rounds, each after its first second (see Measure).
+    // Summed over the measured rounds, each from its first second to its last half second (see Measure).
     new_upstream_conns: { portico: newConns(totals.portico), floor: newConns(totals.floor) },
     // Traced scenarios: the floor with the SDK's two spans, and its CPU per request over the floor's.
     ...(sdkFloor
