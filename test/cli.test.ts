@@ -193,6 +193,8 @@ describe('portico start, one process', () => {
 
       await writeFile(file, config(port, adminPort, 'ftp://nowhere'))
       await cli.waitForLog('config not reloaded, the running one is kept')
+      // The problems follow the summary line, each its own log entry: wait for the one this change makes.
+      await cli.waitForLog('must use http or https')
       assert.match(cli.log(), /apis\[0\]\.endpoints\.production\.url: must use http or https/)
       assert.equal((await getFresh(`${base}/x`)).body, 'b', 'still serving the last valid config')
     } finally {
