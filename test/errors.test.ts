@@ -151,6 +151,8 @@ apis:
     const malformed = await rawExchange(gateway.url, 'GARBAGE\r\n\r\n')
     assert.equal(statusOf(malformed), 400)
     assert.match(malformed, /"code":"BAD_REQUEST"/)
+    assert.match(malformed, /^HTTP\/1\.1 400 Bad Request\r\n/, 'the standard reason phrase, as the pipeline sends')
+    assert.match(malformed, /\r\ncache-control: no-store\r\n/)
     const badHeader = await rawExchange(gateway.url, 'GET / HTTP/1.1\r\nhost: x\r\nbad header: y\r\n\r\n')
     assert.equal(statusOf(badHeader), 400)
   })

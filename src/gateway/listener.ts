@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createSecureServer as createHttp2SecureServer, createServer as createH2cServer, type Http2Session, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2'
 import { createServer as createHttpsServer } from 'node:https'
 import type { Server as NetServer, Socket } from 'node:net'
@@ -172,7 +172,8 @@ function answerRaw(socket: Socket, code: GatewayErrorCode, message: string): voi
   const requestId = randomUUID()
   const body = errorBody(code, message, requestId)
   socket.end(
-    `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+    // The reason phrase and headers an answer from the pipeline has, so a client cannot tell the two apart.
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${requestId}\r\ncache-control: no-store\r\ndate: ${new Date().toUTCString()}\r\nconnection: close\r\n\r\n${body}`,
   )
 }
