@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
+import { unzipSync, zipSync } from 'fflate'
 import { request } from 'undici'
 import { parse as parseYaml, stringify } from 'yaml'
 import { ConfigError, parseConfig } from '../src/config/load.ts'
@@ -119,6 +120,74 @@ describe('no input crashes the importer', () => {
     const legacy = await editedCopy('apictl-3x-json', 'Meta-information/api.json', (text) => text.replace('"endpointConfig": "{', '"endpointConfig": "{{'), 'legacy-broken')
     const { report } = await importWso2Project(legacy)
     assert.match(report.leftOut.find((part) => part.location === 'Meta-information/api.json: endpointConfig')!.message, /is not JSON/)
+  })
+})
+
+describe("what WSO2's control plane hands its gateways, and what is not an API project", () => {
+  test('an API artifact wrapped in a revision folder imports like the project inside it', async () => {
+    const { yaml, report } = await importWso2Project(fixture('gateway-artifacts/rest-api.zip'))
+    const api = apiOf(yaml)
+    assert.equal(api.name, 'TestAPI')
+    assert.equal(api.context, '/test')
+    assert.deepEqual(api.resources, [{ uriTemplate: '/*', methods: ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'] }])
+    assert.equal(api.endpoints.production.url, 'https://localhost:8080/')
+    assert.deepEqual(locations(report.leftOut), ['api.json: data.securityScheme'])
+
+    // The same folders unpacked: the directory's definition is read where it is, two folders down.
+    const unpacked = join(work, 'revision-folder')
+    await mkdir(unpacked, { recursive: true })
+    for (const [name, data] of Object.entries(unzipSync(await readFile(fixture('gateway-artifacts/rest-api.zip'))))) {
+      if (name.endsWith('/')) continue
+      await mkdir(dirname(join(unpacked, name)), { recursive: true })
+      await writeFile(join(unpacked, name), data)
+    }
+    const fromDirectory = await importWso2Project(unpacked)
+    assert.deepEqual(apiOf(fromDirectory.yaml), api)
+  })
+
+  test('a GraphQL API is one resource for GET and POST at its context, and a query reaches the backend URL as sent', async () => {
+    const backend = await startEchoBackend('graphql')
+    try {
+      const { yaml, report } = await importWso2Project(fixture('gateway-artifacts/graphql-api.zip'))
+      const api = apiOf(yaml)
+      assert.deepEqual(api.resources, [{ uriTemplate: '/*', methods: ['GET', 'POST'] }])
+      assert.equal(api.endpoints.production.url, 'http://localhost:8080/graphql')
+      assert.ok(!report.leftOut.some((part) => /operations\[/.test(part.location)), 'query fields are not reported as paths that are not paths')
+      assert.match(report.leftOut.find((part) => part.location === 'api.json: data.type')!.message, /GraphQL API is converted as one resource for GET and POST/)
+
+      const gateway = await startGateway(yaml.replaceAll('http://localhost:8080/graphql', `${backend.url}/graphql`).replace('lifecycle: CREATED', 'lifecycle: PUBLISHED'))
+      try {
+        const query = JSON.stringify({ query: '{ hero { name } }' })
+        const posted = await request(`${gateway.url}/swars/1.0.0`, { method: 'POST', body: query, headers: { 'content-type': 'application/json' } })
+        assert.equal(posted.statusCode, 200)
+        const seen = (await posted.body.json()) as { method: string; url: string; body: string }
+        assert.deepEqual([seen.method, seen.url, seen.body], ['POST', '/graphql', query])
+        const got = await request(`${gateway.url}/swars/1.0.0?query=%7Bhero%7Bname%7D%7D`)
+        assert.equal(((await got.body.json()) as { url: string }).url, '/graphql?query=%7Bhero%7Bname%7D%7D')
+        const put = await request(`${gateway.url}/swars/1.0.0`, { method: 'PUT', body: query })
+        assert.equal(put.statusCode, 405)
+        await put.body.dump()
+      } finally {
+        await gateway.close()
+      }
+    } finally {
+      await backend.close()
+    }
+  })
+
+  test('an API Product, a bundle of zips and a 2.x export are each refused with what they are', async () => {
+    const product = join(work, 'MyProduct-1.0.0')
+    await mkdir(join(product, 'APIs'), { recursive: true })
+    await writeFile(join(product, 'api_product.yaml'), 'type: api_product\nversion: v4.3.0\ndata: { name: MyProduct }\n')
+    await assert.rejects(importWso2Project(product), /has no api\.yaml or api\.json: it is an API Product project \(api_product\.yaml\); import each API under its APIs\/ folder on its own$/)
+
+    const bundle = join(work, 'payload.zip')
+    await writeFile(bundle, zipSync({ 'a.zip': await readFile(fixture('gateway-artifacts/rest-api.zip')), 'deployments.json': new TextEncoder().encode('{}') }))
+    await assert.rejects(importWso2Project(bundle), /: it holds 1 zip file\(s\) \(a\.zip\); import each project on its own$/)
+
+    const legacy = join(work, 'legacy-2x.zip')
+    await writeFile(legacy, zipSync({ 'admin-SampleAPI-1.0.0/api-efa1fcd1.json': new TextEncoder().encode('{}'), 'admin-SampleAPI-1.0.0/swagger-efa1fcd1.json': new TextEncoder().encode('{}') }))
+    await assert.rejects(importWso2Project(legacy), /: it is an API Manager 2\.x export \(api-<id>\.json\); export the API again with apictl 3\.x or later$/)
   })
 })
 

@@ -21,7 +21,10 @@ const MAX_PROJECT_BYTES = 64 * 1024 * 1024
 
 export async function readWso2Project(path: string): Promise<Wso2Project> {
   const info = await stat(path)
-  if (info.isDirectory()) return { source: path, directory: path, files: await readDirectory(path) }
+  if (info.isDirectory()) {
+    const { files, root } = withoutCommonRoot(await readDirectory(path))
+    return { source: path, directory: root === '' ? path : join(path, root), files }
+  }
   if (info.size > MAX_PROJECT_BYTES) throw new Error(`${path} is larger than ${MAX_PROJECT_BYTES} bytes: not an API project`)
   const bytes = await readLocalFile(path, MAX_PROJECT_BYTES)
   if (bytes.length < 4 || bytes.readUInt32LE(0) !== 0x04034b50) throw new Error(`${path} is neither a directory nor a zip file`)
@@ -33,7 +36,7 @@ export async function readWso2Project(path: string): Promise<Wso2Project> {
     if (total > MAX_PROJECT_BYTES) throw new Error(`${path} unpacks to more than ${MAX_PROJECT_BYTES} bytes: not an API project`)
     if (!name.endsWith('/')) files.set(name, Buffer.from(data))
   }
-  return { source: path, directory: undefined, files: withoutCommonRoot(files) }
+  return { source: path, directory: undefined, files: withoutCommonRoot(files).files }
 }
 
 async function readDirectory(root: string): Promise<Map<string, Buffer>> {
@@ -50,11 +53,27 @@ async function readDirectory(root: string): Promise<Map<string, Buffer>> {
   return files
 }
 
-/** apictl zips the project inside one folder named after the API; the converter wants paths below it. */
-function withoutCommonRoot(files: Map<string, Buffer>): Map<string, Buffer> {
-  if ([...files.keys()].some((name) => /^(api|API)\.(yaml|yml|json)$/.test(name))) return files
-  const roots = new Set([...files.keys()].map((name) => name.split('/')[0]))
-  if (roots.size !== 1) return files
-  const [root] = roots
-  return new Map([...files].map(([name, data]) => [name.slice(`${root}/`.length), data]))
+/** A file that makes the folder holding it an API project's root (4.x, or 3.x under Meta-information). */
+const PROJECT_FILE = /^(?:Meta-information\/)?(?:api|API)\.(?:yaml|yml|json)$/
+
+/** Most folders, each the only one, that may hold a project: revision folder, API folder, and room to spare. */
+const MAX_WRAPPING_FOLDERS = 4
+
+/**
+ * apictl zips the project inside one folder named after the API; the artifacts WSO2's control plane hands its
+ * gateways wrap that folder in one more, named after the revision. The converter wants paths below them all:
+ * while no project file is at the top and every file sits under one folder, that folder is taken off.
+ */
+function withoutCommonRoot(files: Map<string, Buffer>): { files: Map<string, Buffer>; root: string } {
+  const taken: string[] = []
+  for (let depth = 0; depth < MAX_WRAPPING_FOLDERS; depth++) {
+    const names = [...files.keys()]
+    if (names.some((name) => PROJECT_FILE.test(name))) break
+    if (names.length === 0 || names.some((name) => !name.includes('/'))) break
+    if (new Set(names.map((name) => name.slice(0, name.indexOf('/')))).size !== 1) break
+    const root = names[0]!.slice(0, names[0]!.indexOf('/'))
+    taken.push(root)
+    files = new Map([...files].map(([name, data]) => [name.slice(root.length + 1), data]))
+  }
+  return { files, root: taken.join('/') }
 }

@@ -63,7 +63,7 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
   const report = new ImportReport()
   const written: string[] = []
   const apiFile = API_FILES.find((name) => project.files.has(name))
-  if (!apiFile) throw new Error(`${path} has no api.yaml or api.json: not an API project exported by apictl`)
+  if (!apiFile) throw new Error(`${path} has no api.yaml or api.json: ${whatItIsInstead([...project.files.keys()])}`)
   const document = readDocument(project, apiFile)
   if (document.data !== undefined && document.type !== 'api') {
     throw new Error(`${apiFile} holds a "${String(document.type)}", not an API (type: api); API products and other artifacts are not imported`)
@@ -91,7 +91,9 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
   const located = listed.length > 0 ? listed : operationsOfDefinition(project, report)
   const operations = located.map(([operation]) => operation)
   const isLambda = endpointConfig.endpoint_type === 'awslambda'
-  api.resources = resourcesOf(located, isLambda ? endpointConfig : undefined, context)
+  api.resources = String(data.type ?? '').toUpperCase() === 'GRAPHQL'
+    ? graphqlResources(located, report)
+    : resourcesOf(located, isLambda ? endpointConfig : undefined, context)
   if ((api.resources as unknown[]).length === 0) delete api.resources
   const apiTier = wso2Tier(data.apiThrottlingPolicy)
   if (apiTier) api.throttling = { policies: [apiTier] }
@@ -158,6 +160,17 @@ function readDocument(project: Wso2Project, file: string): Json {
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${file} does not hold an API (an object with name, version and context)`)
   return parsed as Json
+}
+
+/** For a folder or zip without an API file: what the files look like, so the user knows what to do instead. */
+function whatItIsInstead(names: string[]): string {
+  if (names.some((name) => /(^|\/)api_product\.(yaml|yml|json)$/.test(name))) {
+    return 'it is an API Product project (api_product.yaml); import each API under its APIs/ folder on its own'
+  }
+  const zips = names.filter((name) => name.endsWith('.zip'))
+  if (zips.length > 0) return `it holds ${zips.length} zip file(s) (${zips.slice(0, 3).join(', ')}${zips.length > 3 ? ', ...' : ''}); import each project on its own`
+  if (names.some((name) => /(^|\/)api-[^/]*\.json$/.test(name))) return 'it is an API Manager 2.x export (api-<id>.json); export the API again with apictl 3.x or later'
+  return 'not an API project exported by apictl'
 }
 
 /**
@@ -296,6 +309,20 @@ function resourcesOf(operations: Array<[Json, string]>, lambda: Json | undefined
   return [...byKey.values()].sort((a, b) => Number(String(a.uriTemplate).endsWith('*')) - Number(String(b.uriTemplate).endsWith('*')))
 }
 
+/**
+ * A GraphQL API's operations are query, mutation and subscription fields, not paths: WSO2's gateway takes every
+ * query as a GET or POST at the API's context and sends it to the one backend URL. So does the resource made here.
+ */
+function graphqlResources(operations: Array<[Json, string]>, report: ImportReport): Json[] {
+  const tiered: string[] = []
+  for (const [operation, at] of operations) {
+    operationChecks(operation, at, report)
+    if (wso2Tier(operation.throttlingPolicy)) tiered.push(String(operation.target))
+  }
+  if (tiered.length > 0) report.leave(`${operations[0]![1].replace(/\[0\]$/, '')}[].throttlingPolicy`, `the tiers of GraphQL operations (${tiered.join(', ')}) are not applied: every query goes through one resource`)
+  return [{ uriTemplate: '/*', methods: ['GET', 'POST'] }]
+}
+
 /** A definition file as an object; one that does not parse is reported and read as empty. */
 function readDefinition(project: Wso2Project, file: string, report: ImportReport): Json {
   try {
@@ -341,7 +368,9 @@ function operationChecks(operation: Json, at: string, report: ImportReport): voi
 /** The API's fields that change how the gateway treats requests but have no equivalent, and fields not known at all. */
 function apiLevelChecks(data: Json, operations: Json[], at: (field: string) => string, report: ImportReport): void {
   const type = String(data.type ?? 'HTTP').toUpperCase()
-  if (type !== 'HTTP' && type !== 'SOAP') report.leave(at('type'), `the API type ${type} is converted as a plain HTTP API; its ${type}-specific handling is not`)
+  if (type === 'GRAPHQL') report.leave(at('type'), 'a GraphQL API is converted as one resource for GET and POST at its context: queries reach the backend as they are, without the schema validation, depth and complexity limits WSO2 applies')
+  else if (type === 'WS') report.leave(at('type'), 'a WebSocket API is not served: Portico does not relay WebSocket connections, so an upgrade request is answered 501 UPGRADE_NOT_SUPPORTED')
+  else if (type !== 'HTTP' && type !== 'SOAP') report.leave(at('type'), `the API type ${type} is converted as a plain HTTP API; its ${type}-specific handling is not`)
   const tiers = Array.isArray(data.policies) ? data.policies.map(String) : []
   const limited = tiers.filter((tier) => tier !== 'Unlimited')
   if (limited.length > 0) report.leave(at('policies'), `subscription tiers ${limited.join(', ')} are not converted: Portico has no subscriptions (name one in the API's throttling.policies to hold every application to it)`)
