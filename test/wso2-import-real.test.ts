@@ -175,6 +175,21 @@ describe("what WSO2's control plane hands its gateways, and what is not an API p
     }
   })
 
+  test("4.4's subtypeConfiguration: DEFAULT is a plain API and says nothing; an AI API is reported as converted without its AI handling", async () => {
+    const plain = await editedCopy('pizzashack', 'api.yaml', (text) => text.replace('  type: HTTP\n', '  type: HTTP\n  subtypeConfiguration:\n    subtype: DEFAULT\n'), 'subtype-default')
+    assert.ok(!(await importWso2Project(plain)).report.leftOut.some((part) => part.location.includes('subtypeConfiguration')))
+    const ai = await editedCopy('pizzashack', 'api.yaml', (text) => text.replace('  type: HTTP\n', '  type: HTTP\n  subtypeConfiguration:\n    subtype: AIAPI\n'), 'subtype-ai')
+    const part = (await importWso2Project(ai)).report.leftOut.find((left) => left.location === 'api.yaml: data.subtypeConfiguration')
+    assert.match(part?.message ?? '', /subtype AIAPI is converted as a plain HTTP API; its AI vendor configuration, model routing and token-based limits are not/)
+  })
+
+  test('an OpenAPI document where the API file belongs is named as one, with the command that reads it', async () => {
+    const project = join(work, 'openapi-as-api')
+    await mkdir(project, { recursive: true })
+    await cp(join(FIXTURES, '../openapi/petstore-3.0.yaml'), join(project, 'api.yaml'))
+    await assert.rejects(importWso2Project(project), /^Error: api\.yaml is an OpenAPI 3\.0\.\d+ document, not an API project's API file; `portico import openapi` reads it$/)
+  })
+
   test('an API Product, a bundle of zips and a 2.x export are each refused with what they are', async () => {
     const product = join(work, 'MyProduct-1.0.0')
     await mkdir(join(product, 'APIs'), { recursive: true })

@@ -54,7 +54,7 @@ const CONVERTED_FIELDS = new Set([
   'endpointConfig', 'endpointSecurity', 'endpointImplementationType', 'mediationPolicies', 'policies',
   'apiThrottlingPolicy', 'securityScheme', 'authorizationHeader', 'apiKeyHeader', 'corsConfiguration', 'scopes',
   'responseCachingEnabled', 'enableSchemaValidation', 'transport', 'apiPolicies', 'advertiseInfo', 'monetization',
-  'maxTps',
+  'maxTps', 'subtypeConfiguration',
 ])
 
 /** Converts the WSO2 API project (directory or zip) at `path` into a Portico config holding one API. */
@@ -159,6 +159,10 @@ function readDocument(project: Wso2Project, file: string): Json {
     throw new Error(`${file} is not YAML or JSON: ${(error as Error).message.split('\n')[0]}`)
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${file} does not hold an API (an object with name, version and context)`)
+  const version = (parsed as Json).openapi ?? (parsed as Json).swagger
+  if (typeof version === 'string' && (parsed as Json).data === undefined) {
+    throw new Error(`${file} is an OpenAPI ${version} document, not an API project's API file; \`portico import openapi\` reads it`)
+  }
   return parsed as Json
 }
 
@@ -392,6 +396,9 @@ function apiLevelChecks(data: Json, operations: Json[], at: (field: string) => s
   }
   if (asObject(data.advertiseInfo).advertised === true) report.leave(at('advertiseInfo'), 'an advertise-only API has no gateway endpoint to convert')
   if (asObject(data.monetization).enabled === true) report.leave(at('monetization'), 'monetization is not converted')
+  // 4.4's AI APIs: a subtype other than DEFAULT brings model routing and token-based limits a plain proxy lacks.
+  const subtype = asObject(data.subtypeConfiguration).subtype
+  if (hasValue(subtype) && String(subtype).toUpperCase() !== 'DEFAULT') report.leave(at('subtypeConfiguration'), `the API subtype ${String(subtype)} is converted as a plain HTTP API; its AI vendor configuration, model routing and token-based limits are not`)
   for (const [field, value] of Object.entries(data)) {
     if (!PORTAL_FIELDS.has(field) && !CONVERTED_FIELDS.has(field) && hasValue(value) && value !== false) report.leave(at(field), `"${field}" is not converted`)
   }
