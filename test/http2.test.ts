@@ -63,6 +63,7 @@ listeners:
     port: 0
     tls: { certificates: [{ cert: ${join(ca.dir, 'gateway-chain.pem')}, key: ${join(ca.dir, 'gateway.key')} }] }
   - { name: cleartext, host: 127.0.0.1, port: 0, h2c: true }
+  - { name: plain, host: 127.0.0.1, port: 0 }
 limits:
   maxConcurrentStreams: 50
   maxHeaderBytes: 4096
@@ -293,6 +294,20 @@ describe('cleartext HTTP/2 (h2c)', () => {
     } finally {
       session.close()
     }
+  })
+})
+
+describe('HTTP/2 with prior knowledge on an HTTP/1.1 listener', () => {
+  test('the client gets a GOAWAY with HTTP_1_1_REQUIRED and the reason, not HTTP/1.1 bytes it cannot read', async () => {
+    const session = connect(`http://127.0.0.1:${gateway.ports.plain}`)
+    session.on('error', () => {})
+    const [errorCode, , opaqueData] = (await once(session, 'goaway')) as [number, number, Buffer]
+    assert.equal(errorCode, constants.NGHTTP2_HTTP_1_1_REQUIRED)
+    assert.match(opaqueData.toString(), /speaks HTTP\/1\.1 only; HTTP\/2 needs TLS with ALPN, or h2c: true/)
+    session.destroy()
+    const plain = await fetch(`http://127.0.0.1:${gateway.ports.plain}/b/1/plain`)
+    assert.equal(plain.status, 200, 'HTTP/1.1 on the same listener is served')
+    await plain.arrayBuffer()
   })
 })
 

@@ -150,6 +150,21 @@ function redirect(port: number): (req: IncomingMessage, res: ServerResponse) => 
   }
 }
 
+/**
+ * An empty SETTINGS frame (a server's connection preface must be one) and a GOAWAY with error code
+ * HTTP_1_1_REQUIRED (RFC 9113, 7) and no stream processed; its debug data says why, for whoever captures it.
+ */
+const HTTP2_USE_HTTP1 = (() => {
+  const reason = Buffer.from('this listener speaks HTTP/1.1 only; HTTP/2 needs TLS with ALPN, or h2c: true')
+  const goaway = Buffer.alloc(9 + 8 + reason.length)
+  goaway.writeUIntBE(8 + reason.length, 0, 3)
+  goaway[3] = 0x7
+  goaway.writeUInt32BE(0, 9)
+  goaway.writeUInt32BE(0xd, 13)
+  reason.copy(goaway, 17)
+  return Buffer.concat([Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0]), goaway])
+})()
+
 /** Requests node could not parse (bad syntax, oversized headers, too slow) still get a JSON error. */
 function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET' || !socket.writable) {
@@ -160,6 +175,12 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   // stops parsing, and that request's answer is still to be sent; an error now would replace it. Node closes
   // the connection once the answer is out, so the pipelined requests are neither answered nor forwarded.
   if (error.code === 'HPE_CLOSED_CONNECTION') return
+  // The HTTP/2 connection preface on a listener without h2c: an HTTP/1.1 error would be noise to an HTTP/2 client,
+  // so it gets the frames it reads, saying to use HTTP/1.1 (which curl, for one, then does).
+  if (error.code === 'HPE_PAUSED_H2_UPGRADE') {
+    socket.end(HTTP2_USE_HTTP1)
+    return
+  }
   let code: GatewayErrorCode = 'BAD_REQUEST'
   if (error.code === 'HPE_HEADER_OVERFLOW') code = 'HEADERS_TOO_LARGE'
   else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') code = 'REQUEST_TIMEOUT'
