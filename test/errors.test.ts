@@ -32,6 +32,9 @@ describe('backend failures and hostile clients', () => {
     const answers: Record<string, string> = {
       '/204-with-body': 'HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\nhello',
       '/broken-chunk': 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\nzz\r\n',
+      // The gateway never sends Expect or Upgrade, so these interim answers are the backend's mistake.
+      '/unasked-100': 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok',
+      '/unasked-101': 'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n',
     }
     scripted = createNetServer((socket) => {
       let head = ''
@@ -64,6 +67,10 @@ apis:
     endpoints: { production: { type: http, url: "http://127.0.0.1:${port(resetting)}" } }
   - name: scripted
     context: /scripted
+    version: v1
+    endpoints: { production: { type: http, url: "http://127.0.0.1:${port(scripted)}" } }
+  - name: interim
+    context: /interim
     version: v1
     endpoints: { production: { type: http, url: "http://127.0.0.1:${port(scripted)}" } }
   - name: unresolvable
@@ -110,6 +117,15 @@ apis:
     const reset = await call('/reset/v1/x')
     assert.equal(reset.status, 502)
     assert.equal(reset.code, 'BACKEND_CONNECTION_CLOSED')
+  })
+
+  test('a 100 Continue or a 101 the gateway did not ask for is 502 BACKEND_BAD_RESPONSE of kind protocol, not a closed connection', async () => {
+    for (const path of ['/interim/v1/unasked-100', '/interim/v1/unasked-101']) {
+      const response = await call(path)
+      assert.equal(response.status, 502, path)
+      assert.equal(response.code, 'BACKEND_BAD_RESPONSE', path)
+      assert.match(response.message, /interim:v1:production: protocol\)/, path)
+    }
   })
 
   test('a 204 whose backend sends bytes after it reaches the client as a 204 without a body', async () => {

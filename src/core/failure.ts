@@ -31,6 +31,8 @@ export function classifyFailure(error: unknown, endpointId: string): EndpointErr
   const err = error as { code?: string; name?: string; message?: string; cause?: { code?: string } }
   const code = err?.code ?? err?.cause?.code ?? ''
   let kind: FailureKind | undefined = BY_CODE[code]
+  // undici closes the socket on a 100 or a 101 it did not ask for: a backend's protocol error, not a reset.
+  if (code === 'UND_ERR_SOCKET' && /^bad (response|upgrade)$/.test(err.message ?? '')) kind = 'protocol'
   if (!kind && err?.name === 'AbortError') kind = 'aborted'
   if (!kind && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code.startsWith('UNABLE_TO'))) kind = 'tls'
   if (!kind && code.startsWith('HPE_')) kind = 'protocol'
