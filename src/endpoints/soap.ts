@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream'
 import { HttpEndpoint as HttpEndpointSchema, type SoapEndpointConfig } from './schema.ts'
 import { isSoapFaultOffLoop } from '../soap/envelope-thread.ts'
+import { isMultipartRelated, rootPart } from '../soap/multipart-related.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
 import { HttpEndpoint } from './http.ts'
 
@@ -29,11 +30,16 @@ export class SoapEndpoint implements Endpoint {
 
   async send(exchange: Exchange, signal: AbortSignal): Promise<BackendResponse> {
     const response = await this.#http.send(exchange, signal)
-    if (!this.#faultIsFailure || response.status < 400 || !response.body || !isXml(response.headers['content-type'])) return response
+    const contentType = response.headers['content-type']
+    const multipart = isMultipartRelated(contentType)
+    if (!this.#faultIsFailure || response.status < 400 || !response.body || !(isXml(contentType) || multipart)) return response
     const body = await peek(response.body, MAX_FAULT_BYTES)
     if (!Buffer.isBuffer(body)) return { ...response, body }
     const buffered = { ...response, body: Readable.from([body]) }
-    if (!(await isSoapFaultOffLoop(body))) return buffered
+    // An MTOM Fault (as WCF and CXF send one to an MTOM client) is the envelope in the root part.
+    const envelope = multipart ? await rootPart(body, String(contentType)) : body
+    if ('problem' in envelope) return buffered
+    if (!(await isSoapFaultOffLoop(Buffer.isBuffer(envelope) ? envelope : envelope.body))) return buffered
     this.#faults++
     throw new EndpointError('soap-fault', this.id, `${this.id}: the backend answered with a SOAP Fault (status ${response.status})`, {
       status: response.status,

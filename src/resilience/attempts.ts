@@ -31,7 +31,10 @@ export class GroupFailure extends EndpointError {
   readonly failures: readonly EndpointError[]
 
   constructor(kind: FailureKind, groupId: string, summary: string, failures: readonly EndpointError[]) {
-    super(kind, groupId, `${groupId}: ${summary}${failures.length > 0 ? `; tried ${describeFailures(failures)}` : ''}`)
+    // A backend's answer counted as a failure (a SOAP Fault with faultIsFailure) still beats a gateway error: the
+    // latest one goes to the client when no endpoint of the group answers.
+    const answer = failures.findLast((failure) => failure.response !== undefined)?.response
+    super(kind, groupId, `${groupId}: ${summary}${failures.length > 0 ? `; tried ${describeFailures(failures)}` : ''}`, { response: answer })
     this.name = 'GroupFailure'
     this.failures = failures
   }

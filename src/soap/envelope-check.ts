@@ -2,7 +2,8 @@ import type { Exchange } from '../core/endpoint.ts'
 import type { FilterStop } from '../core/filter.ts'
 import { BodyTooLarge, readBody } from '../core/body.ts'
 import { envelopeProblemOffLoop } from './envelope-thread.ts'
-import type { SoapVersion } from './version.ts'
+import { contentTypeSoapVersion } from './version.ts'
+import { isMultipartRelated, rootPart } from './multipart-related.ts'
 import { flatHeader } from '../core/headers.ts'
 
 /** Why the check refused a request: the gateway error it is answered with. */
@@ -26,16 +27,17 @@ export function envelopeCheck(maxBytes: number): RequestCheck {
       return { code: 'BAD_REQUEST', message: 'The request body could not be read to the end' }
     }
     exchange.body = body
-    const expected = contentTypeVersion(exchange.headers)
-    const problem = await envelopeProblemOffLoop(body, expected)
+    const contentType = flatHeader(exchange.headers, 'content-type')
+    let envelope = body
+    let expected = contentTypeSoapVersion(contentType)
+    // MTOM and SOAP with Attachments: the envelope is the root part; the other parts are what it refers to.
+    if (isMultipartRelated(contentType)) {
+      const root = await rootPart(body, contentType!)
+      if ('problem' in root) return { code: 'BAD_REQUEST', message: `The request is not a valid SOAP message: ${root.problem}` }
+      envelope = root.body
+      expected = contentTypeSoapVersion(root.headers.get('content-type')) ?? expected
+    }
+    const problem = await envelopeProblemOffLoop(envelope, expected)
     return problem ? { code: 'BAD_REQUEST', message: `The request is not a valid SOAP envelope: ${problem}` } : undefined
   }
-}
-
-/** The SOAP version the content type names: `text/xml` is 1.1, `application/soap+xml` 1.2, others unknown. */
-function contentTypeVersion(headers: readonly string[]): SoapVersion | undefined {
-  const type = flatHeader(headers, 'content-type')?.trimStart().toLowerCase()
-  if (type?.startsWith('application/soap+xml')) return '1.2'
-  if (type?.startsWith('text/xml')) return '1.1'
-  return undefined
 }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import { MIMEType } from 'node:util'
 
 /** SOAP 1.1 or 1.2: they differ in envelope namespace, content type, where the action goes and how a Fault looks. */
 export type SoapVersion = '1.1' | '1.2'
@@ -14,12 +15,30 @@ export const CONTENT_TYPE: Record<SoapVersion, string> = {
 }
 
 /**
- * The SOAP version a request speaks, read from its content type: SOAP 1.2 is `application/soap+xml`, and
- * everything else (SOAP 1.1's `text/xml`, or a request that is not SOAP at all) is answered in SOAP 1.1.
+ * The SOAP version a request speaks, read from its content type (see contentTypeSoapVersion); a request that is
+ * not SOAP at all is answered in SOAP 1.1.
  */
 export function requestSoapVersion(headers: IncomingHttpHeaders): SoapVersion {
-  const type = headers['content-type']
-  return type !== undefined && type.trimStart().toLowerCase().startsWith('application/soap+xml') ? '1.2' : '1.1'
+  return contentTypeSoapVersion(headers['content-type']) ?? '1.1'
+}
+
+/**
+ * The SOAP version a content type names: `application/soap+xml` is 1.2 and `text/xml` 1.1. An MTOM message
+ * (`multipart/related` with `start-info`, or `application/xop+xml` with `type`) names the version of its root
+ * part's envelope; undefined when the type names none.
+ */
+export function contentTypeSoapVersion(contentType: string | undefined): SoapVersion | undefined {
+  if (contentType === undefined) return undefined
+  let type: MIMEType
+  try {
+    type = new MIMEType(contentType.trim())
+  } catch {
+    return undefined
+  }
+  if (type.essence === 'application/soap+xml') return '1.2'
+  if (type.essence === 'text/xml') return '1.1'
+  const inner = type.essence === 'multipart/related' ? (type.params.get('start-info') ?? type.params.get('type')) : type.essence === 'application/xop+xml' ? type.params.get('type') : undefined
+  return inner && !/^(multipart\/related|application\/xop\+xml)\b/i.test(inner.trim()) ? contentTypeSoapVersion(inner) : undefined
 }
 
 /** The version whose envelope namespace this is, or undefined for any other namespace. */
