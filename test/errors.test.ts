@@ -188,6 +188,14 @@ apis:
     assert.equal(statusOf(asterisk), 400)
   })
 
+  test('a fragment in the path or the query is refused with 400, not passed to the backend as part of either', async () => {
+    for (const target of ['/interim/v1/x#frag', '/interim/v1/x?a=1#frag']) {
+      const response = await rawExchange(gateway.url, `GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`)
+      assert.equal(statusOf(response), 400, target)
+      assert.match(response, /"message":"The request target must not have a fragment \(\\"#\\"\)"/, target)
+    }
+  })
+
   test('smuggling shapes, a missing, repeated or invalid Host, TRACE and CONNECT are refused with JSON errors', async () => {
     const body = (response: string) => JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as { code: string }
     const smuggled = await rawExchange(gateway.url, 'POST /down/v1/x HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n')

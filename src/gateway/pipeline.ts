@@ -21,7 +21,7 @@ import type { CompiledApi, CompiledResource } from './api.ts'
 import { errorCodeForFailure, GATEWAY_ERRORS, sendError, type GatewayErrorCode } from '../core/errors.ts'
 import { backendRequestHeaders, cameBackThroughVia, clientRequestId, clientResponseHeaders, ENVIRONMENT_HEADER, hostProblem, requestHost, withoutHeaders } from '../core/headers.ts'
 import type { Snapshot } from './snapshot.ts'
-import { pathProblem } from './request-target.ts'
+import { FRAGMENT_PROBLEM, pathProblem } from './request-target.ts'
 import { verifiedClientCertificate } from './tls.ts'
 import { BadPathEncoding } from '../core/uri-template.ts'
 
@@ -179,7 +179,7 @@ export class RequestPipeline {
       return this.#fail(res, outcome, 'LOOP_DETECTED', "The request already passed through this gateway (its own Via entry): an endpoint's URL or a dynamic endpoint's allow-list reaches the gateway itself")
     }
     const path = outcome.path
-    const badPath = pathProblem(path)
+    const badPath = pathProblem(path) ?? (query.includes('#') ? FRAGMENT_PROBLEM : undefined)
     if (badPath) return this.#fail(res, outcome, 'BAD_REQUEST', badPath)
     const route = snapshot.router.find(path)
     if (!route) return this.#fail(res, outcome, 'NO_ROUTE')

@@ -24,9 +24,16 @@ const ENCODED_BACKSLASH = /%5c/gi
  */
 const DOT_SEGMENT = /(?:^|[/\\])\.{1,2}(?:[/\\;]|$)/
 
+/**
+ * A request target has no fragment (RFC 9112, 3.2): clients keep it to themselves. A `#` sent anyway would reach
+ * the backend as part of the path or query, where each server reads it its own way; Envoy refuses it too.
+ */
+export const FRAGMENT_PROBLEM = 'The request target must not have a fragment ("#")'
+
 /** Why the request's path (without its query) cannot be served, or undefined when it can. */
 export function pathProblem(path: string): string | undefined {
   if (path.charCodeAt(0) !== 47) return 'The request target must be an absolute path'
+  if (path.includes('#')) return FRAGMENT_PROBLEM
   let decoded = path
   if (path.includes('%')) {
     if (BAD_ESCAPE.test(path)) return 'The path has a "%" that is not followed by two hexadecimal digits'
