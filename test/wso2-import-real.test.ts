@@ -114,6 +114,18 @@ describe('no input crashes the importer', () => {
     assert.match(parts.find((part) => part.location.endsWith('operations[0]'))!.message, /^42 does not fit here \(expected object, received number\); not converted$/)
   })
 
+  test('credentials in an endpoint URL are left out of the config and of every message, and the rest converts', async () => {
+    const project = await editedCopy('pizzashack', 'api.yaml', (text) => text.replaceAll('https://localhost:9443/am/sample', 'https://admin:s3cr3t-pw@localhost:9443/am/sample'), 'url-credentials')
+    const { yaml, report } = await importWso2Project(project)
+    const api = apiOf(yaml)
+    assert.equal(api.endpoints.production.url, 'https://localhost:9443/am/sample/pizzashack/v1/api/')
+    assert.equal(api.endpoints.sandbox.url, 'https://localhost:9443/am/sample/pizzashack/v1/api/')
+    const parts = report.leftOut.filter((part) => part.location.endsWith('_endpoints.url'))
+    assert.deepEqual(parts.map((part) => part.location), ['api.yaml: data.endpointConfig.production_endpoints.url', 'api.yaml: data.endpointConfig.sandbox_endpoints.url'])
+    assert.match(parts[0]!.message, /user name and password in the URL are left out/)
+    assert.ok(!JSON.stringify({ yaml, report }).includes('s3cr3t-pw'), 'the password appears nowhere')
+  })
+
   test('a project file that is not YAML is an error naming it; a broken definition or endpointConfig is a report line', async () => {
     const broken = await editedCopy('pizzashack', 'api.yaml', () => 'data: [unclosed\n', 'broken')
     await assert.rejects(importWso2Project(broken), /^Error: api\.yaml is not YAML or JSON: /)

@@ -147,14 +147,25 @@ function wsdlLeaf(config: Json, endpoint: Json, environment: Environment, at: st
   if (typeof service !== 'string' || !service || typeof port !== 'string' || !port) {
     return context.report.leave(at, `a WSDL endpoint needs wsdlendpointService${suffix} and wsdlendpointPort${suffix} to name its address`)
   }
-  const wsdl = typeof endpoint.url === 'string' ? endpoint.url : ''
+  const wsdl = withoutCredentials(typeof endpoint.url === 'string' ? endpoint.url.trim() : '', `${at}.url`, context.report)
   return withLeafSettings({ type: 'wsdl', wsdl, service, port }, endpoint, environment, at, context)
 }
 
 function leaf(endpoint: Json, type: 'http' | 'soap', environment: Environment, at: string, context: EndpointContext): EndpointOut | undefined {
-  const url = typeof endpoint.url === 'string' ? endpoint.url.trim() : ''
+  const url = withoutCredentials(typeof endpoint.url === 'string' ? endpoint.url.trim() : '', `${at}.url`, context.report)
   if (!/^https?:\/\//i.test(url)) return context.report.leave(`${at}.url`, `"${url}" is not an http:// or https:// address`)
   return withLeafSettings({ type, url }, endpoint, environment, at, context)
+}
+
+/**
+ * The URL without a `user:password@` part, which the gateway refuses in an endpoint URL (and which must not end up
+ * in a report or a config file): the credentials belong in the endpoint's backend security.
+ */
+function withoutCredentials(url: string, at: string, report: ImportReport): string {
+  const userinfo = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i.exec(url)
+  if (!userinfo) return url
+  report.leave(at, 'the user name and password in the URL are left out and not written anywhere: set them as the endpoint\'s backend security (basic)')
+  return userinfo[1] + url.slice(userinfo[0].length)
 }
 
 /** Timeouts, suspension and backend security, which WSO2 keeps in each endpoint's `config` and in `endpoint_security`. */
