@@ -139,6 +139,16 @@ describe('importing WSO2 Synapse sequences', () => {
     assert.doesNotThrow(() => parseConfig(configWith(imported.mediators, [{ host: '127.0.0.1' }])))
   })
 
+  test("WSO2's built-in json_to_xml_in_message and apply_accept_header: the payload conversion they ask of Synapse is named", () => {
+    const imported = importSynapseSequence(`<sequence xmlns="http://ws.apache.org/ns/synapse" name="json_to_xml_in_message">
+	<property name="messageType" value="application/xml" scope="axis2"/>
+</sequence>`)
+    assert.deepEqual(
+      imported.unsupported.map((problem) => `${problem.path}: ${problem.message}`),
+      ['sequence/property: messageType (axis2) makes Synapse convert the payload between JSON and XML; Portico passes the body unchanged'],
+    )
+  })
+
   test('portico import synapse prints the YAML, lists what it could not convert and exits 1 then', async () => {
     const run = promisify(execFile)
     const cli = new URL('../src/cli.ts', import.meta.url).pathname

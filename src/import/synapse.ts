@@ -88,6 +88,9 @@ class Converter {
       const status = Number(element.getAttribute('value'))
       if (Number.isInteger(status)) this.#status = status
       else this.#report(path, 'HTTP_SC is converted only as a literal status for a following <respond/>')
+    } else if (scope === 'axis2' && (name === 'messageType' || name === 'ContentType')) {
+      // WSO2's built-in json_to_xml_* and apply_accept_header sequences work this way: Synapse rewrites the payload.
+      this.#report(path, `${name} (axis2) makes Synapse convert the payload between JSON and XML; Portico passes the body unchanged`)
     } else if (scope !== 'default') {
       this.#report(path, `the property scope "${scope}" has no equivalent; the value becomes an ordinary property`)
     }
