@@ -66,6 +66,10 @@ for (const engine of ENGINES) {
       assert.equal(refused.status, 400)
       const paths = refused.body.errors.map((issue: { path: string }) => issue.path)
       assert.ok(paths.includes('context') && paths.includes('endpoints.production.url'), paths.join())
+      // A mask is refused on create as on edit: stored, it would pass for the password.
+      const masked = await call('POST', '/apis', { body: { ...pizza(), endpoints: { production: { type: 'http', url: 'http://127.0.0.1:9/', security: { auth: { type: 'basic', username: 'shack', password: '****' } } } } } })
+      assert.equal(masked.status, 400)
+      assert.deepEqual(masked.body.errors.map((issue: { path: string }) => issue.path), ['endpoints.production.security.auth.password'])
       assert.equal((await call('GET', '/apis')).body.pagination.total, 0)
     })
 
@@ -101,6 +105,10 @@ for (const engine of ENGINES) {
       assert.deepEqual([page.body.count, page.body.pagination.total, page.body.list[0].name], [1, 2, 'Weather'])
       assert.deepEqual((await call('GET', '/apis?query=name:pizza')).body.list.map((api: { name: string }) => api.name), ['PizzaShack'])
       assert.equal((await call('GET', '/apis?limit=x')).status, 400)
+      // An integer to JavaScript, an overflow to the database: refused before the query.
+      const huge = await call('GET', '/apis?offset=99999999999999999999')
+      assert.equal(huge.status, 400)
+      assert.equal(huge.body.errors[0].path, 'offset')
     })
 
     test('lifecycle: state and actions, a refused action, Publish; revision and deployment reach the node, which records it', async () => {

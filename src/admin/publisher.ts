@@ -277,7 +277,8 @@ function numberOf(query: URLSearchParams, name: string): number | undefined {
   const value = query.get(name)
   if (value === null) return undefined
   const number = Number(value)
-  if (!Number.isInteger(number) || number < 0) throw new StoreError('invalid', `${name} is invalid`, [{ path: name, message: 'must be a whole number of at least 0' }])
+  // Safe integers only: 1e20 is an integer to JavaScript and an overflow to the database.
+  if (!Number.isSafeInteger(number) || number < 0) throw new StoreError('invalid', `${name} is invalid`, [{ path: name, message: 'must be a whole number of at least 0' }])
   return number
 }
 

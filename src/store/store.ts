@@ -133,6 +133,7 @@ export class ConfigStore {
 
   /** Creates an API from its config (as the file writes one); it starts CREATED, as in WSO2. */
   async createApi(input: unknown, actor: string): Promise<StoredApi> {
+    refuseMasked(keepStoredSecrets(input, undefined).masked)
     const config = checkApi(input, 'CREATED')
     return this.#transaction(async (tx) => {
       const id = randomUUID()
@@ -157,8 +158,7 @@ export class ConfigStore {
       const before = await lockApi(tx, id)
       if (ifMatch !== undefined && ifMatch !== before.etag) throw new StoreError('stale', `the API changed since it was read (ETag "${before.etag}", If-Match "${ifMatch}")`)
       const merged = keepStoredSecrets(input, stripLifecycle(before.config))
-      const maskedIssues = merged.masked.map((path) => ({ path: pathText(path), message: 'looks like a masked value: send the real secret, or leave the field out to keep the stored one' }))
-      if (maskedIssues.length > 0) throw new StoreError('invalid', 'the API has invalid fields', maskedIssues)
+      refuseMasked(merged.masked)
       const config = checkApi(merged.value, before.lifecycle)
       const etag = before.etag + 1
       const at = now()
@@ -644,6 +644,16 @@ function toApi(row: Tables['apis']): StoredApi {
 function stripLifecycle(config: Record<string, unknown>): Record<string, unknown> {
   const { lifecycle: _lifecycle, ...rest } = config
   return rest
+}
+
+/**
+ * A secret that looks masked (`****`) is never stored, on create as on edit: saved, it would replace a real
+ * password with the mask, or hide that a client sent a mask it took for the value.
+ */
+function refuseMasked(masked: (string | number)[][]): void {
+  if (masked.length === 0) return
+  const issues = masked.map((path) => ({ path: pathText(path), message: 'looks like a masked value: send the real secret, or leave the field out to keep the stored one' }))
+  throw new StoreError('invalid', 'the API has invalid fields', issues)
 }
 
 function pathText(path: (string | number)[]): string {
