@@ -118,6 +118,26 @@ describe('portico validate', () => {
     assert.match(expanded.stderr, /^bomb\.yaml: .*more than 100 alias expansions/m)
   })
 
+  test('a config nested past 64 levels is refused at the place it gets too deep; one thousands deep, as unreadable', async () => {
+    const nested = (levels: number) => {
+      let endpoint = '{ type: http, url: "http://127.0.0.1:9" }'
+      for (let i = 0; i < levels; i++) endpoint = `{ type: failover, endpoints: [${endpoint}] }`
+      return `apis:\n  - { name: deep, context: /deep, version: v1, endpoints: { production: ${endpoint} } }\n`
+    }
+    const file = join(dir, 'deep.yaml')
+    await writeFile(file, nested(20))
+    assert.equal((await runCli(['validate', file])).code, 0, 'twenty groups inside each other are allowed')
+    await writeFile(file, nested(40))
+    const deep = await runCli(['validate', file])
+    assert.equal(deep.code, 1)
+    assert.match(deep.stderr, /^deep\.yaml:\d+:\d+: apis\[0\]\.endpoints\.production(\.endpoints\[0\]){30}: nests more than 64 levels deep$/m)
+    await writeFile(file, nested(5000))
+    const unreadable = await runCli(['validate', file])
+    assert.equal(unreadable.code, 1)
+    assert.match(unreadable.stderr, /^deep\.yaml:\d+:\d+: the document nests too deeply to be read \(a config may nest at most 64 levels\)$/m)
+    assert.doesNotMatch(unreadable.stderr, /call stack/)
+  })
+
   test('an unknown command exits 2 with the usage', async () => {
     const result = await runCli(['serve'])
     assert.equal(result.code, 2)

@@ -70,6 +70,12 @@ for (const engine of ENGINES) {
       const masked = await call('POST', '/apis', { body: { ...pizza(), endpoints: { production: { type: 'http', url: 'http://127.0.0.1:9/', security: { auth: { type: 'basic', username: 'shack', password: '****' } } } } } })
       assert.equal(masked.status, 400)
       assert.deepEqual(masked.body.errors.map((issue: { path: string }) => issue.path), ['endpoints.production.security.auth.password'])
+      // A body nested thousands deep (well under the size limit) is a 400 with the place, not a stack overflow.
+      // Written as text: JSON.stringify itself would overflow on it.
+      const deepBody = `{"name":"Deep","context":"/deep","version":"v1","endpoints":{"production":${'{"type":"failover","endpoints":['.repeat(20_000)}{"type":"http","url":"http://127.0.0.1:9/"}${']}'.repeat(20_000)}}}`
+      const deep = await request(`${admin}/api/v1/apis`, { method: 'POST', body: deepBody, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } })
+      assert.equal(deep.statusCode, 400)
+      assert.match(((await deep.body.json()) as { errors: Array<{ message: string }> }).errors[0]!.message, /^nests more than 64 levels deep$/)
       assert.equal((await call('GET', '/apis')).body.pagination.total, 0)
     })
 

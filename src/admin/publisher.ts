@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { MAX_CONFIG_DEPTH, tooDeepAt } from '../config/depth.ts'
+import { formatPath } from '../config/path.ts'
 import { StoreError } from '../store/errors.ts'
 import { CHECKLIST } from '../store/lifecycle-actions.ts'
 import type { Checklist, ConfigStore, Scope, StoredApi } from '../store/store.ts'
@@ -316,11 +318,16 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     chunks.push(chunk as Buffer)
   }
   if (size === 0) return undefined
+  let body: unknown
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
   } catch (error) {
     throw new HttpError(400, 'INVALID_JSON', `The body is not JSON: ${(error as Error).message}`)
   }
+  // Every walk over a body (secrets kept, the schema, the audit copy) recurses: a body as deep as a config may be.
+  const deep = tooDeepAt(body)
+  if (deep) throw new StoreError('invalid', 'the body nests too deeply', [{ path: formatPath(deep), message: `nests more than ${MAX_CONFIG_DEPTH} levels deep` }])
+  return body
 }
 
 function send(res: ServerResponse, status: number, value?: unknown, headers: Record<string, string> = {}): void {

@@ -7,6 +7,7 @@ import { readLocalFile } from '../core/local-file.ts'
 import { endpointFileIssues, mayNameFiles } from '../endpoints/file-checks.ts'
 import { Endpoint } from '../endpoints/schema.ts'
 import { readListenerCertificates, TlsMaterialError } from '../security/listener-certificates.ts'
+import { MAX_CONFIG_DEPTH, tooDeepAt } from './depth.ts'
 import { formatPath } from './path.ts'
 import { resolveRelativePaths } from './relative-paths.ts'
 import { Config, ENVIRONMENTS, type ConfigModel } from './schema.ts'
@@ -50,6 +51,10 @@ export async function readConfigText(file: string): Promise<string> {
   }
 }
 
+/** The YAML parser recurses per nesting level: a document thousands of levels deep exhausts the stack. */
+const STACK_EXHAUSTED = /Maximum call stack size exceeded/
+const TOO_DEEP_TO_READ = `the document nests too deeply to be read (a config may nest at most ${MAX_CONFIG_DEPTH} levels)`
+
 /**
  * Parses YAML (or JSON, which is YAML) and validates it; every problem is reported at once. File paths in it are
  * relative to `file`'s directory.
@@ -65,12 +70,14 @@ export function parseConfig(text: string, file = 'config'): ConfigModel {
     // Later syntax errors mostly echo the first one, so only the first is reported.
     const error = document.errors[0]!
     const position = lineCounter.linePos(error.pos[0])
-    throw new ConfigError([{ file: name, line: position.line, column: position.col, path: '', message: error.message.split('\n')[0]! }])
+    const message = STACK_EXHAUSTED.test(error.message) ? TOO_DEEP_TO_READ : error.message.split('\n')[0]!
+    throw new ConfigError([{ file: name, line: position.line, column: position.col, path: '', message }])
   }
   let data: unknown
   try {
     data = document.toJS({ maxAliasCount: 100 })
   } catch (error) {
+    if (error instanceof RangeError) throw new ConfigError([{ file: name, path: '', message: TOO_DEEP_TO_READ }])
     // The alias limit: aliases of aliases can make a small file expand to gigabytes (a "billion laughs").
     throw new ConfigError([{ file: name, path: '', message: `${(error as Error).message} (more than 100 alias expansions)` }])
   }
@@ -88,6 +95,8 @@ export function parseConfigData(data: unknown, file = 'config'): ConfigModel {
 /** Secret references, the schema, then the files a valid config names; every problem at once, placed by `where`. */
 function checkData(data: unknown, file: string, where: (path: Array<string | number>) => { line?: number; column?: number }): ConfigModel {
   const name = basename(file)
+  const deep = tooDeepAt(data)
+  if (deep) throw new ConfigError([{ file: name, ...where(deep), path: formatPath(deep), message: `nests more than ${MAX_CONFIG_DEPTH} levels deep` }])
   const secrets = resolveSecrets(data ?? {})
   if (secrets.problems.length > 0) {
     throw new ConfigError(secrets.problems.map((problem) => ({ file: name, ...where(problem.path), path: formatPath(problem.path), message: problem.message })))
@@ -119,7 +128,7 @@ const NOT_PLAIN = /(?:^|[\s[{,])[&*!][^\s\]},]/m
  */
 function parseValidConfigFast(text: string, file: string): ConfigModel | undefined {
   const data = plainYamlData(text)
-  if (data === undefined) return undefined
+  if (data === undefined || tooDeepAt(data)) return undefined
   // Without "${" the text holds no secret reference, and the walk that resolves them would only copy the data.
   const secrets = text.includes('${') ? resolveSecrets(data) : { data, problems: [] }
   if (secrets.problems.length > 0) return undefined
