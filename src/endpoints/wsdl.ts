@@ -4,6 +4,7 @@ import { WsdlBundle, wsdlQuery, type WsdlPort } from '../soap/wsdl.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
 import { problemText } from '../core/problem.ts'
 import { SoapEndpoint } from './soap.ts'
+import { wsdlDocumentReader } from './wsdl-fetch.ts'
 
 /**
  * A SOAP service found through its WSDL: the configured service and port name the address, and the endpoint
@@ -39,7 +40,8 @@ export class WsdlEndpoint implements Endpoint {
   #load(): Promise<{ bundle: WsdlBundle; port: WsdlPort; soap: SoapEndpoint }> {
     this.#loading ??= (async () => {
       try {
-        const bundle = await WsdlBundle.load(this.#config.wsdl, this.#config.timeouts.response)
+        const reader = wsdlDocumentReader(this.#config.wsdl, this.#config.security, this.#config.timeouts.connect, this.id)
+        const bundle = await WsdlBundle.load(this.#config.wsdl, this.#config.timeouts.response, reader.get).finally(() => reader.close())
         const port = bundle.port(this.#config.service, this.#config.port)
         const soap = new SoapEndpoint(this.id, { ...this.#config, url: port.address })
         // Closed while loading (a reload retired it): its pool must not outlive it.

@@ -1,6 +1,6 @@
 import { basename, dirname, resolve } from 'node:path'
 import { XMLBuilder } from 'fast-xml-parser'
-import { request } from 'undici'
+import { request, type Dispatcher } from 'undici'
 import { LocalFileProblem, readLocalFile, readLocalFileSync } from '../core/local-file.ts'
 import { BodyTooLarge, readBody } from '../core/body.ts'
 import { childrenOf, elementsOf, localName, namespaceOf, parseOrdered, prefixOf, scopeOf, tagOf, type OrderedNode } from './xml.ts'
@@ -86,8 +86,11 @@ export class WsdlBundle {
     this.#documents = documents
   }
 
-  /** Loads the WSDL at `source` (a file path or an http(s) URL) and, recursively, what it imports. */
-  static async load(source: string, timeoutMs: number): Promise<WsdlBundle> {
+  /**
+   * Loads the WSDL at `source` (a file path or an http(s) URL) and, recursively, what it imports; documents at
+   * http(s) URLs are read with `get` (a wsdl endpoint's TLS settings and credentials).
+   */
+  static async load(source: string, timeoutMs: number, get: DocumentGet = plainGet): Promise<WsdlBundle> {
     const loaded: LoadedDocument[] = []
     const byLocation = new Map<string, LoadedDocument>()
     const queue = [absoluteLocation(source, undefined)]
@@ -98,7 +101,7 @@ export class WsdlBundle {
       if (loaded.length >= MAX_DOCUMENTS) throw new WsdlProblem(`${source} imports more than ${MAX_DOCUMENTS} documents`)
       let nodes: OrderedNode[]
       try {
-        nodes = parseOrdered(await readDocument(location, timeoutMs))
+        nodes = parseOrdered(await readDocument(location, timeoutMs, get))
       } catch (error) {
         throw new WsdlProblem(`cannot load ${location}: ${(error as Error).message}`, { cause: error })
       }
@@ -344,9 +347,14 @@ function absoluteLocation(location: string, base: string | undefined): string {
   return base ? resolve(dirname(base), location) : resolve(location)
 }
 
-async function readDocument(location: string, timeoutMs: number): Promise<string> {
+/** Reads a document at an http(s) URL: a GET whose answer is handed back unread. */
+export type DocumentGet = (url: string, timeoutMs: number) => Promise<Dispatcher.ResponseData>
+
+const plainGet: DocumentGet = (url, timeoutMs) => request(url, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+
+async function readDocument(location: string, timeoutMs: number, get: DocumentGet): Promise<string> {
   if (!/^https?:\/\//i.test(location)) return (await readLocalFile(location, MAX_DOCUMENT_BYTES)).toString('utf8')
-  const response = await request(location, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+  const response = await get(location, timeoutMs)
   if (response.statusCode !== 200) {
     await response.body.dump()
     throw new WsdlProblem(`${location} answered ${response.statusCode}`)

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 const APACHE = '/usr/sbin/apache2'
@@ -46,8 +46,9 @@ async function freePort(): Promise<number> {
  * second, `/strict/` the same with `AuthDigestNcCheck On` (each nonce count must be one more than the last the
  * server read). Each holds `echo.cgi`, which answers with the authenticated user, the method and the request
  * body. (Apache 2.4.71 refuses RFC 2069 answers altogether, so no-qop servers are tested elsewhere.)
+ * `documents` are more files to serve, by path below the document root.
  */
-export async function startApache(users: { basic: ApacheUser; digest: ApacheUser }): Promise<Apache> {
+export async function startApache(users: { basic: ApacheUser; digest: ApacheUser }, documents: Record<string, string> = {}): Promise<Apache> {
   const modules = modulesDir()!
   const dir = mkdtempSync(join(tmpdir(), 'portico-apache-'))
   const port = await freePort()
@@ -59,6 +60,11 @@ export async function startApache(users: { basic: ApacheUser; digest: ApacheUser
       "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nprintf 'user=%s method=%s auth=%s query=%s\\n' \"$REMOTE_USER\" \"$REQUEST_METHOD\" \"$AUTH_TYPE\" \"$QUERY_STRING\"\ncat\n",
       { mode: 0o755 },
     )
+  }
+  // More files to serve, by path below the document root (`digest/service.wsdl` is served behind Digest).
+  for (const [path, text] of Object.entries(documents)) {
+    mkdirSync(dirname(join(htdocs, path)), { recursive: true })
+    writeFileSync(join(htdocs, path), text, { mode: 0o644 })
   }
   // The real htpasswd tool hashes the Basic password (bcrypt); htdigest only prompts, so its line is written here.
   const htpasswd = spawnSync('htpasswd', ['-cbB', join(dir, 'htpasswd'), users.basic.username, users.basic.password], { encoding: 'utf8' })
