@@ -523,4 +523,15 @@ apis:
 `
     assert.throws(() => parseConfig(yaml, 'soap.yaml'), /apis\[0\]\.endpoints\.production\.wsdl: cannot read the file "\/nonexistent\/x\.wsdl" \(ENOENT\)/)
   })
+
+  test('a WSDL URL with credentials in it is refused without echoing them: security.auth reads the WSDL', () => {
+    const yaml = `
+apis:
+  - { name: calc, context: /calc, version: v1, endpoints: { production: { type: wsdl, wsdl: "https://reader:w5dl-pass@wsdl.example/calc?wsdl", service: S, port: P } } }
+`
+    assert.throws(
+      () => parseConfig(yaml, 'soap.yaml'),
+      (error: unknown) => error instanceof ConfigError && /wsdl: must not carry credentials; configure backend security instead/.test(error.message) && !error.message.includes('w5dl-pass'),
+    )
+  })
 })

@@ -76,7 +76,14 @@ export const WsdlEndpoint = z
     type: z.literal('wsdl'),
     ...leafFields,
     ...soapLeafFields,
-    wsdl: z.string().min(1),
+    /** A file path, or a URL checked as an http endpoint's is (no credentials in it: `security.auth` reads it). */
+    wsdl: z
+      .string()
+      .min(1)
+      .superRefine((wsdl, ctx) => {
+        const problem = /^https?:\/\//i.test(wsdl) ? httpUrlProblem(wsdl) : undefined
+        if (problem) ctx.addIssue({ code: 'custom', message: problem })
+      }),
     service: z.string().min(1),
     port: z.string().min(1),
     /** The gateway's URL as clients see it (behind a TLS-terminating proxy), for the served WSDL's addresses. */
