@@ -450,6 +450,25 @@ describe('portico import openapi', () => {
     })
   })
 
+  test('a WSDL, a GraphQL schema and broken YAML are refused in one line each, never with an internal error', async () => {
+    const graphql = join(dir, 'products.graphql')
+    await writeFile(graphql, 'schema {\n  query: Query\n}\ntype Query {\n  products: [String]\n}\n')
+    const broken = join(dir, 'broken.yaml')
+    await writeFile(broken, 'openapi: 3.0.0\ninfo: { title: x, version: "1" }\npaths: [unclosed\n')
+    const cases: Array<[string, RegExp]> = [
+      ['test/fixtures/soap/calculator11.wsdl', /calculator11\.wsdl is not an OpenAPI 3\.0 or 3\.1 \(or Swagger 2\.0\) document$/],
+      [graphql, /products\.graphql is not an OpenAPI 3\.0 or 3\.1 \(or Swagger 2\.0\) document$/],
+      [broken, /broken\.yaml is not YAML or JSON: /],
+    ]
+    for (const [file, expected] of cases) {
+      await assert.rejects(importOpenApi(file), (error: Error) => {
+        assert.match(error.message, expected, file)
+        assert.doesNotMatch(error.message, /Cannot read properties|undefined|null/, file)
+        return true
+      })
+    }
+  })
+
   test('a Swagger 2.0 document is upgraded to OpenAPI 3.0 and served the same way', async () => {
     const file = 'test/fixtures/openapi/petstore-swagger-2.0.yaml'
     const gateway = await startGateway((await importOpenApi(file, { context: '/swagger2' })).yaml)

@@ -1,7 +1,7 @@
 import { documentReports } from './document-reports.ts'
 import { resolve as resolvePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { bundle, JSONParserErrorGroup, type FileInfo } from '@apidevtools/json-schema-ref-parser'
+import { bundle, JSONParserErrorGroup, ParserError, type FileInfo } from '@apidevtools/json-schema-ref-parser'
 import { upgrade } from '@scalar/openapi-upgrader'
 import type { Ajv, Options as AjvOptions } from 'ajv'
 import { Ajv2020 } from 'ajv/dist/2020.js'
@@ -290,10 +290,18 @@ export class OpenApiDocument {
  */
 async function bundled(file: string): Promise<{ document: JsonObject; unread: string | undefined }> {
   try {
-    return { document: (await bundle(file, { resolve: { http: false, file: { read: readReferencedFile } }, continueOnError: true })) as JsonObject, unread: undefined }
+    const document: unknown = await bundle(file, { resolve: { http: false, file: { read: readReferencedFile } }, continueOnError: true })
+    // A file that parses to something else than a mapping (an XML or GraphQL document read as YAML text, a list).
+    if (document === null || typeof document !== 'object' || Array.isArray(document)) throw new Error(`${file} is not an OpenAPI 3.0 or 3.1 (or Swagger 2.0) document`)
+    return { document: document as JsonObject, unread: undefined }
   } catch (error) {
     const schema = error instanceof JSONParserErrorGroup ? (error.files as { schema?: unknown }).schema : undefined
-    if (schema === null || typeof schema !== 'object') throw error
+    if (schema === null || typeof schema !== 'object') {
+      // The document itself does not parse (a GraphQL schema, a broken YAML file): say so, in one line.
+      const unparsable = error instanceof ParserError ? error : error instanceof JSONParserErrorGroup ? error.errors.find((problem) => problem instanceof ParserError) : undefined
+      if (unparsable) throw new Error(`${file} is not YAML or JSON: ${unparsable.message.split('\n')[0]}`)
+      throw error
+    }
     const reasons = (error as JSONParserErrorGroup).errors.map((problem) => problem.message)
     return { document: schema as JsonObject, unread: `${reasons[0]}${reasons.length > 1 ? `, and ${reasons.length - 1} more` : ''}` }
   }
