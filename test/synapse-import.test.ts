@@ -25,7 +25,7 @@ function configWith(mediators: MediatorConfig[], allow: Array<{ host: string; po
 
 async function get(gateway: TestGateway, path: string, headers: Record<string, string> = {}) {
   const response = await request(`${gateway.url}${path}`, { headers, headersTimeout: 5000, bodyTimeout: 5000 })
-  return { status: response.statusCode, json: (await response.body.json()) as { backend: string; url: string } }
+  return { status: response.statusCode, json: (await response.body.json()) as { backend: string; url: string; headers: Record<string, string> } }
 }
 
 describe('importing WSO2 Synapse sequences', () => {
@@ -65,6 +65,33 @@ describe('importing WSO2 Synapse sequences', () => {
     } finally {
       await gateway.close()
     }
+  })
+
+  test("REST_URL_POSTFIX becomes a rewrite, and Synapse's own properties read the request: the backend sees both", async () => {
+    const imported = importSynapseSequence(`<sequence xmlns="http://ws.apache.org/ns/synapse" name="postfix">
+  <property name="sub" expression="$ctx:REST_SUB_REQUEST_PATH"/>
+  <property name="X-Sub-Path" expression="get-property('sub')" scope="transport"/>
+  <property name="X-Method" expression="get-property('REST_METHOD')" scope="transport"/>
+  <property name="X-Api-Version" expression="get-property('SYNAPSE_REST_API_VERSION')" scope="transport"/>
+  <property name="REST_URL_POSTFIX" value="/orders/open?sort=date" scope="axis2"/>
+  <header name="To" value="${one.url}/shop"/>
+</sequence>`)
+    assert.deepEqual(imported.unsupported, [])
+    assert.deepEqual(imported.mediators[4], { rewrite: { path: '/orders/open', query: 'sort=date' } })
+    const gateway = await startGateway(configWith(imported.mediators, [{ host: '127.0.0.1', ports: [one.port] }]))
+    try {
+      const response = await get(gateway, '/imported/v1/customers/7?page=2')
+      assert.equal(response.status, 200)
+      assert.equal(response.json.url, '/shop/orders/open?sort=date', 'the postfix replaced the path and the query')
+      assert.equal(response.json.headers['x-sub-path'], '/customers/7')
+      assert.equal(response.json.headers['x-method'], 'GET')
+      assert.equal(response.json.headers['x-api-version'], 'v1')
+    } finally {
+      await gateway.close()
+    }
+    // A postfix from an expression cannot be a rewrite: said, not guessed.
+    const computed = importSynapseSequence(`<sequence xmlns="http://ws.apache.org/ns/synapse" name="p"><property name="REST_URL_POSTFIX" expression="get-property('x')" scope="axis2"/></sequence>`)
+    assert.match(computed.unsupported[0]!.message, /REST_URL_POSTFIX is converted to a rewrite only as a literal value starting with "\/"/)
   })
 
   test('the version-routing sequence from the API Manager docs routes by the Version header like WSO2', async () => {

@@ -84,7 +84,15 @@ class Converter {
     if (scope === 'transport') {
       return { header: remove ? { name, remove: true } : { name, ...this.#valueOf(element, path) } }
     }
-    if (scope === 'axis2' && name === 'HTTP_SC') {
+    if (scope === 'axis2' && name === 'REST_URL_POSTFIX' && !remove) {
+      // What Synapse appends to the endpoint's address in place of the request's path and query: a rewrite of both.
+      const postfix = element.getAttribute('value')
+      if (postfix !== null && postfix.startsWith('/') && !/[{}]/.test(postfix)) {
+        const queryAt = postfix.indexOf('?')
+        return { rewrite: queryAt < 0 ? { path: postfix, query: '' } : { path: postfix.slice(0, queryAt) || '/', query: postfix.slice(queryAt + 1) } }
+      }
+      this.#report(path, 'REST_URL_POSTFIX is converted to a rewrite only as a literal value starting with "/"; use a rewrite mediator with a template')
+    } else if (scope === 'axis2' && name === 'HTTP_SC') {
       const status = Number(element.getAttribute('value'))
       if (Number.isInteger(status)) this.#status = status
       else this.#report(path, 'HTTP_SC is converted only as a literal status for a following <respond/>')
@@ -240,6 +248,21 @@ function namespacesInScope(element: Element): Record<string, string> {
   return namespaces
 }
 
+/**
+ * Default-scope properties that Synapse's REST dispatch (REST_*, SYNAPSE_REST_API_VERSION) and WSO2's gateway
+ * handlers (api.ut.*) set on every request, as the parts of the request or consumer they hold. REST_SUB_REQUEST_PATH
+ * is the path below the API; Synapse's also carries the query string.
+ */
+const SYNAPSE_BUILTINS: Record<string, string> = {
+  REST_SUB_REQUEST_PATH: 'request.path',
+  REST_METHOD: 'request.method',
+  SYNAPSE_REST_API_VERSION: 'api.version',
+  'api.ut.api': 'api.name',
+  'api.ut.version': 'api.version',
+  'api.ut.userId': '("subject" in consumer ? consumer.subject : "")',
+  'api.ut.application.name': '("application" in consumer ? consumer.application : "")',
+}
+
 /** The axis2 properties that are parts of the request in Portico. */
 const AXIS2_PROPERTIES: Record<string, string> = { HTTP_METHOD: 'request.method', REST_URL_POSTFIX: 'request.path' }
 
@@ -270,6 +293,8 @@ function lookup(scope: string, name: string): string | undefined {
   const key = JSON.stringify(name)
   switch (scope) {
     case 'default':
+      // Properties Synapse and WSO2's gateway set on every request read the request itself.
+      if (SYNAPSE_BUILTINS[name] !== undefined) return SYNAPSE_BUILTINS[name]
       // Synapse yields an empty string for an unset property; so does this.
       return `(${key} in properties ? properties[${key}] : "")`
     case 'transport':
