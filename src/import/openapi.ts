@@ -19,9 +19,11 @@ const LISTED_IN_CONFIG = 50
  * prototype leaves out (each part with its JSON pointer) and warns about.
  */
 export async function importOpenApi(file: string, options: OpenApiImportOptions = {}): Promise<{ yaml: string; report: DocumentReport }> {
-  // The document first: what is not one (a GraphQL schema, a WSDL) is refused with its reason before anything else.
+  // Read first (a device or FIFO is refused here), parsed only after the document loaded: what is not one (a
+  // GraphQL schema, a WSDL) is refused with that reason rather than a YAML parser's.
+  const text = (await readLocalFile(file, MAX_PROTOTYPE_FILE_BYTES)).toString('utf8')
   const document = await OpenApiDocument.load(file)
-  const raw = parseYaml((await readLocalFile(file, MAX_PROTOTYPE_FILE_BYTES)).toString('utf8'), { maxAliasCount: -1 }) as { info?: { title?: unknown; version?: unknown } } | null
+  const raw = parseYaml(text, { maxAliasCount: -1 }) as { info?: { title?: unknown; version?: unknown } } | null
   const report = document.report()
   const title = typeof raw?.info?.title === 'string' && raw.info.title.trim() ? raw.info.title.trim() : 'Imported API'
   const version = String(raw?.info?.version ?? '1.0.0').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 64) || '1.0.0'
