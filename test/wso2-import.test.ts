@@ -283,6 +283,13 @@ describe('importing WSO2 API Manager projects', () => {
     const fromDirectory = await importWso2Project(root)
     assert.deepEqual(apiOf(fromZip.yaml), apiOf(fromDirectory.yaml))
     assert.deepEqual(fromZip.report.leftOut, fromDirectory.report.leftOut)
+    // As macOS's "Compress" writes it: resource forks under __MACOSX/ and a .DS_Store beside the project.
+    const clutter = new TextEncoder().encode('\u0000\u0005\u0016\u0007')
+    const finder = join(work, 'PizzaShackAPI-1.0.0-mac.zip')
+    await writeFile(finder, zipSync({ ...files, '__MACOSX/PizzaShackAPI-1.0.0/._api.yaml': clutter, 'PizzaShackAPI-1.0.0/.DS_Store': clutter, '.DS_Store': clutter }))
+    const fromFinder = await importWso2Project(finder)
+    assert.deepEqual(apiOf(fromFinder.yaml), apiOf(fromDirectory.yaml))
+    assert.deepEqual(fromFinder.report.leftOut, fromDirectory.report.leftOut, 'the clutter is not reported as project files')
   })
 
   test('sequences: what the sequence importer cannot convert, fault sequences and policies are reported with file and place', async () => {

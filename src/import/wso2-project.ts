@@ -34,7 +34,7 @@ export async function readWso2Project(path: string): Promise<Wso2Project> {
   for (const [name, data] of Object.entries(entries)) {
     total += data.byteLength
     if (total > MAX_PROJECT_BYTES) throw new Error(`${path} unpacks to more than ${MAX_PROJECT_BYTES} bytes: not an API project`)
-    if (!name.endsWith('/')) files.set(name, Buffer.from(data))
+    if (!name.endsWith('/') && !isFinderClutter(name)) files.set(name, Buffer.from(data))
   }
   return { source: path, directory: undefined, files: withoutCommonRoot(files).files }
 }
@@ -45,12 +45,21 @@ async function readDirectory(root: string): Promise<Map<string, Buffer>> {
   for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue
     const full = join(entry.parentPath, entry.name)
+    if (isFinderClutter(relative(root, full).split(sep).join('/'))) continue
     const data = await readFile(full)
     total += data.byteLength
     if (total > MAX_PROJECT_BYTES) throw new Error(`${root} holds more than ${MAX_PROJECT_BYTES} bytes: not an API project`)
     files.set(relative(root, full).split(sep).join('/'), data)
   }
   return files
+}
+
+/**
+ * What macOS adds to a folder it zips (`__MACOSX/` with `._` resource forks) or shows (`.DS_Store`): not part of
+ * the project, and beside the project's folder it would hide that the zip holds one folder.
+ */
+function isFinderClutter(name: string): boolean {
+  return name.startsWith('__MACOSX/') || /(^|\/)(\.DS_Store|\._[^/]*)$/.test(name)
 }
 
 /** A file that makes the folder holding it an API project's root (4.x, or 3.x under Meta-information). */
