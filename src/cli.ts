@@ -46,8 +46,8 @@ const COMMANDS = {
   'import openapi': `portico import openapi SPEC [-o FILE] [--context PATH]
   A prototype API (CREATED) from an OpenAPI 3.x or Swagger 2.0 document.`,
   'import wso2': `portico import wso2 PATH [-o FILE] [--params FILE [-e ENV]]
-  An API from a WSO2 API Manager project (apictl export: directory or zip), with one environment of an
-  apictl params file applied.`,
+  An API from a WSO2 API Manager project (apictl export api or api-product: directory or zip), with one
+  environment of an apictl params file applied.`,
   'hash-key': `portico hash-key < KEY
   The sha256 (hex) of an API key read from standard input, for security.apiKey.keys[].sha256.`,
   'hash-password': `portico hash-password < PASSWORD

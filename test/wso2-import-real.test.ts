@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, test } from 'node:test'
 import { unzipSync, zipSync } from 'fflate'
@@ -135,7 +135,7 @@ describe('no input crashes the importer', () => {
   })
 })
 
-describe("what WSO2's control plane hands its gateways, and what is not an API project", () => {
+describe("what WSO2's control plane hands its gateways, API Products, and what is not a project", () => {
   test('an API artifact wrapped in a revision folder imports like the project inside it', async () => {
     const { yaml, report } = await importWso2Project(fixture('gateway-artifacts/rest-api.zip'))
     const api = apiOf(yaml)
@@ -202,12 +202,51 @@ describe("what WSO2's control plane hands its gateways, and what is not an API p
     await assert.rejects(importWso2Project(project), /^Error: api\.yaml is an OpenAPI 3\.0\.\d+ document, not an API project's API file; `portico import openapi` reads it$/)
   })
 
-  test('an API Product, a bundle of zips and a 2.x export are each refused with what they are', async () => {
-    const product = join(work, 'MyProduct-1.0.0')
-    await mkdir(join(product, 'APIs'), { recursive: true })
-    await writeFile(join(product, 'api_product.yaml'), 'type: api_product\nversion: v4.3.0\ndata: { name: MyProduct }\n')
-    await assert.rejects(importWso2Project(product), /has no api\.yaml or api\.json: it is an API Product project \(api_product\.yaml\); import each API under its APIs\/ folder on its own$/)
+  test('an API Product becomes one API whose resources go to the endpoints of the APIs they come from', async () => {
+    const { yaml, report } = await importWso2Project(fixture('api-product'))
+    const api = apiOf(yaml)
+    assert.deepEqual([api.name, api.context, api.version, api.lifecycle], ['MyProduct', '/myproduct', '1.0.0', 'PUBLISHED'])
+    assert.deepEqual(api.resources.map((resource: Json) => `${resource.methods.join()} ${resource.uriTemplate}`), ['POST /order', 'GET /menu'])
+    for (const resource of api.resources) assert.equal(resource.endpoints.production.url, 'https://localhost:9443/am/sample/pizzashack/v1/api/')
+    assert.equal(api.endpoints, undefined, 'a product has no endpoint of its own')
+    // The Petstore's URL has no scheme: its operations are reported, under the product and under its own folder.
+    assert.deepEqual(
+      locations(report.leftOut).filter((location) => /apis\[0\]|SwaggerPetstore/.test(location)),
+      [
+        'APIs/SwaggerPetstore-1.0.5/api.yaml: data.endpointConfig.production_endpoints.url',
+        'APIs/SwaggerPetstore-1.0.5/api.yaml: data.endpointConfig.sandbox_endpoints.url',
+        'api_product.yaml: data.apis[0].operations[0]',
+        'api_product.yaml: data.apis[0].operations[1]',
+      ],
+    )
+    assert.ok(!locations(report.leftOut).some((location) => /PizzaShackAPI-1\.0\.0\/api\.yaml: data\.(securityScheme|lifeCycleStatus)/.test(location)), "the product's own security and state stand")
+    assert.ok(locations(report.leftOut).includes('api_product.yaml: data.securityScheme'))
 
+    // Served: a product request reaches the PizzaShack backend with the resource's path, as WSO2 sends it.
+    const backend = await startEchoBackend('pizzashack')
+    const gateway = await startGateway(yaml.replaceAll('https://localhost:9443/am/sample/pizzashack/v1/api/', `${backend.url}/pizzashack/`))
+    try {
+      const response = await request(`${gateway.url}/myproduct/1.0.0/menu`)
+      assert.equal(response.statusCode, 200)
+      assert.equal(((await response.body.json()) as { url: string }).url, '/pizzashack/menu')
+      const other = await request(`${gateway.url}/myproduct/1.0.0/pet/findByStatus`)
+      assert.equal(other.statusCode, 404, 'an operation that was not converted is not served')
+      await other.body.dump()
+    } finally {
+      await gateway.close()
+      await backend.close()
+    }
+
+    // Zipped as apictl writes it, the same.
+    const files: Record<string, Uint8Array> = {}
+    for (const entry of await readdir(fixture('api-product'), { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) files[`MyProduct-1.0.0/${relative(fixture('api-product'), join(entry.parentPath, entry.name))}`] = await readFile(join(entry.parentPath, entry.name))
+    }
+    await writeFile(join(work, 'MyProduct-1.0.0.zip'), zipSync(files))
+    assert.deepEqual(apiOf((await importWso2Project(join(work, 'MyProduct-1.0.0.zip'))).yaml), api)
+  })
+
+  test('a bundle of zips and a 2.x export are each refused with what they are', async () => {
     const bundle = join(work, 'payload.zip')
     await writeFile(bundle, zipSync({ 'a.zip': await readFile(fixture('gateway-artifacts/rest-api.zip')), 'deployments.json': new TextEncoder().encode('{}') }))
     await assert.rejects(importWso2Project(bundle), /: it holds 1 zip file\(s\) \(a\.zip\); import each project on its own$/)

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises'
-import { basename, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { parse as parseYaml, stringify } from 'yaml'
 import { parseConfig } from '../config/load.ts'
 import { LIFECYCLE_STATES, servesPrototypes, type LifecycleState } from '../config/lifecycle.ts'
@@ -31,6 +31,7 @@ export interface Wso2Import {
 }
 
 const API_FILES = ['api.yaml', 'api.yml', 'api.json', 'Meta-information/api.yaml', 'Meta-information/api.json']
+const PRODUCT_FILES = ['api_product.yaml', 'api_product.yml', 'api_product.json']
 const DEFINITION_FILES = ['Definitions/swagger.yaml', 'Definitions/swagger.json', 'Meta-information/swagger.yaml', 'Meta-information/swagger.json']
 
 /**
@@ -57,16 +58,32 @@ const CONVERTED_FIELDS = new Set([
   'maxTps', 'subtypeConfiguration',
 ])
 
-/** Converts the WSO2 API project (directory or zip) at `path` into a Portico config holding one API. */
+/**
+ * Converts the WSO2 API project (directory or zip) at `path` into a Portico config holding one API; an API
+ * Product project becomes one API whose resources go to the endpoints of the APIs they come from.
+ */
 export async function importWso2Project(path: string, options: Wso2ImportOptions = {}): Promise<Wso2Import> {
   const project = await readWso2Project(path)
   const report = new ImportReport()
   const written: string[] = []
   const apiFile = API_FILES.find((name) => project.files.has(name))
-  if (!apiFile) throw new Error(`${path} has no api.yaml or api.json: ${whatItIsInstead([...project.files.keys()])}`)
+  const productFile = PRODUCT_FILES.find((name) => project.files.has(name))
+  let api: Json
+  if (apiFile) api = await convertApi(project, apiFile, options, report, written)
+  else if (productFile) api = await convertProduct(project, productFile, options, report, written)
+  else throw new Error(`${path} has no api.yaml or api.json: ${whatItIsInstead([...project.files.keys()])}`)
+  const yaml = render(project, api, report)
+  // Refuse to write what the gateway would refuse to load. The variables are not set yet: stand-ins take their
+  // place, in the text itself so that a problem's line is the line of the written file.
+  parseConfig(yaml.replace(/\$\{env:([A-Za-z0-9_]+)\}/g, (_all, variable: string) => (variable.endsWith('ACCESS_KEY_ID') ? 'AKIAIOSFODNN7EXAMPLE' : 'stand-in')), 'imported.yaml')
+  return { yaml, report, written }
+}
+
+/** One API project's API file as a Portico API, every part that does not convert in `report`. */
+async function convertApi(project: Wso2Project, apiFile: string, options: Wso2ImportOptions, report: ImportReport, written: string[]): Promise<Json> {
   const document = readDocument(project, apiFile)
   if (document.data !== undefined && document.type !== 'api') {
-    throw new Error(`${apiFile} holds a "${String(document.type)}", not an API (type: api); API products and other artifacts are not imported`)
+    throw new Error(`${apiFile} holds a "${String(document.type)}", not an API (type: api); APIs and API Products (api_product.yaml) are imported, other artifacts are not`)
   }
   const raw = document.data !== undefined ? asObject(document.data) : document
   const where = document.data !== undefined ? `${apiFile}: data` : `${apiFile}:`
@@ -142,12 +159,7 @@ export async function importWso2Project(path: string, options: Wso2ImportOptions
 
   apiLevelChecks(data, operations, at, report)
   projectFileChecks(project, report)
-
-  const yaml = render(project, api, report)
-  // Refuse to write what the gateway would refuse to load. The variables are not set yet: stand-ins take their
-  // place, in the text itself so that a problem's line is the line of the written file.
-  parseConfig(yaml.replace(/\$\{env:([A-Za-z0-9_]+)\}/g, (_all, variable: string) => (variable.endsWith('ACCESS_KEY_ID') ? 'AKIAIOSFODNN7EXAMPLE' : 'stand-in')), 'imported.yaml')
-  return { yaml, report, written }
+  return api
 }
 
 /** The API file as YAML (JSON is YAML); a file that is neither is an error naming it, not a parser's stack. */
@@ -164,6 +176,115 @@ function readDocument(project: Wso2Project, file: string): Json {
     throw new Error(`${file} is an OpenAPI ${version} document, not an API project's API file; \`portico import openapi\` reads it`)
   }
   return parsed as Json
+}
+
+/**
+ * An API Product project (`apictl export api-product`): `api_product.yaml` lists, per API, the operations the
+ * product offers, and `APIs/` holds each of those API projects. The product becomes one API at its own context
+ * whose resources go to the endpoints of the API each comes from, as WSO2's gateway sends a product's request to
+ * that API's backend. What each API's conversion reports is reported under its folder.
+ */
+async function convertProduct(project: Wso2Project, productFile: string, options: Wso2ImportOptions, report: ImportReport, written: string[]): Promise<Json> {
+  if (options.params) throw new Error(`${productFile}: --params applies to an API project; an API Product takes the endpoints of its APIs`)
+  const document = readDocument(project, productFile)
+  if (document.type !== 'api_product') throw new Error(`${productFile} holds a "${String(document.type)}", not an API Product (type: api_product)`)
+  const data = asObject(document.data)
+  const where = `${productFile}: data`
+  const at = (field: string) => fieldOf(where, field)
+  if (typeof data.name !== 'string' || !data.name.trim()) throw new Error(`${at('name')}: the API Product has no name`)
+  const name = data.name.trim()
+  const version = typeof data.version === 'string' && data.version.trim() ? data.version.trim() : '1.0.0'
+  const product: Json = { name, context: contextOf(data, version, at('context'), report), version }
+  product.lifecycle = lifecycleOf({ lifeCycleStatus: data.state }, at('state'), report)
+
+  const apis = apiProjectsIn(project)
+  const resources = new Map<string, Json & { from: string }>()
+  const operations: Json[] = []
+  const entries = Array.isArray(data.apis) ? data.apis.map(asObject) : []
+  for (const [index, entry] of entries.entries()) {
+    const place = `${at('apis')}[${index}]`
+    const label = `API ${String(entry.name)} ${String(entry.version)}`
+    const found = apis.get(`${String(entry.name)}\u0000${String(entry.version)}`)
+    if (!found) {
+      report.leave(place, `${label} is not in the project's APIs/ folder: its operations are not converted`)
+      continue
+    }
+    const own = new ImportReport()
+    const api = await convertApi(found.project, found.apiFile, { ...options, params: undefined }, own, written)
+    mergeReport(own, report, `APIs/${found.folder}/`, PRODUCT_DECIDES)
+    if (api.inSequence || api.outSequence) report.leave(place, `the mediation sequences of ${label} are not applied to the product's resources`)
+    for (const [number, operation] of (Array.isArray(entry.operations) ? entry.operations.map(asObject) : []).entries()) {
+      const operationAt = `${place}.operations[${number}]`
+      const target = typeof operation.target === 'string' ? operation.target.trim() : ''
+      const verb = String(operation.verb ?? '').toUpperCase()
+      if (!target.startsWith('/') || !(HTTP_METHODS as readonly string[]).includes(verb)) {
+        report.leave(operationAt, `"${verb} ${target}" is not an HTTP method and a path Portico routes`)
+        continue
+      }
+      // A Lambda API keeps its endpoints on its resources; every other kind, on the API.
+      const own = Array.isArray(api.resources) ? api.resources.map(asObject).find((resource) => resource.uriTemplate === target && hasValue(resource.endpoints)) : undefined
+      const endpoints = own?.endpoints ?? api.endpoints
+      if (!hasValue(endpoints)) {
+        report.leave(operationAt, `${label} has no endpoint for ${verb} ${target}: not converted`)
+        continue
+      }
+      operationChecks(operation, operationAt, report)
+      operations.push(operation)
+      const resource = resources.get(target) ?? { uriTemplate: target, methods: [] as string[], endpoints, from: found.folder }
+      if (resource.from !== found.folder) {
+        report.leave(operationAt, `${target} comes from APIs/${resource.from} already; two APIs on one path of a product are not converted`)
+        continue
+      }
+      const methods = resource.methods as string[]
+      if (!methods.includes(verb)) methods.push(verb)
+      resources.set(target, resource)
+    }
+  }
+  const converted = [...resources.values()].map(({ from: _from, ...resource }) => resource)
+  // The first resource that matches serves: a trailing `/*` must not hide the specific ones after it.
+  product.resources = converted.sort((a, b) => Number(String(a.uriTemplate).endsWith('*')) - Number(String(b.uriTemplate).endsWith('*')))
+  if (converted.length === 0) {
+    delete product.resources
+    report.leave(at('apis'), 'no operation of the product could be converted: it has no resource and no endpoint')
+    if (product.lifecycle === 'PUBLISHED' || product.lifecycle === 'DEPRECATED') {
+      report.leave(at('state'), `the product is ${String(product.lifecycle)} in WSO2 but has nothing to serve here: it is imported as CREATED`)
+      product.lifecycle = 'CREATED'
+    }
+  }
+  // The product's own fields have the API's meaning; `apis` and `state` were read above.
+  apiLevelChecks({ ...data, apis: undefined, state: undefined }, operations, at, report)
+  projectFileChecks({ ...project, files: new Map([...project.files].filter(([file]) => !file.startsWith('APIs/'))) }, report)
+  return product
+}
+
+/** The API projects under a product's `APIs/` folder, by name and version, as projects of their own. */
+function apiProjectsIn(project: Wso2Project): Map<string, { folder: string; apiFile: string; project: Wso2Project }> {
+  const found = new Map<string, { folder: string; apiFile: string; project: Wso2Project }>()
+  const folders = new Set([...project.files.keys()].filter((file) => file.startsWith('APIs/')).map((file) => file.split('/')[1]!))
+  for (const folder of folders) {
+    const prefix = `APIs/${folder}/`
+    const files = new Map([...project.files].filter(([file]) => file.startsWith(prefix)).map(([file, data]) => [file.slice(prefix.length), data]))
+    const inner: Wso2Project = { source: `${project.source}/${prefix}`, directory: project.directory === undefined ? undefined : join(project.directory, 'APIs', folder), files }
+    const apiFile = API_FILES.find((file) => files.has(file))
+    if (!apiFile) continue
+    const data = asObject(readDocument(inner, apiFile).data)
+    found.set(`${String(data.name)}\u0000${String(data.version)}`, { folder, apiFile, project: inner })
+  }
+  return found
+}
+
+/**
+ * Fields of an API that its product's own fields replace (its state, its client security, its resources and
+ * their tiers and scopes): what the API's conversion says of them does not concern the product.
+ */
+const PRODUCT_DECIDES = /: (?:data\.)?(?:lifeCycleStatus|securityScheme|scopes|operations|policies|apiThrottlingPolicy|corsConfiguration|transport|isDefaultVersion)\b/
+
+/** What an API's own conversion reported, under the folder it came from, but for the places `skip` matches. */
+function mergeReport(from: ImportReport, into: ImportReport, prefix: string, skip: RegExp): void {
+  for (const part of from.leftOut) if (!skip.test(part.location)) into.leave(`${prefix}${part.location}`, part.message)
+  for (const part of from.differences) into.differ(`${prefix}${part.location}`, part.message)
+  for (const note of from.notes) into.note(note)
+  for (const [variable, holds] of from.variables) into.variables.set(variable, holds)
 }
 
 /** For a folder or zip without an API file: what the files look like, so the user knows what to do instead. */
