@@ -205,7 +205,8 @@ describe("what WSO2's control plane hands its gateways, API Products, and what i
   test('an API Product becomes one API whose resources go to the endpoints of the APIs they come from', async () => {
     const { yaml, report } = await importWso2Project(fixture('api-product'))
     const api = apiOf(yaml)
-    assert.deepEqual([api.name, api.context, api.version, api.lifecycle], ['MyProduct', '/myproduct', '1.0.0', 'PUBLISHED'])
+    // No version in the export (products had none): 1.0.0, and the bare context too, where such products are called.
+    assert.deepEqual([api.name, api.context, api.version, api.defaultVersion, api.lifecycle], ['MyProduct', '/myproduct', '1.0.0', true, 'PUBLISHED'])
     assert.deepEqual(api.resources.map((resource: Json) => `${resource.methods.join()} ${resource.uriTemplate}`), ['POST /order', 'GET /menu'])
     for (const resource of api.resources) assert.equal(resource.endpoints.production.url, 'https://localhost:9443/am/sample/pizzashack/v1/api/')
     assert.equal(api.endpoints, undefined, 'a product has no endpoint of its own')
@@ -226,9 +227,11 @@ describe("what WSO2's control plane hands its gateways, API Products, and what i
     const backend = await startEchoBackend('pizzashack')
     const gateway = await startGateway(yaml.replaceAll('https://localhost:9443/am/sample/pizzashack/v1/api/', `${backend.url}/pizzashack/`))
     try {
-      const response = await request(`${gateway.url}/myproduct/1.0.0/menu`)
-      assert.equal(response.statusCode, 200)
-      assert.equal(((await response.body.json()) as { url: string }).url, '/pizzashack/menu')
+      for (const path of ['/myproduct/1.0.0/menu', '/myproduct/menu']) {
+        const response = await request(`${gateway.url}${path}`)
+        assert.equal(response.statusCode, 200, path)
+        assert.equal(((await response.body.json()) as { url: string }).url, '/pizzashack/menu', path)
+      }
       const other = await request(`${gateway.url}/myproduct/1.0.0/pet/findByStatus`)
       assert.equal(other.statusCode, 404, 'an operation that was not converted is not served')
       await other.body.dump()

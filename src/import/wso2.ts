@@ -193,8 +193,12 @@ async function convertProduct(project: Wso2Project, productFile: string, options
   const at = (field: string) => fieldOf(where, field)
   if (typeof data.name !== 'string' || !data.name.trim()) throw new Error(`${at('name')}: the API Product has no name`)
   const name = data.name.trim()
-  const version = typeof data.version === 'string' && data.version.trim() ? data.version.trim() : '1.0.0'
+  const versioned = typeof data.version === 'string' && data.version.trim() !== ''
+  const version = versioned ? String(data.version).trim() : '1.0.0'
   const product: Json = { name, context: contextOf(data, version, at('context'), report), version }
+  // Products without versions (before 4.x gave them one) are called at the bare context; later ones at
+  // context/1.0.0. A product without a version is served at both.
+  if (!versioned || data.isDefaultVersion === true) product.defaultVersion = true
   product.lifecycle = lifecycleOf({ lifeCycleStatus: data.state }, at('state'), report)
 
   const apis = apiProjectsIn(project)
