@@ -43,8 +43,9 @@ const COMMANDS = {
   Check FILE and list every problem in it, with its line, column and field; exit 1 if there is any.`,
   'import synapse': `portico import synapse FILE [--flow in|out]
   Convert a WSO2 (Synapse) sequence into inSequence/outSequence YAML.`,
-  'import openapi': `portico import openapi SPEC [-o FILE] [--context PATH]
-  A prototype API (CREATED) from an OpenAPI 3.x or Swagger 2.0 document.`,
+  'import openapi': `portico import openapi SPEC [-o FILE] [--context PATH] [--backend]
+  A prototype API (CREATED) from an OpenAPI 3.x or Swagger 2.0 document; with --backend, the API with the
+  endpoints the document names (x-wso2-production-endpoints, or its first server) instead of the prototype.`,
   'import wso2': `portico import wso2 PATH [-o FILE] [--params FILE [-e ENV]]
   An API from a WSO2 API Manager project (apictl export api or api-product: directory or zip), with one
   environment of an apictl params file applied.`,
@@ -187,7 +188,7 @@ async function importOpenApiCommand(args: string[]): Promise<number> {
   const parsed = parse('import openapi', {
     args,
     allowPositionals: true,
-    options: { output: { type: 'string', short: 'o' }, context: { type: 'string' } },
+    options: { output: { type: 'string', short: 'o' }, context: { type: 'string' }, backend: { type: 'boolean' } },
   })
   if (!parsed) return 2
   const { positionals, values } = parsed
@@ -201,7 +202,7 @@ async function importOpenApiCommand(args: string[]): Promise<number> {
   let yaml: string
   try {
     const { importOpenApi } = await import('./import/openapi.ts')
-    const imported = await importOpenApi(document, values.context === undefined ? {} : { context: values.context })
+    const imported = await importOpenApi(document, { ...(values.context === undefined ? {} : { context: values.context }), backend: values.backend === true })
     yaml = imported.yaml
     for (const part of imported.report.leftOut) console.error(`${file}: ${part.at}: not served: ${part.reason}`)
     for (const warning of imported.report.warnings) console.error(`${file}: ${warning}`)

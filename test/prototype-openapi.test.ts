@@ -450,6 +450,55 @@ describe('portico import openapi', () => {
     })
   })
 
+  test('--backend: the first server (variables at their defaults) is the endpoint, and the API reaches it', async () => {
+    const backend = await startBackend((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ url: req.url }))
+    })
+    try {
+      const document = (await readFile('test/fixtures/openapi/petstore-3.0.yaml', 'utf8')).replace(
+        '  - url: http://petstore.swagger.io/v1',
+        `  - url: http://127.0.0.1:{port}/{base}\n    variables:\n      port: { default: "${backend.port}" }\n      base: { default: v1 }`,
+      )
+      const file = join(dir, 'petstore-servers.yaml')
+      await writeFile(file, document)
+      const { yaml } = await importOpenApi(file, { backend: true, context: '/petstore' })
+      const api = parseConfig(yaml, 'x.yaml').apis[0]!
+      assert.deepEqual(api.endpoints.production, api.endpoints.sandbox)
+      assert.equal((api.endpoints.production as { url: string }).url, `http://127.0.0.1:${backend.port}/v1`)
+      const gateway = await startGateway(yaml.replace('lifecycle: CREATED', 'lifecycle: PUBLISHED'))
+      try {
+        const response = await request(`${gateway.url}/petstore/1.0.0/pets?limit=2`)
+        assert.equal(response.statusCode, 200)
+        assert.deepEqual(await response.body.json(), { url: '/v1/pets?limit=2' })
+      } finally {
+        await gateway.close()
+      }
+    } finally {
+      await backend.close()
+    }
+  })
+
+  test("--backend: WSO2's x-wso2-production-endpoints win over servers; several URLs are a failover or load-balance group", async () => {
+    const base = (await readFile('test/fixtures/openapi/petstore-3.0.yaml', 'utf8')).replace(
+      'paths:',
+      'x-wso2-production-endpoints:\n  urls: [ "http://10.0.0.1:8080/v1", "http://10.0.0.2:8080/v1" ]\n  type: failover\n' +
+        'x-wso2-sandbox-endpoints:\n  urls: [ "http://sandbox.internal/v1" ]\npaths:',
+    )
+    const file = join(dir, 'petstore-wso2.yaml')
+    await writeFile(file, base)
+    const api = parseConfig((await importOpenApi(file, { backend: true })).yaml, 'x.yaml').apis[0]!
+    assert.deepEqual(
+      { type: api.endpoints.production!.type, urls: (api.endpoints.production as unknown as { endpoints: Array<{ url: string }> }).endpoints.map((leaf) => leaf.url) },
+      { type: 'failover', urls: ['http://10.0.0.1:8080/v1', 'http://10.0.0.2:8080/v1'] },
+    )
+    assert.equal((api.endpoints.sandbox as { url: string }).url, 'http://sandbox.internal/v1')
+    await writeFile(file, base.replace('type: failover', 'type: roundrobin'))
+    await assert.rejects(importOpenApi(file, { backend: true }), /x-wso2-production-endpoints: type "roundrobin" is not loadbalance or failover/)
+    // A relative server names no backend: said, with what to do.
+    await assert.rejects(importOpenApi('test/fixtures/openapi/swagger-petstore-3.0.yaml', { backend: true }), /names no backend: .*without --backend the API is a prototype$/)
+  })
+
   test('a WSDL, a GraphQL schema and broken YAML are refused in one line each, never with an internal error', async () => {
     const graphql = join(dir, 'products.graphql')
     await writeFile(graphql, 'schema {\n  query: Query\n}\ntype Query {\n  products: [String]\n}\n')
