@@ -8,13 +8,28 @@ export const MAX_CONFIG_DEPTH = 64
 
 /** The path of the first value nested deeper than `max`, or undefined when none is. Walks without recursion. */
 export function tooDeepAt(data: unknown, max = MAX_CONFIG_DEPTH): Array<string | number> | undefined {
-  const pending: Array<{ value: unknown; path: Array<string | number> }> = [{ value: data, path: [] }]
+  // Each entry links to its parent, so a path is only built for the value that is too deep: a config of
+  // thousands of APIs is walked without an array per value.
+  interface Entry {
+    value: unknown
+    depth: number
+    key: string | number
+    parent: Entry | undefined
+  }
+  const pending: Entry[] = [{ value: data, depth: 0, key: '', parent: undefined }]
   while (pending.length > 0) {
-    const { value, path } = pending.pop()!
+    const entry = pending.pop()!
+    const { value, depth } = entry
     if (typeof value !== 'object' || value === null) continue
-    if (path.length >= max) return path
-    if (Array.isArray(value)) value.forEach((item, index) => pending.push({ value: item, path: [...path, index] }))
-    else for (const [key, item] of Object.entries(value)) pending.push({ value: item, path: [...path, key] })
+    if (depth >= max) return pathOf(entry)
+    if (Array.isArray(value)) value.forEach((item, index) => pending.push({ value: item, depth: depth + 1, key: index, parent: entry }))
+    else for (const key of Object.keys(value)) pending.push({ value: (value as Record<string, unknown>)[key], depth: depth + 1, key, parent: entry })
   }
   return undefined
+}
+
+function pathOf(entry: { key: string | number; parent: { key: string | number; parent: unknown } | undefined }): Array<string | number> {
+  const path: Array<string | number> = []
+  for (let at: typeof entry | undefined = entry; at?.parent !== undefined; at = at.parent as typeof entry | undefined) path.unshift(at.key)
+  return path
 }
