@@ -70,6 +70,10 @@ for (const engine of ENGINES) {
       const masked = await call('POST', '/apis', { body: { ...pizza(), endpoints: { production: { type: 'http', url: 'http://127.0.0.1:9/', security: { auth: { type: 'basic', username: 'shack', password: '****' } } } } } })
       assert.equal(masked.status, 400)
       assert.deepEqual(masked.body.errors.map((issue: { path: string }) => issue.path), ['endpoints.production.security.auth.password'])
+      // A malformed URI template, on a resource or in an endpoint URL, is the field's problem: 400, never a 500.
+      const braces = await call('POST', '/apis', { body: { ...pizza(), resources: [{ uriTemplate: '/menu/{id' }], endpoints: { production: { type: 'http', url: 'http://127.0.0.1:9/a/{id' } } } })
+      assert.equal(braces.status, 400)
+      assert.deepEqual(braces.body.errors.map((issue: { path: string }) => issue.path).sort(), ['endpoints.production.url', 'resources[0].uriTemplate'])
       // A body nested thousands deep (well under the size limit) is a 400 with the place, not a stack overflow.
       // Written as text: JSON.stringify itself would overflow on it.
       const deepBody = `{"name":"Deep","context":"/deep","version":"v1","endpoints":{"production":${'{"type":"failover","endpoints":['.repeat(20_000)}{"type":"http","url":"http://127.0.0.1:9/"}${']}'.repeat(20_000)}}}`

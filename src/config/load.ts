@@ -101,7 +101,13 @@ function checkData(data: unknown, file: string, where: (path: Array<string | num
   if (secrets.problems.length > 0) {
     throw new ConfigError(secrets.problems.map((problem) => ({ file: name, ...where(problem.path), path: formatPath(problem.path), message: problem.message })))
   }
-  const result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
+  let result: ReturnType<typeof Config.safeParse>
+  try {
+    result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
+  } catch (error) {
+    // A check that threw rather than reporting an issue: still a refused config with a reason, never a crash.
+    throw new ConfigError([{ file: name, path: '', message: `cannot be checked: ${redactSecrets((error as Error).message, secrets.values)}` }])
+  }
   if (result.success) {
     const fileIssues = configFileIssues(result.data)
     if (fileIssues.length === 0) return result.data
@@ -132,7 +138,12 @@ function parseValidConfigFast(text: string, file: string): ConfigModel | undefin
   // Without "${" the text holds no secret reference, and the walk that resolves them would only copy the data.
   const secrets = text.includes('${') ? resolveSecrets(data) : { data, problems: [] }
   if (secrets.problems.length > 0) return undefined
-  const result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
+  let result: ReturnType<typeof Config.safeParse>
+  try {
+    result = Config.safeParse(resolveRelativePaths(secrets.data, dirname(file)))
+  } catch {
+    return undefined
+  }
   if (!result.success) return undefined
   return configFileIssues(result.data).length === 0 ? result.data : undefined
 }

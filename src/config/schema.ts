@@ -275,7 +275,13 @@ export function checkApi(api: ApiConfig, index: number, ctx: IssueSink): void {
     if ((resource.scopes?.length || resource.security?.length) && !api.security) {
       ctx.addIssue({ code: 'custom', path: ['apis', index, 'resources', resourceIndex, resource.scopes?.length ? 'scopes' : 'security'], message: 'needs the API\'s security: without it the API is open' })
     }
-    const known = new Set(templateVariables(resource.uriTemplate))
+    let known: Set<string>
+    try {
+      known = new Set(templateVariables(resource.uriTemplate))
+    } catch {
+      // A malformed template is the uriTemplate field's own issue; these checks still run on an invalid config.
+      return
+    }
     for (const environment of ENVIRONMENTS) {
       const local = resource.endpoints?.[environment]
       const endpoint = local ?? api.endpoints[environment]
@@ -329,5 +335,10 @@ function endpointVariables(endpoint: object): string[] {
   if ('endpoints' in endpoint && Array.isArray(endpoint.endpoints)) return endpoint.endpoints.flatMap((child: object) => endpointVariables(child))
   if (!('url' in endpoint) || typeof endpoint.url !== 'string') return []
   const path = endpoint.url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
-  return templateVariables(path)
+  try {
+    return templateVariables(path)
+  } catch {
+    // A malformed URL template is the url field's own issue.
+    return []
+  }
 }

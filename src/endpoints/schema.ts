@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { Duration } from '../core/duration.ts'
+import { templateVariables } from '../core/uri-template.ts'
 import { checkLambda, lambdaFields } from '../lambda/schema.ts'
 import { RestToSoap, soapLeafFields } from '../soap/schema.ts'
 import { EndpointName } from './endpoint-name.ts'
@@ -109,6 +110,11 @@ export function httpUrlProblem(url: string): string | undefined {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return `must use http or https, got "${parsed.protocol}"`
   if (parsed.hash) return 'must not contain a fragment (#...)'
   if (parsed.username || parsed.password) return 'must not carry credentials; configure backend security instead'
+  try {
+    templateVariables(url.slice(origin.length))
+  } catch (error) {
+    return (error as Error).message
+  }
   return undefined
 }
 
