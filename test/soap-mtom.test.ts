@@ -28,20 +28,26 @@ function mtom(envelope: string, options: { boundary?: string; startInfo?: string
 const add11 = (a: number, b: number) => `<s:Envelope xmlns:s="${SOAP11}"><s:Body><c:Add xmlns:c="${CALC}"><c:a>${a}</c:a><c:b>${b}</c:b></c:Add></s:Body></s:Envelope>`
 const add12 = (a: number, b: number) => `<s:Envelope xmlns:s="${SOAP12}"><s:Body><c:Add xmlns:c="${CALC}"><c:a>${a}</c:a><c:b>${b}</c:b></c:Add></s:Body></s:Envelope>`
 
+/** An MTOM service: it reads a and b from the root part and answers MTOM, as JAX-WS and WCF do to an MTOM client. */
+function startMtomService(): Promise<TestBackend> {
+  return startBackend((req, res, body) => {
+    const text = body.toString('latin1')
+    const [a, b] = ['a', 'b'].map((name) => Number(new RegExp(`<(?:\\w+:)?${name}>(-?\\d+)<`).exec(text)?.[1]))
+    const answer = mtom(`<s:Envelope xmlns:s="${SOAP11}"><s:Body><AddResponse xmlns="${CALC}"><result>${a! + b!}</result></AddResponse></s:Body></s:Envelope>`, { boundary: 'answer-boundary' })
+    res.writeHead(200, { 'content-type': answer.contentType })
+    res.end(answer.body)
+  })
+}
+
 describe('MTOM and SOAP with Attachments (multipart/related)', () => {
   let service: TestBackend
+  let other: TestBackend
   let faulting: TestBackend
   let gateway: TestGateway
 
   before(async () => {
-    // An MTOM service: it reads a and b from the root part and answers MTOM, as JAX-WS and WCF do to an MTOM client.
-    service = await startBackend((req, res, body) => {
-      const text = body.toString('latin1')
-      const [a, b] = ['a', 'b'].map((name) => Number(new RegExp(`<(?:\\w+:)?${name}>(-?\\d+)<`).exec(text)?.[1]))
-      const answer = mtom(`<s:Envelope xmlns:s="${SOAP11}"><s:Body><AddResponse xmlns="${CALC}"><result>${a! + b!}</result></AddResponse></s:Body></s:Envelope>`, { boundary: 'answer-boundary' })
-      res.writeHead(200, { 'content-type': answer.contentType })
-      res.end(answer.body)
-    })
+    service = await startMtomService()
+    other = await startMtomService()
     faulting = await startBackend((req, res) => {
       const fault = mtom(`<s:Envelope xmlns:s="${SOAP11}"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>out of order</faultstring></s:Fault></s:Body></s:Envelope>`, { boundary: 'fault-boundary' })
       res.writeHead(500, { 'content-type': fault.contentType })
@@ -66,6 +72,15 @@ apis:
         endpoints:
           - { type: soap, url: "${faulting.url}/calculator", faultIsFailure: true }
           - { type: soap, url: "${service.url}/calculator" }
+  - name: mtom-sessions
+    context: /mtom-sessions
+    version: v1
+    soap: { validate: true }
+    endpoints:
+      production:
+        type: loadbalance
+        session: { type: soap }
+        endpoints: [{ type: soap, url: "${service.url}/calculator" }, { type: soap, url: "${other.url}/calculator" }]
   - name: mtom-once
     context: /mtom-once
     version: v1
@@ -82,6 +97,7 @@ apis:
   after(async () => {
     await gateway?.close()
     await service?.close()
+    await other?.close()
     await faulting?.close()
   })
 
@@ -133,6 +149,21 @@ apis:
     assert.equal(response.statusCode, 200)
     assert.match(await response.body.text(), /<result>3<\/result>/)
     assert.equal(faulting.requests.length, before + 1, 'the faulting leaf was tried first')
+  })
+
+  test("a load-balance group's SOAP session reads the Axis2 ServiceGroupId header from an MTOM message's root part", async () => {
+    const inSession = (a: number) =>
+      mtom(`<s:Envelope xmlns:s="${SOAP11}"><s:Header><axis2:ServiceGroupId xmlns:axis2="http://ws.apache.org/namespaces/axis2">urn:uuid:mtom-session</axis2:ServiceGroupId></s:Header><s:Body><c:Add xmlns:c="${CALC}"><c:a>${a}</c:a><c:b>1</c:b></c:Add></s:Body></s:Envelope>`)
+    const counts = () => [service.requests.length, other.requests.length]
+    const start = counts()
+    for (let i = 0; i < 6; i++) {
+      const message = inSession(i)
+      const response = await request(`${gateway.url}/mtom-sessions/v1`, { method: 'POST', body: message.body, headers: { 'content-type': message.contentType } })
+      assert.equal(response.statusCode, 200)
+      await response.body.dump()
+    }
+    const served = counts().map((count, index) => count - start[index]!)
+    assert.ok(served.includes(6) && served.includes(0), `one endpoint served the whole session: ${served}`)
   })
 
   test('a group that must not send the POST again gives the client the backend\'s Fault as sent, not a gateway error', async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { BackendResponse, Exchange } from '../core/endpoint.ts'
+import { flatHeader } from '../core/headers.ts'
 import type { SessionConfig } from './schema.ts'
 import { createSessionTable, type SessionTable } from './session-table.ts'
 
@@ -18,16 +19,16 @@ export class StickySessions {
   readonly #name: string
   readonly #tokens: readonly string[]
   readonly #bound: SessionTable | undefined
-  readonly #bodyKey: ((body: Buffer) => Promise<string | undefined>) | undefined
+  readonly #bodyKey: ((body: Buffer, contentType: string | undefined) => Promise<string | undefined>) | undefined
   /** Session ids read from requests' bodies by `readBodyKey`. */
   readonly #bodyKeys = new WeakMap<Exchange, string | undefined>()
 
   /**
-   * `bodyKey` reads the session id from a buffered request body, for a session type whose id travels in the body
-   * (`soap`): the endpoint that knows the body's format supplies it, so that balancing knows no protocol. It is
-   * asynchronous so that a large body can be parsed off the event loop.
+   * `bodyKey` reads the session id from a buffered request body and its content type, for a session type whose
+   * id travels in the body (`soap`): the endpoint that knows the body's format supplies it, so that balancing
+   * knows no protocol. It is asynchronous so that a large body can be parsed off the event loop.
    */
-  constructor(groupId: string, config: SessionConfig, childIds: readonly string[], bodyKey?: (body: Buffer) => Promise<string | undefined>) {
+  constructor(groupId: string, config: SessionConfig, childIds: readonly string[], bodyKey?: (body: Buffer, contentType: string | undefined) => Promise<string | undefined>) {
     this.#config = config
     this.#bodyKey = bodyKey
     this.#name = config.name ?? (config.type === 'cookie' ? DEFAULT_COOKIE : CLIENT_SESSION_HEADER)
@@ -48,7 +49,7 @@ export class StickySessions {
   /** Reads the session id from the request's buffered body before `find` and `bind`, which are synchronous, need it. */
   async readBodyKey(exchange: Exchange): Promise<void> {
     if (!this.#bodyKey || !Buffer.isBuffer(exchange.body)) return
-    this.#bodyKeys.set(exchange, await this.#bodyKey(exchange.body))
+    this.#bodyKeys.set(exchange, await this.#bodyKey(exchange.body, flatHeader(exchange.headers, 'content-type')))
   }
 
   get size(): number {

@@ -4,6 +4,7 @@ import { createPolicy } from '../balancing/policies.ts'
 import type { BalancingPolicy } from '../balancing/policy.ts'
 import { StickySessions } from '../balancing/sticky-session.ts'
 import { soapSessionIdOffLoop } from '../soap/envelope-thread.ts'
+import { envelopeOf } from '../soap/multipart-related.ts'
 import { sendInTurn, type AttemptLimits } from '../resilience/attempts.ts'
 import { ReplayableBody } from '../resilience/replay.ts'
 import type { BackendResponse, Endpoint, EndpointStatus, Exchange } from '../core/endpoint.ts'
@@ -32,7 +33,14 @@ export class LoadBalanceGroup implements Endpoint {
     this.#policy = createPolicy(config.algorithm, config.weights, children.length)
     const session = config.session
     // A SOAP session's id is a header of the request's envelope: the group, not the policy, knows how to read it.
-    const bodyKey = session?.type === 'soap' ? (body: Buffer) => soapSessionIdOffLoop(body, session.soapHeader) : undefined
+    const bodyKey =
+      session?.type === 'soap'
+        ? async (body: Buffer, contentType: string | undefined) => {
+            // An MTOM request keeps its envelope, and so its SOAP headers, in the root part.
+            const envelope = await envelopeOf(body, contentType)
+            return envelope ? soapSessionIdOffLoop(envelope, session.soapHeader) : undefined
+          }
+        : undefined
     this.#sessions = session ? new StickySessions(id, session, children.map((child) => child.id), bodyKey) : undefined
     this.#load = children.map(() => 0)
     this.#served = children.map(() => 0)

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { HttpEndpoint as HttpEndpointSchema, type SoapEndpointConfig } from './schema.ts'
 import { isSoapFaultOffLoop } from '../soap/envelope-thread.ts'
-import { isMultipartRelated, rootPart } from '../soap/multipart-related.ts'
+import { envelopeOf, isMultipartRelated } from '../soap/multipart-related.ts'
 import { EndpointError, type BackendResponse, type Endpoint, type EndpointStatus, type Exchange } from '../core/endpoint.ts'
 import { HttpEndpoint } from './http.ts'
 
@@ -37,9 +37,8 @@ export class SoapEndpoint implements Endpoint {
     if (!Buffer.isBuffer(body)) return { ...response, body }
     const buffered = { ...response, body: Readable.from([body]) }
     // An MTOM Fault (as WCF and CXF send one to an MTOM client) is the envelope in the root part.
-    const envelope = multipart ? await rootPart(body, String(contentType)) : body
-    if ('problem' in envelope) return buffered
-    if (!(await isSoapFaultOffLoop(Buffer.isBuffer(envelope) ? envelope : envelope.body))) return buffered
+    const envelope = await envelopeOf(body, contentType)
+    if (!envelope || !(await isSoapFaultOffLoop(envelope))) return buffered
     this.#faults++
     throw new EndpointError('soap-fault', this.id, `${this.id}: the backend answered with a SOAP Fault (status ${response.status})`, {
       status: response.status,

@@ -11,6 +11,13 @@ export function isMultipartRelated(contentType: string | undefined): boolean {
   return contentType !== undefined && /^\s*multipart\/related\s*(;|$)/i.test(contentType)
 }
 
+/** The SOAP envelope of a message: the body itself, or an MTOM message's root part; undefined when that cannot be read. */
+export async function envelopeOf(body: Buffer, contentType: string | undefined): Promise<Buffer | undefined> {
+  if (!isMultipartRelated(contentType)) return body
+  const root = await rootPart(body, contentType!)
+  return 'problem' in root ? undefined : root.body
+}
+
 /**
  * The root part of a `multipart/related` message, as MTOM/XOP (RFC 2387, W3C XOP) and SOAP with Attachments
  * send a SOAP envelope: the part whose Content-ID the `start` parameter names, or else the first part. A message
