@@ -56,9 +56,11 @@ describe('WSDL documents', () => {
     assert.throws(() => bundle.port('CalculatorService', 'Nope'), /its SOAP ports \(service\/port\): CalculatorService\/CalculatorSoap12Port/)
   })
 
-  test('?wsdl, ?WSDL, ?wsdl=<name> and ?xsd=<name> are WSDL queries; other queries are not', () => {
+  test('?wsdl, ?WSDL, ?singleWsdl, ?wsdl=<name> and ?xsd=<name> are WSDL queries; other queries are not', () => {
     assert.deepEqual(wsdlQuery('wsdl'), { kind: 'wsdl', name: '' })
     assert.deepEqual(wsdlQuery('WSDL'), { kind: 'wsdl', name: '' })
+    // WCF's, which would otherwise reach the backend and show its own addresses.
+    assert.deepEqual(wsdlQuery('singleWsdl'), { kind: 'wsdl', name: '' })
     assert.deepEqual(wsdlQuery('xsd=types.xsd'), { kind: 'xsd', name: 'types.xsd' })
     assert.deepEqual(wsdlQuery('wsdl=abstract.wsdl'), { kind: 'wsdl', name: 'abstract.wsdl' })
     assert.equal(wsdlQuery('wsdlx'), undefined)

@@ -239,6 +239,7 @@ apis:
     const xsd = await request(`${gateway.url}/calc12/v1?xsd=calculator-types.xsd`)
     assert.equal(xsd.statusCode, 200)
     assert.match(await xsd.body.text(), /<xsd:element name="AddResponse">/)
+    assert.equal(await (await request(`${gateway.url}/calc12/v1?singleWsdl`)).body.text(), wsdl, "WCF's ?singleWsdl gets the same document")
     const missing = await request(`${gateway.url}/calc12/v1?xsd=..%2Fcalculator11.wsdl`)
     assert.equal(missing.statusCode, 404)
     await missing.body.dump()

@@ -142,7 +142,10 @@ export interface WsdlQuery {
  * taken, so that a document the WSDL does not have is a 404 from the gateway rather than a question to the backend.
  */
 export function wsdlQuery(query: string): WsdlQuery | undefined {
-  if (query.toLowerCase() === 'wsdl') return { kind: 'wsdl', name: '' }
+  // WCF's `?singleWsdl` asks for the WSDL with everything inlined: the gateway's WSDL, whose imports it also
+  // serves, answers it rather than the backend's own document and addresses.
+  const lower = query.toLowerCase()
+  if (lower === 'wsdl' || lower === 'singlewsdl') return { kind: 'wsdl', name: '' }
   const match = /^(wsdl|xsd)=(.*)$/i.exec(query)
   return match ? { kind: match[1]!.toLowerCase() as 'wsdl' | 'xsd', name: match[2]! } : undefined
 }
