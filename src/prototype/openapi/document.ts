@@ -159,7 +159,7 @@ export class OpenApiDocument {
     let loaded: OpenApiDocument
     try {
       let { document, unread } = await bundled(file)
-      if (document.swagger === '2.0') document = upgrade(document, '3.0') as unknown as JsonObject
+      if (document.swagger === '2.0') document = upgraded(document, file)
       const version = document.openapi
       if (typeof version !== 'string' || !/^3\.[01]\./.test(version)) {
         throw new Error(`${file} is not an OpenAPI 3.0 or 3.1 (or Swagger 2.0) document`)
@@ -304,6 +304,18 @@ async function bundled(file: string): Promise<{ document: JsonObject; unread: st
     }
     const reasons = (error as JSONParserErrorGroup).errors.map((problem) => problem.message)
     return { document: schema as JsonObject, unread: `${reasons[0]}${reasons.length > 1 ? `, and ${reasons.length - 1} more` : ''}` }
+  }
+}
+
+/**
+ * A Swagger 2.0 document as OpenAPI 3.0. The upgrader trusts the document's shape: a `null` operation or a
+ * parameter list that is not a list makes it throw a TypeError, which says nothing to the document's author.
+ */
+function upgraded(document: JsonObject, file: string): JsonObject {
+  try {
+    return upgrade(document, '3.0') as unknown as JsonObject
+  } catch (error) {
+    throw new Error(`${file} is a Swagger 2.0 document with a part that is not of the shape Swagger 2.0 gives it (the upgrade to OpenAPI 3.0 stopped: ${(error as Error).message}); check it against the Swagger 2.0 schema`)
   }
 }
 
