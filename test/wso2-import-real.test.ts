@@ -129,6 +129,8 @@ describe('no input crashes the importer', () => {
   test('a project file that is not YAML is an error naming it; a broken definition or endpointConfig is a report line', async () => {
     const broken = await editedCopy('pizzashack', 'api.yaml', () => 'data: [unclosed\n', 'broken')
     await assert.rejects(importWso2Project(broken), /^Error: api\.yaml is not YAML or JSON: /)
+    const deep = await editedCopy('pizzashack', 'api.yaml', (text) => text.replace('  mediationPolicies: []', `  mediationPolicies: ${'['.repeat(5000)}${']'.repeat(5000)}`), 'deep')
+    await assert.rejects(importWso2Project(deep), /^Error: api\.yaml nests too deeply to be read$/)
     const legacy = await editedCopy('apictl-3x-json', 'Meta-information/api.json', (text) => text.replace('"endpointConfig": "{', '"endpointConfig": "{{'), 'legacy-broken')
     const { report } = await importWso2Project(legacy)
     assert.match(report.leftOut.find((part) => part.location === 'Meta-information/api.json: endpointConfig')!.message, /is not JSON/)

@@ -168,6 +168,8 @@ function readDocument(project: Wso2Project, file: string): Json {
   try {
     parsed = parseYaml(project.files.get(file)!.toString('utf8'))
   } catch (error) {
+    // The YAML parser recurses per level: a file nested thousands deep runs it out of stack.
+    if (/Maximum call stack size exceeded/.test((error as Error).message)) throw new Error(`${file} nests too deeply to be read`)
     throw new Error(`${file} is not YAML or JSON: ${(error as Error).message.split('\n')[0]}`)
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${file} does not hold an API (an object with name, version and context)`)
