@@ -3,14 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { test } from 'node:test'
 import { parse } from 'yaml'
 import { ConfigError, parseConfigData } from '../src/config/load.ts'
-
-/** Every leaf and object of `value`, with its path. */
-function* places(value: unknown, path: Array<string | number> = []): Generator<Array<string | number>> {
-  if (path.length > 0) yield path
-  if (value && typeof value === 'object') {
-    for (const [key, child] of Object.entries(value)) yield* places(child, [...path, Array.isArray(value) ? Number(key) : key])
-  }
-}
+import { places, replaced } from './support/mutations.ts'
 
 // Values of the wrong type or shape, edge numbers, and text with broken template braces or a missing secret.
 const REPLACEMENTS = [null, 42, -1, 1e300, ['x'], { x: 1 }, 'x', '', '{a', '/a/{b', '${env:PORTICO_FUZZ_UNSET}', true]
@@ -24,10 +17,7 @@ test('every value of every example config replaced by a wrong one: a refusal nam
     const original = parse(await readFile(file, 'utf8')) as unknown
     for (const path of places(original)) {
       for (const value of REPLACEMENTS) {
-        const copy = structuredClone(original) as Record<string | number, any>
-        let node = copy
-        for (const key of path.slice(0, -1)) node = node[key]
-        node[path.at(-1)!] = value
+        const copy = replaced(original, path, value)
         const where = `${file}: ${path.join('.')} = ${JSON.stringify(value)}`
         try {
           parseConfigData(copy, file)

@@ -5,14 +5,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { parse, stringify } from 'yaml'
 import { OpenApiDocument } from '../src/prototype/openapi/document.ts'
-
-/** Every leaf and object of `value`, with its path. */
-function* places(value: unknown, path: Array<string | number> = []): Generator<Array<string | number>> {
-  if (path.length > 0) yield path
-  if (value && typeof value === 'object') {
-    for (const [key, child] of Object.entries(value)) yield* places(child, [...path, Array.isArray(value) ? Number(key) : key])
-  }
-}
+import { places, replaced } from './support/mutations.ts'
 
 const REPLACEMENTS = [null, 42, ['x'], { x: 1 }, 'x', '', true, { $ref: '#/nope' }, { $ref: '#' }]
 const REQUESTS = [
@@ -39,10 +32,7 @@ test('every value of the petstore documents (OpenAPI 3.0, Swagger 2.0) replaced 
     const original = parse(await readFile(source, 'utf8')) as unknown
     for (const path of places(original)) {
       for (const value of REPLACEMENTS) {
-        const copy = structuredClone(original) as Record<string | number, any>
-        let node = copy
-        for (const key of path.slice(0, -1)) node = node[key]
-        node[path.at(-1)!] = value
+        const copy = replaced(original, path, value)
         const file = join(dir, `mutated-${count++}.yaml`)
         await writeFile(file, stringify(copy))
         const where = `${source}: ${path.join('.')} = ${JSON.stringify(value)}`

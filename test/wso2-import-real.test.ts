@@ -12,6 +12,7 @@ import { importWso2Project } from '../src/import/wso2.ts'
 import { readWso2Params } from '../src/import/wso2-params.ts'
 import { startBackend, startEchoBackend } from './support/backend.ts'
 import { runCli } from './support/cli.ts'
+import { places, replaced } from './support/mutations.ts'
 import { startGateway } from './support/gateway.ts'
 import { closedPort } from './support/switchable-backend.ts'
 
@@ -61,22 +62,6 @@ describe('no input crashes the importer', () => {
     // A null scope is 3.x's "no scope": nothing to report.
     assert.deepEqual(locations(report.leftOut), ['Meta-information/api.json: securityScheme'])
   })
-
-  /** Every leaf and object of `value`, with its path. */
-  function* places(value: unknown, path: Array<string | number> = []): Generator<Array<string | number>> {
-    if (path.length > 0) yield path
-    if (value && typeof value === 'object') {
-      for (const [key, child] of Object.entries(value)) yield* places(child, [...path, Array.isArray(value) ? Number(key) : key])
-    }
-  }
-
-  function replaced(document: unknown, path: Array<string | number>, value: unknown): unknown {
-    const copy = structuredClone(document) as Json
-    let node: Json = copy
-    for (const key of path.slice(0, -1)) node = node[key]
-    node[path[path.length - 1]!] = value
-    return copy
-  }
 
   for (const [name, file] of [['pizzashack', 'api.yaml'], ['apictl-3x-json', 'Meta-information/api.json'], ['lambda', 'api.yaml'], ['failover', 'api.yaml']] as const) {
     test(`${name}: each value replaced by null, a number, a list, an object or text gives a report line or a clear error, never a crash`, async () => {

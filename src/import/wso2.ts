@@ -247,8 +247,7 @@ async function convertProduct(project: Wso2Project, productFile: string, options
     }
   }
   const converted = [...resources.values()].map(({ from: _from, ...resource }) => resource)
-  // The first resource that matches serves: a trailing `/*` must not hide the specific ones after it.
-  product.resources = converted.sort((a, b) => Number(String(a.uriTemplate).endsWith('*')) - Number(String(b.uriTemplate).endsWith('*')))
+  product.resources = wildcardsLast(converted)
   if (converted.length === 0) {
     delete product.resources
     report.leave(at('apis'), 'no operation of the product could be converted: it has no resource and no endpoint')
@@ -436,8 +435,12 @@ function resourcesOf(operations: Array<[Json, string]>, lambda: Json | undefined
     }
     byKey.set(key, resource)
   }
-  // Portico takes the first resource that matches: a trailing `/*` must not hide the specific ones after it.
-  return [...byKey.values()].sort((a, b) => Number(String(a.uriTemplate).endsWith('*')) - Number(String(b.uriTemplate).endsWith('*')))
+  return wildcardsLast([...byKey.values()])
+}
+
+/** Portico takes the first resource that matches: a trailing `/*` must not hide the specific ones after it. */
+function wildcardsLast(resources: Json[]): Json[] {
+  return resources.sort((a, b) => Number(String(a.uriTemplate).endsWith('*')) - Number(String(b.uriTemplate).endsWith('*')))
 }
 
 /**
