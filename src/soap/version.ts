@@ -22,6 +22,8 @@ export function requestSoapVersion(headers: IncomingHttpHeaders): SoapVersion {
   return contentTypeSoapVersion(headers['content-type']) ?? '1.1'
 }
 
+const PLAIN_SOAP_TYPE = /^\s*(text\/xml|application\/soap\+xml)\s*(?:;|$)/i
+
 /**
  * The SOAP version a content type names: `application/soap+xml` is 1.2 and `text/xml` 1.1. An MTOM message
  * (`multipart/related` with `start-info`, or `application/xop+xml` with `type`) names the version of its root
@@ -29,6 +31,9 @@ export function requestSoapVersion(headers: IncomingHttpHeaders): SoapVersion {
  */
 export function contentTypeSoapVersion(contentType: string | undefined): SoapVersion | undefined {
   if (contentType === undefined) return undefined
+  // The common cases without a MIME parse: every validated request and every Fault passes here.
+  const plain = PLAIN_SOAP_TYPE.exec(contentType)
+  if (plain) return plain[1]!.toLowerCase() === 'text/xml' ? '1.1' : '1.2'
   let type: MIMEType
   try {
     type = new MIMEType(contentType.trim())
